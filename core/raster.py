@@ -1,0 +1,297 @@
+"""Raster access shared by the detectors: open and validate, work on a metric grid,
+stream the image in overlapping blocks and map detections back to coordinates.
+
+Plain GDAL + numpy: no QGIS here, so detectors run (and are tested) anywhere.
+
+A detector is a function ``detect(block) -> list[dict]`` over one :class:`Block`. Each
+dict carries ``corners`` (4 x 2 array of block-local pixel (col, row) coordinates) and
+any attribute fields. :func:`scan` keeps a detection only in the block whose core
+(non-overlap) window holds its centre, so an object across a block border is counted
+once, and converts corners to map coordinates.
+"""
+import contextlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from osgeo import gdal, ogr, osr
+
+from .errors import Cancelled, CargoWatchError
+
+
+class RasterError(CargoWatchError):
+    """A problem with the input raster, worded for the analyst."""
+
+
+@contextlib.contextmanager
+def quiet_gdal():
+    """Silence GDAL's own printing for the block; errors are read back with GetLastErrorMsg."""
+    gdal.PushErrorHandler('CPLQuietErrorHandler')
+    gdal.ErrorReset()
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
+
+
+def _srs(wkt):
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs
+
+
+def utm_epsg(lon, lat):
+    """EPSG code of the WGS 84 / UTM zone holding lon, lat."""
+    zone = int(math.floor((lon + 180.0) / 6.0)) % 60 + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+@dataclass
+class Raster:
+    """An opened raster on a metric grid (warped on the fly to UTM when geographic)."""
+    ds: object
+    path: str
+    source_srs_wkt: str
+    srs_wkt: str
+    gt: tuple
+    width: int
+    height: int
+    gsd: float                      # metres per pixel
+    bands: tuple                    # 1-based band numbers used as (r, g, b) or (grey,)
+    warped: bool = False
+    scale: tuple = field(default=(0.0, 1.0))   # (low, high) mapped to 0..1
+
+    @property
+    def is_colour(self):
+        return len(self.bands) == 3
+
+    def pixel_to_map(self, cols, rows):
+        gt = self.gt
+        cols = np.asarray(cols, dtype=float)
+        rows = np.asarray(rows, dtype=float)
+        return gt[0] + cols * gt[1] + rows * gt[2], gt[3] + cols * gt[4] + rows * gt[5]
+
+    def map_to_pixel(self, x, y):
+        inv = gdal.InvGeoTransform(self.gt)
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        return inv[0] + x * inv[1] + y * inv[2], inv[3] + x * inv[4] + y * inv[5]
+
+
+def open_raster(path, bands=None, metric=True):
+    """Open ``path`` for detection, or raise :class:`RasterError` saying what is wrong.
+
+    ``bands``: optional 1-based (r, g, b) band numbers; default the colour-interpreted
+    RGB bands, else bands 1-3, else band 1 alone (panchromatic).
+    """
+    with quiet_gdal():
+        ds = gdal.Open(str(path), gdal.GA_ReadOnly)
+        msg = gdal.GetLastErrorMsg()
+    if ds is None:
+        raise RasterError(f'Cannot open the raster {path}: {msg or "not a raster GDAL can read"}. '
+                          'Check that the file is complete and not corrupt.')
+    if ds.RasterCount < 1 or ds.RasterXSize < 1 or ds.RasterYSize < 1:
+        raise RasterError(f'The raster {path} holds no image data.')
+    wkt = ds.GetProjection()
+    if not wkt:
+        raise RasterError(f'The raster {path} has no coordinate reference system. Georeference it '
+                          '(e.g. Raster ▸ Projections ▸ Assign Projection) so sizes can be measured in metres.')
+    gt = ds.GetGeoTransform(can_return_null=True)
+    if gt is None or (gt[1] == 0 and gt[2] == 0):
+        raise RasterError(f'The raster {path} has no georeferencing (geotransform).')
+    bands = _pick_bands(ds, bands)
+    source_wkt = wkt
+    warped = False
+    srs = _srs(wkt)
+    if metric and srs.IsGeographic():
+        ds, wkt = _warp_to_utm(ds, srs)
+        gt = ds.GetGeoTransform()
+        warped = True
+    elif metric and not srs.IsProjected():
+        raise RasterError(f'The CRS of {path} is neither geographic nor projected; cannot measure in metres.')
+    unit = srs.GetLinearUnits() if srs.IsProjected() else 1.0
+    gsd = math.sqrt(abs(gt[1] * gt[5] - gt[2] * gt[4])) * unit
+    r = Raster(ds=ds, path=str(path), source_srs_wkt=source_wkt, srs_wkt=wkt, gt=tuple(gt),
+               width=ds.RasterXSize, height=ds.RasterYSize, gsd=gsd, bands=bands, warped=warped)
+    r.scale = _value_range(r)
+    return r
+
+
+def _pick_bands(ds, bands):
+    n = ds.RasterCount
+    if bands:
+        bands = tuple(int(b) for b in bands)
+        if len(bands) not in (1, 3) or any(b < 1 or b > n for b in bands):
+            raise RasterError(f'Bands {list(bands)} do not fit a raster with {n} band(s): give 3 band '
+                              f'numbers (red, green, blue) between 1 and {n}, or one for a grey image.')
+        return bands
+    if n < 3:
+        return (1,)
+    interp = {ds.GetRasterBand(i).GetColorInterpretation(): i for i in range(1, n + 1)}
+    rgb = (gdal.GCI_RedBand, gdal.GCI_GreenBand, gdal.GCI_BlueBand)
+    if all(c in interp for c in rgb):
+        return tuple(interp[c] for c in rgb)
+    return (1, 2, 3)
+
+
+def _warp_to_utm(ds, srs):
+    gt = ds.GetGeoTransform()
+    lon = gt[0] + gt[1] * ds.RasterXSize / 2 + gt[2] * ds.RasterYSize / 2
+    lat = gt[3] + gt[4] * ds.RasterXSize / 2 + gt[5] * ds.RasterYSize / 2
+    dst = osr.SpatialReference()
+    dst.ImportFromEPSG(utm_epsg(lon, lat))
+    with quiet_gdal():
+        vrt = gdal.Warp('', ds, format='VRT', dstSRS=dst.ExportToWkt(), resampleAlg='bilinear',
+                        dstAlpha=True, multithread=True)
+        msg = gdal.GetLastErrorMsg()
+    if vrt is None:
+        raise RasterError(f'Cannot reproject the geographic raster to UTM: {msg}')
+    return vrt, dst.ExportToWkt()
+
+
+def _value_range(r, samples=4, win=256):
+    """(low, high) raw values mapped to 0..1: full range for Byte, else a common
+    1-99 % stretch over the colour bands, estimated from a few windows (cheap on huge files)."""
+    dtype = r.ds.GetRasterBand(r.bands[0]).DataType
+    if dtype == gdal.GDT_Byte:
+        return (0.0, 255.0)
+    vals = []
+    w, h = min(win, r.width), min(win, r.height)
+    for fy in np.linspace(0, 1, samples):
+        for fx in np.linspace(0, 1, samples):
+            x, y = int(fx * (r.width - w)), int(fy * (r.height - h))
+            data, valid = read_window(r, x, y, w, h, normalise=False)
+            if valid.any():
+                vals.append(data[:, valid].ravel()[::7])
+    if not vals:
+        return (0.0, 1.0)
+    v = np.concatenate(vals)
+    low, high = np.percentile(v, [0.5, 99.5])
+    return (float(low), float(high if high > low else low + 1.0))
+
+
+def read_window(r, x, y, w, h, normalise=True):
+    """Read the used bands of one window as float32 (bands, h, w) and a validity mask (h, w)."""
+    with quiet_gdal():
+        arrs, valid = [], np.ones((h, w), dtype=bool)
+        for b in r.bands:
+            band = r.ds.GetRasterBand(b)
+            a = band.ReadAsArray(x, y, w, h)
+            m = band.GetMaskBand().ReadAsArray(x, y, w, h) if a is not None else None
+            if a is None or m is None:
+                raise RasterError(f'Cannot read pixels {x},{y} ({w}x{h}) of {r.path}: '
+                                  f'{gdal.GetLastErrorMsg() or "read failed"}. The file may be truncated or corrupt.')
+            arrs.append(a)
+            valid &= m > 0
+    data = np.stack(arrs).astype(np.float32, copy=False)
+    if normalise:
+        low, high = r.scale
+        data -= low
+        data *= 1.0 / (high - low)
+        np.clip(data, 0.0, 1.0, out=data)
+    return data, valid
+
+
+@dataclass
+class Block:
+    x0: int            # window origin in raster pixels
+    y0: int
+    core: tuple        # (cx0, cy0, cx1, cy1) absolute pixel window this block owns
+    data: np.ndarray   # float32 (bands, h, w) in 0..1
+    valid: np.ndarray  # bool (h, w): not nodata and inside the AOI
+    gsd: float
+
+
+class Aoi:
+    """Polygons (WKT in ``srs_wkt``) rasterised block by block onto the raster grid."""
+
+    def __init__(self, wkts, srs_wkt, raster):
+        self._drv = ogr.GetDriverByName('Memory')
+        self._src = self._drv.CreateDataSource('aoi')
+        target = _srs(raster.srs_wkt)
+        self._layer = self._src.CreateLayer('aoi', srs=target, geom_type=ogr.wkbMultiPolygon)
+        ct = osr.CoordinateTransformation(_srs(srs_wkt), target) if srs_wkt else None
+        env = None
+        for wkt in wkts:
+            g = ogr.CreateGeometryFromWkt(wkt)
+            if g is None or g.IsEmpty():
+                continue
+            if ct is not None:
+                g.Transform(ct)
+            f = ogr.Feature(self._layer.GetLayerDefn())
+            f.SetGeometry(g)
+            self._layer.CreateFeature(f)
+            e = g.GetEnvelope()
+            env = e if env is None else (min(env[0], e[0]), max(env[1], e[1]), min(env[2], e[2]), max(env[3], e[3]))
+        self.raster = raster
+        self.pixel_window = None
+        if env is not None:
+            cols, rows = raster.map_to_pixel([env[0], env[1], env[0], env[1]], [env[2], env[2], env[3], env[3]])
+            c0, c1 = max(0, int(np.floor(cols.min()))), min(raster.width, int(np.ceil(cols.max())))
+            r0, r1 = max(0, int(np.floor(rows.min()))), min(raster.height, int(np.ceil(rows.max())))
+            if c1 > c0 and r1 > r0:
+                self.pixel_window = (c0, r0, c1, r1)
+
+    def mask(self, x, y, w, h):
+        gt = self.raster.gt
+        ox, oy = self.raster.pixel_to_map(x, y)
+        mem = gdal.GetDriverByName('MEM').Create('', w, h, 1, gdal.GDT_Byte)
+        mem.SetGeoTransform((float(ox), gt[1], gt[2], float(oy), gt[4], gt[5]))
+        mem.SetProjection(self.raster.srs_wkt)
+        gdal.RasterizeLayer(mem, [1], self._layer, burn_values=[1])
+        return mem.GetRasterBand(1).ReadAsArray() > 0
+
+
+def block_windows(width, height, block, overlap, window=None):
+    """(x0, y0, w, h, core) read windows tiling ``window`` (c0, r0, c1, r1) with overlap."""
+    c0, r0, c1, r1 = window or (0, 0, width, height)
+    out = []
+    for cy in range(r0, r1, block):
+        for cx in range(c0, c1, block):
+            core = (cx, cy, min(cx + block, c1), min(cy + block, r1))
+            x0, y0 = max(0, cx - overlap), max(0, cy - overlap)
+            x1, y1 = min(width, core[2] + overlap), min(height, core[3] + overlap)
+            out.append((x0, y0, x1 - x0, y1 - y0, core))
+    return out
+
+
+def iter_blocks(r, block=1024, overlap=64, aoi=None):
+    """Yield (fraction_done, Block) over the raster (or the AOI's bounding window)."""
+    window = None
+    if aoi is not None:
+        if aoi.pixel_window is None:
+            raise RasterError('The area of interest does not overlap the raster.')
+        window = aoi.pixel_window
+    wins = block_windows(r.width, r.height, block, overlap, window)
+    for i, (x0, y0, w, h, core) in enumerate(wins):
+        data, valid = read_window(r, x0, y0, w, h)
+        if aoi is not None:
+            valid &= aoi.mask(x0, y0, w, h)
+        yield (i + 1) / len(wins), Block(x0, y0, core, data, valid, r.gsd)
+
+
+def scan(r, detect, overlap=64, block=1024, aoi=None, progress=None, cancelled=None):
+    """Run ``detect`` over every block; return detections with map-coordinate ``geometry``
+    (list of (x, y) corners), deduplicated across block borders."""
+    found, any_valid = [], False
+    for frac, b in iter_blocks(r, block, overlap, aoi):
+        if cancelled is not None and cancelled():
+            raise Cancelled()
+        if b.valid.any():
+            any_valid = True
+            for d in detect(b):
+                corners = np.asarray(d.pop('corners'), dtype=float)
+                ccol = corners[:, 0].mean() + b.x0
+                crow = corners[:, 1].mean() + b.y0
+                cx0, cy0, cx1, cy1 = b.core
+                if not (cx0 <= ccol < cx1 and cy0 <= crow < cy1):
+                    continue
+                xs, ys = r.pixel_to_map(corners[:, 0] + b.x0, corners[:, 1] + b.y0)
+                d['geometry'] = list(zip(xs.tolist(), ys.tolist()))
+                found.append(d)
+        if progress is not None:
+            progress(frac)
+    if not any_valid:
+        raise RasterError('Every pixel of the raster (inside the area of interest) is nodata: nothing to analyse.')
+    return found
