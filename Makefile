@@ -1,0 +1,68 @@
+# CargoWatch — every target installs what a bare Debian bookworm lacks, idempotently.
+#   make demo     set up, then count containers on the bundled sample scene via qgis_process
+#   make test     set up, then run every test headless (pytest + pytest-qgis, real QGIS)
+#   make package  cargowatch.zip for QGIS's "Install from ZIP"
+#   make install  link this folder into the default QGIS profile
+#   make bench    run the benchmarks (slow; figures go to the README by hand)
+SHELL := /bin/bash
+PYTHON := /usr/bin/python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+APT_PACKAGES := qgis python3-qgis qgis-providers python3-gdal python3-scipy python3-numpy python3-matplotlib \
+                python3-psutil python3-venv python3-pip pyqt5-dev-tools zip git
+PLUGINS := build/plugins
+QGIS_PROCESS := QGIS_PLUGINPATH=$(CURDIR)/$(PLUGINS) PYTHONPATH=$(CURDIR)/$$($(VPY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') qgis_process.bin
+OUT := demo_out
+export QT_QPA_PLATFORM := offscreen
+export DEBIAN_FRONTEND := noninteractive
+
+.PHONY: all deps system test demo package install bench resources clean
+all: test
+
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:" $$missing; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: requirements-dev.txt | system
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+deps: system $(VENV)/.installed
+	@mkdir -p $(PLUGINS) && ln -sfn $(CURDIR) $(PLUGINS)/cargowatch
+
+test: deps
+	$(VPY) -m pytest test -q -p no:cacheprovider
+
+demo: deps
+	@mkdir -p $(OUT)
+	@$(QGIS_PROCESS) plugins enable cargowatch >/dev/null
+	$(QGIS_PROCESS) run cargowatch:countcontainers -- INPUT=sample_data/rajin_port_sample.tif \
+	    OUTPUT=$(OUT)/containers.gpkg
+	$(VPY) tools/render_png.py sample_data/rajin_port_sample.tif $(OUT)/containers.gpkg $(OUT)/containers.png
+	@echo "Detections: $(OUT)/containers.gpkg   Picture: $(OUT)/containers.png"
+
+resources: resources.py
+resources.py: resources.qrc $(wildcard icons/*.svg)
+	pyrcc5 -o $@ $< && sed -i 's/^from PyQt5 import QtCore/from qgis.PyQt import QtCore/' $@
+
+package: system
+	rm -rf build/pkg cargowatch.zip && mkdir -p build/pkg/cargowatch
+	git ls-files | grep -vE '^(test|bench|tools|docs|\.ci)/|^(Makefile|\.gitignore|requirements-dev\.txt)$$' \
+	  | while read -r f; do install -D -m644 "$$f" "build/pkg/cargowatch/$$f"; done
+	cd build/pkg && zip -qr ../../cargowatch.zip cargowatch
+	@echo "Built cargowatch.zip"
+
+install:
+	d=$${HOME}/.local/share/QGIS/QGIS3/profiles/default/python/plugins; mkdir -p $$d && ln -sfn $(CURDIR) $$d/cargowatch
+	@echo "Linked into the default QGIS profile; enable CargoWatch in Plugins ▸ Manage and Install Plugins."
+
+bench: deps
+	for b in bench/bench_*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
+
+clean:
+	rm -rf build $(OUT) cargowatch.zip .pytest_cache

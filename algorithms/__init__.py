@@ -1,0 +1,1 @@
+"""One Processing algorithm per module; the provider registers every CargoWatchAlgorithm subclass found here."""

@@ -1,0 +1,128 @@
+"""What every CargoWatch algorithm shares: identity, help, icons, and the adapters
+between Processing (parameters, feedback, exceptions) and the QGIS-free core/."""
+import os
+
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsGeometry, QgsPointXY,
+                       QgsProcessingAlgorithm, QgsProcessingException, QgsProject, QgsField)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from ..core.errors import Cancelled, CargoWatchError
+from ..core import raster as core_raster
+
+ICON_PREFIX = ':/plugins/cargowatch/icons/'
+GROUPS = {'imagery': 'Imagery', 'ais': 'AIS'}
+
+if Qgis.QGIS_VERSION_INT >= 33800:
+    from qgis.PyQt.QtCore import QMetaType
+    _TYPES = {'int': QMetaType.Type.Int, 'long': QMetaType.Type.LongLong, 'double': QMetaType.Type.Double,
+              'string': QMetaType.Type.QString, 'datetime': QMetaType.Type.QDateTime,
+              'bool': QMetaType.Type.Bool, 'date': QMetaType.Type.QDate}
+else:
+    from qgis.PyQt.QtCore import QVariant
+    _TYPES = {'int': QVariant.Int, 'long': QVariant.LongLong, 'double': QVariant.Double,
+              'string': QVariant.String, 'datetime': QVariant.DateTime, 'bool': QVariant.Bool,
+              'date': QVariant.Date}
+
+
+def qfield(name, kind):
+    """A QgsField of ``kind`` (int, long, double, string, datetime, date, bool) on Qt5 and Qt6 alike."""
+    return QgsField(name, _TYPES[kind])
+
+
+def polygon_geometry(points):
+    """Closed polygon geometry from a list of (x, y) corners."""
+    ring = [QgsPointXY(float(x), float(y)) for x, y in points]
+    return QgsGeometry.fromPolygonXY([ring + ring[:1]])
+
+
+def progress_cb(feedback, start=0.0, end=100.0):
+    """A callable taking a fraction 0..1 that drives ``feedback`` between start and end %."""
+    return lambda frac: feedback.setProgress(start + (end - start) * frac)
+
+
+class CargoWatchAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set NAME, DISPLAY, GROUP, HELP and implement
+    initAlgorithm/processAlgorithm. The provider registers every subclass it finds."""
+    NAME = None
+    DISPLAY = None
+    GROUP = 'imagery'
+    HELP = ''
+
+    def tr(self, text):
+        return QCoreApplication.translate('CargoWatch', text)
+
+    def createInstance(self):
+        return type(self)()
+
+    def name(self):
+        return self.NAME
+
+    def displayName(self):
+        return self.tr(self.DISPLAY)
+
+    def group(self):
+        return self.tr(GROUPS[self.GROUP])
+
+    def groupId(self):
+        return self.GROUP
+
+    def icon(self):
+        return QIcon(ICON_PREFIX + f'{self.GROUP}.svg')
+
+    def shortHelpString(self):
+        return self.tr(self.HELP)
+
+    def helpUrl(self):
+        return 'https://github.com/cargowatch/cargowatch#readme'
+
+    # --- adapters to core/ ------------------------------------------------------------
+
+    def call_core(self, feedback, fn, *args, **kwargs):
+        """Run a core function with progress/cancel wired to ``feedback``; core errors become
+        QgsProcessingException with the analyst-facing message."""
+        kwargs.setdefault('cancelled', feedback.isCanceled)
+        try:
+            return fn(*args, **kwargs)
+        except Cancelled:
+            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
+        except CargoWatchError as e:
+            raise QgsProcessingException(str(e))
+
+    def raster_param(self, parameters, name, context, bands=None):
+        """The raster parameter ``name`` opened by core (metric grid), or a clear exception."""
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            raise QgsProcessingException(self.tr(f'{name}: the raster could not be loaded. Is the file complete '
+                                                 'and in a format GDAL reads?'))
+        if layer.providerType() != 'gdal':
+            raise QgsProcessingException(self.tr(f'{name}: "{layer.name()}" is served by the {layer.providerType()} '
+                                                 'provider; save it to a GeoTIFF first (Export ▸ Save As).'))
+        path = layer.source().split('|')[0]
+        if not layer.crs().isValid():
+            raise QgsProcessingException(self.tr(
+                f'{name}: the raster {os.path.basename(path)} has no coordinate reference system. Assign one '
+                '(Raster ▸ Projections ▸ Assign Projection) so sizes can be measured in metres.'))
+        try:
+            return core_raster.open_raster(path, bands=bands)
+        except CargoWatchError as e:
+            raise QgsProcessingException(str(e))
+
+    def aoi_param(self, parameters, name, context, raster):
+        """The polygon source ``name`` as a core Aoi on the raster's grid, or None if not given."""
+        source = self.parameterAsSource(parameters, name, context)
+        if source is None:
+            return None
+        wkts = [f.geometry().asWkt() for f in source.getFeatures() if f.hasGeometry()]
+        if not wkts:
+            raise QgsProcessingException(self.tr('The area of interest layer has no polygons.'))
+        return core_raster.Aoi(wkts, source.sourceCrs().toWkt(), raster)
+
+    @staticmethod
+    def crs_of(raster):
+        """The QGIS CRS of the core raster's working grid (UTM when the source was geographic)."""
+        return QgsCoordinateReferenceSystem.fromWkt(raster.srs_wkt)
+
+    @staticmethod
+    def transform(src_crs, dst_crs):
+        return QgsCoordinateTransform(src_crs, dst_crs, QgsProject.instance().transformContext())

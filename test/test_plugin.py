@@ -1,0 +1,91 @@
+"""The plugin as QGIS sees it: metadata, load/unload in the desktop, the provider, and core/ free of qgis."""
+import configparser
+import re
+import subprocess
+import sys
+
+import pytest
+from qgis.core import QgsApplication
+
+from conftest import ROOT, run_qgis_process
+
+ALGORITHMS = {'countcontainers', 'countpits', 'detectchanges', 'comparesignatures',
+              'importais', 'buildtracks', 'detectgaps', 'countvoyages'}
+
+
+def test_metadata_is_complete():
+    meta = configparser.ConfigParser()
+    meta.read(ROOT / 'metadata.txt')
+    general = meta['general']
+    assert general['name'] == 'CargoWatch'
+    assert general['qgisMinimumVersion'] == '3.22'
+    assert general['qgisMaximumVersion'] == '4.99'
+    assert general['hasProcessingProvider'] == 'yes'
+    for key in ('description', 'about', 'version', 'tags', 'icon', 'changelog', 'author', 'email', 'repository'):
+        assert general.get(key, '').strip(), key
+    assert (ROOT / general['icon']).is_file()
+
+
+def test_core_imports_no_qgis():
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / 'core').rglob('*.py')
+                 if re.search(r'^\s*(from|import)\s+qgis', p.read_text(), re.M)]
+    assert offenders == []
+    # and it really imports in a Python without QGIS on the path
+    code = ('import sys; sys.modules["qgis"] = None; sys.path.insert(0, sys.argv[1]); '
+            'import importlib, pkgutil, cargowatch.core as c; '
+            '[importlib.import_module("cargowatch.core." + m.name) for m in pkgutil.iter_modules(c.__path__)]')
+    from conftest import PLUGIN_DIR
+    subprocess.run([sys.executable, '-c', code, str(PLUGIN_DIR)], check=True)
+
+
+def test_resources_hold_every_icon():
+    from qgis.PyQt.QtCore import QFile
+    import cargowatch.resources  # noqa: F401
+    qrc = (ROOT / 'resources.qrc').read_text()
+    icons = re.findall(r'<file>(.*?)</file>', qrc)
+    assert {'icons/cargowatch.svg', 'icons/imagery.svg', 'icons/ais.svg', 'icons/dock.svg'} <= set(icons)
+    for icon in icons:
+        assert QFile.exists(':/plugins/cargowatch/' + icon), icon
+
+
+def test_provider_registers_every_algorithm(cargowatch_provider):
+    names = {a.name() for a in cargowatch_provider.algorithms()}
+    assert ALGORITHMS <= names
+    for alg in cargowatch_provider.algorithms():
+        assert alg.shortHelpString().strip(), alg.name()
+        assert alg.displayName() and alg.group() in ('Imagery', 'AIS')
+        assert not alg.icon().isNull()
+        # batch and cancel stay supported (flags add to the defaults, never replace them)
+        from qgis.core import QgsProcessingAlgorithm
+        flags = alg.flags()
+        assert flags & QgsProcessingAlgorithm.Flag.FlagSupportsBatch
+        assert flags & QgsProcessingAlgorithm.Flag.FlagCanCancel
+        for p in alg.parameterDefinitions():
+            assert p.help() or p.description(), (alg.name(), p.name())
+
+
+def test_plugin_loads_and_unloads_in_qgis(qgis_iface):
+    import cargowatch
+    registry = QgsApplication.processingRegistry()
+    before_providers = len(registry.providers())
+    plugin = cargowatch.classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        assert plugin.action is not None
+        plugin.toggle_dock(True)
+        assert plugin.dock is not None and plugin.dock.isVisible()
+    finally:
+        plugin.unload()
+    assert plugin.dock is None and plugin.action is None and plugin.provider is None
+    assert len(registry.providers()) == before_providers
+
+
+def test_plugin_loads_in_qgis_process():
+    proc = subprocess.run(['qgis_process.bin', 'plugins'], capture_output=True, text=True,
+                          env=__import__('conftest')._qgis_process_env(), timeout=120)
+    assert 'cargowatch' in proc.stdout
+    run_qgis_process('native:buffer', {}, check=False)  # enables the plugin once
+    proc = subprocess.run(['qgis_process.bin', 'list'], capture_output=True, text=True,
+                          env=__import__('conftest')._qgis_process_env(), timeout=120)
+    listed = set(re.findall(r'cargowatch:(\w+)', proc.stdout))
+    assert ALGORITHMS <= listed, proc.stdout[-2000:]
