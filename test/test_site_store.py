@@ -1,0 +1,139 @@
+"""The sites GeoPackage: a valid GeoPackage QGIS/OGR read, transactions, concurrent writers, bad files."""
+import multiprocessing
+import os
+import sqlite3
+import stat
+
+import pytest
+from osgeo import ogr
+
+from cargowatch.ui.site_store import SiteStore, SiteStoreError
+
+DEPOT = 'POLYGON ((129.60 42.24, 129.62 42.24, 129.62 42.26, 129.60 42.26, 129.60 42.24))'
+
+
+def test_sites_and_observations_round_trip(tmp_path):
+    path = tmp_path / 'sites.gpkg'
+    with SiteStore(path) as store:
+        port = store.add_site('Rajin port', wkt='POINT (130.30 42.24)', kind='port', country='KP', notes='pier 3')
+        depot = store.add_site('Tumangang depot', wkt=DEPOT, kind='depot', country='KP')
+        store.add_observation(depot, '2024-03-01', pits=80, source='WV3')
+        store.add_observation(depot, '2024-06-01', pits=112, containers=40, teu=60.5, source='PNEO', note='climbing')
+        obs = store.add_observation(port, '2024-05-01', containers=120)
+        store.update_observation(obs, containers=130, note='recount')
+        store.update_site(port, name='Rajin port (pier 3)', wkt='POINT (130.31 42.25)')
+    with SiteStore(path, create=False) as store:
+        sites = {s.name: s for s in store.sites()}
+        assert set(sites) == {'Rajin port (pier 3)', 'Tumangang depot'}
+        d = sites['Tumangang depot']
+        assert (d.last_date, d.last_pits, d.last_containers, d.last_teu, d.n_obs) == ('2024-06-01', 112, 40, 60.5, 2)
+        assert [o.pits for o in store.observations(d.fid)] == [80, 112]
+        p = sites['Rajin port (pier 3)']
+        assert p.last_containers == 130 and store.observations(p.fid)[0].note == 'recount'
+        store.delete_site(d.fid)
+        assert [s.name for s in store.sites()] == ['Rajin port (pier 3)']
+        assert store.observations(d.fid) == []
+
+    # a valid GeoPackage that OGR (hence QGIS) reads: geometry, attributes, dates, extent
+    ds = ogr.Open(str(path))
+    assert ds.GetDriver().GetName() == 'GPKG'
+    lyr = ds.GetLayerByName('sites')
+    assert lyr.GetSpatialRef().GetAuthorityCode(None) == '4326'
+    f = lyr.GetNextFeature()
+    assert f['name'] == 'Rajin port (pier 3)'
+    assert f.GetGeometryRef().ExportToWkt() == 'POINT (130.31 42.25)'
+    obs = ds.GetLayerByName('observations')
+    assert obs.GetFeatureCount() == 1
+    assert obs.GetLayerDefn().GetFieldDefn(obs.GetLayerDefn().GetFieldIndex('date')).GetTypeName() == 'Date'
+    con = sqlite3.connect(str(path))
+    assert con.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+    assert con.execute('PRAGMA application_id').fetchone()[0] == 0x47504B47
+
+
+def test_bad_values_are_refused_and_nothing_changes(tmp_path):
+    with SiteStore(tmp_path / 's.gpkg') as store:
+        fid = store.add_site('A', wkt='POINT (1 2)')
+        for bad in (dict(date='yesterday'), dict(date='2024-01-01', pits=-3), dict(date='2024-01-01', teu='x')):
+            with pytest.raises((SiteStoreError, ValueError)):
+                store.add_observation(fid, **bad)
+        with pytest.raises(SiteStoreError, match='name'):
+            store.add_site('  ', wkt='POINT (1 2)')
+        with pytest.raises(SiteStoreError, match='no longer exists'):
+            store.add_observation(fid + 99, '2024-01-01', pits=1)
+        assert store.observations() == [] and len(store.sites()) == 1
+
+
+def test_read_only_file_reads_but_refuses_writes(tmp_path):
+    path = tmp_path / 'ro.gpkg'
+    with SiteStore(path) as store:
+        store.add_site('Kept', wkt='POINT (1 2)')
+    os.chmod(path, stat.S_IRUSR | stat.S_IRGRP)
+    # as root, permissions do not bind: then open it read-only on purpose (as a read-only mount would)
+    with SiteStore(path, read_only=True if os.access(path, os.W_OK) else None) as store:
+        assert store.read_only and [s.name for s in store.sites()] == ['Kept']
+        with pytest.raises(SiteStoreError, match='read-only'):
+            store.add_site('Lost', wkt='POINT (1 2)')
+
+
+def test_locked_file_gives_a_clear_error_and_keeps_data(tmp_path):
+    path = tmp_path / 'locked.gpkg'
+    with SiteStore(path) as store:
+        fid = store.add_site('Depot', wkt='POINT (1 2)')
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    holder.execute('BEGIN EXCLUSIVE')  # another program holds the write lock
+    try:
+        store = SiteStore(path, timeout_s=0.2)
+        with pytest.raises(SiteStoreError, match='locked'):
+            store.add_observation(fid, '2024-01-01', pits=5)
+    finally:
+        holder.execute('ROLLBACK')
+        holder.close()
+    store.add_observation(fid, '2024-01-01', pits=5)  # works once the other program lets go
+    assert store.site(fid).last_pits == 5
+    store.close()
+
+
+def test_not_a_geopackage(tmp_path):
+    path = tmp_path / 'other.gpkg'
+    con = sqlite3.connect(str(path))
+    con.execute('CREATE TABLE t (a)')
+    con.commit()
+    con.close()
+    with pytest.raises(SiteStoreError, match='not a GeoPackage'):
+        SiteStore(path)
+    (tmp_path / 'junk.gpkg').write_bytes(b'not sqlite at all' * 100)
+    with pytest.raises(SiteStoreError):
+        SiteStore(tmp_path / 'junk.gpkg')
+
+
+def _writer(path, site_fid, who, n):
+    from cargowatch.ui.site_store import SiteStore as Store
+    with Store(path, timeout_s=30) as store:
+        for i in range(n):
+            store.add_observation(site_fid, f'2024-01-{1 + i % 28:02d}', containers=i, source=who)
+
+
+def test_two_processes_writing_the_same_file(tmp_path):
+    path = str(tmp_path / 'shared.gpkg')
+    with SiteStore(path) as store:
+        fid = store.add_site('Busy port', wkt='POINT (1 2)')
+    ctx = multiprocessing.get_context('spawn')
+    procs = [ctx.Process(target=_writer, args=(path, fid, f'window{k}', 40)) for k in range(2)]
+    for p in procs:
+        p.start()
+    # and this "window" reads and edits the site meanwhile
+    with SiteStore(path, timeout_s=30) as store:
+        for i in range(20):
+            store.update_site(fid, notes=f'edit {i}')
+            store.sites()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    with SiteStore(path) as store:
+        obs = store.observations(fid)
+        assert len(obs) == 80
+        assert {o.source for o in obs} == {'window0', 'window1'}
+        assert store.site(fid).n_obs == 80 and store.site(fid).notes == 'edit 19'
+    con = sqlite3.connect(path)
+    assert con.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+    assert ogr.Open(path).GetLayerByName('observations').GetFeatureCount() == 80
