@@ -1,0 +1,327 @@
+"""Read an AIS point layer of the project into numpy columns, once.
+
+Fast path: a file layer read through OGR's Arrow stream (GDAL >= 3.6), about a second for a million positions.
+Any other layer (memory, PostGIS, edited) goes feature by feature. Columns follow the core contract
+(``mmsi`` int64, ``t`` int64 unix s UTC, ``lon``/``lat`` float64, ``sog``/``cog``/``heading`` float32 nan=n/a),
+sorted by mmsi then t, plus a per-vessel table (name, IMO, count, first/last seen).
+"""
+
+import numpy as np
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeatureRequest, QgsProject,
+                       QgsProviderRegistry, QgsWkbTypes)
+from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime
+
+from ..core.errors import CargoWatchError
+from ..core.tracks import sort_positions
+
+# accepted field names (lower case), first match wins
+ALIASES = {
+    'mmsi': ('mmsi', 'ssvid', 'userid', 'user_id'),
+    't': ('time', 'timestamp', 'basedatetime', 'datetime', 'date_time', 'ts', 't', 'time_utc'),
+    'sog': ('sog', 'speed', 'sog_knots'),
+    'cog': ('cog', 'course', 'cog_degrees'),
+    'heading': ('heading', 'true_heading', 'hdg'),
+    'name': ('name', 'shipname', 'vessel_name', 'vesselname', 'ship_name'),
+    'imo': ('imo', 'imo_number'),
+}
+
+
+def tr(text):
+    return QCoreApplication.translate('CargoWatchDock', text)
+
+
+class AisLayerError(CargoWatchError):
+    """The chosen layer is not an AIS positions layer."""
+
+
+class AisData:
+    """Positions (sorted by mmsi, t) and one row per vessel."""
+
+    def __init__(self, cols, names=None, imos=None, source_name=''):
+        self.cols = sort_positions(cols)
+        self.source_name = source_name
+        mmsi = self.cols['mmsi']
+        n = len(mmsi)
+        if n:
+            starts = np.flatnonzero(np.r_[True, mmsi[1:] != mmsi[:-1]])
+        else:
+            starts = np.zeros(0, dtype=np.int64)
+        self.v_start = starts.astype(np.int64)
+        self.v_end = np.r_[starts[1:], n].astype(np.int64)
+        self.v_mmsi = mmsi[starts] if n else np.zeros(0, dtype=np.int64)
+        self.v_count = self.v_end - self.v_start
+        t = self.cols['t']
+        self.v_first = t[self.v_start] if n else np.zeros(0, dtype=np.int64)
+        self.v_last = t[self.v_end - 1] if n else np.zeros(0, dtype=np.int64)
+        names = names or {}
+        imos = imos or {}
+        self.v_name = [names.get(int(m), '') for m in self.v_mmsi]
+        self.v_imo = [imos.get(int(m), '') for m in self.v_mmsi]
+        self.row_of = {int(m): i for i, m in enumerate(self.v_mmsi)}
+
+    def __len__(self):
+        return len(self.cols['mmsi'])
+
+    @property
+    def n_vessels(self):
+        return len(self.v_mmsi)
+
+    def time_range(self):
+        t = self.cols['t']
+        return (int(t.min()), int(t.max())) if len(t) else (0, 0)
+
+    def vessel_label(self, mmsi):
+        i = self.row_of.get(int(mmsi))
+        name = self.v_name[i] if i is not None else ''
+        return name or str(int(mmsi))
+
+
+def _field_map(layer):
+    names = {f.name().lower(): f.name() for f in layer.fields()}
+    out = {}
+    for key, aliases in ALIASES.items():
+        for a in aliases:
+            if a in names:
+                out[key] = names[a]
+                break
+    return out
+
+
+def check_layer(layer):
+    """The field map of an AIS point layer, or AisLayerError saying what is wrong."""
+    from qgis.core import QgsVectorLayer
+
+    if layer is None or not isinstance(layer, QgsVectorLayer) or not layer.isValid():
+        raise AisLayerError(tr('Choose a valid vector layer of AIS positions.'))
+    if QgsWkbTypes.geometryType(layer.wkbType()) != QgsWkbTypes.GeometryType.PointGeometry:
+        raise AisLayerError(tr('Layer "{}" is not a point layer: AIS positions are points '
+                               '(import an AIS file with "Import AIS…").').format(layer.name()))
+    fmap = _field_map(layer)
+    missing = [k for k in ('mmsi', 't') if k not in fmap]
+    if missing:
+        want = {'mmsi': 'mmsi', 't': 'time (date-time or unix seconds)'}
+        raise AisLayerError(tr('Layer "{}" has no {} field: it does not look like AIS positions.').format(
+            layer.name(), tr(' and no ').join(want[m] for m in missing)))
+    return fmap
+
+
+def _to_unix_s(values):
+    """numpy array of datetimes (datetime64, ISO strings/bytes, or numbers = unix s/ms) -> int64 unix s."""
+    a = np.asarray(values)
+    if a.dtype.kind == 'M':
+        return a.astype('datetime64[s]').astype(np.int64)
+    if a.dtype.kind in 'iuf':
+        a = a.astype(np.float64)
+        if len(a) and np.nanmax(np.abs(a)) > 1e11:  # milliseconds
+            a = a / 1000.0
+        return np.nan_to_num(a, nan=0).astype(np.int64)
+    s = a.astype('U')
+    s = np.char.strip(s)
+    s = np.char.replace(np.char.replace(s, 'Z', ''), '+00:00', '')
+    try:
+        return s.astype('datetime64[s]').astype(np.int64)
+    except ValueError:
+        raise AisLayerError(tr('The time field holds values that are not date-times, e.g. "{}".').format(
+            s[0] if len(s) else '')) from None
+
+
+def _ogr_source(layer):
+    if layer.providerType() != 'ogr' or layer.isEditable() or layer.isModified():
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri('ogr', layer.source())
+    path = parts.get('path')
+    if not path:
+        return None
+    return path, parts.get('layerName'), parts.get('layerId'), layer.subsetString()
+
+
+def _read_ogr(layer, fmap, src):
+    from osgeo import gdal, ogr
+
+    if tuple(int(x) for x in gdal.__version__.split('.')[:2]) < (3, 6):
+        return None
+    path, lname, lid, subset = src
+    ds = ogr.Open(path)
+    if ds is None:
+        return None
+    lyr = ds.GetLayerByName(lname) if lname else ds.GetLayer(int(lid or 0))
+    if lyr is None:
+        return None
+    if subset:
+        lyr.SetAttributeFilter(subset)
+    want = {v for v in fmap.values()}
+    defn = lyr.GetLayerDefn()
+    lyr.SetIgnoredFields([defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())
+                          if defn.GetFieldDefn(i).GetName() not in want])
+    geom_name = lyr.GetGeometryColumn() or 'wkb_geometry'
+    chunks = {}
+    stream = lyr.GetArrowStreamAsNumPy(options=['USE_MASKED_ARRAYS=NO'])
+    for batch in stream:
+        for k, v in batch.items():
+            chunks.setdefault(k, []).append(np.asarray(v))
+    if not chunks:
+        return {}, 0
+    data = {k: np.concatenate(v) for k, v in chunks.items()}
+    geom = data.get(geom_name)
+    if geom is None:
+        geom = next((v for k, v in data.items() if v.dtype.kind in 'VO' and k not in want), None)
+    if geom is None:
+        return None
+    if geom.dtype.kind == 'V':
+        raw = geom.view(np.uint8).reshape(len(geom), -1)
+    else:  # object array of bytes: only fixed-size 2D/3D points are handled vectorised
+        lens = {len(g) for g in geom[:1000] if g is not None}
+        if len(lens) != 1:
+            return None
+        raw = np.frombuffer(b''.join(bytes(g) for g in geom), dtype=np.uint8).reshape(len(geom), -1)
+    if raw.shape[1] < 21 or not np.all(raw[:, 0] == 1):
+        return None
+    lon = raw[:, 5:13].copy().view('<f8').ravel()
+    lat = raw[:, 13:21].copy().view('<f8').ravel()
+    cols = {'lon': lon, 'lat': lat}
+    for key, fname in fmap.items():
+        cols[key] = data[fname]
+    return cols, len(lon)
+
+
+def _qvariant_py(v):
+    if v is None:
+        return None
+    if isinstance(v, QDateTime):
+        return v.toSecsSinceEpoch() if v.isValid() else None
+    if isinstance(v, QDate):
+        return QDateTime(v).toSecsSinceEpoch() if v.isValid() else None
+    try:
+        if v.isNull():
+            return None
+    except AttributeError:
+        pass
+    return v
+
+
+def _read_features(layer, fmap, progress=None):
+    names = list(fmap.values())
+    req = QgsFeatureRequest().setSubsetOfAttributes(names, layer.fields())
+    n_total = max(1, layer.featureCount())
+    idx = {k: layer.fields().indexOf(v) for k, v in fmap.items()}
+    lists = {k: [] for k in fmap}
+    lon, lat = [], []
+    for i, f in enumerate(layer.getFeatures(req)):
+        g = f.geometry()
+        if g.isNull():
+            continue
+        p = g.constGet()
+        try:
+            x, y = p.x(), p.y()
+        except AttributeError:  # multipoint: first part
+            q = g.asMultiPoint()
+            if not q:
+                continue
+            x, y = q[0].x(), q[0].y()
+        lon.append(x)
+        lat.append(y)
+        attrs = f.attributes()
+        for k, j in idx.items():
+            lists[k].append(_qvariant_py(attrs[j]))
+        if progress and i % 50000 == 0:
+            progress(i / n_total)
+    cols = {'lon': np.asarray(lon, dtype=np.float64), 'lat': np.asarray(lat, dtype=np.float64)}
+    for k, v in lists.items():
+        if k in ('name', 'imo'):
+            cols[k] = np.asarray(['' if x is None else str(x) for x in v], dtype=object)
+        elif k == 't':
+            if any(isinstance(x, str) for x in v[:10]):
+                cols[k] = np.asarray(['' if x is None else x for x in v], dtype='U')
+            else:
+                cols[k] = np.asarray([0 if x is None else x for x in v], dtype=np.float64)
+        else:
+            cols[k] = np.asarray([np.nan if x is None else x for x in v], dtype=np.float64)
+    return cols, len(lon)
+
+
+def read_ais_layer(layer, progress=None):
+    """AisData from an AIS point layer of the project (AisLayerError with a clear message otherwise)."""
+    fmap = check_layer(layer)
+    got = None
+    src = _ogr_source(layer)
+    if src is not None:
+        try:
+            got = _read_ogr(layer, fmap, src)
+        except Exception:  # noqa: BLE001 - any trouble in the fast path: read feature by feature
+            got = None
+    if got is None:
+        got = _read_features(layer, fmap, progress)
+    raw, n = got
+    if n == 0:
+        raise AisLayerError(tr('Layer "{}" holds no positions.').format(layer.name()))
+    mmsi = np.asarray(raw['mmsi'])
+    if mmsi.dtype.kind not in 'iu':
+        m = np.asarray(mmsi, dtype=object)
+        try:
+            mmsi = np.array([int(x) if x not in (None, '') else -1 for x in m], dtype=np.int64)
+        except (TypeError, ValueError):
+            raise AisLayerError(tr('The mmsi field of "{}" is not numeric.').format(layer.name())) from None
+    lon = np.asarray(raw['lon'], dtype=np.float64)
+    lat = np.asarray(raw['lat'], dtype=np.float64)
+    crs = layer.crs()
+    wgs84 = QgsCoordinateReferenceSystem('EPSG:4326')
+    if crs.isValid() and crs != wgs84:
+        from osgeo import osr
+        s_in = osr.SpatialReference()
+        s_in.ImportFromWkt(crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL))
+        s_out = osr.SpatialReference()
+        s_out.ImportFromEPSG(4326)
+        for s in (s_in, s_out):
+            s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        ct = osr.CoordinateTransformation(s_in, s_out)
+        xy = np.asarray(ct.TransformPoints(np.c_[lon, lat]), dtype=np.float64)
+        lon, lat = xy[:, 0], xy[:, 1]
+    t = _to_unix_s(raw['t'])
+    cols = {
+        'mmsi': mmsi.astype(np.int64), 't': t, 'lon': lon, 'lat': lat,
+    }
+    for k in ('sog', 'cog', 'heading'):
+        v = raw.get(k)
+        cols[k] = (np.asarray(v, dtype=np.float32) if v is not None else np.full(n, np.nan, dtype=np.float32))
+    # AIS "not available" codes
+    cols['sog'][cols['sog'] >= 102.3] = np.nan
+    cols['cog'][cols['cog'] >= 360] = np.nan
+    cols['heading'][cols['heading'] >= 360] = np.nan
+    ok = (np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180) & (mmsi > 0) & (t > 0))
+    names, imos = {}, {}
+    for key, out in (('name', names), ('imo', imos)):
+        v = raw.get(key)
+        if v is None:
+            continue
+        v = np.asarray(v)
+        if v.dtype.kind == 'S':
+            v = np.char.decode(v, 'utf-8', 'replace')
+        elif v.dtype.kind == 'f':
+            v = np.where(np.isfinite(v), v, 0).astype(np.int64)
+        s = np.char.strip(v.astype('U'))
+        has = (s != '') & (s != '0') & (s != 'None') & (s != 'nan') & (s != 'NULL')
+        sel = np.flatnonzero(has & ok)[::-1]  # the last non-empty value of each vessel wins
+        u, first = np.unique(mmsi[sel], return_index=True)
+        out.update(zip(u.tolist(), s[sel][first].tolist()))
+    cols = {k: a[ok] for k, a in cols.items()}
+    if len(cols['mmsi']) == 0:
+        raise AisLayerError(tr('Layer "{}" holds no valid positions (mmsi, time and lon/lat).').format(
+            layer.name()))
+    return AisData(cols, names, imos, source_name=layer.name())
+
+
+def project_ais_candidates(project=None):
+    """Point layers of the project that pass check_layer, by layer id."""
+    project = project or QgsProject.instance()
+    out = []
+    for lyr in project.mapLayers().values():
+        try:
+            check_layer(lyr)
+        except AisLayerError:
+            continue
+        out.append(lyr)
+    return out
+
+
+def to_wgs84_transform(crs, project=None):
+    return QgsCoordinateTransform(QgsCoordinateReferenceSystem('EPSG:4326'), crs, project or QgsProject.instance())
