@@ -1,0 +1,166 @@
+"""importais on the real AIS samples in ../shared/data/ais (read in place, never copied) and on bad input."""
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+from qgis.core import QgsProcessingException, QgsVectorLayer
+
+from conftest import SHARED_AIS
+
+pytest.importorskip('pyais')
+
+from cargowatch.core import ais_io  # noqa: E402
+from cargowatch.core.errors import CargoWatchError  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not SHARED_AIS.is_dir(), reason='shared AIS samples not present')
+
+
+def run(params):
+    import processing
+    return processing.run('cargowatch:importais', params)
+
+
+def layer_of(path):
+    lyr = QgsVectorLayer(str(path), 'out', 'ogr')
+    assert lyr.isValid()
+    return lyr
+
+
+# ------------------------------------------------------------------------------------------- core on real data
+def test_solent_csv_facts():
+    r = ais_io.read_ais(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'))
+    assert r.rows_read == 18623
+    assert r.reasons[ais_io.R_DUP] == 3
+    assert r.reasons[ais_io.R_JUMP] == 1
+    # the corrupt fix (MMSI 245188000 at longitude 54.83) is the impossible jump
+    i = list(r.rejected_reason).index(ais_io.R_JUMP)
+    line = ais_io.read_source_lines(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'), [r.rejected_line[i]])
+    assert '245188000' in line[r.rejected_line[i]] and ',54.83' in line[r.rejected_line[i]]
+    c = r.cols
+    assert len(np.unique(c['mmsi'])) == 91
+    assert c['lon'].max() < 0  # nothing left at 54.83 E
+    assert r.rows_read == r.rows_kept + r.rows_rejected
+    # course 360 is "not available": kept as nan, never 360
+    assert not np.any(c['cog'] >= 360)
+
+
+def test_gfw_jsonl_not_available_and_duplicates():
+    r = ais_io.read_ais(str(SHARED_AIS / 'gfwseg_263576000.json'))
+    assert r.fmt == 'JSON lines'
+    assert r.rows_read == 948
+    assert r.reasons[ais_io.R_NOPOS] == 20  # 19 null positions and one at 91/181
+    assert r.reasons[ais_io.R_DUP] + r.reasons[ais_io.R_REPEAT] > 200
+    assert set(np.unique(r.cols['mmsi'])) == {263576000}
+    assert np.all(np.abs(r.cols['lat']) <= 90)
+    assert np.all(np.diff(r.cols['t']) > 0)
+
+
+def test_nmea_receiver_log_rmc_clock_and_static():
+    r = ais_io.read_ais(str(SHARED_AIS / 'gpsd_ais-nmea.log'))
+    assert r.fmt == 'NMEA'
+    assert r.rows_kept > 100
+    # lat 91 is "position not available"
+    assert r.reasons[ais_io.R_NOPOS] >= 1
+    # the $GPRMC clock dates the messages: 2020-04-07 21:39 UTC onwards
+    assert r.cols['t'].min() >= 1586295590 - 60 and r.cols['t'].max() < 1586295590 + 86400
+    assert r.static[371255000]['name'] == 'SEA ENTERPRISE'
+    assert r.static[371255000]['imo'] == 9266633
+    assert r.static[371255000]['destination'] == 'LEMMER'
+    # speed 102.3 = not available -> nan, never 102.3
+    assert not np.any(r.cols['sog'] > 102.2)
+
+
+def test_nmea_tag_blocks():
+    r = ais_io.read_ais(str(SHARED_AIS / 'norwegian.raw'))
+    t = r.cols['t']
+    assert len(t) > 100
+    assert t.min() >= 1733782030 and t.max() <= 1733782040  # c: tag times, 5 s of traffic
+    assert r.reasons[ais_io.R_NOTIME] > 0  # sentences without a tag block and no clock yet
+
+
+def test_nmea_all_types_sample():
+    r = ais_io.read_ais(str(SHARED_AIS / 'gpsd_sample.aivdm'))
+    # the type 1 sentence with 163 bits is truncated
+    assert r.reasons[ais_io.R_GARBLED] >= 1
+    assert r.static[351759000]['name'] == 'EVER DIADEM'
+    assert r.rows_read == r.rows_kept + r.rows_rejected
+
+
+def test_gzip_is_detected_by_content(tmp_path):
+    src = SHARED_AIS / 'SolentAIS_20160112_130211.csv'
+    gz = tmp_path / 'solent.dat'
+    with open(src, 'rb') as f, gzip.open(gz, 'wb') as g:
+        shutil.copyfileobj(f, g)
+    r = ais_io.read_ais(str(gz))
+    assert r.rows_read == 18623 and r.reasons[ais_io.R_JUMP] == 1
+
+
+def test_csv_without_recognisable_columns(tmp_path):
+    p = tmp_path / 'x.csv'
+    p.write_text('a,b,c\n1,2,3\n')
+    with pytest.raises(CargoWatchError, match='column mapping'):
+        ais_io.read_ais(str(p))
+    r = ais_io.read_ais(str(p), mapping={'mmsi': 'a', 'time': 'b', 'lat': 'c', 'lon': 'c'})
+    assert r.rows_read == 1 and r.reasons[ais_io.R_MMSI] == 1
+
+
+def test_empty_and_missing_files(tmp_path):
+    p = tmp_path / 'empty.csv'
+    p.write_text('')
+    with pytest.raises(CargoWatchError, match='empty'):
+        ais_io.read_ais(str(p))
+    with pytest.raises(CargoWatchError, match='not found'):
+        ais_io.read_ais(str(tmp_path / 'nope.csv'))
+
+
+# ------------------------------------------------------------------------------------------- the algorithm
+def test_importais_csv_to_geopackage(tmp_path):
+    out = tmp_path / 'solent.gpkg'
+    rej = tmp_path / 'rejected.gpkg'
+    res = run({'INPUT': str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'), 'OUTPUT': str(out),
+               'REJECTED': str(rej)})
+    assert res['ROWS_READ'] == 18623
+    assert res['ROWS_KEPT'] + res['ROWS_REJECTED'] == 18623
+    lyr = layer_of(out)
+    assert [f.name() for f in lyr.fields()][-11:] == ['mmsi', 'time', 'sog', 'cog', 'heading', 'status', 'name',
+                                                      'imo', 'callsign', 'ship_type', 'destination']
+    assert lyr.featureCount() == res['ROWS_KEPT']
+    f = next(lyr.getFeatures())
+    assert f['time'].toString('yyyy-MM-dd') == '2016-01-12'
+    rl = layer_of(rej)
+    reasons = [f['reason'] for f in rl.getFeatures()]
+    assert reasons.count('impossible jump') == 1 and reasons.count('exact duplicate') == 3
+    jump = [f for f in rl.getFeatures() if f['reason'] == 'impossible jump'][0]
+    assert '245188000' in jump['raw']
+
+
+def test_importais_point_layer(tmp_path):
+    out = tmp_path / 'boston.gpkg'
+    res = run({'INPUT': str(SHARED_AIS / 'trajectools_ais.gpkg'), 'OUTPUT': str(out)})
+    assert res['ROWS_READ'] == 972
+    lyr = layer_of(out)
+    assert lyr.featureCount() == res['ROWS_KEPT'] > 900
+    mm = {f['mmsi'] for f in lyr.getFeatures()}
+    assert len(mm) == 4
+
+
+def test_importais_nmea_with_static(tmp_path):
+    out = tmp_path / 'nl.gpkg'
+    res = run({'INPUT': str(SHARED_AIS / 'gpsd_ais-nmea.log'), 'OUTPUT': str(out)})
+    lyr = layer_of(out)
+    names = {f['mmsi']: f['name'] for f in lyr.getFeatures()}
+    assert res['ROWS_KEPT'] == lyr.featureCount()
+    assert any(v == 'SEA ENTERPRISE' for v in names.values()) or 371255000 not in names
+
+
+def test_importais_jsonl(tmp_path):
+    res = run({'INPUT': str(SHARED_AIS / 'gfwseg_263576000.json'), 'OUTPUT': str(tmp_path / 'g.gpkg')})
+    assert res['ROWS_READ'] == 948
+
+
+def test_importais_bad_file(tmp_path):
+    p = tmp_path / 'bad.csv'
+    p.write_text('foo;bar\n1;2\n')
+    with pytest.raises(QgsProcessingException):
+        run({'INPUT': str(p), 'OUTPUT': str(tmp_path / 'o.gpkg')})
