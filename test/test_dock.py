@@ -1,0 +1,325 @@
+"""The CargoWatch dock driven like an analyst would: load AIS, filter vessels and time, pick a ship, annotate
+sites with observations, close and reopen the file. Real QGIS (pytest-qgis), real GeoPackages."""
+import datetime as dt
+import os
+
+import numpy as np
+import pytest
+from osgeo import ogr, osr
+from qgis.core import (QgsApplication, QgsCategorizedSymbolRenderer, QgsGeometry, QgsPointXY, QgsProject,
+                       QgsRectangle, QgsVectorLayer)
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QDialog
+
+from cargowatch.ui import run_results
+from cargowatch.ui.dock import CargoWatchDock
+from cargowatch.ui.overlay import GROUP_NAME
+
+T0 = int(dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc).timestamp())
+STAR, PEARL, NONAME = 273000001, 273000002, 273000003
+PORT = [(130.28, 42.22), (130.33, 42.22), (130.33, 42.26), (130.28, 42.26), (130.28, 42.22)]
+
+
+def _positions():
+    """Three vessels: STAR sails 30 h with an 8 h dark period, PEARL calls 3 h in the port, one has no name."""
+    rows = []
+    for k in range(180):  # every 10 min, 30 h, dark from step 60 to 108 (8 h)
+        if 60 < k < 108:
+            continue
+        rows.append((STAR, T0 + 600 * k, 129.8 + 0.0025 * k, 41.9 + 0.0015 * k, 11.5, 60.0, 'NORTHERN STAR',
+                     '9000001'))
+    for k in range(60):  # 10 h: approach, 3 h in port (k 20..38), leave
+        lon = 130.1 + 0.01 * min(k, 20) + (0.01 * (k - 38) if k > 38 else 0)
+        rows.append((PEARL, T0 + 3600 + 600 * k, lon, 42.24, 0.2 if 20 <= k <= 38 else 9.0, 90.0, 'SEA PEARL',
+                     '9000002'))
+    for k in range(30):
+        rows.append((NONAME, T0 + 600 * k, 129.5, 41.6 + 0.002 * k, 5.0, 0.0, '', ''))
+    return rows
+
+
+def write_ais_gpkg(path, rows=None, geom=ogr.wkbPoint, fields=True):
+    ds = ogr.GetDriverByName('GPKG').CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    lyr = ds.CreateLayer('positions', srs, geom)
+    if fields:
+        for name, kind in (('mmsi', ogr.OFTInteger64), ('time', ogr.OFTDateTime), ('sog', ogr.OFTReal),
+                           ('cog', ogr.OFTReal), ('heading', ogr.OFTReal), ('name', ogr.OFTString),
+                           ('imo', ogr.OFTString)):
+            lyr.CreateField(ogr.FieldDefn(name, kind))
+    else:
+        lyr.CreateField(ogr.FieldDefn('label', ogr.OFTString))
+    lyr.StartTransaction()
+    for m, t, lon, lat, sog, cog, name, imo in (rows if rows is not None else _positions()):
+        f = ogr.Feature(lyr.GetLayerDefn())
+        if fields:
+            f['mmsi'] = m
+            f['time'] = dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime('%Y/%m/%d %H:%M:%S+00')
+            f['sog'], f['cog'], f['name'], f['imo'] = sog, cog, name, imo
+        if geom == ogr.wkbPoint:
+            f.SetGeometry(ogr.CreateGeometryFromWkt(f'POINT ({lon} {lat})'))
+        else:
+            f.SetGeometry(ogr.CreateGeometryFromWkt(f'POLYGON (({lon} {lat}, {lon + 1} {lat}, {lon} {lat + 1}, '
+                                                    f'{lon} {lat}))'))
+        lyr.CreateFeature(f)
+    lyr.CommitTransaction()
+    ds = None
+    return str(path)
+
+
+@pytest.fixture
+def ais_layer(tmp_path, qgis_new_project):
+    lyr = QgsVectorLayer(write_ais_gpkg(tmp_path / 'ais.gpkg'), 'AIS positions', 'ogr')
+    assert lyr.isValid()
+    QgsProject.instance().addMapLayer(lyr)
+    return lyr
+
+
+@pytest.fixture
+def dock(qgis_iface, qgis_new_project):
+    d = CargoWatchDock(qgis_iface)
+    yield d
+    d.close_and_cleanup()
+    d.deleteLater()
+
+
+def fill_and_accept(**values):
+    """A form_runner: types values into the form's widgets and presses Save."""
+    def run(dialog):
+        for key, v in values.items():
+            w = getattr(dialog, key)
+            if hasattr(w, 'setPlainText'):
+                w.setPlainText(v)
+            elif hasattr(w, 'setCurrentText'):
+                w.setCurrentText(v)
+            elif hasattr(w, 'setDate'):
+                w.setDate(w.date().fromString(v, 'yyyy-MM-dd'))
+            elif hasattr(w, 'setValue'):
+                w.setValue(v)
+            else:
+                w.setText(v)
+        dialog.accept()
+        run.results.append(dialog.result())
+        return dialog.result()
+    run.results = []
+    return run
+
+
+def layer(dock, key):
+    return dock.overlay.layer(key)
+
+
+def test_load_filter_pick(dock, ais_layer):
+    assert dock.load_layer(ais_layer)
+    assert dock.model.rowCount() == 3
+    names = {dock.model.data(dock.model.index(r, 0)) for r in range(3)}
+    assert names == {'NORTHERN STAR', 'SEA PEARL', '(no name)'}
+    # real layers, grouped, styled by mmsi, wired to the temporal controller
+    group = QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME)
+    assert group is not None
+    assert {n.layer().name() for n in group.findLayers()} >= {'Ship tracks', 'Ships', 'Dark periods'}
+    tracks = layer(dock, 'tracks')
+    assert isinstance(tracks.renderer(), QgsCategorizedSymbolRenderer)
+    assert len(tracks.renderer().categories()) == 3
+    assert tracks.temporalProperties().isActive()
+    gaps = layer(dock, 'gaps')
+    assert gaps.featureCount() == 1
+    gap = next(gaps.getFeatures())
+    assert gap['mmsi'] == STAR and gap['label'] == '8 h 00 min dark' and abs(gap['hours'] - 8.0) < 1e-6
+    assert dock.last_stats['positions'] == len(_positions())
+
+    # search and hide
+    dock.search.setText('pearl')
+    assert dock.proxy.rowCount() == 1
+    dock.none_btn.click()
+    assert dock.model.hidden == {PEARL}
+    cats = {c.value(): c.renderState() for c in layer(dock, 'tracks').renderer().categories()}
+    assert cats[PEARL] is False and cats[STAR] is True
+    dock.search.clear()
+    idx = dock.proxy.index(0, 0)
+    dock.proxy.setData(idx, Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
+    dock.all_btn.click()
+    assert dock.model.hidden == set()
+
+    # time filter: the first 9 h only -> no dark period yet, fewer positions
+    dock.t_to.setDateTime(dock.t_from.dateTime().addSecs(9 * 3600))
+    stats = dock.refresh()
+    assert stats['gaps'] == 0 and stats['positions'] < len(_positions())
+    assert layer(dock, 'gaps').featureCount() == 0
+
+    # pick a ship on the map
+    mmsi = dock.pick_at(130.1 + 0.05, 42.24, QgsRectangle(130.1, 42.2, 130.2, 42.3))
+    assert mmsi == PEARL
+    assert dock.selected_mmsi() == [PEARL]
+    html = dock.details.text()
+    assert 'SEA PEARL' in html and '273000002' in html and 'IMO 9000002' in html and 'speed 9.0 kn' in html
+    assert 'course 90°' in html
+    assert dock.pick_at(0.0, 0.0, QgsRectangle(-0.1, -0.1, 0.1, 0.1)) is None
+
+    dock.reset_time()
+    dock.refresh()
+    dock.table.selectRow(0)
+    dock.zoom_to_selected()
+    assert not dock.canvas.extent().isEmpty()
+
+
+def test_bad_layers_and_empty_time_range(dock, tmp_path, ais_layer):
+    poly = QgsVectorLayer(write_ais_gpkg(tmp_path / 'poly.gpkg', geom=ogr.wkbPolygon), 'areas', 'ogr')
+    assert not dock.load_layer(poly)
+    assert dock.last_message[0] == 'Warning' and 'not a point layer' in dock.last_message[1]
+    plain = QgsVectorLayer(write_ais_gpkg(tmp_path / 'plain.gpkg', fields=False), 'plain points', 'ogr')
+    assert not dock.load_layer(plain)
+    assert 'no mmsi' in dock.last_message[1] and 'does not look like AIS' in dock.last_message[1]
+    assert dock.load_layer(ais_layer)
+    before = layer(dock, 'tracks').featureCount()
+    dock.t_to.setDateTime(dock.t_from.dateTime().addSecs(-3600))
+    assert dock.refresh() is None
+    assert dock.last_message[0] == 'Warning' and 'time range is empty' in dock.last_message[1]
+    assert layer(dock, 'tracks').featureCount() == before  # the map keeps the previous range
+
+
+def test_positions_on_demand_and_port_calls(dock, ais_layer, tmp_path):
+    assert dock.open_store(str(tmp_path / 'sites.gpkg'))
+    dock.form_runner = fill_and_accept(name='Rajin port', kind='port', country='KP')
+    fid = dock.add_site_dialog(QgsGeometry.fromPolygonXY([[QgsPointXY(x, y) for x, y in PORT]]))
+    assert fid is not None
+    dock.load_layer(ais_layer)
+    assert layer(dock, 'positions') is None
+    dock.show_positions.setChecked(True)
+    dock.refresh()
+    assert layer(dock, 'positions').featureCount() == len(_positions())
+    calls = layer(dock, 'calls')
+    assert calls.featureCount() == 1
+    call = next(calls.getFeatures())
+    assert call['mmsi'] == PEARL and call['site'] == 'Rajin port' and call['hours'] >= 3.0
+
+
+def test_sites_observations_survive_reopen(qgis_iface, qgis_new_project, tmp_path):
+    path = str(tmp_path / 'sites.gpkg')
+    dock = CargoWatchDock(qgis_iface)
+    assert dock.open_store(path)
+    dock.form_runner = fill_and_accept(name='Tumangang depot', kind='depot', country='KP', notes='fenced')
+    depot = dock.add_site_dialog(QgsGeometry.fromPolygonXY([[QgsPointXY(x, y) for x, y in PORT]]))
+    dock.form_runner = fill_and_accept(name='Rajin port', kind='port')
+    port = dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(130.3, 42.24)))
+    assert {dock.sites_table.item(r, 0).text() for r in range(2)} == {'Tumangang depot', 'Rajin port'}
+    assert {n.layer().name() for n in QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME).findLayers()} \
+        >= {'Sites', 'Site areas'}
+
+    # observations by hand: the pits climbing past 100
+    assert dock.select_site(depot)
+    for date, pits in (('2024-01-10', 60), ('2024-03-02', 85), ('2024-05-20', 112)):
+        dock.form_runner = fill_and_accept(date=date, pits=pits, source='WV3')
+        assert dock.add_observation_dialog()
+    assert dock.obs_table.rowCount() == 3
+    assert dock.chart.canvas is None or dock.chart.drawn_series == 1
+    areas = dock.overlay.project.mapLayer(dock.site_layers['areas'])
+    f = next(areas.getFeatures())
+    assert f['last_pits'] == 112
+    # edit an observation and the site
+    dock.obs_table.selectRow(2)
+    dock.form_runner = fill_and_accept(pits=118, note='recount')
+    assert dock.edit_selected_observation()
+    dock.form_runner = fill_and_accept(name='Tumangang rail depot')
+    assert dock.edit_selected_site()
+    # move the port with the map tool's signal (0.01° east)
+    assert dock.move_site(port, 0.01, 0.0)
+    # an observation from the last CargoWatch run
+    assert dock.select_site(port)
+    dock.form_runner = fill_and_accept()
+    assert not dock.add_from_last_run() or run_results.last() is not None
+    run_results.record('cargowatch:countcontainers', {'OUTPUT': 'x.gpkg', 'COUNT': 240, 'TEU': 361.5},
+                       'Count containers')
+    dock.form_runner = fill_and_accept(date='2024-05-21')
+    assert dock.add_from_last_run()
+    # the empty observation is refused and the form stays open
+    dock.form_runner = fill_and_accept()
+    assert not dock.add_observation_dialog()
+    assert dock.form_runner.results == [QDialog.DialogCode.Rejected]
+    dock.close_and_cleanup()
+    assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None
+    dock.deleteLater()
+
+    # close and reopen: all there
+    dock2 = CargoWatchDock(qgis_iface)
+    assert dock2.open_store(path)
+    sites = {s.name: s for s in dock2.store.sites()}
+    assert set(sites) == {'Tumangang rail depot', 'Rajin port'}
+    obs = dock2.store.observations(sites['Tumangang rail depot'].fid)
+    assert [(o.date, o.pits) for o in obs] == [('2024-01-10', 60), ('2024-03-02', 85), ('2024-05-20', 118)]
+    assert obs[-1].note == 'recount'
+    port_obs = dock2.store.observations(sites['Rajin port'].fid)
+    assert [(o.containers, o.teu) for o in port_obs] == [(240, 361.5)]
+    assert 'Count containers' in port_obs[0].source
+    g = QgsGeometry()
+    g.fromWkb(sites['Rajin port'].wkb)
+    assert abs(g.asPoint().x() - 130.31) < 1e-9
+    dock2.close_and_cleanup()
+
+
+def test_read_only_or_locked_store_loses_nothing(dock, tmp_path):
+    import sqlite3
+    path = str(tmp_path / 'sites.gpkg')
+    assert dock.open_store(path)
+    dock.form_runner = fill_and_accept(name='Depot')
+    fid = dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(1, 2)))
+    dock.store.timeout_s = 0.2
+    dock.store._con.execute('PRAGMA busy_timeout=200')
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute('BEGIN EXCLUSIVE')
+    try:
+        assert dock.select_site(fid)
+        dock.form_runner = fill_and_accept(pits=7)
+        assert not dock.add_observation_dialog()
+        assert dock.last_message[0] == 'Critical' and 'locked' in dock.last_message[1]
+        assert dock.form_runner.results == [QDialog.DialogCode.Rejected]  # the form stayed open
+    finally:
+        holder.execute('ROLLBACK')
+        holder.close()
+    assert dock.add_observation_dialog()  # same form, now it saves
+    assert dock.store.site(fid).last_pits == 7
+
+    # read-only: shown, not editable, clear message
+    from cargowatch.ui.site_store import SiteStore
+    dock._close_store()
+    dock.store = SiteStore(path, read_only=True)
+    dock._sites_changed(rebuild=False)
+    dock.form_runner = fill_and_accept(name='Lost?')
+    assert dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(3, 4))) is None
+    assert 'read-only' in dock.last_message[1]
+    assert [s.name for s in dock.store.sites()] == ['Depot']
+    # a folder that cannot hold the file
+    assert not dock.open_store('/proc/cargowatch/sites.gpkg')
+    assert dock.last_message[0] == 'Critical'
+
+
+def test_close_and_cleanup_leaves_nothing(qgis_iface, qgis_new_project, ais_layer, tmp_path):
+    dock = CargoWatchDock(qgis_iface)
+    dock.load_layer(ais_layer)
+    dock.open_store(str(tmp_path / 's.gpkg'))
+    dock.pick_btn.setChecked(True)
+    assert dock.canvas.mapTool() is dock._tools['pick']
+    dock.close_and_cleanup()
+    assert dock.canvas.mapTool() is not dock._tools['pick']
+    assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None
+    assert [lyr.name() for lyr in QgsProject.instance().mapLayers().values()] == ['AIS positions']
+    dock.deleteLater()
+
+
+def test_import_runs_in_background(dock, tmp_path):
+    if QgsApplication.processingRegistry().algorithmById('cargowatch:importais') is None:
+        pytest.skip('cargowatch:importais not there yet')
+    src = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data', 'ais',
+                       'SolentAIS_20160112_130211.csv')
+    if not os.path.exists(src):
+        pytest.skip('shared AIS samples not present')
+    task = dock.import_file(src, output=str(tmp_path / 'solent.gpkg'))
+    assert task is not None and dock.progress_row.isVisibleTo(dock)
+    import time
+    deadline = time.time() + 120
+    while dock._task is not None and time.time() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    assert dock._task is None, 'import did not finish'
+    assert dock.data is not None and dock.data.n_vessels > 50, dock.last_message
+    assert not dock.progress_row.isVisibleTo(dock)
