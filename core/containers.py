@@ -66,7 +66,7 @@ def check_gsd(gsd):
 # ------------------------------------------------------------------------------------------------
 # Segmentation
 # ------------------------------------------------------------------------------------------------
-TUNE = {'e0': 0.03, 'ek': 3.0, 'd0': 0.03, 'dk': 4.0, 'sigma_m': 0.45, 'rho': 0.0, 'grow': 2.0}
+TUNE = {'e0': 0.03, 'ek': 3.0, 'd0': 0.03, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0}
 
 
 def _features(data, gsd):
@@ -111,7 +111,7 @@ def segment(data, valid, gsd, sensitivity=0.5):
     t_edge = max(TUNE['e0'] * k, TUNE['ek'] * noise)
     t_dark = max(TUNE['d0'] * k, TUNE['dk'] * noise)
     local_max = ndimage.maximum_filter(grad, size=5)
-    interior = (grad < t_edge) | ((grad < TUNE['rho'] * local_max) & (grad < 3 * t_edge))
+    interior = grad < np.maximum(t_edge, TUNE['rho'] * local_max)
     interior &= (dark < t_dark) & valid
     labels, n = ndimage.label(interior)
     # drop specks (noise) so they do not steal edge pixels from real objects
@@ -314,6 +314,7 @@ def detect_containers(block, params=None):
         cx, cy = fx + xs.start, fy + ys.start
         half_l, half_w = L_m / g / 2, W_m / g / 2
         ca, sa = math.cos(ang), math.sin(ang)
+        cx, cy = float(cx), float(cy)
         corners = [(cx + su * half_l * ca - sv * half_w * sa + 0.5, cy + su * half_l * sa + sv * half_w * ca + 0.5)
                    for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
         conf = max(0.0, min(1.0, 0.35 + 0.45 * score + 0.2 * min(1.0, dist_bg / 0.15)
@@ -324,13 +325,13 @@ def detect_containers(block, params=None):
         out.append({
             'corners': corners,
             'size_class': cls if rows == 1 else 'block',
-            'length_m': round(L_m, 2), 'width_m': round(W_m, 2),
+            'length_m': round(float(L_m), 2), 'width_m': round(float(W_m), 2),
             'containers': int(rows), 'teu': int(rows * teu_unit),
             'colour': colour_name(*col[:3]),
             'r': int(round(255 * col[0])), 'g': int(round(255 * col[1])), 'b': int(round(255 * col[2])),
-            'confidence': round(conf, 3),
-            'angle_deg': round(math.degrees(-ang) % 180.0, 1),
-            'texture': round(inner, 4),
+            'confidence': round(float(conf), 3),
+            'angle_deg': round(float(math.degrees(-ang) % 180.0), 1),
+            'texture': round(float(inner), 4),
         })
     return out
 

@@ -1,0 +1,144 @@
+"""cargowatch:countcontainers — Count shipping containers on very-high-resolution imagery."""
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsFields, QgsProcessing, QgsProcessingException,
+                       QgsProcessingOutputNumber, QgsProcessingParameterBand, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsWkbTypes)
+
+from .base import CargoWatchAlgorithm, polygon_geometry, progress_cb, qfield
+from ..core import containers as core
+
+FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
+          ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
+          ('confidence', 'double'), ('angle_deg', 'double'))
+
+HELP = f"""
+<p>Counts shipping containers on very-high-resolution satellite or aerial imagery (ports, container
+yards, rail yards) and draws one oriented rectangle per container, or per block of touching containers
+whose seams cannot be told apart, with its container count.</p>
+<h3>Method</h3>
+<p>The raster is read in overlapping blocks (memory stays bounded whatever the scene size; an object
+across a block border is counted once). In each block the image is lightly smoothed; a colour gradient
+and a dark-line filter (the thin dark seams between touching containers) mark edges. Homogeneous roof
+regions between edges are labelled, each gets an oriented rectangle (principal axes) whose outline is
+refined on colour profiles, and it is kept when its length fits an ISO 20 ft (6.06 m) or 40 ft (12.19 m)
+container and its width a whole number of container widths (2.44 m). Shadows (dark, colourless), ground
+inside painted slot lines (ground-coloured), cars (too short), trailers (too long), crane girders and
+road markings (too thin) and building roofs (wrong size) are rejected. Geographic rasters (e.g.
+EPSG:4326) are reprojected on the fly to UTM so sizes are measured in metres; the output is in that UTM
+CRS.</p>
+<h3>Parameters</h3>
+<ul>
+<li><b>Input raster</b>: 1 band (panchromatic), 3 bands (RGB) or 4+ bands; Byte, UInt16 (e.g. 11-bit)
+or Float; nodata is respected. Ground resolution between {core.MIN_GSD} and {core.MAX_GSD} m per pixel
+(0.3-0.5 m works best). A coarser raster is refused: a container would be under 3 pixels wide.</li>
+<li><b>Red, green, blue bands</b> (optional): which bands to use as colour, e.g. 3, 2, 1 for
+blue-green-red-NIR imagery. Default: the bands labelled red/green/blue, else bands 1-3, else band 1.</li>
+<li><b>Area of interest</b> (optional): count only inside these polygons (e.g. the container yard).</li>
+<li><b>20 ft / 40 ft length, width</b>: container footprints in metres (ISO 668 defaults).</li>
+<li><b>Sensitivity</b> 0-1: higher finds fainter, lower-contrast containers but admits more false
+alarms.</li>
+</ul>
+<h3>Outputs</h3>
+<p><b>Containers</b> polygon layer with fields: <i>size_class</i> (20ft, 40ft or block),
+<i>length_m</i>, <i>width_m</i>, <i>containers</i> (containers in the feature), <i>teu</i>
+(20 ft = 1, 40 ft = 2), <i>colour</i> (white, grey, black, red, orange, yellow, green, blue, purple,
+magenta, brown; grey levels only on a 1-band raster), mean <i>r</i>, <i>g</i>, <i>b</i> (0-255 after
+stretch), <i>confidence</i> (0-1: filter on it to trade recall for precision), <i>angle_deg</i> (long
+axis, degrees clockwise from east on the raster grid). <b>COUNT</b> and <b>TEU</b>: totals, usable in
+models.</p>
+<h3>Limits</h3>
+<p>Containers stacked in blocks whose seams are not visible are counted from the block's width, so a
+20 ft pair end to end without a visible gap counts as one 40 ft (the TEU stays right). Containers on
+trucks and wagons are counted. Accuracy falls with resolution: see the README's benchmark table.</p>
+"""
+
+
+class CountContainers(CargoWatchAlgorithm):
+    NAME = 'countcontainers'
+    DISPLAY = 'Count shipping containers'
+    GROUP = 'imagery'
+    HELP = HELP
+
+    INPUT, AOI = 'INPUT', 'AOI'
+    LEN20, LEN40, WIDTH, SENSITIVITY, OUTPUT, COUNT, TEU = ('LENGTH_20FT', 'LENGTH_40FT', 'WIDTH',
+                                                          'SENSITIVITY', 'OUTPUT', 'COUNT', 'TEU')
+    BANDS = 'BANDS'
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
+        p = QgsProcessingParameterRasterLayer(self.INPUT, self.tr('Input raster'))
+        p.setHelp(self.tr('Very-high-resolution image (0.15-0.8 m per pixel), 1, 3 or 4+ bands.'))
+        self.addParameter(p)
+        p = QgsProcessingParameterBand(self.BANDS, self.tr('Red, green, blue bands (optional)'), None,
+                                       self.INPUT, optional=True, allowMultiple=True)
+        p.setHelp(self.tr('Three band numbers in the order red, green, blue (or one band for a grey image). '
+                          'Leave empty to use the bands labelled red/green/blue, else 1-3, else band 1.'))
+        self.addParameter(p)
+        p = QgsProcessingParameterFeatureSource(self.AOI, self.tr('Area of interest (optional)'),
+                                                [QgsProcessing.SourceType.TypeVectorPolygon], optional=True)
+        p.setHelp(self.tr('Count only inside these polygons, for instance the container yard.'))
+        self.addParameter(p)
+        defaults = core.ContainerParams()
+        for name, label, value, help_ in (
+                (self.LEN20, '20 ft container length (m)', defaults.len20, 'ISO 668: 6.058 m.'),
+                (self.LEN40, '40 ft container length (m)', defaults.len40, 'ISO 668: 12.192 m.'),
+                (self.WIDTH, 'Container width (m)', defaults.width, 'ISO 668: 2.438 m.')):
+            p = QgsProcessingParameterNumber(name, self.tr(label), QgsProcessingParameterNumber.Type.Double,
+                                             value, minValue=1.0, maxValue=20.0)
+            p.setHelp(self.tr(help_))
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+            self.addParameter(p)
+        p = QgsProcessingParameterNumber(self.SENSITIVITY, self.tr('Sensitivity'),
+                                         QgsProcessingParameterNumber.Type.Double, defaults.sensitivity,
+                                         minValue=0.0, maxValue=1.0)
+        p.setHelp(self.tr('0 = strict (fewer false alarms), 1 = permissive (finds fainter containers).'))
+        self.addParameter(p)
+        p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'),
+                                              QgsProcessing.SourceType.TypeVectorPolygon)
+        p.setHelp(self.tr('One oriented rectangle per container or block of touching containers.'))
+        self.addParameter(p)
+        self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr('Number of containers')))
+        self.addOutput(QgsProcessingOutputNumber(self.TEU, self.tr('Twenty-foot equivalent units (TEU)')))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
+        bands = self.parameterAsInts(parameters, self.BANDS, context) or None
+        if bands is not None and len(bands) not in (1, 3):
+            raise QgsProcessingException(self.tr('Give three bands (red, green, blue) or one band, not '
+                                                 f'{len(bands)}.'))
+        raster = self.raster_param(parameters, self.INPUT, context, bands=bands)
+        try:
+            core.check_gsd(raster.gsd)
+        except core.RasterError as e:
+            raise QgsProcessingException(str(e))
+        aoi = self.aoi_param(parameters, self.AOI, context, raster)
+        if aoi is not None and aoi.pixel_window is None:
+            raise QgsProcessingException(self.tr('The area of interest does not overlap the raster.'))
+        params = core.ContainerParams(
+            len20=self.parameterAsDouble(parameters, self.LEN20, context),
+            len40=self.parameterAsDouble(parameters, self.LEN40, context),
+            width=self.parameterAsDouble(parameters, self.WIDTH, context),
+            sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context))
+        if params.len40 <= params.len20 or params.width >= params.len20:
+            raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
+        feedback.pushInfo(self.tr(f'Ground resolution {raster.gsd:.2f} m; bands {list(raster.bands)}'
+                                  + ('; reprojected to UTM' if raster.warped else '')))
+        found = self.call_core(feedback, core.count_containers, raster, params, aoi=aoi,
+                               progress=progress_cb(feedback, 0, 95))
+        if feedback.isCanceled():
+            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
+        fields = QgsFields()
+        for name, kind in FIELDS:
+            fields.append(qfield(name, kind))
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields,
+                                          QgsWkbTypes.Type.Polygon, self.crs_of(raster))
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+        for d in found:
+            f = QgsFeature(fields)
+            f.setGeometry(polygon_geometry(d['geometry']))
+            f.setAttributes([d[name] for name, _ in FIELDS])
+            if not sink.addFeature(f, QgsFeatureSink.Flag.FastInsert):
+                raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
+        count, teu = core.summarise(found)
+        feedback.pushInfo(self.tr(f'{count} containers ({teu} TEU) in {len(found)} features.'))
+        feedback.setProgress(100)
+        return {self.OUTPUT: dest, self.COUNT: count, self.TEU: teu}

@@ -1,0 +1,185 @@
+"""cargowatch:countcontainers through Processing (real QGIS, real GDAL rasters) and the core detector on
+generated scenes with exact truth: accuracy floor, bad inputs, geographic rasters, AOI, batch runs."""
+import numpy as np
+import pytest
+from osgeo import gdal, ogr, osr
+from qgis.core import QgsProcessingException, QgsVectorLayer
+
+import processing
+from conftest import run_qgis_process
+from cargowatch.core import containers as core
+from cargowatch.core import raster as core_raster
+import scenes
+
+ALG = 'cargowatch:countcontainers'
+ORIGIN = (500000.0, 4000000.0)
+
+
+@pytest.fixture(scope='module')
+def small_scene():
+    return scenes.port_scene(seed=11, gsd=0.4, size_px=500, distractors=1.0)
+
+
+@pytest.fixture
+def scene_tif(tmp_path, small_scene):
+    return scenes.write_scene(small_scene, tmp_path / 'port.tif')
+
+
+def run(params):
+    params.setdefault('OUTPUT', 'memory:')
+    return processing.run(ALG, params)
+
+
+def test_counts_through_processing(scene_tif, small_scene):
+    res = run({'INPUT': scene_tif})
+    layer = res['OUTPUT']
+    names = [f.name() for f in layer.fields()]
+    for name in ('size_class', 'length_m', 'width_m', 'containers', 'teu', 'colour', 'r', 'g', 'b', 'confidence'):
+        assert name in names
+    feats = list(layer.getFeatures())
+    assert res['COUNT'] == sum(f['containers'] for f in feats)
+    assert res['TEU'] == sum(f['teu'] for f in feats)
+    assert res['COUNT'] > 0.5 * small_scene.n_containers
+    for f in feats:
+        assert f['size_class'] in ('20ft', '40ft', 'block')
+        assert 0 <= f['confidence'] <= 1
+        assert f['teu'] >= f['containers']
+        assert f['colour'] in ('white', 'grey', 'black', 'red', 'orange', 'yellow', 'green', 'blue', 'purple',
+                               'magenta', 'brown')
+        assert f.geometry().area() == pytest.approx(f['length_m'] * f['width_m'], rel=0.05)
+    assert layer.crs().authid() == 'EPSG:32652'
+
+
+def test_batch_runs_give_the_same_result(scene_tif):
+    a = run({'INPUT': scene_tif})
+    b = run({'INPUT': scene_tif, 'SENSITIVITY': 0.5})
+    assert (a['COUNT'], a['TEU']) == (b['COUNT'], b['TEU'])
+
+
+@pytest.mark.parametrize('seed,gsd', [(21, 0.3), (22, 0.5)])
+def test_accuracy_floor(tmp_path, seed, gsd):
+    """Regression floor on small generated scenes (the README table has the full benchmark)."""
+    sc = scenes.port_scene(seed=seed, gsd=gsd, size_px=int(180 / gsd))
+    r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 's.tif'))
+    ev = scenes.evaluate(core.count_containers(r), scenes.truth_map_coords(sc))
+    assert ev['precision'] >= 0.7, ev
+    assert ev['f1'] >= 0.6, ev
+    assert abs(ev['count_err_pct']) <= 40, ev
+
+
+def test_one_band_raster_works(tmp_path, small_scene):
+    path = scenes.write_scene(small_scene, tmp_path / 'pan.tif', layout='pan', dtype='UInt16')
+    res = run({'INPUT': path})
+    assert res['COUNT'] > 0.3 * small_scene.n_containers
+    colours = {f['colour'] for f in res['OUTPUT'].getFeatures()}
+    assert colours <= {'white', 'grey', 'black'}
+
+
+def test_four_band_16bit_with_band_choice(tmp_path, small_scene):
+    path = scenes.write_scene(small_scene, tmp_path / 'bgrn.tif', layout='bgrn', dtype='UInt16')
+    res = run({'INPUT': path, 'BANDS': [3, 2, 1]})
+    rgb = run({'INPUT': scenes.write_scene(small_scene, tmp_path / 'rgb.tif')})
+    assert res['COUNT'] > 0.5 * small_scene.n_containers
+    assert abs(res['COUNT'] - rgb['COUNT']) <= 0.25 * rgb['COUNT']
+
+
+def test_geographic_raster_measured_in_metres(tmp_path, small_scene):
+    path = scenes.write_scene(small_scene, tmp_path / 'geo.tif', geographic=True)
+    res = run({'INPUT': path})
+    feats = list(res['OUTPUT'].getFeatures())
+    assert res['COUNT'] > 0.5 * small_scene.n_containers
+    singles = [f['length_m'] for f in feats if f['size_class'] == '40ft']
+    assert singles and abs(np.median(singles) - 12.19) < 0.8
+    assert res['OUTPUT'].crs().authid().startswith('EPSG:326')
+
+
+def _aoi(tmp_path, ring, epsg=32652):
+    path = str(tmp_path / 'aoi.gpkg')
+    ds = ogr.GetDriverByName('GPKG').CreateDataSource(path)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    lyr = ds.CreateLayer('aoi', srs, ogr.wkbPolygon)
+    f = ogr.Feature(lyr.GetLayerDefn())
+    f.SetGeometry(ogr.CreateGeometryFromWkt('POLYGON((' + ','.join(f'{x} {y}' for x, y in ring + ring[:1]) + '))'))
+    lyr.CreateFeature(f)
+    ds = None
+    return path
+
+
+def test_aoi_restricts_the_count(tmp_path, scene_tif):
+    x0, y0 = ORIGIN
+    half = _aoi(tmp_path, [(x0, y0), (x0 + 100, y0), (x0 + 100, y0 - 200), (x0, y0 - 200)])
+    full = run({'INPUT': scene_tif})
+    part = run({'INPUT': scene_tif, 'AOI': half})
+    assert 0 < part['COUNT'] < full['COUNT']
+    for f in part['OUTPUT'].getFeatures():
+        assert f.geometry().centroid().asPoint().x() < x0 + 102
+
+
+def test_aoi_not_overlapping(tmp_path, scene_tif):
+    x0, y0 = ORIGIN
+    far = _aoi(tmp_path, [(x0 + 5000, y0), (x0 + 5100, y0), (x0 + 5100, y0 - 100), (x0 + 5000, y0 - 100)])
+    with pytest.raises(QgsProcessingException, match='does not overlap'):
+        run({'INPUT': scene_tif, 'AOI': far})
+
+
+def test_too_coarse(tmp_path):
+    sc = scenes.port_scene(seed=3, gsd=1.0, size_px=200)
+    with pytest.raises(QgsProcessingException, match='too coarse'):
+        run({'INPUT': scenes.write_scene(sc, tmp_path / 'coarse.tif')})
+
+
+def test_no_crs(tmp_path, small_scene):
+    arr = scenes.to_dtype(small_scene.img)
+    path = scenes.write_geotiff(tmp_path / 'nocrs.tif', arr, scenes.geotransform(0.4), epsg=None)
+    with pytest.raises(QgsProcessingException, match='coordinate reference system'):
+        run({'INPUT': path})
+
+
+def test_all_nodata(tmp_path):
+    arr = np.zeros((3, 200, 200), np.uint8)
+    path = scenes.write_geotiff(tmp_path / 'nodata.tif', arr, scenes.geotransform(0.5), nodata=0)
+    with pytest.raises(QgsProcessingException, match='nodata'):
+        run({'INPUT': path})
+
+
+@pytest.mark.parametrize('damage', ['garbage', 'truncated'])
+def test_corrupt_or_truncated_file(tmp_path, scene_tif, damage):
+    data = open(scene_tif, 'rb').read()
+    bad = tmp_path / f'{damage}.tif'
+    bad.write_bytes(b'not a tiff at all' * 100 if damage == 'garbage' else data[: len(data) // 3])
+    with pytest.raises(QgsProcessingException) as e:
+        run({'INPUT': str(bad)})
+    assert 'Traceback' not in str(e.value)
+    assert any(w in str(e.value) for w in ('corrupt', 'truncated', 'could not be loaded', 'Cannot'))
+
+
+def test_nodata_corners_respected(tmp_path, small_scene):
+    path = scenes.write_scene(small_scene, tmp_path / 'nd.tif', nodata_corners=True)
+    res = run({'INPUT': path})
+    assert res['COUNT'] > 0
+
+
+def test_qgis_process(tmp_path, scene_tif):
+    out = tmp_path / 'out.gpkg'
+    proc, results = run_qgis_process(ALG, {'INPUT': scene_tif, 'OUTPUT': str(out)})
+    assert results['COUNT'] > 0 and results['TEU'] >= results['COUNT']
+    layer = QgsVectorLayer(str(out), 'c', 'ogr')
+    assert layer.featureCount() > 0
+
+
+def test_colour_names():
+    from cargowatch.core.colour import colour_name
+    assert colour_name(0.9, 0.9, 0.9) == 'white'
+    assert colour_name(0.5, 0.5, 0.5) == 'grey'
+    assert colour_name(200, 30, 20) == 'red'
+    assert colour_name(0.1, 0.3, 0.7) == 'blue'
+    assert colour_name(0.2, 0.6, 0.2) == 'green'
+    assert colour_name(0.9, 0.5, 0.1) == 'orange'
+    assert colour_name(0.9, 0.8, 0.2) == 'yellow'
+
+
+def test_gsd_limits():
+    with pytest.raises(core_raster.RasterError, match='too coarse'):
+        core.check_gsd(1.2)
+    core.check_gsd(0.5)
