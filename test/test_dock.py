@@ -3,7 +3,6 @@ sites with observations, close and reopen the file. Real QGIS (pytest-qgis), rea
 import datetime as dt
 import os
 
-import numpy as np
 import pytest
 from osgeo import ogr, osr
 from qgis.core import (QgsApplication, QgsCategorizedSymbolRenderer, QgsGeometry, QgsPointXY, QgsProject,

@@ -7,8 +7,7 @@ sorted by mmsi then t, plus a per-vessel table (name, IMO, count, first/last see
 """
 
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeatureRequest, QgsProject,
-                       QgsProviderRegistry, QgsWkbTypes)
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProject, QgsProviderRegistry, QgsWkbTypes)
 from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime
 
 from ..core.errors import CargoWatchError
@@ -322,6 +321,3 @@ def project_ais_candidates(project=None):
         out.append(lyr)
     return out
 
-
-def to_wgs84_transform(crs, project=None):
-    return QgsCoordinateTransform(QgsCoordinateReferenceSystem('EPSG:4326'), crs, project or QgsProject.instance())

@@ -59,9 +59,7 @@ class SiteChart(QWidget):
                 continue
             pts.sort()
             x, y = zip(*pts)
-            ax.plot(x, y, marker=marker, color=color, linewidth=1.6, markersize=4, label=tr(key.upper()
-                                                                                              if key == 'teu'
-                                                                                              else key))
+            ax.plot(x, y, marker=marker, color=color, linewidth=1.6, markersize=4, label={'containers': tr('Containers'), 'teu': tr('TEU'), 'pits': tr('Pits')}[key])
             ax.annotate(f'{y[-1]:,.0f}', (x[-1], y[-1]), textcoords='offset points', xytext=(4, 4), fontsize=7,
                         color=color, fontweight='bold')
             drawn += 1

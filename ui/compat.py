@@ -17,3 +17,8 @@ def qenum(*paths):
         if obj is not None:
             return obj
     raise AttributeError('none of ' + ', '.join(paths))
+
+
+def wgs84():
+    """EPSG:4326 (made on demand: a CRS built at import time, before QGIS is initialised, is invalid)."""
+    return _core.QgsCoordinateReferenceSystem('EPSG:4326')

@@ -5,11 +5,9 @@ import os
 import time
 
 import numpy as np
-from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFillSymbol,
-                       QgsGeometry, QgsMapLayerProxyModel, QgsMarkerSymbol, QgsPalLayerSettings,
+from qgis.core import (QgsApplication, QgsCoordinateTransform, QgsFillSymbol, QgsGeometry, QgsMarkerSymbol,
                        QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProcessingFeedback, QgsProject,
-                       QgsRectangle, QgsSingleSymbolRenderer, QgsTemporalNavigationObject, QgsVectorLayer,
-                       QgsVectorLayerSimpleLabeling)
+                       QgsRectangle, QgsSingleSymbolRenderer, QgsTemporalNavigationObject, QgsVectorLayer)
 from qgis.gui import QgsDateTimeEdit, QgsDockWidget, QgsFileWidget, QgsFilterLineEdit, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import (QAbstractTableModel, QCoreApplication, QDateTime, QModelIndex,
                               QSortFilterProxyModel, Qt, QTimer, pyqtSignal)
@@ -19,18 +17,16 @@ from qgis.PyQt.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, Q
                                  QTableView, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout,
                                  QWidget)
 
-from ..core.errors import CargoWatchError
 from . import run_results
 from .ais_source import AisLayerError, read_ais_layer
 from .chart import SiteChart
-from .compat import qenum
+from .compat import qenum, wgs84
 from .map_tools import MoveTool, PickTool, PointTool, PolygonTool
 from .overlay import Overlay, _labeling, label_placement, vessel_colors
 from .site_form import ObservationForm, SiteForm
 from .site_store import SiteStore, SiteStoreError
 
 SITE_RADIUS_M = 1500.0  # a point site counts positions within this radius for port calls
-WGS84 = QgsCoordinateReferenceSystem('EPSG:4326')
 LEVEL = {k: qenum('Qgis.MessageLevel.' + k, 'Qgis.' + k) for k in ('Info', 'Warning', 'Critical', 'Success')}
 SITE_LABEL = (
     "\"name\" || if(\"last_date\" IS NULL, '', '\\n' || trim("
@@ -49,6 +45,10 @@ def _fmt_t(t):
     return _dt.datetime.fromtimestamp(int(t), _dt.timezone.utc).strftime('%Y-%m-%d %H:%M')
 
 
+def _fmt_short(t):
+    return _dt.datetime.fromtimestamp(int(t), _dt.timezone.utc).strftime('%m-%d %H:%M')
+
+
 def _qdt(t):
     return QDateTime.fromSecsSinceEpoch(int(t), Qt.TimeSpec.UTC)
 
@@ -56,7 +56,7 @@ def _qdt(t):
 class VesselModel(QAbstractTableModel):
     """One row per vessel: name (check box + colour swatch), MMSI, IMO, positions, first/last seen."""
     visibilityChanged = pyqtSignal()
-    HEADERS = ('Vessel', 'MMSI', 'IMO', 'Positions', 'First seen (UTC)', 'Last seen (UTC)')
+    HEADERS = ('Vessel', 'MMSI', 'IMO', 'Positions', 'First seen', 'Last seen')
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -101,10 +101,15 @@ class VesselModel(QAbstractTableModel):
         r, c = index.row(), index.column()
         d = self.data_
         m = int(d.v_mmsi[r])
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if role == Qt.ItemDataRole.DisplayRole:
             if c == 0:
                 return d.v_name[r] or tr('(no name)')
-            return (str(m), d.v_imo[r], f'{int(d.v_count[r]):,}', _fmt_t(d.v_first[r]), _fmt_t(d.v_last[r]))[c - 1]
+            return (str(m), d.v_imo[r], f'{int(d.v_count[r]):,}', _fmt_short(d.v_first[r]),
+                    _fmt_short(d.v_last[r]))[c - 1]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tr('{name} · MMSI {m}{imo} · {n:,} positions · {a} → {b} UTC').format(
+                name=d.v_name[r] or tr('(no name)'), m=m, imo=(' · IMO ' + d.v_imo[r]) if d.v_imo[r] else '',
+                n=int(d.v_count[r]), a=_fmt_t(d.v_first[r]), b=_fmt_t(d.v_last[r]))
         if role == Qt.ItemDataRole.UserRole:  # sort key
             return (d.v_name[r].lower() or '~', m, d.v_imo[r], int(d.v_count[r]), int(d.v_first[r]),
                     int(d.v_last[r]))[c]
@@ -248,7 +253,7 @@ class CargoWatchDock(QgsDockWidget):
             e.setAllowNull(False)
             e.setCalendarPopup(True)
             e.dateTimeChanged.connect(self._schedule_refresh)
-        row.addWidget(QLabel(tr('From')))
+        row.addWidget(QLabel(tr('UTC from')))
         row.addWidget(self.t_from, 1)
         row.addWidget(QLabel(tr('to')))
         row.addWidget(self.t_to, 1)
@@ -437,6 +442,7 @@ class CargoWatchDock(QgsDockWidget):
         self.overlay.colors = vessel_colors(data.v_mmsi[order])
         self.overlay.hidden = set()
         self.model.set_data(data, self.overlay.colors)
+        self.table.setColumnHidden(2, not any(data.v_imo))
         lo, hi = data.time_range()
         for e in (self.t_from, self.t_to):
             e.blockSignals(True)
@@ -586,7 +592,7 @@ class CargoWatchDock(QgsDockWidget):
     def _zoom(self, rect):
         if rect is None:
             return
-        xf = QgsCoordinateTransform(WGS84, self.canvas.mapSettings().destinationCrs(), self.project)
+        xf = QgsCoordinateTransform(wgs84(), self.canvas.mapSettings().destinationCrs(), self.project)
         r = xf.transformBoundingBox(rect)
         pad = max(r.width(), r.height()) * 0.08 or 500.0
         self.canvas.setExtent(r.buffered(pad))
@@ -752,12 +758,14 @@ class CargoWatchDock(QgsDockWidget):
             star = QgsMarkerSymbol.createSimple({'name': 'star', 'color': '#ffb300', 'outline_color': '#5d4037',
                                                  'outline_width': '0.35', 'size': '5'})
             lyr.setRenderer(QgsSingleSymbolRenderer(star))
-            lyr.setLabeling(_labeling(SITE_LABEL, label_placement('AroundPoint'), 8.5, '#3e2723', True, dist=2))
+            lyr.setLabeling(_labeling(SITE_LABEL, label_placement('AroundPoint'), 8.5, '#3e2723', True, dist=2,
+                                      priority=10))
         else:
             fill = QgsFillSymbol.createSimple({'color': '255,179,0,50', 'outline_color': '#e65100',
                                                'outline_width': '0.6', 'outline_style': 'dash'})
             lyr.setRenderer(QgsSingleSymbolRenderer(fill))
-            lyr.setLabeling(_labeling(SITE_LABEL, label_placement('OverPoint'), 8.5, '#3e2723', True))
+            lyr.setLabeling(_labeling(SITE_LABEL, label_placement('AroundPoint'), 8.5, '#3e2723', True, dist=1,
+                                      priority=10))
         lyr.setLabelsEnabled(True)
         self.overlay.add_to_group(lyr, 0)
         self.site_layers[kind] = lyr.id()

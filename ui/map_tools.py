@@ -1,12 +1,12 @@
 """Map tools of the CargoWatch dock. Every tool reports in EPSG:4326 (lon/lat), whatever the canvas CRS."""
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsGeometry, QgsPointXY, QgsProject,
+from qgis.core import (QgsCoordinateTransform, QgsGeometry, QgsPointXY, QgsProject,
                        QgsRectangle, QgsWkbTypes)
 from qgis.gui import QgsMapTool, QgsRubberBand
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QCursor
 
-WGS84 = QgsCoordinateReferenceSystem('EPSG:4326')
+from .compat import wgs84
 
 
 class _Tool(QgsMapTool):
@@ -21,8 +21,8 @@ class _Tool(QgsMapTool):
     def _xform(self, reverse=False):
         crs = self.canvas.mapSettings().destinationCrs()
         if reverse:
-            return QgsCoordinateTransform(WGS84, crs, QgsProject.instance())
-        return QgsCoordinateTransform(crs, WGS84, QgsProject.instance())
+            return QgsCoordinateTransform(wgs84(), crs, QgsProject.instance())
+        return QgsCoordinateTransform(crs, wgs84(), QgsProject.instance())
 
     def to_lonlat(self, map_point):
         return self._xform().transform(QgsPointXY(map_point))

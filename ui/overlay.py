@@ -15,13 +15,10 @@ import math
 import time
 
 import numpy as np
-from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeature, QgsField, QgsFields,
-                       QgsGeometry, QgsInterval, QgsLayerTreeGroup, QgsLayerTreeLayer, QgsLineSymbol,
-                       QgsMarkerLineSymbolLayer, QgsMarkerSymbol, QgsPalLayerSettings, QgsProject, QgsProperty,
-                       QgsPropertyCollection, QgsRendererCategory, QgsSimpleLineSymbolLayer,
-                       QgsSimpleMarkerSymbolLayer, QgsSimpleMarkerSymbolLayerBase, QgsSymbolLayer,
-                       QgsTextBufferSettings, QgsTextFormat, QgsUnitTypes, QgsVectorLayer,
-                       QgsVectorLayerSimpleLabeling, QgsVectorLayerTemporalProperties)
+from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeature, QgsField, QgsGeometry, QgsInterval,
+                       QgsLineSymbol, QgsMarkerLineSymbolLayer, QgsMarkerSymbol, QgsPalLayerSettings, QgsProject,
+                       QgsProperty, QgsRendererCategory, QgsSimpleLineSymbolLayer, QgsSimpleMarkerSymbolLayer,
+                       QgsTextBufferSettings, QgsTextFormat, QgsVectorLayer, QgsVectorLayerSimpleLabeling)
 from qgis.PyQt.QtCore import QCoreApplication, QDateTime, QVariant, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 
@@ -138,8 +135,9 @@ def _text_format(size=8.0, color='#202020', bold=False, buffer='#ffffff'):
     return fmt
 
 
-def _labeling(expr, placement, size=8.0, color='#202020', bold=False, show_expr=None, dist=1.5):
+def _labeling(expr, placement, size=8.0, color='#202020', bold=False, show_expr=None, dist=1.5, priority=5):
     s = QgsPalLayerSettings()
+    s.priority = priority
     s.fieldName = expr
     s.isExpression = True
     s.placement = placement
@@ -203,12 +201,12 @@ def gap_symbol():
 
 
 def ship_symbol(color):
-    ship = QgsSimpleMarkerSymbolLayer(shape('ArrowHeadFilled'), 4.0)
+    ship = QgsSimpleMarkerSymbolLayer(shape('ArrowHeadFilled'), 4.6)
     ship.setColor(color)
-    ship.setStrokeColor(QColor('#202020'))
-    ship.setStrokeWidth(0.25)
+    ship.setStrokeColor(QColor('#1a1a1a'))
+    ship.setStrokeWidth(0.3)
     ship.setDataDefinedProperty(qenum('QgsSymbolLayer.Property.Angle', 'QgsSymbolLayer.PropertyAngle'),
-                                QgsProperty.fromExpression('coalesce("cog", "heading", 0)'))
+                                QgsProperty.fromExpression('coalesce("cog", "heading", 0) - 90'))  # the arrow points east
     ship.setDataDefinedProperty(qenum('QgsSymbolLayer.Property.LayerEnabled', 'QgsSymbolLayer.PropertyLayerEnabled'),
                                 QgsProperty.fromExpression('"is_last" = 1 OR @map_start_time IS NOT NULL'))
     return _symbol(QgsMarkerSymbol, ship)
@@ -345,12 +343,12 @@ class Overlay:
             tp.setStartField('start')
             tp.setAccumulateFeatures(True)
         if key == 'gaps':
-            lyr.setLabeling(_labeling('"label"', label_placement('Line'), 7.5, '#b71c1c', True))
+            lyr.setLabeling(_labeling('"label"', label_placement('Line'), 7.5, '#b71c1c', True, priority=7))
             lyr.setLabelsEnabled(True)
         elif key == 'ships':
             lyr.setLabeling(_labeling('coalesce(nullif("name", \'\'), to_string("mmsi"))',
-                                      label_placement('AroundPoint'), 7.5, '#102030', True,
-                                      show_expr='"is_last" = 1 OR @map_start_time IS NOT NULL', dist=1.0))
+                                      label_placement('AroundPoint'), 7, '#102030', False,
+                                      priority=3, show_expr='"is_last" = 1 OR @map_start_time IS NOT NULL', dist=1.0))
             lyr.setLabelsEnabled(True)
         elif key == 'calls':
             lyr.setLabeling(_labeling("coalesce(nullif(\"name\", ''), to_string(\"mmsi\")) || '\n' || "
