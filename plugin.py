@@ -24,8 +24,10 @@ class CargoWatchPlugin:
     def initProcessing(self):  # noqa: N802 (QGIS API name)
         """Called by QGIS and by qgis_process (where iface is None): no GUI here."""
         if self.provider is None:
-            self.provider = CargoWatchProvider()
-            QgsApplication.processingRegistry().addProvider(self.provider)
+            provider = CargoWatchProvider()
+            # the registry deletes a provider whose id is already registered
+            if QgsApplication.processingRegistry().addProvider(provider):
+                self.provider = provider
 
     def initGui(self):  # noqa: N802
         self.initProcessing()

@@ -48,10 +48,11 @@ def test_resources_hold_every_icon():
         assert QFile.exists(':/plugins/cargowatch/' + icon), icon
 
 
-def test_provider_registers_every_algorithm(cargowatch_provider):
-    names = {a.name() for a in cargowatch_provider.algorithms()}
+def test_provider_registers_every_algorithm():
+    provider = QgsApplication.processingRegistry().providerById('cargowatch')
+    names = {a.name() for a in provider.algorithms()}
     assert ALGORITHMS <= names
-    for alg in cargowatch_provider.algorithms():
+    for alg in provider.algorithms():
         assert alg.shortHelpString().strip(), alg.name()
         assert alg.displayName() and alg.group() in ('Imagery', 'AIS')
         assert not alg.icon().isNull()
@@ -66,18 +67,26 @@ def test_provider_registers_every_algorithm(cargowatch_provider):
 
 def test_plugin_loads_and_unloads_in_qgis(qgis_iface):
     import cargowatch
+    from cargowatch.provider import CargoWatchProvider
     registry = QgsApplication.processingRegistry()
+    registry.removeProvider('cargowatch')  # the session's own registration; put back below
     before_providers = len(registry.providers())
     plugin = cargowatch.classFactory(qgis_iface)
-    plugin.initGui()
     try:
+        plugin.initGui()
+        assert registry.providerById('cargowatch') is plugin.provider is not None
+        assert len(registry.providers()) == before_providers + 1
         assert plugin.action is not None
         plugin.toggle_dock(True)
-        assert plugin.dock is not None and plugin.dock.isVisible()
+        assert plugin.dock is not None and not plugin.dock.isHidden()
+        plugin.toggle_dock(False)
+        assert plugin.dock.isHidden()
     finally:
         plugin.unload()
-    assert plugin.dock is None and plugin.action is None and plugin.provider is None
-    assert len(registry.providers()) == before_providers
+        assert plugin.dock is None and plugin.action is None and plugin.provider is None
+        assert registry.providerById('cargowatch') is None
+        assert len(registry.providers()) == before_providers
+        registry.addProvider(CargoWatchProvider())
 
 
 def test_plugin_loads_in_qgis_process():
