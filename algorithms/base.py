@@ -73,9 +73,6 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self):
         return self.tr(self.HELP)
 
-    def helpUrl(self):
-        return 'https://github.com/cargowatch/cargowatch#readme'
-
     # --- adapters to core/ ------------------------------------------------------------
 
     def call_core(self, feedback, fn, *args, **kwargs):
