@@ -1,0 +1,113 @@
+"""cargowatch:buildtracks — one LineStringM per vessel segment (M = unix time), split at long gaps."""
+import numpy as np
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsFields, QgsGeometry,
+                       QgsLineString, QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
+                       QgsProcessingParameterDefinition, QgsProcessingParameterDuration,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterNumber, QgsUnitTypes, QgsWkbTypes)
+
+from .base import CargoWatchAlgorithm, progress_cb, qfield
+from .import_ais import WGS84, read_positions, set_temporal, utc_datetime
+from ..core import tracks
+
+HOUR_MS = 3600 * 1000
+
+
+def add_position_inputs(alg, help_text):
+    """INPUT points + optional MMSI/TIME field parameters (shared by the AIS algorithms)."""
+    p = QgsProcessingParameterFeatureSource('INPUT', alg.tr('AIS positions'),
+                                            [QgsProcessing.SourceType.TypeVectorPoint])
+    p.setHelp(alg.tr(help_text))
+    alg.addParameter(p)
+    for key, label in (('MMSI_FIELD', 'MMSI field'), ('TIME_FIELD', 'Time field')):
+        p = QgsProcessingParameterField(key, alg.tr(label), parentLayerParameterName='INPUT', optional=True)
+        p.setHelp(alg.tr('Empty: recognised by name (mmsi/ssvid; time/timestamp/basedatetime). Time may be a '
+                         'datetime, an ISO text or unix seconds.'))
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        alg.addParameter(p)
+
+
+def duration_param(alg, key, label, hours, help_text):
+    p = QgsProcessingParameterDuration(key, alg.tr(label), defaultValue=hours * HOUR_MS, minValue=0)
+    p.setDefaultUnit(QgsUnitTypes.TemporalUnit.TemporalHours)
+    p.setHelp(alg.tr(help_text))
+    alg.addParameter(p)
+
+
+def positions_from(alg, parameters, context, feedback, start=0, end=40):
+    fields = {'mmsi': alg.parameterAsString(parameters, 'MMSI_FIELD', context),
+              'time': alg.parameterAsString(parameters, 'TIME_FIELD', context)}
+    cols, static, notes = read_positions(alg, parameters, 'INPUT', context, feedback,
+                                         {k: v for k, v in fields.items() if v}, progress_cb(feedback, start, end))
+    for n in notes:
+        feedback.pushInfo(n)
+    if len(cols['mmsi']) == 0:
+        raise QgsProcessingException(alg.tr('The layer has no usable positions (MMSI, time and a point).'))
+    return cols, static
+
+
+def vessel_name(static, mmsi):
+    rec = static.get(int(mmsi)) or {}
+    return rec.get('name') or None
+
+
+class BuildTracks(CargoWatchAlgorithm):
+    NAME = 'buildtracks'
+    DISPLAY = 'Build vessel tracks'
+    GROUP = 'ais'
+    HELP = (
+        '<p>Joins each vessel\'s positions, in time order, into lines: one LineStringM per track segment, '
+        'M = time (unix seconds UTC). A new segment starts wherever the vessel sent nothing for longer than '
+        '<i>Maximum gap</i> (default 12 h), so dark periods are not drawn as straight jumps.</p>'
+        '<p><b>Input</b>: points with an MMSI and a time field (the output of Import AIS positions, or any '
+        'layer with recognisable field names).</p>'
+        '<p><b>Output</b> lines (EPSG:4326) with <code>mmsi</code>, <code>name</code>, <code>start</code>, '
+        '<code>end</code> (datetime UTC, set up for the temporal controller), <code>duration_h</code>, '
+        '<code>length_nm</code> (great-circle, nautical miles), <code>points</code>. Segments with fewer '
+        'than <i>Minimum points</i> positions are left out. Number TRACK_COUNT.</p>')
+
+    def initAlgorithm(self, config=None):
+        add_position_inputs(self, 'AIS positions (points with MMSI and time).')
+        duration_param(self, 'MAX_GAP', 'Maximum gap within a track', 12,
+                       'A longer time without positions starts a new segment.')
+        p = QgsProcessingParameterNumber('MIN_POINTS', self.tr('Minimum points per segment'),
+                                         QgsProcessingParameterNumber.Type.Integer, 2, minValue=2)
+        p.setHelp(self.tr('Segments with fewer positions are not written (a line needs 2).'))
+        self.addParameter(p)
+        p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('Vessel tracks'),
+                                              QgsProcessing.SourceType.TypeVectorLine)
+        p.setHelp(self.tr('One LineStringM per vessel segment.'))
+        self.addParameter(p)
+        self.addOutput(QgsProcessingOutputNumber('TRACK_COUNT', self.tr('Number of track segments')))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        max_gap_s = self.parameterAsDouble(parameters, 'MAX_GAP', context) / 1000.0
+        min_points = self.parameterAsInt(parameters, 'MIN_POINTS', context)
+        cols, static = positions_from(self, parameters, context, feedback)
+        seg = tracks.segments(cols['mmsi'], cols['t'], cols['lon'], cols['lat'], max_gap_s, min_points)
+        nseg = len(seg['mmsi'])
+        feedback.pushInfo(self.tr('{} segments of {} vessels').format(nseg, len(np.unique(seg['mmsi']))))
+        fields = QgsFields()
+        for name, kind in (('mmsi', 'long'), ('name', 'string'), ('start', 'datetime'), ('end', 'datetime'),
+                           ('duration_h', 'double'), ('length_nm', 'double'), ('points', 'int')):
+            fields.append(qfield(name, kind))
+        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, QgsWkbTypes.Type.LineStringM,
+                                          QgsCoordinateReferenceSystem(WGS84))
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, 'OUTPUT'))
+        lon, lat, t = cols['lon'], cols['lat'], cols['t'].astype(np.float64)
+        for k in range(nseg):
+            if k % 1000 == 0:
+                if feedback.isCanceled():
+                    break
+                feedback.setProgress(40 + 60 * k / max(nseg, 1))
+            a, b = int(seg['start_idx'][k]), int(seg['end_idx'][k])
+            line = QgsLineString(lon[a:b].tolist(), lat[a:b].tolist(), [], t[a:b].tolist())
+            f = QgsFeature(fields)
+            f.setGeometry(QgsGeometry(line))
+            f.setAttributes([int(seg['mmsi'][k]), vessel_name(static, seg['mmsi'][k]),
+                             utc_datetime(seg['start'][k]), utc_datetime(seg['end'][k]),
+                             float(seg['duration_h'][k]), float(seg['length_nm'][k]), int(seg['points'][k])])
+            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+        set_temporal(context, dest, 'start', 'end')
+        return {'OUTPUT': dest, 'TRACK_COUNT': nseg}

@@ -1,0 +1,239 @@
+"""cargowatch:countvoyages — port calls, observed voyages between sites and dark-voyage candidates."""
+from collections import Counter
+
+import numpy as np
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFeatureSink,
+                       QgsFields, QgsGeometry, QgsLineString, QgsPoint, QgsProcessing,
+                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterNumber, QgsWkbTypes)
+
+from .base import CargoWatchAlgorithm, qfield
+from .build_tracks import add_position_inputs, duration_param, positions_from, vessel_name
+from .import_ais import WGS84, set_temporal, utc_datetime
+from ..core import geo
+from ..core import gaps as core_gaps
+from ..core import voyages as core_voyages
+
+DENSIFY_DEG = 0.005  # ~0.3 nm between outline vertices used for distances to a site
+
+
+def read_sites(alg, parameters, context, feedback, key='SITES', name_key='SITE_NAME', required=False):
+    """Site polygons -> dict(names, polygons (list of list of rings, lon/lat), vertices, centroids, index_of)."""
+    source = alg.parameterAsSource(parameters, key, context)
+    if source is None:
+        if required:
+            raise QgsProcessingException(alg.tr('Sites: the polygon layer could not be loaded.'))
+        return None
+    field = alg.parameterAsString(parameters, name_key, context)
+    names_f = [f.name() for f in source.fields()]
+    if not field:
+        low = [n.lower() for n in names_f]
+        for cand in ('name', 'site', 'site_name', 'port', 'label'):
+            if cand in low:
+                field = names_f[low.index(cand)]
+                break
+        else:
+            text = [f.name() for f in source.fields() if f.type() == 10]  # QVariant::String
+            field = text[0] if text else None
+    xform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(WGS84),
+                                   context.transformContext())
+    names, polygons, vertices, centroids = [], [], [], []
+    for f in source.getFeatures():
+        g = f.geometry()
+        if g is None or g.isEmpty():
+            continue
+        g = QgsGeometry(g)
+        if source.sourceCrs().authid() != WGS84:
+            g.transform(xform)
+        parts = g.asMultiPolygon() if g.isMultipart() else [g.asPolygon()]
+        polys = [[np.array([(p.x(), p.y()) for p in ring]) for ring in poly] for poly in parts if poly]
+        if not polys:
+            continue
+        dense = g.densifyByDistance(DENSIFY_DEG)
+        vx = np.array([v.x() for v in dense.vertices()])
+        vy = np.array([v.y() for v in dense.vertices()])
+        c = g.centroid().asPoint()
+        label = f[field] if field else None
+        names.append(str(label) if label not in (None, '') and str(label) != 'NULL' else 'site {}'.format(f.id()))
+        polygons.append(polys)
+        vertices.append((vx, vy))
+        centroids.append((c.x(), c.y()))
+    if not names:
+        raise QgsProcessingException(alg.tr('The sites layer has no polygons.'))
+    feedback.pushInfo(alg.tr('{} sites').format(len(names)))
+    return {'names': names, 'polygons': polygons, 'vertices': vertices, 'centroids': centroids,
+            'index_of': lambda lon, lat: geo.site_index_of_points(lon, lat, polygons)}
+
+
+class CountVoyages(CargoWatchAlgorithm):
+    NAME = 'countvoyages'
+    DISPLAY = 'Port calls and voyages between sites'
+    GROUP = 'ais'
+    HELP = (
+        '<p>Counts the runs of each vessel between sites (ports, anchorages, rail terminals), those it was '
+        'seen making and those it could have made while its AIS was dark.</p>'
+        '<p><b>Port calls</b>: a run of a vessel\'s positions inside one site polygon, lasting at least '
+        '<i>Minimum stay</i>; short trips outside the polygon (under 1 h) do not end a call, a gap longer '
+        'than <i>Minimum gap</i> does.</p>'
+        '<p><b>Observed voyages</b>: consecutive calls of a vessel at two different sites: '
+        '<code>observed</code> = yes.</p>'
+        '<p><b>Dark voyages</b>: for every AIS gap longer than <i>Minimum gap</i>, with p0/t0 the last position '
+        'before and p1/t1 the first after, a site S is reachable when <code>(d(p0,S) + d(S,p1)) / v + '
+        'minimum dwell &le; t1 - t0</code>: leaving p0 at the vessel\'s own top observed speed v (the '
+        '<i>speed quantile</i> of the speeds it reported and of its implied speeds between fixes &ge; 10 min '
+        'apart; or <i>Top speed</i> if set), it could reach S, stay there the minimum dwell, and be back at p1 '
+        'in time. Distances are great circles to the site outline: they ignore land, so the test never rules '
+        'out a visit that was possible; it says "could have", not "did". The sites the vessel was at before and '
+        'after the gap are not candidates. Each such gap gives a row with <code>observed</code> = no, '
+        '<code>reachable_sites</code> (best slack first) and <code>to_site</code> when only one site fits.</p>'
+        '<p><b>Outputs</b>: voyages as lines (observed: the track between the calls; dark: p0 to the best '
+        'candidate to p1) with <code>mmsi</code>, <code>name</code>, <code>from_site</code>, '
+        '<code>to_site</code>, <code>depart</code>, <code>arrive</code>, <code>hours</code>, '
+        '<code>observed</code>, <code>reachable_sites</code>, <code>top_speed_kn</code>, <code>slack_h</code>; '
+        'port calls as points (position on arrival) with <code>mmsi</code>, <code>name</code>, '
+        '<code>site</code>, <code>arrive</code>, <code>depart</code>, <code>hours</code>, <code>points</code>. '
+        'Numbers VOYAGE_COUNT (observed + dark), OBSERVED_COUNT, DARK_COUNT, CALL_COUNT. The log lists the runs '
+        'per vessel and route.</p>')
+
+    def initAlgorithm(self, config=None):
+        add_position_inputs(self, 'AIS positions (points with MMSI and time).')
+        p = QgsProcessingParameterFeatureSource('SITES', self.tr('Sites (ports, anchorages, terminals)'),
+                                                [QgsProcessing.SourceType.TypeVectorPolygon])
+        p.setHelp(self.tr('Polygons with a name field; any CRS.'))
+        self.addParameter(p)
+        p = QgsProcessingParameterField('SITE_NAME', self.tr('Site name field'), parentLayerParameterName='SITES',
+                                        optional=True)
+        p.setHelp(self.tr('Empty: a field called name (or the first text field).'))
+        self.addParameter(p)
+        duration_param(self, 'MIN_STAY', 'Minimum stay for a port call', 1,
+                       'Shorter visits (passing through) are not calls.')
+        duration_param(self, 'MIN_GAP', 'Minimum gap (dark period)', 12,
+                       'AIS gaps longer than this are examined for dark voyages.')
+        duration_param(self, 'MIN_DWELL', 'Minimum dwell at a site during a gap', 6,
+                       'Time the vessel must have stayed at a site for a dark visit to count (loading, '
+                       'unloading).')
+        p = QgsProcessingParameterNumber('TOP_SPEED', self.tr('Top speed (knots, empty = each vessel\'s own)'),
+                                         QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.1)
+        p.setHelp(self.tr('Override the speed used to decide reachability for every vessel.'))
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        self.addParameter(p)
+        p = QgsProcessingParameterNumber('SPEED_QUANTILE', self.tr('Speed quantile for a vessel\'s top speed'),
+                                         QgsProcessingParameterNumber.Type.Double, 0.99, minValue=0.5,
+                                         maxValue=1.0)
+        p.setHelp(self.tr('0.99 ignores the odd wrong speed report; 1 = the maximum.'))
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        self.addParameter(p)
+        p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('Voyages'), QgsProcessing.SourceType.TypeVectorLine)
+        p.setHelp(self.tr('Observed and dark voyages between sites.'))
+        self.addParameter(p)
+        p = QgsProcessingParameterFeatureSink('CALLS', self.tr('Port calls'), QgsProcessing.SourceType.TypeVectorPoint,
+                                              optional=True)
+        p.setHelp(self.tr('One point per port call.'))
+        self.addParameter(p)
+        for key, label in (('VOYAGE_COUNT', 'Voyages (observed + dark)'), ('OBSERVED_COUNT', 'Observed voyages'),
+                           ('DARK_COUNT', 'Dark voyage candidates'), ('CALL_COUNT', 'Port calls')):
+            self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        min_stay = self.parameterAsDouble(parameters, 'MIN_STAY', context) / 1000.0
+        min_gap = self.parameterAsDouble(parameters, 'MIN_GAP', context) / 1000.0
+        min_dwell = self.parameterAsDouble(parameters, 'MIN_DWELL', context) / 1000.0
+        top = parameters.get('TOP_SPEED')
+        top = self.parameterAsDouble(parameters, 'TOP_SPEED', context) if top not in (None, '') else None
+        quantile = self.parameterAsDouble(parameters, 'SPEED_QUANTILE', context)
+        sites = read_sites(self, parameters, context, feedback, required=True)
+        cols, static = positions_from(self, parameters, context, feedback, 0, 40)
+        mmsi, t, lon, lat = cols['mmsi'], cols['t'], cols['lon'], cols['lat']
+        site_index = sites['index_of'](lon, lat)
+        feedback.setProgress(50)
+        calls = core_voyages.port_calls(mmsi, t, site_index, min_stay, merge_gap_s=3600, split_gap_s=min_gap)
+        vis = core_voyages.voyages_from_calls(calls)
+        g = core_gaps.find_gaps(mmsi, t, lon, lat, min_gap)
+        speed = top if top else core_voyages.vessel_top_speed(mmsi, t, lon, lat, cols['sog'], quantile)
+        dark = core_voyages.dark_voyage_candidates(g, mmsi, t, lon, lat, site_index, sites['vertices'], speed,
+                                                   min_dwell, calls)
+        if feedback.isCanceled():
+            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
+        names = sites['names']
+
+        def sname(i):
+            return names[int(i)] if i >= 0 else None
+
+        self._log_summary(feedback, static, calls, vis, dark, g, names)
+        feedback.setProgress(70)
+        fields = QgsFields()
+        for name, kind in (('mmsi', 'long'), ('name', 'string'), ('from_site', 'string'), ('to_site', 'string'),
+                           ('depart', 'datetime'), ('arrive', 'datetime'), ('hours', 'double'),
+                           ('observed', 'string'), ('reachable_sites', 'string'), ('top_speed_kn', 'double'),
+                           ('slack_h', 'double')):
+            fields.append(qfield(name, kind))
+        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, QgsWkbTypes.Type.LineString,
+                                          QgsCoordinateReferenceSystem(WGS84))
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, 'OUTPUT'))
+        for k in range(len(vis['mmsi'])):
+            a = int(calls['i1'][vis['call0'][k]])
+            b = int(calls['i0'][vis['call1'][k]])
+            f = QgsFeature(fields)
+            f.setGeometry(QgsGeometry(QgsLineString(lon[a:b + 1].tolist(), lat[a:b + 1].tolist())))
+            f.setAttributes([int(vis['mmsi'][k]), vessel_name(static, vis['mmsi'][k]), sname(vis['from_site'][k]),
+                             sname(vis['to_site'][k]), utc_datetime(vis['depart'][k]),
+                             utc_datetime(vis['arrive'][k]), float(vis['hours'][k]), 'yes', None, None, None])
+            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+        for k in range(len(dark['gap'])):
+            gi = int(dark['gap'][k])
+            a, b = int(g['i0'][gi]), int(g['i1'][gi])
+            reach = dark['reachable'][k]
+            best = int(reach[0])
+            cx, cy = sites['centroids'][best]
+            f = QgsFeature(fields)
+            f.setGeometry(QgsGeometry(QgsLineString([QgsPoint(lon[a], lat[a]), QgsPoint(cx, cy),
+                                                     QgsPoint(lon[b], lat[b])])))
+            f.setAttributes([int(dark['mmsi'][k]), vessel_name(static, dark['mmsi'][k]),
+                             sname(dark['from_site'][k]), names[best] if len(reach) == 1 else None,
+                             utc_datetime(dark['t0'][k]), utc_datetime(dark['t1'][k]), float(dark['hours'][k]),
+                             'no', ';'.join(names[int(j)] for j in reach), float(dark['speed_kn'][k]),
+                             float(dark['slack_h'][k][0])])
+            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+        set_temporal(context, dest, 'depart', 'arrive')
+        results = {'OUTPUT': dest, 'VOYAGE_COUNT': len(vis['mmsi']) + len(dark['gap']),
+                   'OBSERVED_COUNT': len(vis['mmsi']), 'DARK_COUNT': len(dark['gap']),
+                   'CALL_COUNT': len(calls['mmsi'])}
+        if parameters.get('CALLS') is not None:
+            cf = QgsFields()
+            for name, kind in (('mmsi', 'long'), ('name', 'string'), ('site', 'string'), ('arrive', 'datetime'),
+                               ('depart', 'datetime'), ('hours', 'double'), ('points', 'int')):
+                cf.append(qfield(name, kind))
+            csink, cdest = self.parameterAsSink(parameters, 'CALLS', context, cf, QgsWkbTypes.Type.Point,
+                                                QgsCoordinateReferenceSystem(WGS84))
+            if csink is not None:
+                for k in range(len(calls['mmsi'])):
+                    a = int(calls['i0'][k])
+                    f = QgsFeature(cf)
+                    f.setGeometry(QgsGeometry(QgsPoint(lon[a], lat[a])))
+                    f.setAttributes([int(calls['mmsi'][k]), vessel_name(static, calls['mmsi'][k]),
+                                     names[int(calls['site'][k])], utc_datetime(calls['arrive'][k]),
+                                     utc_datetime(calls['depart'][k]),
+                                     float(calls['depart'][k] - calls['arrive'][k]) / 3600.0,
+                                     int(calls['points'][k])])
+                    csink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+                set_temporal(context, cdest, 'arrive', 'depart')
+                results['CALLS'] = cdest
+        feedback.setProgress(100)
+        return results
+
+    def _log_summary(self, feedback, static, calls, vis, dark, g, names):
+        feedback.pushInfo(self.tr('{} port calls, {} observed voyages, {} gaps, {} dark voyage candidates').format(
+            len(calls['mmsi']), len(vis['mmsi']), len(g['i0']), len(dark['gap'])))
+        runs = Counter()
+        for m, a, b in zip(vis['mmsi'].tolist(), vis['from_site'].tolist(), vis['to_site'].tolist()):
+            runs[(m, names[a], names[b], 'seen')] += 1
+        for m, a, r in zip(dark['mmsi'].tolist(), dark['from_site'].tolist(), dark['reachable']):
+            for j in r:
+                runs[(m, names[a] if a >= 0 else '?', names[int(j)], 'could have (dark)')] += 1
+        for m in sorted({k[0] for k in runs}):
+            feedback.pushInfo('{} {}:'.format(m, vessel_name(static, m) or ''))
+            for (mm, a, b, kind), c in sorted(runs.items()):
+                if mm == m:
+                    feedback.pushInfo('   {} -> {}: {} {}'.format(a, b, c, kind))
