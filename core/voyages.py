@@ -105,6 +105,8 @@ def vessel_top_speed(mmsi, t, lon, lat, sog=None, quantile=0.99, min_leg_s=600, 
     """
     mmsi = np.asarray(mmsi)
     t = np.asarray(t, dtype=np.int64)
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
     vessels = np.unique(mmsi)
     if len(mmsi) == 0:
         return vessels, np.zeros(0)
@@ -174,6 +176,8 @@ def dark_voyage_candidates(gaps, mmsi, t, lon, lat, site_index, site_vertices, t
     """
     mmsi = np.asarray(mmsi)
     t = np.asarray(t, dtype=np.int64)
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
     site_index = np.asarray(site_index, dtype=np.int64)
     i0 = np.asarray(gaps['i0'], dtype=np.int64)
     i1 = np.asarray(gaps['i1'], dtype=np.int64)
