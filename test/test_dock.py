@@ -7,7 +7,7 @@ import pytest
 from osgeo import ogr, osr
 from qgis.core import (QgsApplication, QgsCategorizedSymbolRenderer, QgsGeometry, QgsPointXY, QgsProject,
                        QgsRectangle, QgsVectorLayer)
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import QDateTime, Qt
 from qgis.PyQt.QtWidgets import QDialog
 
 from cargowatch.ui import run_results
@@ -322,3 +322,31 @@ def test_import_runs_in_background(dock, tmp_path):
     assert dock._task is None, 'import did not finish'
     assert dock.data is not None and dock.data.n_vessels > 50, dock.last_message
     assert not dock.progress_row.isVisibleTo(dock)
+
+
+def test_temporal_controller_animates_ships(dock, ais_layer):
+    from qgis.core import QgsDateTimeRange, QgsFeatureRequest, QgsVectorLayerTemporalContext
+    dock.load_layer(ais_layer)
+    ships, tracks = layer(dock, 'ships'), layer(dock, 'tracks')
+
+    def visible(lyr, t_a, t_b):
+        ctx = QgsVectorLayerTemporalContext()
+        ctx.setLayer(lyr)
+        rng = QgsDateTimeRange(QDateTime.fromSecsSinceEpoch(t_a, Qt.TimeSpec.UTC),
+                               QDateTime.fromSecsSinceEpoch(t_b, Qt.TimeSpec.UTC))
+        expr = lyr.temporalProperties().createFilterString(ctx, rng)
+        return list(lyr.getFeatures(QgsFeatureRequest().setFilterExpression(expr)))
+
+    # 2 h in: every vessel has exactly one ship marker in a 1-minute frame, at the right time
+    t = T0 + 2 * 3600
+    frame = visible(ships, t, t + 60)
+    assert sorted(f['mmsi'] for f in frame) == [STAR, PEARL, NONAME]
+    assert all(f['t_start'] <= t + 60 and f['t_end'] >= t for f in frame)
+    # tracks grow: later frames show more track pieces, earlier ones stay
+    early = {f.id() for f in visible(tracks, T0, T0 + 3600)}
+    late = {f.id() for f in visible(tracks, T0 + 20 * 3600, T0 + 21 * 3600)}
+    assert early and early < late
+    # the canvas' temporal controller spans the data
+    ctrl = dock.canvas.temporalController()
+    if hasattr(ctrl, 'temporalExtents'):
+        assert ctrl.temporalExtents().begin().toSecsSinceEpoch() <= T0 + 600

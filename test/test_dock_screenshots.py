@@ -3,7 +3,6 @@ the Solent sample (91 vessels, 84 min, dstl/Stone-Soup, MIT) over QGIS's bundled
 The pictures go to docs/img/ (README screenshots) and are checked for content, not pixels."""
 import os
 import time
-from pathlib import Path
 
 import pytest
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsFillSymbol, QgsGeometry, QgsPointXY, QgsProject,

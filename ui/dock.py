@@ -307,8 +307,9 @@ class CargoWatchDock(QgsDockWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in range(1, 6):
-            self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        # fixed widths: ResizeToContents would scan every row at each selection change
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self.zoom_to_selected())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
@@ -443,6 +444,11 @@ class CargoWatchDock(QgsDockWidget):
         self.overlay.hidden = set()
         self.model.set_data(data, self.overlay.colors)
         self.table.setColumnHidden(2, not any(data.v_imo))
+        fm = self.table.fontMetrics()
+        for c, sample in ((1, '000000000 '), (2, '0000000 '), (3, '000,000 '), (4, '00-00 00:00  '),
+                          (5, '00-00 00:00  ')):
+            self.table.setColumnWidth(c, max(fm.horizontalAdvance(sample), fm.horizontalAdvance(
+                self.model.headerData(c, Qt.Orientation.Horizontal) + '    ')))
         lo, hi = data.time_range()
         for e in (self.t_from, self.t_to):
             e.blockSignals(True)

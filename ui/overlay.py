@@ -29,10 +29,8 @@ from ..core.tracks import segment_ids, take
 from ..core.voyages import port_calls
 
 GROUP_NAME = 'CargoWatch'
-TM_START_END = qenum('Qgis.VectorTemporalMode.FeatureDateTimeStartAndEndFromFields',
-                     'QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromFields')
-TM_INSTANT = qenum('Qgis.VectorTemporalMode.FeatureDateTimeInstantFromField',
-                   'QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField')
+TM_EXPRESSIONS = qenum('Qgis.VectorTemporalMode.FeatureDateTimeStartAndEndFromExpressions',
+                       'QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromExpressions')
 
 
 def shape(name):
@@ -235,20 +233,27 @@ def call_symbol(color):
 
 LAYERS = {  # key: (geometry, display name, fields)
     'calls': ('Point', 'Port calls', [('mmsi', 'long'), ('name', 'string'), ('site', 'string'),
-                                      ('arrive', 'datetime'), ('depart', 'datetime'), ('hours', 'double'),
+                                      ('t_arrive', 'long'), ('t_depart', 'long'), ('hours', 'double'),
                                       ('points', 'long')]),
-    'ships': ('Point', 'Ships', [('mmsi', 'long'), ('name', 'string'), ('time', 'datetime'), ('sog', 'double'),
+    'ships': ('Point', 'Ships', [('mmsi', 'long'), ('name', 'string'), ('t', 'long'), ('sog', 'double'),
                                  ('cog', 'double'), ('heading', 'double'), ('is_last', 'int'),
-                                 ('start', 'datetime'), ('end', 'datetime')]),
-    'gaps': ('LineString', 'Dark periods', [('mmsi', 'long'), ('name', 'string'), ('start', 'datetime'),
-                                            ('end', 'datetime'), ('hours', 'double'), ('distance_nm', 'double'),
+                                 ('t_start', 'long'), ('t_end', 'long')]),
+    'gaps': ('LineString', 'Dark periods', [('mmsi', 'long'), ('name', 'string'), ('t_start', 'long'),
+                                            ('t_end', 'long'), ('hours', 'double'), ('distance_nm', 'double'),
                                             ('implied_speed_kn', 'double'), ('label', 'string')]),
     'positions': ('Point', 'Positions', [('mmsi', 'long'), ('t', 'long'), ('sog', 'double'), ('cog', 'double'),
                                          ('heading', 'double')]),
-    'tracks': ('LineString', 'Ship tracks', [('mmsi', 'long'), ('name', 'string'), ('start', 'datetime'),
-                                             ('end', 'datetime'), ('points', 'long'), ('segment', 'long')]),
+    'tracks': ('LineString', 'Ship tracks', [('mmsi', 'long'), ('name', 'string'), ('t_start', 'long'),
+                                             ('t_end', 'long'), ('points', 'long'), ('segment', 'long')]),
 }
 ORDER = ['calls', 'ships', 'gaps', 'positions', 'tracks']
+# times are stored as unix seconds (fast to build); these virtual fields show them as UTC date-times
+TIME_FIELDS = {'calls': (('arrive', 't_arrive'), ('depart', 't_depart')), 'positions': (('time', 't'),),
+               'ships': (('time', 't'), ('start', 't_start'), ('end', 't_end')),
+               'gaps': (('start', 't_start'), ('end', 't_end')), 'tracks': (('start', 't_start'), ('end', 't_end'))}
+# temporal controller: (start, end) unix-second fields; end None = stays once it began (tracks grow)
+TEMPORAL = {'calls': ('t_arrive', 't_depart'), 'ships': ('t_start', 't_end'), 'gaps': ('t_start', 't_end'),
+            'tracks': ('t_start', None), 'positions': ('t', None)}
 
 
 def duration_text(hours):
@@ -272,6 +277,8 @@ class Overlay:
         self.hidden = set()
         self.chunk_s = 3600
         self.stats = {}
+        self._data = None
+        self._generation = 0  # renderers are rebuilt only for new data (their categories are the vessels)
 
     # --- layer tree -------------------------------------------------------------------------------
 
@@ -306,8 +313,8 @@ class Overlay:
             for n, k in fields)
         lyr = QgsVectorLayer(uri, tr(name), 'memory')
         lyr.setCustomProperty('cargowatch/overlay', key)
-        if key == 'positions':
-            lyr.addExpressionField('datetime_from_epoch("t" * 1000)', QgsField('time', QVariant.DateTime))
+        for name, src in TIME_FIELDS[key]:
+            lyr.addExpressionField(f'datetime_from_epoch("{src}" * 1000)', QgsField(name, QVariant.DateTime))
         self.project.addMapLayer(lyr, False)
         g = self.group()
         # keep ORDER inside the group, below the sites (which the dock inserts at the top)
@@ -326,22 +333,12 @@ class Overlay:
 
     def _style(self, key, lyr):
         tp = lyr.temporalProperties()
-        if key in ('tracks', 'ships', 'gaps', 'calls'):
-            tp.setMode(TM_START_END)
-            tp.setStartField('arrive' if key == 'calls' else 'start')
-            tp.setEndField('depart' if key == 'calls' else 'end')
-            tp.setIsActive(True)
-        elif key == 'positions':
-            tp.setMode(TM_INSTANT)
-            tp.setStartField('time')
-            tp.setFixedDuration(0)
-            tp.setAccumulateFeatures(True)
-            tp.setIsActive(True)
-        if key == 'tracks':
-            # tracks grow as time runs: a chunk stays once it began
-            tp.setMode(TM_INSTANT)
-            tp.setStartField('start')
-            tp.setAccumulateFeatures(True)
+        start, end = TEMPORAL[key]
+        tp.setMode(TM_EXPRESSIONS)
+        tp.setStartExpression(f'datetime_from_epoch("{start}" * 1000)')
+        tp.setEndExpression(f'datetime_from_epoch("{end}" * 1000)' if end else
+                            ('' if key == 'tracks' else f'datetime_from_epoch("{start}" * 1000)'))
+        tp.setIsActive(True)
         if key == 'gaps':
             lyr.setLabeling(_labeling('"label"', label_placement('Line'), 7.5, '#b71c1c', True, priority=7))
             lyr.setLabelsEnabled(True)
@@ -373,6 +370,9 @@ class Overlay:
                 min_stay_s=1800):
         """Rebuild every overlay layer from AisData within [t0, t1] (unix s, inclusive). Returns stats."""
         tic = time.perf_counter()
+        if data is not self._data:
+            self._data = data
+            self._generation += 1
         cols = data.cols
         self.names = {int(m): n for m, n in zip(data.v_mmsi.tolist(), data.v_name)}
         for m in data.v_mmsi.tolist():
@@ -388,11 +388,14 @@ class Overlay:
         mmsi, tt, lon, lat = sub['mmsi'], sub['t'], sub['lon'], sub['lat']
         n = len(mmsi)
         span = int(tt.max() - tt.min()) if n else 0
+        out_vessels = int(np.count_nonzero(np.diff(mmsi)) + 1) if n else 0
+        out = {'positions': n, 'vessels': out_vessels}
         # chunk length: about 60 animation steps over the range, rounded to a friendly duration
+        # (and at most ~30,000 pieces in all: fewer steps for big fleets)
+        n_steps = int(np.clip(30000 / max(1, out_vessels), 12, 60))
         steps = [60, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400]
-        self.chunk_s = next((s for s in steps if span / s <= 60), 86400)
+        self.chunk_s = next((s for s in steps if span / s <= n_steps), 86400)
         name_of = self.names
-        out = {'positions': n, 'vessels': int(len(np.unique(mmsi))) if n else 0}
         t_read = time.perf_counter()
 
         # tracks: break at vessel changes, dark periods and chunk boundaries
@@ -413,7 +416,7 @@ class Overlay:
         wkbs = _line_wkb(lon, lat, s_l, v_l)
         last_idx = s_l + v_l - 1
         tr_rows = zip(mmsi[s_l].tolist(), (name_of.get(int(m), '') for m in mmsi[s_l].tolist()),
-                      (_qdt(x) for x in tt[s_l].tolist()), (_qdt(x) for x in tt[last_idx].tolist()),
+                      tt[s_l].tolist(), tt[last_idx].tolist(),
                       v_l.tolist(), seg[s_l].tolist())
         track_feats = _features(self._ensure('tracks').fields(), wkbs, tr_rows)
 
@@ -438,9 +441,8 @@ class Overlay:
             return [None if not math.isfinite(x) else x for x in a.tolist()]
 
         sh_rows = zip(mmsi[ci].tolist(), (name_of.get(int(m), '') for m in mmsi[ci].tolist()),
-                      (_qdt(x) for x in tt[ci].tolist()), nn(sog[ci]), nn(course[ci]), nn(hdg[ci]),
-                      is_last.tolist(), (_qdt(x) for x in tt[starts].tolist()),
-                      (_qdt(x) for x in c_end_t.tolist()))
+                      tt[ci].tolist(), nn(sog[ci]), nn(course[ci]), nn(hdg[ci]),
+                      is_last.tolist(), tt[starts].tolist(), c_end_t.tolist())
         ship_feats = _features(self._ensure('ships').fields(), _point_wkb(lon[ci], lat[ci]), sh_rows)
 
         # dark periods
@@ -449,7 +451,7 @@ class Overlay:
         gw = _line_wkb(np.c_[lon[i0], lon[i1]].ravel(), np.c_[lat[i0], lat[i1]].ravel(),
                        np.arange(len(i0)) * 2, np.full(len(i0), 2, dtype=np.int64)) if len(i0) else []
         g_rows = zip(mmsi[i0].tolist(), (name_of.get(int(m), '') for m in mmsi[i0].tolist()),
-                     (_qdt(x) for x in tt[i0].tolist()), (_qdt(x) for x in tt[i1].tolist()),
+                     tt[i0].tolist(), tt[i1].tolist(),
                      gaps['hours'].tolist(), gaps['distance_nm'].tolist(), gaps['implied_speed_kn'].tolist(),
                      (duration_text(h) for h in gaps['hours'].tolist()))
         gap_feats = _features(self._ensure('gaps').fields(), gw, g_rows)
@@ -470,7 +472,7 @@ class Overlay:
                 cy = (csum_y[b] - csum_y[a]) / (b - a)
                 c_rows = zip(calls['mmsi'].tolist(), (name_of.get(int(m), '') for m in calls['mmsi'].tolist()),
                              (sites[s]['name'] for s in calls['site'].tolist()),
-                             (_qdt(x) for x in calls['arrive'].tolist()), (_qdt(x) for x in calls['depart'].tolist()),
+                             calls['arrive'].tolist(), calls['depart'].tolist(),
                              ((calls['depart'] - calls['arrive']) / 3600.0).tolist(), calls['points'].tolist())
                 call_feats = _features(self._ensure('calls').fields(), _point_wkb(cx, cy), c_rows)
         out['calls'] = len(call_feats)
@@ -499,7 +501,9 @@ class Overlay:
             pr.truncate()
             pr.addFeatures(feats)
             lyr.updateExtents()
-            lyr.setRenderer(self._renderer(key, vessel_ids))
+            if lyr.customProperty('cargowatch/renderer') != self._generation:
+                lyr.setRenderer(self._renderer(key, vessel_ids))
+                lyr.setCustomProperty('cargowatch/renderer', self._generation)
             lyr.triggerRepaint()
         self.extent_range = (int(lo), int(hi))
         toc = time.perf_counter()
