@@ -350,3 +350,36 @@ def test_temporal_controller_animates_ships(dock, ais_layer):
     ctrl = dock.canvas.temporalController()
     if hasattr(ctrl, 'temporalExtents'):
         assert ctrl.temporalExtents().begin().toSecsSinceEpoch() <= T0 + 600
+
+
+def test_vessel_colour_and_show_only(dock, ais_layer):
+    dock.load_layer(ais_layer)
+    dock.set_vessel_color(PEARL, '#123456')
+    r = layer(dock, 'tracks').renderer()
+    assert r.categories()[r.categoryIndexForValue(PEARL)].symbol().symbolLayer(1).color().name() == '#123456'
+    row = dock.data.row_of[PEARL]
+    icon = dock.model.data(dock.model.index(row, 0), Qt.ItemDataRole.DecorationRole)
+    assert icon.pixmap(14, 14).toImage().pixelColor(7, 7).name() == '#123456'
+    dock.show_only([STAR])
+    assert dock.model.hidden == {PEARL, NONAME}
+    states = {c.value(): c.renderState() for c in layer(dock, 'ships').renderer().categories()}
+    assert states == {STAR: True, PEARL: False, NONAME: False}
+    dock.refresh()  # a rebuild keeps colours and visibility
+    r = layer(dock, 'tracks').renderer()
+    assert r.categories()[r.categoryIndexForValue(PEARL)].symbol().symbolLayer(1).color().name() == '#123456'
+    assert not r.categories()[r.categoryIndexForValue(PEARL)].renderState()
+
+
+def test_plugin_toolbar_button_opens_the_dock(qgis_iface, qgis_new_project, ais_layer, cargowatch_provider):
+    from cargowatch.plugin import CargoWatchPlugin
+    plugin = CargoWatchPlugin(qgis_iface)
+    plugin.provider = cargowatch_provider  # already registered for the session: keep it
+    plugin.initGui()
+    plugin.action.trigger()
+    assert isinstance(plugin.dock, CargoWatchDock) and plugin.action.isChecked()
+    assert plugin.dock.load_layer(ais_layer)
+    assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is not None
+    plugin.provider = None
+    plugin.unload()
+    assert plugin.dock is None
+    assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None

@@ -8,12 +8,12 @@ import numpy as np
 from qgis.core import (QgsApplication, QgsCoordinateTransform, QgsFillSymbol, QgsGeometry, QgsMarkerSymbol,
                        QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProcessingFeedback, QgsProject,
                        QgsRectangle, QgsSingleSymbolRenderer, QgsTemporalNavigationObject, QgsVectorLayer)
-from qgis.gui import QgsDateTimeEdit, QgsDockWidget, QgsFileWidget, QgsFilterLineEdit, QgsMapLayerComboBox
+from qgis.gui import QgsColorDialog, QgsDateTimeEdit, QgsDockWidget, QgsFileWidget, QgsFilterLineEdit, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import (QAbstractTableModel, QCoreApplication, QDateTime, QModelIndex,
                               QSortFilterProxyModel, Qt, QTimer, pyqtSignal)
 from qgis.PyQt.QtGui import QColor, QIcon, QPixmap
 from qgis.PyQt.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFileDialog, QHBoxLayout,
-                                 QHeaderView, QLabel, QMessageBox, QProgressBar, QPushButton, QSplitter,
+                                 QHeaderView, QLabel, QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter,
                                  QTableView, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout,
                                  QWidget)
 
@@ -311,6 +311,8 @@ class CargoWatchDock(QgsDockWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self.zoom_to_selected())
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._vessel_menu)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
         self.details = QLabel(tr('Load an AIS layer or import a file to see ship tracks.'))
@@ -506,6 +508,35 @@ class CargoWatchDock(QgsDockWidget):
 
     def _visibility_changed(self):
         self.overlay.set_hidden(self.model.hidden)
+
+    def _vessel_menu(self, pos):
+        sel = self.selected_mmsi()
+        if not sel:
+            return
+        menu = QMenu(self)
+        menu.addAction(tr('Zoom to vessel'), self.zoom_to_selected)
+        menu.addAction(tr('Show only this vessel') if len(sel) == 1 else tr('Show only these vessels'),
+                       lambda: self.show_only(sel))
+        if len(sel) == 1:
+            menu.addAction(tr('Change colour…'), lambda: self._choose_color(sel[0]))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def show_only(self, mmsis):
+        keep = {int(m) for m in mmsis}
+        self.model.hidden = {int(m) for m in self.data.v_mmsi if int(m) not in keep}
+        self.model.set_visible([], True)
+
+    def _choose_color(self, mmsi):
+        color = QgsColorDialog.getColor(self.overlay.colors.get(mmsi, QColor('#555555')), self,
+                                        tr('Colour of {}').format(self.data.vessel_label(mmsi)))
+        if color.isValid():
+            self.set_vessel_color(mmsi, color)
+
+    def set_vessel_color(self, mmsi, color):
+        self.overlay.set_color(mmsi, QColor(color))
+        self.model._icons.pop(int(mmsi), None)
+        row = self.data.row_of[int(mmsi)]
+        self.model.dataChanged.emit(self.model.index(row, 0), self.model.index(row, 0))
 
     def _search(self, text):
         self.proxy.setFilterFixedString(text)

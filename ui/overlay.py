@@ -15,13 +15,14 @@ import math
 import time
 
 import numpy as np
-from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeature, QgsField, QgsGeometry, QgsInterval,
+from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeature, QgsGeometry, QgsInterval,
                        QgsLineSymbol, QgsMarkerLineSymbolLayer, QgsMarkerSymbol, QgsPalLayerSettings, QgsProject,
                        QgsProperty, QgsRendererCategory, QgsSimpleLineSymbolLayer, QgsSimpleMarkerSymbolLayer,
                        QgsTextBufferSettings, QgsTextFormat, QgsVectorLayer, QgsVectorLayerSimpleLabeling)
-from qgis.PyQt.QtCore import QCoreApplication, QDateTime, QVariant, Qt
+from qgis.PyQt.QtCore import QCoreApplication, QDateTime, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 
+from ..algorithms.base import qfield
 from ..core.gaps import find_gaps
 from .compat import qenum
 from ..core.geo import site_index_of_points
@@ -71,12 +72,6 @@ def vessel_colors(mmsis):
 
 def _qdt(t):
     return QDateTime.fromSecsSinceEpoch(int(t), Qt.TimeSpec.UTC)
-
-
-def _field(name, kind):
-    types = {'long': QVariant.LongLong, 'int': QVariant.Int, 'double': QVariant.Double,
-             'string': QVariant.String, 'datetime': QVariant.DateTime}
-    return QgsField(name, types[kind])
 
 
 def _line_wkb(x, y, starts, lens):
@@ -307,6 +302,10 @@ class Overlay:
         lyr = self.layer(key)
         if lyr is not None:
             return lyr
+        # a layer of an earlier session (saved project, reloaded plugin): replace it rather than duplicate it
+        for old in list(self.project.mapLayers().values()):
+            if old.customProperty('cargowatch/overlay') == key:
+                self.project.removeMapLayer(old.id())
         geom, name, fields = LAYERS[key]
         uri = geom + '?crs=EPSG:4326&' + '&'.join(
             f'field={n}:{ {"long": "long", "int": "integer", "double": "double", "string": "string", "datetime": "datetime"}[k]}'
@@ -314,7 +313,7 @@ class Overlay:
         lyr = QgsVectorLayer(uri, tr(name), 'memory')
         lyr.setCustomProperty('cargowatch/overlay', key)
         for name, src in TIME_FIELDS[key]:
-            lyr.addExpressionField(f'datetime_from_epoch("{src}" * 1000)', QgsField(name, QVariant.DateTime))
+            lyr.addExpressionField(f'datetime_from_epoch("{src}" * 1000)', qfield(name, 'datetime'))
         self.project.addMapLayer(lyr, False)
         g = self.group()
         # keep ORDER inside the group, below the sites (which the dock inserts at the top)
