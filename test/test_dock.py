@@ -356,7 +356,8 @@ def test_vessel_colour_and_show_only(dock, ais_layer):
     dock.load_layer(ais_layer)
     dock.set_vessel_color(PEARL, '#123456')
     r = layer(dock, 'tracks').renderer()
-    assert r.categories()[r.categoryIndexForValue(PEARL)].symbol().symbolLayer(1).color().name() == '#123456'
+    cats = r.categories()  # copies: keep them alive while their symbols are read
+    assert cats[r.categoryIndexForValue(PEARL)].symbol().symbolLayer(1).color().name() == '#123456'
     row = dock.data.row_of[PEARL]
     icon = dock.model.data(dock.model.index(row, 0), Qt.ItemDataRole.DecorationRole)
     assert icon.pixmap(14, 14).toImage().pixelColor(7, 7).name() == '#123456'
@@ -366,8 +367,9 @@ def test_vessel_colour_and_show_only(dock, ais_layer):
     assert states == {STAR: True, PEARL: False, NONAME: False}
     dock.refresh()  # a rebuild keeps colours and visibility
     r = layer(dock, 'tracks').renderer()
-    assert r.categories()[r.categoryIndexForValue(PEARL)].symbol().symbolLayer(1).color().name() == '#123456'
-    assert not r.categories()[r.categoryIndexForValue(PEARL)].renderState()
+    cats = r.categories()
+    assert cats[r.categoryIndexForValue(PEARL)].symbol().symbolLayer(1).color().name() == '#123456'
+    assert not cats[r.categoryIndexForValue(PEARL)].renderState()
 
 
 def test_plugin_toolbar_button_opens_the_dock(qgis_iface, qgis_new_project, ais_layer, cargowatch_provider):

@@ -98,9 +98,69 @@ def _render_canvas(canvas, dock, path, extent, size=QSize(1400, 900)):
     job = QgsMapRendererCustomPainterJob(settings, p)
     job.start()
     job.waitForFinished()
+    _caption_and_legend(p, dock, size)
     p.end()
     img.save(str(path))
     return img
+
+
+def _caption_and_legend(p, dock, size):
+    """A title and a legend drawn with the layers' own symbols, as a map for a report would have."""
+    from qgis.PyQt.QtCore import QRectF, Qt
+    from qgis.PyQt.QtGui import QFont
+    st = dock.last_stats
+    t0, t1 = dock.time_range()
+    import datetime as dt
+    a = dt.datetime.fromtimestamp(t0, dt.timezone.utc)
+    b = dt.datetime.fromtimestamp(t1, dt.timezone.utc)
+    title = f'The Solent · {a:%d %b %Y} {a:%H:%M}–{b:%H:%M} UTC'
+    sub = (f"{st['vessels']} vessels · {st['positions']:,} AIS positions · {st['gaps']} dark periods ≥ 15 min · "
+           f"{st['calls']} port calls")
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(255, 255, 255, 225))
+    p.drawRoundedRect(QRectF(14, 14, 640, 58), 6, 6)
+    p.setPen(QColor('#102030'))
+    f = QFont('DejaVu Sans', 13)
+    f.setBold(True)
+    p.setFont(f)
+    p.drawText(QRectF(26, 18, 620, 26), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+               'CargoWatch  —  ' + title)
+    p.setFont(QFont('DejaVu Sans', 9))
+    p.setPen(QColor('#37474f'))
+    p.drawText(QRectF(26, 44, 620, 22), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, sub)
+    ov = dock.overlay
+    busiest = int(dock.data.v_mmsi[dock.data.v_count.argmax()])
+    entries = []
+    for key, text in (('tracks', 'Ship track (one colour per vessel, arrows: direction)'),
+                      ('ships', 'Ship at its last position (pointing along its course)'),
+                      ('gaps', 'Dark period: last fix → reappearance, with its duration'),
+                      ('calls', 'Port call at a site')):
+        lyr = ov.layer(key)
+        if lyr is None:
+            continue
+        r = lyr.renderer()
+        cats = r.categories()  # keep the copies alive while their symbols are used
+        sym = cats[max(0, r.categoryIndexForValue(busiest))].symbol().clone()
+        if key == 'ships':
+            sym.symbolLayer(0).setDataDefinedProperties(type(sym.symbolLayer(0).dataDefinedProperties())())
+            sym.setAngle(45)
+        entries.append((sym, text))
+    for kind, text in (('points', 'Site: name, latest counts and date'), ('areas', 'Site outline')):
+        lid = dock.site_layers.get(kind)
+        lyr = QgsProject.instance().mapLayer(lid) if lid else None
+        if lyr is not None:
+            entries.append((lyr.renderer().symbol().clone(), text))
+    h = 24 * len(entries) + 16
+    top = size.height() - h - 14
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(255, 255, 255, 225))
+    p.drawRoundedRect(QRectF(14, top, 430, h), 6, 6)
+    p.setFont(QFont('DejaVu Sans', 9))
+    for i, (sym, text) in enumerate(entries):
+        y = top + 8 + 24 * i
+        p.drawImage(24, int(y) + 2, sym.asImage(QSize(44, 20)))
+        p.setPen(QColor('#263238'))
+        p.drawText(QRectF(78, y, 360, 24), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
 
 
 def _distinct_colours(img, step=7):
@@ -119,7 +179,7 @@ def test_canvas_with_tracks_gaps_and_sites(solent, qgis_canvas):
     from qgis.core import QgsCoordinateTransform
     xf = QgsCoordinateTransform(QgsCoordinateReferenceSystem('EPSG:4326'),
                                 QgsCoordinateReferenceSystem('EPSG:3857'), QgsProject.instance())
-    extent = xf.transformBoundingBox(QgsRectangle(-1.36, 50.72, -1.00, 50.84))
+    extent = xf.transformBoundingBox(QgsRectangle(-1.385, 50.715, -0.985, 50.85))
     img = _render_canvas(qgis_canvas, dock, IMG / 'canvas_tracks.png', extent)
     assert img.width() == 1400 and _distinct_colours(img) > 30
 

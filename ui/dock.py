@@ -449,8 +449,8 @@ class CargoWatchDock(QgsDockWidget):
         fm = self.table.fontMetrics()
         for c, sample in ((1, '000000000 '), (2, '0000000 '), (3, '000,000 '), (4, '00-00 00:00  '),
                           (5, '00-00 00:00  ')):
-            self.table.setColumnWidth(c, max(fm.horizontalAdvance(sample), fm.horizontalAdvance(
-                self.model.headerData(c, Qt.Orientation.Horizontal) + '    ')))
+            self.table.setColumnWidth(c, max(fm.horizontalAdvance(sample) + 14, fm.horizontalAdvance(
+                self.model.headerData(c, Qt.Orientation.Horizontal)) + 30))  # cell margins, sort arrow
         lo, hi = data.time_range()
         for e in (self.t_from, self.t_to):
             e.blockSignals(True)
