@@ -12,6 +12,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime
 
 from ..core.errors import CargoWatchError
 from ..core.tracks import sort_positions
+from .compat import GEOM_POINT
 
 # accepted field names (lower case), first match wins
 ALIASES = {
@@ -92,7 +93,7 @@ def check_layer(layer):
 
     if layer is None or not isinstance(layer, QgsVectorLayer) or not layer.isValid():
         raise AisLayerError(tr('Choose a valid vector layer of AIS positions.'))
-    if QgsWkbTypes.geometryType(layer.wkbType()) != QgsWkbTypes.GeometryType.PointGeometry:
+    if QgsWkbTypes.geometryType(layer.wkbType()) != GEOM_POINT:
         raise AisLayerError(tr('Layer "{}" is not a point layer: AIS positions are points '
                                '(import an AIS file with "Import AIS…").').format(layer.name()))
     fmap = _field_map(layer)

@@ -22,3 +22,8 @@ def qenum(*paths):
 def wgs84():
     """EPSG:4326 (made on demand: a CRS built at import time, before QGIS is initialised, is invalid)."""
     return _core.QgsCoordinateReferenceSystem('EPSG:4326')
+
+
+GEOM_POINT = qenum('Qgis.GeometryType.Point', 'QgsWkbTypes.GeometryType.PointGeometry', 'QgsWkbTypes.PointGeometry')
+GEOM_POLYGON = qenum('Qgis.GeometryType.Polygon', 'QgsWkbTypes.GeometryType.PolygonGeometry',
+                     'QgsWkbTypes.PolygonGeometry')

@@ -20,7 +20,7 @@ from qgis.PyQt.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, Q
 from . import run_results
 from .ais_source import AisLayerError, read_ais_layer
 from .chart import SiteChart
-from .compat import qenum, wgs84
+from .compat import GEOM_POINT, GEOM_POLYGON, qenum, wgs84
 from .map_tools import MoveTool, PickTool, PointTool, PolygonTool
 from .overlay import Overlay, _labeling, label_placement, vessel_colors
 from .site_form import ObservationForm, SiteForm
@@ -37,8 +37,18 @@ SITE_LABEL = (
 )
 
 
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
 def tr(text):
     return QCoreApplication.translate('CargoWatchDock', text)
+
+
+def _int_flags(flags):
+    try:
+        return int(flags)
+    except TypeError:  # PyQt6 enum.Flag
+        return flags.value
 
 
 def _fmt_t(t):
@@ -120,7 +130,7 @@ class VesselModel(QAbstractTableModel):
         if c == 0 and role == Qt.ItemDataRole.DecorationRole:
             return self._icon(m)
         if c == 3 and role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _int_flags(RIGHT)
         return None
 
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole):  # noqa: N802
@@ -819,10 +829,7 @@ class CargoWatchDock(QgsDockWidget):
             self.message(str(e), 'Critical', 0)
             return
         kinds = {self._geom(s).type() for s in self._site_list if s.wkb}
-        point_t = qenum('QgsWkbTypes.GeometryType.PointGeometry', 'QgsWkbTypes.PointGeometry')
-        for kind, gtype in (('points', point_t),
-                            ('areas', qenum('QgsWkbTypes.GeometryType.PolygonGeometry',
-                                            'QgsWkbTypes.PolygonGeometry'))):
+        for kind, gtype in (('points', GEOM_POINT), ('areas', GEOM_POLYGON)):
             lyr = self._site_layer(kind) if (gtype in kinds or kind in self.site_layers) else None
             if lyr is not None:
                 lyr.dataProvider().reloadData()
@@ -871,7 +878,7 @@ class CargoWatchDock(QgsDockWidget):
             if not s.wkb:
                 continue
             g = self._geom(s)
-            if g.type() == qenum('QgsWkbTypes.GeometryType.PointGeometry', 'QgsWkbTypes.PointGeometry'):
+            if g.type() == GEOM_POINT:
                 p = g.asPoint()
                 dlat = SITE_RADIUS_M / 111320.0
                 dlon = dlat / max(0.05, np.cos(np.radians(p.y())))
@@ -922,7 +929,10 @@ class CargoWatchDock(QgsDockWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, o.fid)
                 if 1 <= c <= 3:
-                    item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                    try:  # Qt6 wants the flag, Qt5 an int
+                        item.setTextAlignment(RIGHT)
+                    except TypeError:
+                        item.setTextAlignment(_int_flags(RIGHT))
                 self.obs_table.setItem(r, c, item)
         self.obs_table.resizeColumnsToContents()
         self.chart.plot(obs, title)
