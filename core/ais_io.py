@@ -376,6 +376,8 @@ def _to_float(a, dtype=np.float64):
     bad = np.zeros(n, dtype=bool)
     if n == 0:
         return np.zeros(0, dtype=dtype), bad
+    if a.dtype.kind in 'fiu':
+        return a.astype(dtype), bad
     if a.dtype.kind == 'S':
         a = np.char.strip(a) if (a[:1].size and (a[:1][0][:1] == b' ')) else a
         empty = a == b''
@@ -467,23 +469,42 @@ def _update_static(static, mmsi, values):
             rec[k] = v
 
 
-def _static_from_columns(static, mmsi, columns):
-    """Per vessel, the last non-empty value of each static column (columns: key -> array)."""
+def _static_from_columns(static, mmsi, columns, nonempty_masks=None):
+    """Per vessel, the last non-empty value of each static column (columns: key -> array;
+    nonempty_masks: key -> bool array, when the caller knows them cheaply)."""
+    mmsi = np.asarray(mmsi)
+    n = len(mmsi)
+    if n == 0:
+        return
+    um, first = np.unique(mmsi[::-1], return_index=True)
+    last = n - 1 - first  # last row of each vessel
     for key, arr in columns.items():
         arr = np.asarray(arr)
-        if arr.dtype.kind == 'S':
-            keep = (arr != b'') & (np.char.strip(arr) != b'')
+        if nonempty_masks is not None and key in nonempty_masks:
+            nonempty = nonempty_masks[key]
+        elif arr.dtype.kind == 'S':
+            if arr.dtype.itemsize == 0:
+                continue
+            flat = np.ascontiguousarray(arr)
+            nonempty = flat.view(np.uint8).reshape(len(flat), flat.dtype.itemsize)[:, 0] != 0
         else:
-            keep = np.array([x not in (None, '') for x in arr], dtype=bool)
-        idx = np.flatnonzero(keep)
-        if not len(idx):
+            nonempty = np.array([x not in (None, '') for x in arr], dtype=bool)
+        if not nonempty.any():
             continue
-        m = mmsi[idx]
-        # last occurrence per mmsi
-        rev = idx[::-1]
-        um, first = np.unique(m[::-1], return_index=True)
-        for mm, j in zip(um.tolist(), rev[first].tolist()):
-            if mm < 0:
+        empty = ~nonempty[last]
+        pick = last.copy()
+        if empty.any():
+            # vessels whose last row has no value: their last non-empty row, if any
+            todo = um[empty]
+            sel = np.flatnonzero(nonempty & np.isin(mmsi, todo))
+            found = {}
+            for j in sel.tolist():
+                found[int(mmsi[j])] = j
+            pos = np.flatnonzero(empty)
+            for p_, m_ in zip(pos.tolist(), todo.tolist()):
+                pick[p_] = found.get(int(m_), -1)
+        for mm, j in zip(um.tolist(), pick.tolist()):
+            if mm < 0 or j < 0:
                 continue
             _update_static(static, int(mm), {key: arr[j]})
 
@@ -821,6 +842,7 @@ def _apply_mapping(header, auto, user):
     return mapping
 
 
+_NUMERIC = ('mmsi', 'lat', 'lon', 'sog', 'cog', 'heading')
 _WIDTH = {'time': 40, 'mmsi': 24, 'status': 48, 'name': 64, 'callsign': 24, 'ship_type': 48,
           'destination': 64, 'imo': 24}
 
@@ -847,7 +869,11 @@ def _csv_rows_to_raw(arr, roles, lines, raw, static):
     raw.add(**cols)
     st = {k: arr[k] for k in STATIC_KEYS if k in roles}
     if st:
-        _static_from_columns(static, cols['mmsi'], st)
+        masks = None
+        if arr.flags['C_CONTIGUOUS'] and arr.dtype.itemsize:
+            raw_bytes = arr.view(np.uint8).reshape(len(arr), arr.dtype.itemsize)
+            masks = {k: raw_bytes[:, arr.dtype.fields[k][1]] != 0 for k in st}
+        _static_from_columns(static, cols['mmsi'], st, masks)
 
 
 def read_csv(path, mapping=None, progress=None, cancelled=None, block_bytes=48 << 20):
@@ -878,6 +904,9 @@ def read_csv(path, mapping=None, progress=None, cancelled=None, block_bytes=48 <
         order = sorted(roles.items(), key=lambda kv: kv[1])
         usecols = [c for _, c in order]
         dtype = np.dtype([(r, 'S{}'.format(_WIDTH.get(r, 32))) for r, _ in order])
+        # numbers parsed by numpy's C reader directly; a block with an empty or odd number falls back to bytes
+        fast_dtype = np.dtype([(r, 'f8' if r in _NUMERIC else 'S{}'.format(_WIDTH.get(r, 32))) for r, _ in order])
+        use_fast = True
         carry = b''
         next_line = lineno + 1
         while True:
@@ -898,13 +927,17 @@ def read_csv(path, mapping=None, progress=None, cancelled=None, block_bytes=48 <
             nlines = block.count(b'\n')
             arr = None
             if block.count(dl) == nlines * (ncol - 1) and b'\n\n' not in block and not block.startswith(b'\n'):
-                try:
-                    arr = np.loadtxt(io.BytesIO(block), delimiter=delim, dtype=dtype, usecols=usecols,
-                                     comments=None, quotechar='"', ndmin=1, encoding=None)
-                    if len(arr) != nlines:
+                for dt_ in ((fast_dtype, dtype) if use_fast else (dtype,)):
+                    try:
+                        arr = np.loadtxt(io.BytesIO(block), delimiter=delim, dtype=dt_, usecols=usecols,
+                                         comments=None, quotechar='"', ndmin=1, encoding=None)
+                        if len(arr) != nlines:
+                            arr = None
+                        break
+                    except ValueError:
                         arr = None
-                except ValueError:
-                    arr = None
+                        if dt_ is fast_dtype:
+                            use_fast = False  # this file has empty numbers: bytes from now on
             if arr is not None:
                 lines = np.arange(next_line, next_line + nlines, dtype=np.int64)
             else:
@@ -1212,9 +1245,8 @@ def import_from_raw(raw, static, fmt, notes, max_speed_kn=50.0, progress=None, c
     res.rows_rejected = len(lines)
     res.rows_read = res.rows_kept + res.rows_rejected
     res.notes = list(notes) + cnotes
-    nv = len(np.unique(cols['mmsi'])) if res.rows_kept else 0
-    res.notes.append('{} vessels; static data for {}'.format(nv, sum(1 for m in static if m in set(
-        np.unique(cols['mmsi']).tolist())) if nv else 0))
+    vessels = set(np.unique(cols['mmsi']).tolist()) if res.rows_kept else set()
+    res.notes.append('{} vessels; static data for {}'.format(len(vessels), sum(1 for m in static if m in vessels)))
     return res
 
 
