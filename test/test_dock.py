@@ -385,3 +385,69 @@ def test_plugin_toolbar_button_opens_the_dock(qgis_iface, qgis_new_project, ais_
     plugin.unload()
     assert plugin.dock is None
     assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None
+
+
+def _click(tool, canvas, lon, lat, kind='release', button=None):
+    from qgis.core import QgsPointXY as P
+    from qgis.gui import QgsMapMouseEvent
+    from qgis.PyQt.QtCore import QEvent, QPoint
+    px = canvas.getCoordinateTransform().transform(P(lon, lat))
+    types = {'press': QEvent.Type.MouseButtonPress, 'release': QEvent.Type.MouseButtonRelease,
+             'move': QEvent.Type.MouseMove}
+    button = button or Qt.MouseButton.LeftButton
+    ev = QgsMapMouseEvent(canvas, types[kind], QPoint(int(round(px.x())), int(round(px.y()))), button,
+                          button if kind != 'release' else Qt.MouseButton.NoButton)
+    {'press': tool.canvasPressEvent, 'release': tool.canvasReleaseEvent, 'move': tool.canvasMoveEvent}[kind](ev)
+
+
+def test_map_tools_like_a_user(dock, ais_layer, tmp_path):
+    from qgis.core import QgsCoordinateReferenceSystem
+    canvas = dock.canvas
+    canvas.resize(800, 600)
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem('EPSG:4326'))
+    canvas.setExtent(QgsRectangle(129.4, 41.5, 130.6, 42.5))
+    dock.load_layer(ais_layer)
+    canvas.setExtent(QgsRectangle(129.4, 41.5, 130.6, 42.5))
+    # pick: click right on SEA PEARL's track
+    dock.pick_btn.setChecked(True)
+    assert canvas.mapTool() is dock._tools['pick']
+    _click(dock._tools['pick'], canvas, 130.2, 42.24)
+    assert dock.selected_mmsi() == [PEARL] and 'SEA PEARL' in dock.details.text()
+    # a point site: + Point, click, fill in the form
+    dock.store_path.setFilePath(str(tmp_path / 'sites.gpkg'))
+    dock.form_runner = fill_and_accept(name='Clicked depot', kind='depot')
+    dock.add_point_btn.setChecked(True)
+    assert canvas.mapTool() is dock._tools['point'] and not dock.pick_btn.isChecked()
+    _click(dock._tools['point'], canvas, 129.9, 42.0)
+    s = dock.store.sites()[0]
+    g = QgsGeometry()
+    g.fromWkb(s.wkb)
+    assert s.name == 'Clicked depot' and abs(g.asPoint().x() - 129.9) < 0.01 and abs(g.asPoint().y() - 42.0) < 0.01
+    # an area: + Area, four clicks, right-click to finish
+    dock.form_runner = fill_and_accept(name='Drawn port', kind='port')
+    dock.add_area_btn.setChecked(True)
+    tool = dock._tools['polygon']
+    for lon, lat in PORT[:4]:
+        _click(tool, canvas, lon, lat)
+    _click(tool, canvas, 130.0, 42.0, button=Qt.MouseButton.RightButton)
+    area = next(x for x in dock.store.sites() if x.name == 'Drawn port')
+    g = QgsGeometry()
+    g.fromWkb(area.wkb)
+    assert g.type() == QgsGeometry.fromPolygonXY([[QgsPointXY(0, 0), QgsPointXY(1, 0), QgsPointXY(0, 1)]]).type()
+    assert abs(g.area() - 0.05 * 0.04) < 0.05 * 0.04 * 0.6  # clicks snap to whole pixels
+    # move the depot: press on it, drag, release
+    dock.move_btn.setChecked(True)
+    tool = dock._tools['move']
+    _click(tool, canvas, 129.9, 42.0, 'press')
+    _click(tool, canvas, 129.95, 42.05, 'move')
+    _click(tool, canvas, 130.0, 42.1, 'release')
+    s = next(x for x in dock.store.sites() if x.name == 'Clicked depot')
+    g = QgsGeometry()
+    g.fromWkb(s.wkb)
+    assert abs(g.asPoint().x() - 130.0) < 0.01 and abs(g.asPoint().y() - 42.1) < 0.01
+    # a click without a drag selects the site in the list
+    _click(tool, canvas, 130.0, 42.1, 'press')
+    _click(tool, canvas, 130.0, 42.1, 'release')
+    assert dock.selected_site_fid() == s.fid and dock.tabs.currentIndex() == 1
+    dock.move_btn.setChecked(False)
+    assert canvas.mapTool() is not tool

@@ -137,3 +137,27 @@ def test_two_processes_writing_the_same_file(tmp_path):
     con = sqlite3.connect(path)
     assert con.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
     assert ogr.Open(path).GetLayerByName('observations').GetFeatureCount() == 80
+
+
+def test_header_is_a_geopackage_while_open(tmp_path):
+    """GDAL reads the application id from the file's first page: it must be there before any checkpoint."""
+    path = tmp_path / 'live.gpkg'
+    store = SiteStore(path)
+    store.add_site('Open', wkt='POINT (1 2)')
+    head = path.read_bytes()[:100]
+    assert head[68:72] == b'GPKG'
+    from osgeo import gdal
+    gdal.ErrorReset()
+    with gdal.quiet_errors() if hasattr(gdal, 'quiet_errors') else _null():
+        ds = ogr.Open(str(path))
+    assert ds is not None and ds.GetLayerByName('sites').GetFeatureCount() == 1
+    assert 'application_id' not in (gdal.GetLastErrorMsg() or '')
+    store.close()
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False

@@ -217,21 +217,21 @@ class SiteStore:
 
     def _init_schema(self, exists):
         con = self._con
+        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"sites", "observations", "gpkg_contents"} <= have:
+            if exists and have and "gpkg_contents" not in have:
+                raise SiteStoreError(f"{self.path} is an SQLite file but not a GeoPackage; choose another file.")
+            # the header fields GDAL checks by reading the file's first bytes are written before WAL is on
+            with self._transaction() as cur:
+                if not have:
+                    cur.execute(f"PRAGMA application_id={_GPKG_APP_ID}")
+                    cur.execute(f"PRAGMA user_version={_GPKG_VERSION}")
+                for stmt in _SCHEMA.split(";\n"):
+                    if stmt.strip():
+                        cur.execute(stmt)
         if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
-        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if {"sites", "observations", "gpkg_contents"} <= have:
-            return
-        if exists and have and "gpkg_contents" not in have:
-            raise SiteStoreError(f"{self.path} is an SQLite file but not a GeoPackage; choose another file.")
-        with self._transaction() as cur:
-            if not have:
-                cur.execute(f"PRAGMA application_id={_GPKG_APP_ID}")
-                cur.execute(f"PRAGMA user_version={_GPKG_VERSION}")
-            for stmt in _SCHEMA.split(";\n"):
-                if stmt.strip():
-                    cur.execute(stmt)
 
     def _check(self):
         have = {r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
