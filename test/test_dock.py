@@ -451,3 +451,17 @@ def test_map_tools_like_a_user(dock, ais_layer, tmp_path):
     assert dock.selected_site_fid() == s.fid and dock.tabs.currentIndex() == 1
     dock.move_btn.setChecked(False)
     assert canvas.mapTool() is not tool
+
+
+def test_edits_from_another_window_show_up(dock, tmp_path):
+    from cargowatch.ui.site_store import SiteStore
+    path = str(tmp_path / 'shared.gpkg')
+    assert dock.open_store(path)
+    assert not dock.poll_sites()
+    with SiteStore(path) as other:  # another QGIS window on the same file
+        fid = other.add_site('From the other window', wkt='POINT (10 20)', kind='depot')
+        other.add_observation(fid, '2024-02-02', pits=9)
+    assert dock.poll_sites()
+    assert [dock.sites_table.item(r, 0).text() for r in range(dock.sites_table.rowCount())] == \
+        ['From the other window']
+    assert not dock.poll_sites()

@@ -191,6 +191,10 @@ class CargoWatchDock(QgsDockWidget):
         self.refresh_timer.setInterval(300)
         self.refresh_timer.timeout.connect(self.refresh)
         self.watcher = run_results.RunWatcher(self)
+        self.sites_poll = QTimer(self)  # edits made by another QGIS window to the same sites file
+        self.sites_poll.setInterval(2000)
+        self.sites_poll.timeout.connect(self.poll_sites)
+        self._sites_version = None
         self._build_ui()
         self._tools = {
             'pick': PickTool(self.canvas), 'point': PointTool(self.canvas), 'polygon': PolygonTool(self.canvas),
@@ -779,9 +783,28 @@ class CargoWatchDock(QgsDockWidget):
         if store.read_only:
             self.message(tr('{} is read-only: sites are shown but cannot be edited.').format(store.path), 'Warning')
         self._sites_changed(rebuild=False)
+        self._sites_version = store.data_version()
+        self.sites_poll.start()
+        return True
+
+    def poll_sites(self):
+        """Reload the sites when another program changed the file. True if it did."""
+        if self.store is None:
+            return False
+        try:
+            version = self.store.data_version()
+        except SiteStoreError:
+            return False
+        if self._sites_version is None or version == self._sites_version:
+            self._sites_version = version
+            return False
+        self._sites_version = version
+        self._sites_changed()
         return True
 
     def _close_store(self):
+        self.sites_poll.stop()
+        self._sites_version = None
         for key in list(self.site_layers):
             lid = self.site_layers.pop(key)
             if self.project.mapLayer(lid) is not None:

@@ -310,6 +310,10 @@ class SiteStore:
 
     # --- reading ------------------------------------------------------------------------------------
 
+    def data_version(self):
+        """Changes when another connection (another QGIS window, a script) commits to the file."""
+        return self._read("PRAGMA data_version")[0][0]
+
     def _read(self, sql, args=()):
         if self._con is None:
             raise SiteStoreError("The sites GeoPackage is closed.")
