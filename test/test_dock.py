@@ -465,3 +465,32 @@ def test_edits_from_another_window_show_up(dock, tmp_path):
     assert [dock.sites_table.item(r, 0).text() for r in range(dock.sites_table.rowCount())] == \
         ['From the other window']
     assert not dock.poll_sites()
+
+
+def _wait_import(dock, seconds=120):
+    import time
+    deadline = time.time() + seconds
+    while dock._task is not None and time.time() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    assert dock._task is None, 'import did not finish'
+
+
+def test_import_cancel_and_failure_are_reported(dock, tmp_path):
+    if QgsApplication.processingRegistry().algorithmById('cargowatch:importais') is None:
+        pytest.skip('cargowatch:importais not there yet')
+    junk = tmp_path / 'notes.csv'
+    junk.write_text('this,is,not\nan,ais,file\n')
+    assert dock.import_file(str(junk), output=str(tmp_path / 'junk.gpkg')) is not None
+    _wait_import(dock)
+    assert dock.last_message[0] == 'Critical' and 'Import of notes.csv failed: cannot tell' in dock.last_message[1]
+    assert dock.data is None and dock.import_btn.isEnabled()
+    src = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data', 'ais', 'gpsd_ais-nmea.log')
+    if not os.path.exists(src):
+        pytest.skip('shared AIS samples not present')
+    assert dock.import_file(src, output=str(tmp_path / 'cancelled.gpkg')) is not None
+    dock.cancel_import()
+    _wait_import(dock)
+    assert dock.data is None
+    assert dock.last_message[1].startswith('Import of gpsd_ais-nmea.log') and (
+        'cancelled' in dock.last_message[1] or 'failed' in dock.last_message[1])
