@@ -16,7 +16,7 @@ OUT := demo_out
 export QT_QPA_PLATFORM := offscreen
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps system test demo package install bench resources clean
+.PHONY: all deps system mp test demo package install bench resources clean
 all: test
 
 system:
@@ -35,7 +35,11 @@ $(VENV)/.installed: requirements-dev.txt | system
 deps: system $(VENV)/.installed
 	@mkdir -p $(PLUGINS) && ln -sfn $(CURDIR) $(PLUGINS)/cargowatch
 
-test: deps
+# MovingPandas lives in its own venv, only for the cross-check test and the side-by-side benchmark.
+mp: system
+	sh bench/setup_mp.sh
+
+test: deps mp
 	$(VPY) -m pytest test -q -p no:cacheprovider
 
 demo: deps
@@ -61,7 +65,7 @@ install:
 	d=$${HOME}/.local/share/QGIS/QGIS3/profiles/default/python/plugins; mkdir -p $$d && ln -sfn $(CURDIR) $$d/cargowatch
 	@echo "Linked into the default QGIS profile; enable CargoWatch in Plugins ▸ Manage and Install Plugins."
 
-bench: deps
+bench: deps mp
 	for b in bench/bench_*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
 
 clean:
