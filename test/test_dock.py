@@ -494,3 +494,22 @@ def test_import_cancel_and_failure_are_reported(dock, tmp_path):
     assert dock.data is None
     assert dock.last_message[1].startswith('Import of gpsd_ais-nmea.log') and (
         'cancelled' in dock.last_message[1] or 'failed' in dock.last_message[1])
+
+
+def test_memory_layer_with_local_datetimes_reads_as_utc(dock):
+    """A layer that is not a file (feature-by-feature path): times without a zone are taken as UTC."""
+    from qgis.core import QgsFeature
+    lyr = QgsVectorLayer('Point?crs=EPSG:3857&field=MMSI:long&field=Timestamp:datetime&field=SOG:double',
+                         'memory AIS', 'memory')
+    feats = []
+    for k in range(10):
+        f = QgsFeature(lyr.fields())
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(1113194.9 + 100 * k, 0)))  # lon 10°
+        f.setAttributes([211000001 + k % 2, QDateTime.fromString(f'2024-05-01T0{k}:00:00', Qt.DateFormat.ISODate),
+                         5.0])
+        feats.append(f)
+    lyr.dataProvider().addFeatures(feats)
+    QgsProject.instance().addMapLayer(lyr)
+    assert dock.load_layer(lyr)
+    assert dock.data.n_vessels == 2 and dock.data.time_range()[0] == T0
+    assert abs(dock.data.cols['lon'][0] - 10.0) < 1e-4

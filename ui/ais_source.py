@@ -7,8 +7,8 @@ sorted by mmsi then t, plus a per-vessel table (name, IMO, count, first/last see
 """
 
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProject, QgsProviderRegistry, QgsWkbTypes)
-from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime
+from qgis.core import QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProviderRegistry, QgsWkbTypes
+from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime
 
 from ..core.errors import CargoWatchError
 from ..core.tracks import sort_positions
@@ -188,9 +188,14 @@ def _qvariant_py(v):
     if v is None:
         return None
     if isinstance(v, QDateTime):
-        return v.toSecsSinceEpoch() if v.isValid() else None
+        if not v.isValid():
+            return None
+        if v.timeSpec() == Qt.TimeSpec.LocalTime:  # no zone in the data: AIS times are UTC
+            v = QDateTime(v)
+            v.setTimeSpec(Qt.TimeSpec.UTC)
+        return v.toSecsSinceEpoch()
     if isinstance(v, QDate):
-        return QDateTime(v).toSecsSinceEpoch() if v.isValid() else None
+        return QDateTime(v, QTime(0, 0), Qt.TimeSpec.UTC).toSecsSinceEpoch() if v.isValid() else None
     try:
         if v.isNull():
             return None
@@ -308,17 +313,3 @@ def read_ais_layer(layer, progress=None):
         raise AisLayerError(tr('Layer "{}" holds no valid positions (mmsi, time and lon/lat).').format(
             layer.name()))
     return AisData(cols, names, imos, source_name=layer.name())
-
-
-def project_ais_candidates(project=None):
-    """Point layers of the project that pass check_layer, by layer id."""
-    project = project or QgsProject.instance()
-    out = []
-    for lyr in project.mapLayers().values():
-        try:
-            check_layer(lyr)
-        except AisLayerError:
-            continue
-        out.append(lyr)
-    return out
-

@@ -24,7 +24,6 @@ from ..core.errors import CargoWatchError
 
 KINDS = ("port", "container terminal", "rail terminal", "depot", "airfield", "other")
 SITE_FIELDS = ("name", "kind", "country", "notes")
-OBS_FIELDS = ("date", "containers", "teu", "pits", "source", "note")
 _GPKG_APP_ID = 0x47504B47  # 'GPKG'
 _GPKG_VERSION = 10200
 
@@ -145,12 +144,6 @@ def wkt_to_wkb(wkt):
         raise SiteStoreError(f"Not a geometry: {wkt[:60]}")
     g.FlattenTo2D()
     return bytes(g.ExportToIsoWkb())
-
-
-def wkb_to_wkt(wkb):
-    from osgeo import ogr
-
-    return ogr.CreateGeometryFromWkb(bytes(wkb)).ExportToIsoWkt()
 
 
 def _now():
