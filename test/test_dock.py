@@ -513,3 +513,14 @@ def test_memory_layer_with_local_datetimes_reads_as_utc(dock):
     assert dock.load_layer(lyr)
     assert dock.data.n_vessels == 2 and dock.data.time_range()[0] == T0
     assert abs(dock.data.cols['lon'][0] - 10.0) < 1e-4
+
+
+def test_sites_file_defaults_next_to_the_project(dock, tmp_path):
+    QgsProject.instance().setFileName(str(tmp_path / 'harbour watch.qgz'))
+    assert dock.store_path.filePath() == str(tmp_path / 'harbour watch_sites.gpkg')
+    assert dock.open_store(dock.store_path.filePath())
+    dock.form_runner = fill_and_accept(name='Pier 3')
+    assert dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(1, 1))) is not None
+    QgsProject.instance().clear()  # another project: the file is closed, nothing dangles
+    assert dock.store is None and dock.sites_table.rowCount() == 0
+    assert os.path.exists(tmp_path / 'harbour watch_sites.gpkg')

@@ -208,6 +208,7 @@ class CargoWatchDock(QgsDockWidget):
         self.canvas.mapToolSet.connect(self._tool_changed)
         self.project.cleared.connect(self._project_cleared)
         self.project.layersWillBeRemoved.connect(self._layers_removed)
+        self.project.fileNameChanged.connect(self._project_file_changed)
 
     # --- UI --------------------------------------------------------------------------------------------
 
@@ -1097,8 +1098,18 @@ class CargoWatchDock(QgsDockWidget):
     # --- housekeeping ----------------------------------------------------------------------------------
 
     def _project_cleared(self):
+        """A new or another project: its layers are gone; the sites file of the old one is closed."""
         self.overlay.layer_ids.clear()
         self.site_layers.clear()
+        self._close_store()
+        self._site_list = []
+        self.sites_table.setRowCount(0)
+        self._site_selection_changed()
+        self.store_path.setFilePath(self.default_store_path())
+
+    def _project_file_changed(self, *_):
+        if self.store is None:
+            self.store_path.setFilePath(self.default_store_path())
 
     def _layers_removed(self, ids):
         ids = set(ids)
@@ -1115,8 +1126,10 @@ class CargoWatchDock(QgsDockWidget):
         if self._task is not None:
             self.cancel_import()
         self.watcher.stop()
+        self.sites_poll.stop()
         for sig, slot in ((self.canvas.mapToolSet, self._tool_changed), (self.project.cleared, self._project_cleared),
-                          (self.project.layersWillBeRemoved, self._layers_removed)):
+                          (self.project.layersWillBeRemoved, self._layers_removed),
+                          (self.project.fileNameChanged, self._project_file_changed)):
             try:
                 sig.disconnect(slot)
             except (TypeError, RuntimeError):
