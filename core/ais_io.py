@@ -575,7 +575,6 @@ def _zda_clock(fields):
 
 def _import_pyais():
     try:
-        import pyais  # noqa: F401
         from pyais import decode
         return decode
     except ImportError:
@@ -1081,99 +1080,131 @@ def clean(raw_cols, max_speed_kn=50.0, progress=None, cancelled=None):
     mark((np.abs(lon - 181.0) < 1e-6) | (np.abs(lat - 91.0) < 1e-6) | ((lon == 0) & (lat == 0))
          | np.isnan(lon) | np.isnan(lat), R_NOPOS)
     mark(~(np.abs(lon) <= 180.0) | ~(np.abs(lat) <= 90.0), R_RANGE)
-    sog = c['sog'].astype(np.float32, copy=True)
-    sog[~(sog >= 0) | (sog > 102.25)] = np.nan
-    cog = c['cog'].astype(np.float32, copy=True)
-    cog[~(cog >= 0) | (cog >= 360.0)] = np.nan
-    hdg = c['heading'].astype(np.float32, copy=True)
-    hdg[~(hdg >= 0) | (hdg >= 360.0)] = np.nan
-    status = c['status'].astype(np.int16, copy=True)
-    status[(status < 0) | (status > 15)] = -1
-
     alive = np.flatnonzero(code < 0)
     if progress:
-        progress(0.2)
+        progress(0.1)
     m = c['mmsi'][alive]
     tms = c['t_ms'][alive]
-    order = np.lexsort((tms, m))
     notes = []
-    if len(order) > 1:
+    if len(alive) > 1 and not _sorted2(m, tms):
+        order = np.lexsort((tms, m))
         sm = m[order]
         ooo = int(np.count_nonzero((sm[1:] == sm[:-1]) & (order[1:] < order[:-1])))
         if ooo:
             notes.append('{} out-of-order rows sorted into place'.format(ooo))
-    idx = alive[order]  # sorted rows still alive
+        idx = alive[order]
+        del sm
+    else:
+        idx = alive
+    del m, tms
     if cancelled is not None and cancelled():
         raise Cancelled()
     if progress:
         progress(0.4)
+    # every column gathered once in sorted order; the rest works on these with masks
+    S = {'mmsi': c['mmsi'][idx].astype(np.int64, copy=False), 't_ms': c['t_ms'][idx].astype(np.int64, copy=False),
+         'lon': lon[idx].astype(np.float64, copy=False), 'lat': lat[idx].astype(np.float64, copy=False)}
+    sog = c['sog'][idx].astype(np.float32)
+    sog[~(sog >= 0) | (sog > 102.25)] = np.nan
+    cog = c['cog'][idx].astype(np.float32)
+    cog[~(cog >= 0) | (cog >= 360.0)] = np.nan
+    hdg = c['heading'][idx].astype(np.float32)
+    hdg[~(hdg >= 0) | (hdg >= 360.0)] = np.nan
+    status = c['status'][idx].astype(np.int16)
+    status[(status < 0) | (status > 15)] = -1
+    S.update(sog=sog, cog=cog, heading=hdg, status=status)
+    ns = len(idx)
+    keep = np.ones(ns, dtype=bool)
     # duplicates and repeated (vessel, second)
-    if len(idx) > 1:
-        mm = c['mmsi'][idx]
-        ts = np.floor_divide(c['t_ms'][idx], 1000)
+    if ns > 1:
+        mm = S['mmsi']
+        ts = np.floor_divide(S['t_ms'], 1000)
         same = (mm[1:] == mm[:-1]) & (ts[1:] == ts[:-1])
         if same.any():
-            in_run = np.zeros(len(idx), dtype=bool)
+            in_run = np.zeros(ns, dtype=bool)
             in_run[1:] |= same
             in_run[:-1] |= same
-            k = np.flatnonzero(in_run)           # positions (in idx) involved in same-second collisions
-            rows = idx[k]
-            keys = [np.nan_to_num(sog[rows], nan=-1), np.nan_to_num(cog[rows], nan=-1),
-                    np.nan_to_num(hdg[rows], nan=-1), status[rows], lat[rows], lon[rows],
-                    c['t_ms'][rows], c['mmsi'][rows]]
+            k = np.flatnonzero(in_run)  # sorted positions involved in same-second collisions
+            keys = [np.nan_to_num(sog[k], nan=-1), np.nan_to_num(cog[k], nan=-1), np.nan_to_num(hdg[k], nan=-1),
+                    status[k], S['lat'][k], S['lon'][k], S['t_ms'][k], mm[k]]
             o = np.lexsort(keys)
-            ks = [kk[o] for kk in keys]
             eq = np.ones(len(o) - 1, dtype=bool)
-            for kk in ks:
-                eq &= kk[1:] == kk[:-1]
+            for kk in keys:
+                ks = kk[o]
+                eq &= ks[1:] == ks[:-1]
             dup = np.zeros(len(o), dtype=bool)
             dup[1:] = eq
-            dup_rows = rows[o][dup]
-            code[dup_rows] = _REASON_CODE[R_DUP]
-            # repeated: not the first surviving row of its (vessel, second) run
-            surv = np.ones(len(idx), dtype=bool)
-            surv[np.isin(idx, dup_rows)] = False
-            sidx = idx[surv]
-            mm2 = c['mmsi'][sidx]
-            ts2 = np.floor_divide(c['t_ms'][sidx], 1000)
-            rep = np.zeros(len(sidx), dtype=bool)
-            rep[1:] = (mm2[1:] == mm2[:-1]) & (ts2[1:] == ts2[:-1])
-            code[sidx[rep]] = _REASON_CODE[R_REPEAT]
-            idx = sidx[~rep]
+            dpos = k[o][dup]
+            keep[dpos] = False
+            code[idx[dpos]] = _REASON_CODE[R_DUP]
+            # repeated: in each (vessel, second) group the earliest surviving report is kept
+            k2 = k[keep[k]]
+            o2 = np.lexsort((k2, S['t_ms'][k2], ts[k2], mm[k2]))
+            k2 = k2[o2]
+            first = np.ones(len(k2), dtype=bool)
+            first[1:] = (mm[k2][1:] != mm[k2][:-1]) | (ts[k2][1:] != ts[k2][:-1])
+            rpos = k2[~first]
+            keep[rpos] = False
+            code[idx[rpos]] = _REASON_CODE[R_REPEAT]
+        del ts
     if progress:
         progress(0.6)
     if cancelled is not None and cancelled():
         raise Cancelled()
     # impossible jumps
-    if max_speed_kn and max_speed_kn > 0 and len(idx) > 1:
-        idx = _drop_jumps(idx, c['mmsi'], c['t_ms'], lon, lat, float(max_speed_kn), code)
+    if max_speed_kn and max_speed_kn > 0 and ns > 1:
+        pos = np.flatnonzero(keep) if not keep.all() else np.arange(ns)
+        bad = _drop_jumps(pos, S['mmsi'], S['t_ms'], S['lon'], S['lat'], float(max_speed_kn))
+        if len(bad):
+            keep[bad] = False
+            code[idx[bad]] = _REASON_CODE[R_JUMP]
     if progress:
         progress(0.9)
-    cols = {
-        'mmsi': c['mmsi'][idx].astype(np.int64), 't': np.floor_divide(c['t_ms'][idx], 1000).astype(np.int64),
-        'lon': lon[idx].astype(np.float64), 'lat': lat[idx].astype(np.float64), 'sog': sog[idx],
-        'cog': cog[idx], 'heading': hdg[idx], 'status': status[idx],
-    }
+    if keep.all():
+        cols = S
+    else:
+        cols = {k: v[keep] for k, v in S.items()}
+    cols['t'] = np.floor_divide(cols.pop('t_ms'), 1000)
+    cols = {k: cols[k] for k in ('mmsi', 't', 'lon', 'lat', 'sog', 'cog', 'heading', 'status')}
     rej = np.flatnonzero(code >= 0)
     return cols, c['line'][rej], code[rej], notes
 
 
+def _sorted2(m, t):
+    if len(m) < 2:
+        return True
+    dm = np.diff(m)
+    return bool(np.all((dm > 0) | ((dm == 0) & (np.diff(t) >= 0))))
+
+
 def _leg_fast(mm, tms, lon, lat, max_kn):
-    """For sorted rows: fast[i] True when the leg i -> i+1 of the same vessel is impossible."""
+    """For sorted rows: fast[i] True when the leg i -> i+1 of the same vessel is impossible.
+    An equirectangular estimate clears most legs; only doubtful ones get the great-circle distance."""
     same = mm[1:] == mm[:-1]
-    d = haversine_nm(lon[:-1], lat[:-1], lon[1:], lat[1:]) - JUMP_TOLERANCE_NM
-    dt_h = np.maximum(np.diff(tms), 1000) / 3.6e6
-    return same & (d > max_kn * dt_h), same
+    limit = max_kn * (np.maximum(np.diff(tms), 1000) / 3.6e6) + JUMP_TOLERANCE_NM
+    dlat = np.diff(lat)
+    dlon = np.abs(np.diff(lon))
+    dlon = np.minimum(dlon, 360.0 - dlon)
+    # cos of the smaller |lat| of the two ends: leans to overestimating, so no impossible leg is missed
+    coslat = np.cos(np.radians(np.minimum(np.minimum(np.abs(lat[1:]), np.abs(lat[:-1])), 90.0)))
+    est = 60.0 * np.sqrt(dlat * dlat + (dlon * coslat) ** 2)  # ~ great-circle distance (nm), short legs
+    doubt = np.flatnonzero(same & (est > 0.9 * limit))
+    fast = np.zeros(len(same), dtype=bool)
+    if len(doubt):
+        d = haversine_nm(lon[doubt], lat[doubt], lon[doubt + 1], lat[doubt + 1])
+        fast[doubt] = d > limit[doubt]
+    return fast, same
 
 
-def _drop_jumps(idx, mmsi, t_ms, lon, lat, max_kn, code):
-    jump = _REASON_CODE[R_JUMP]
+def _drop_jumps(pos, mmsi, t_ms, lon, lat, max_kn):
+    """Positions (indices into the sorted arrays, ascending) rejected as impossible jumps."""
+    rejected = []
     for _ in range(8):
-        mm, tt, x, y = mmsi[idx], t_ms[idx], lon[idx], lat[idx]
+        mm, tt, x, y = mmsi[pos], t_ms[pos], lon[pos], lat[pos]
         fast, same = _leg_fast(mm, tt, x, y, max_kn)
         if not fast.any():
-            return idx
-        n = len(idx)
+            return np.concatenate(rejected) if rejected else np.zeros(0, dtype=np.int64)
+        n = len(pos)
         bad_in = np.zeros(n, dtype=bool)
         bad_out = np.zeros(n, dtype=bool)
         bad_in[1:] = fast
@@ -1193,34 +1224,33 @@ def _drop_jumps(idx, mmsi, t_ms, lon, lat, max_kn, code):
         drop |= last & bad_in & prev_ok
         if not drop.any():
             break
-        code[idx[drop]] = jump
-        idx = idx[~drop]
+        rejected.append(pos[drop])
+        pos = pos[~drop]
     # what is left: runs of bad fixes; greedy per affected vessel
-    mm, tt, x, y = mmsi[idx], t_ms[idx], lon[idx], lat[idx]
+    mm, tt, x, y = mmsi[pos], t_ms[pos], lon[pos], lat[pos]
     fast, same = _leg_fast(mm, tt, x, y, max_kn)
-    if not fast.any():
-        return idx
-    keep = np.ones(len(idx), dtype=bool)
-    starts = np.flatnonzero(np.r_[True, mm[1:] != mm[:-1]])
-    ends = np.r_[starts[1:], len(idx)]
-    vessel_of_leg = np.searchsorted(starts, np.flatnonzero(fast), side='right') - 1
-    for v in np.unique(vessel_of_leg):
-        a, b = starts[v], ends[v]
-        f = fast[a:b - 1]
-        ok_legs = np.flatnonzero(~f)
-        anchor = a + (int(ok_legs[0]) if len(ok_legs) else 0)
-        for direction in (1, -1):
-            ref = anchor
-            rng = range(anchor + 1, b) if direction == 1 else range(anchor - 1, a - 1, -1)
-            for j in rng:
-                dt_h = max(abs(int(tt[j]) - int(tt[ref])), 1000) / 3.6e6
-                d = float(haversine_nm(x[ref], y[ref], x[j], y[j])) - JUMP_TOLERANCE_NM
-                if d > max_kn * dt_h:
-                    keep[j] = False
-                else:
-                    ref = j
-    code[idx[~keep]] = jump
-    return idx[keep]
+    if fast.any():
+        keep = np.ones(len(pos), dtype=bool)
+        starts = np.flatnonzero(np.r_[True, mm[1:] != mm[:-1]])
+        ends = np.r_[starts[1:], len(pos)]
+        vessel_of_leg = np.searchsorted(starts, np.flatnonzero(fast), side='right') - 1
+        for v in np.unique(vessel_of_leg):
+            a, b = starts[v], ends[v]
+            f = fast[a:b - 1]
+            ok_legs = np.flatnonzero(~f)
+            anchor = a + (int(ok_legs[0]) if len(ok_legs) else 0)
+            for direction in (1, -1):
+                ref = anchor
+                rng = range(anchor + 1, b) if direction == 1 else range(anchor - 1, a - 1, -1)
+                for j in rng:
+                    dt_h = max(abs(int(tt[j]) - int(tt[ref])), 1000) / 3.6e6
+                    d = float(haversine_nm(x[ref], y[ref], x[j], y[j])) - JUMP_TOLERANCE_NM
+                    if d > max_kn * dt_h:
+                        keep[j] = False
+                    else:
+                        ref = j
+        rejected.append(pos[~keep])
+    return np.concatenate(rejected) if rejected else np.zeros(0, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------------------------- entry point
