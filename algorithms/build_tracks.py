@@ -1,13 +1,12 @@
 """cargowatch:buildtracks — one LineStringM per vessel segment (M = unix time), split at long gaps."""
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsFields, QgsGeometry,
-                       QgsLineString, QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterDuration,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsGeometry, QgsLineString,
+                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterDuration,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterNumber, QgsUnitTypes, QgsWkbTypes)
+                       QgsProcessingParameterField, QgsProcessingParameterNumber)
 
 from .base import CargoWatchAlgorithm, progress_cb, qfield
-from .import_ais import WGS84, read_positions, set_temporal, utc_datetime
+from .import_ais import Q, WGS84, read_positions, set_temporal, utc_datetime
 from ..core import tracks
 
 HOUR_MS = 3600 * 1000
@@ -16,20 +15,20 @@ HOUR_MS = 3600 * 1000
 def add_position_inputs(alg, help_text):
     """INPUT points + optional MMSI/TIME field parameters (shared by the AIS algorithms)."""
     p = QgsProcessingParameterFeatureSource('INPUT', alg.tr('AIS positions'),
-                                            [QgsProcessing.SourceType.TypeVectorPoint])
+                                            [Q.SRC_POINT])
     p.setHelp(alg.tr(help_text))
     alg.addParameter(p)
     for key, label in (('MMSI_FIELD', 'MMSI field'), ('TIME_FIELD', 'Time field')):
         p = QgsProcessingParameterField(key, alg.tr(label), parentLayerParameterName='INPUT', optional=True)
         p.setHelp(alg.tr('Empty: recognised by name (mmsi/ssvid; time/timestamp/basedatetime). Time may be a '
                          'datetime, an ISO text or unix seconds.'))
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        p.setFlags(p.flags() | Q.ADVANCED)
         alg.addParameter(p)
 
 
 def duration_param(alg, key, label, hours, help_text):
     p = QgsProcessingParameterDuration(key, alg.tr(label), defaultValue=hours * HOUR_MS, minValue=0)
-    p.setDefaultUnit(QgsUnitTypes.TemporalUnit.TemporalHours)
+    p.setDefaultUnit(Q.HOURS)
     p.setHelp(alg.tr(help_text))
     alg.addParameter(p)
 
@@ -71,11 +70,11 @@ class BuildTracks(CargoWatchAlgorithm):
         duration_param(self, 'MAX_GAP', 'Maximum gap within a track', 12,
                        'A longer time without positions starts a new segment.')
         p = QgsProcessingParameterNumber('MIN_POINTS', self.tr('Minimum points per segment'),
-                                         QgsProcessingParameterNumber.Type.Integer, 2, minValue=2)
+                                         Q.INTEGER, 2, minValue=2)
         p.setHelp(self.tr('Segments with fewer positions are not written (a line needs 2).'))
         self.addParameter(p)
         p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('Vessel tracks'),
-                                              QgsProcessing.SourceType.TypeVectorLine)
+                                              Q.SRC_LINE)
         p.setHelp(self.tr('One LineStringM per vessel segment.'))
         self.addParameter(p)
         self.addOutput(QgsProcessingOutputNumber('TRACK_COUNT', self.tr('Number of track segments')))
@@ -91,7 +90,7 @@ class BuildTracks(CargoWatchAlgorithm):
         for name, kind in (('mmsi', 'long'), ('name', 'string'), ('start', 'datetime'), ('end', 'datetime'),
                            ('duration_h', 'double'), ('length_nm', 'double'), ('points', 'int')):
             fields.append(qfield(name, kind))
-        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, QgsWkbTypes.Type.LineStringM,
+        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, Q.WKB_LINE_M,
                                           QgsCoordinateReferenceSystem(WGS84))
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, 'OUTPUT'))
@@ -108,6 +107,6 @@ class BuildTracks(CargoWatchAlgorithm):
             f.setAttributes([int(seg['mmsi'][k]), vessel_name(static, seg['mmsi'][k]),
                              utc_datetime(seg['start'][k]), utc_datetime(seg['end'][k]),
                              float(seg['duration_h'][k]), float(seg['length_nm'][k]), int(seg['points'][k])])
-            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+            sink.addFeature(f, Q.FAST_INSERT)
         set_temporal(context, dest, 'start', 'end')
         return {'OUTPUT': dest, 'TRACK_COUNT': nseg}

@@ -2,15 +2,14 @@
 from collections import Counter
 
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFeatureSink,
-                       QgsFields, QgsGeometry, QgsLineString, QgsPoint, QgsProcessing,
-                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterDefinition,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFields, QgsGeometry,
+                       QgsLineString, QgsPoint, QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterNumber, QgsWkbTypes)
+                       QgsProcessingParameterField, QgsProcessingParameterNumber)
 
 from .base import CargoWatchAlgorithm, qfield
 from .build_tracks import add_position_inputs, duration_param, positions_from, vessel_name
-from .import_ais import WGS84, set_temporal, utc_datetime
+from .import_ais import Q, WGS84, set_temporal, utc_datetime
 from ..core import geo
 from ..core import gaps as core_gaps
 from ..core import voyages as core_voyages
@@ -99,7 +98,7 @@ class CountVoyages(CargoWatchAlgorithm):
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')
         p = QgsProcessingParameterFeatureSource('SITES', self.tr('Sites (ports, anchorages, terminals)'),
-                                                [QgsProcessing.SourceType.TypeVectorPolygon])
+                                                [Q.SRC_POLYGON])
         p.setHelp(self.tr('Polygons with a name field; any CRS.'))
         self.addParameter(p)
         p = QgsProcessingParameterField('SITE_NAME', self.tr('Site name field'), parentLayerParameterName='SITES',
@@ -114,20 +113,20 @@ class CountVoyages(CargoWatchAlgorithm):
                        'Time the vessel must have stayed at a site for a dark visit to count (loading, '
                        'unloading).')
         p = QgsProcessingParameterNumber('TOP_SPEED', self.tr('Top speed (knots, empty = each vessel\'s own)'),
-                                         QgsProcessingParameterNumber.Type.Double, optional=True, minValue=0.1)
+                                         Q.DOUBLE, optional=True, minValue=0.1)
         p.setHelp(self.tr('Override the speed used to decide reachability for every vessel.'))
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
         p = QgsProcessingParameterNumber('SPEED_QUANTILE', self.tr('Speed quantile for a vessel\'s top speed'),
-                                         QgsProcessingParameterNumber.Type.Double, 0.99, minValue=0.5,
+                                         Q.DOUBLE, 0.99, minValue=0.5,
                                          maxValue=1.0)
         p.setHelp(self.tr('0.99 ignores the odd wrong speed report; 1 = the maximum.'))
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('Voyages'), QgsProcessing.SourceType.TypeVectorLine)
+        p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('Voyages'), Q.SRC_LINE)
         p.setHelp(self.tr('Observed and dark voyages between sites.'))
         self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink('CALLS', self.tr('Port calls'), QgsProcessing.SourceType.TypeVectorPoint,
+        p = QgsProcessingParameterFeatureSink('CALLS', self.tr('Port calls'), Q.SRC_POINT,
                                               optional=True)
         p.setHelp(self.tr('One point per port call.'))
         self.addParameter(p)
@@ -168,7 +167,7 @@ class CountVoyages(CargoWatchAlgorithm):
                            ('observed', 'string'), ('reachable_sites', 'string'), ('top_speed_kn', 'double'),
                            ('slack_h', 'double')):
             fields.append(qfield(name, kind))
-        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, QgsWkbTypes.Type.LineString,
+        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, Q.WKB_LINE,
                                           QgsCoordinateReferenceSystem(WGS84))
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, 'OUTPUT'))
@@ -180,7 +179,7 @@ class CountVoyages(CargoWatchAlgorithm):
             f.setAttributes([int(vis['mmsi'][k]), vessel_name(static, vis['mmsi'][k]), sname(vis['from_site'][k]),
                              sname(vis['to_site'][k]), utc_datetime(vis['depart'][k]),
                              utc_datetime(vis['arrive'][k]), float(vis['hours'][k]), 'yes', None, None, None])
-            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+            sink.addFeature(f, Q.FAST_INSERT)
         for k in range(len(dark['gap'])):
             gi = int(dark['gap'][k])
             a, b = int(g['i0'][gi]), int(g['i1'][gi])
@@ -195,7 +194,7 @@ class CountVoyages(CargoWatchAlgorithm):
                              utc_datetime(dark['t0'][k]), utc_datetime(dark['t1'][k]), float(dark['hours'][k]),
                              'no', ';'.join(names[int(j)] for j in reach), float(dark['speed_kn'][k]),
                              float(dark['slack_h'][k][0])])
-            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+            sink.addFeature(f, Q.FAST_INSERT)
         set_temporal(context, dest, 'depart', 'arrive')
         results = {'OUTPUT': dest, 'VOYAGE_COUNT': len(vis['mmsi']) + len(dark['gap']),
                    'OBSERVED_COUNT': len(vis['mmsi']), 'DARK_COUNT': len(dark['gap']),
@@ -205,7 +204,7 @@ class CountVoyages(CargoWatchAlgorithm):
             for name, kind in (('mmsi', 'long'), ('name', 'string'), ('site', 'string'), ('arrive', 'datetime'),
                                ('depart', 'datetime'), ('hours', 'double'), ('points', 'int')):
                 cf.append(qfield(name, kind))
-            csink, cdest = self.parameterAsSink(parameters, 'CALLS', context, cf, QgsWkbTypes.Type.Point,
+            csink, cdest = self.parameterAsSink(parameters, 'CALLS', context, cf, Q.WKB_POINT,
                                                 QgsCoordinateReferenceSystem(WGS84))
             if csink is not None:
                 for k in range(len(calls['mmsi'])):
@@ -217,7 +216,7 @@ class CountVoyages(CargoWatchAlgorithm):
                                      utc_datetime(calls['depart'][k]),
                                      float(calls['depart'][k] - calls['arrive'][k]) / 3600.0,
                                      int(calls['points'][k])])
-                    csink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+                    csink.addFeature(f, Q.FAST_INSERT)
                 set_temporal(context, cdest, 'arrive', 'depart')
                 results['CALLS'] = cdest
         feedback.setProgress(100)

@@ -1,14 +1,13 @@
 """cargowatch:detectgaps — AIS dark periods (intervals without positions longer than MIN_GAP)."""
 import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsFields, QgsGeometry,
-                       QgsLineString, QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsWkbTypes)
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsGeometry, QgsLineString,
+                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField)
 
 from .base import CargoWatchAlgorithm, qfield
 from .build_tracks import add_position_inputs, duration_param, positions_from, vessel_name
 from .count_voyages import read_sites
-from .import_ais import WGS84, set_temporal, utc_datetime
+from .import_ais import Q, WGS84, set_temporal, utc_datetime
 from ..core import gaps as core_gaps
 from ..core import voyages as core_voyages
 
@@ -34,7 +33,7 @@ class DetectGaps(CargoWatchAlgorithm):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')
         duration_param(self, 'MIN_GAP', 'Minimum gap', 12, 'Intervals without positions longer than this.')
         p = QgsProcessingParameterFeatureSource('SITES', self.tr('Sites (ports, anchorages, terminals)'),
-                                                [QgsProcessing.SourceType.TypeVectorPolygon], optional=True)
+                                                [Q.SRC_POLYGON], optional=True)
         p.setHelp(self.tr('Optional polygons: the nearest one is named at each end of a gap.'))
         self.addParameter(p)
         p = QgsProcessingParameterField('SITE_NAME', self.tr('Site name field'), parentLayerParameterName='SITES',
@@ -42,7 +41,7 @@ class DetectGaps(CargoWatchAlgorithm):
         p.setHelp(self.tr('Empty: a field called name (or the first text field).'))
         self.addParameter(p)
         p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('AIS dark periods'),
-                                              QgsProcessing.SourceType.TypeVectorLine)
+                                              Q.SRC_LINE)
         p.setHelp(self.tr('One line per gap.'))
         self.addParameter(p)
         self.addOutput(QgsProcessingOutputNumber('GAP_COUNT', self.tr('Number of gaps')))
@@ -77,7 +76,7 @@ class DetectGaps(CargoWatchAlgorithm):
             for name, kind in (('site_before', 'string'), ('site_before_nm', 'double'), ('site_after', 'string'),
                                ('site_after_nm', 'double')):
                 fields.append(qfield(name, kind))
-        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, QgsWkbTypes.Type.LineStringM,
+        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, Q.WKB_LINE_M,
                                           QgsCoordinateReferenceSystem(WGS84))
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, 'OUTPUT'))
@@ -98,6 +97,6 @@ class DetectGaps(CargoWatchAlgorithm):
                 j0, d0, j1, d1 = near
                 attrs += [sites['names'][j0[k]], float(d0[k, j0[k]]), sites['names'][j1[k]], float(d1[k, j1[k]])]
             f.setAttributes(attrs)
-            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+            sink.addFeature(f, Q.FAST_INSERT)
         set_temporal(context, dest, 'start', 'end')
         return {'OUTPUT': dest, 'GAP_COUNT': n}

@@ -6,13 +6,12 @@ Also holds the helpers the other AIS algorithms share: reading a point layer int
 import os
 
 import numpy as np
-from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFeatureRequest,
-                       QgsFeatureSink, QgsFields, QgsGeometry, QgsPointXY, QgsProcessing,
-                       QgsProcessingException, QgsProcessingFeatureSourceDefinition,
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureRequest, QgsFields, QgsGeometry,
+                       QgsPointXY, QgsProcessingException, QgsProcessingFeatureSourceDefinition,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputNumber,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsProcessingParameterDefinition,
-                       QgsProcessingUtils, QgsProviderRegistry, QgsVectorLayer, QgsWkbTypes)
+                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsProviderRegistry,
+                       QgsVectorLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QDateTime, QTimeZone
 
 from .base import CargoWatchAlgorithm, progress_cb, qfield
@@ -23,6 +22,39 @@ WGS84 = 'EPSG:4326'
 TEXT_EXTENSIONS = {'.csv', '.txt', '.nmea', '.log', '.aivdm', '.ais', '.raw', '.json', '.jsonl', '.ndjson',
                    '.gz', '.tsv', '.dat'}
 _KEEP = []  # layer post-processors must outlive processAlgorithm
+
+
+def _qenum(*paths):
+    """The first enum value that resolves: QGIS 4 / 3.3x scoped names first, then the 3.22 spelling."""
+    import qgis.core as qc
+    for path in paths:
+        obj = qc
+        for part in path.split('.'):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                break
+        if obj is not None:
+            return obj
+    raise AttributeError(paths[-1])
+
+
+class Q:
+    """Enums used by the AIS algorithms, resolved once for QGIS 3.22 (Qt5) to QGIS 4 (Qt6)."""
+    POINT_GEOMETRY = _qenum('Qgis.GeometryType.Point', 'QgsWkbTypes.GeometryType.PointGeometry')
+    FILE = _qenum('Qgis.ProcessingFileParameterBehavior.File', 'QgsProcessingParameterFile.Behavior.File')
+    ADVANCED = _qenum('Qgis.ProcessingParameterFlag.Advanced', 'QgsProcessingParameterDefinition.Flag.FlagAdvanced')
+    DOUBLE = _qenum('Qgis.ProcessingNumberParameterType.Double', 'QgsProcessingParameterNumber.Type.Double')
+    INTEGER = _qenum('Qgis.ProcessingNumberParameterType.Integer', 'QgsProcessingParameterNumber.Type.Integer')
+    SRC_ANY = _qenum('Qgis.ProcessingSourceType.Vector', 'QgsProcessing.SourceType.TypeVector')
+    SRC_POINT = _qenum('Qgis.ProcessingSourceType.VectorPoint', 'QgsProcessing.SourceType.TypeVectorPoint')
+    SRC_LINE = _qenum('Qgis.ProcessingSourceType.VectorLine', 'QgsProcessing.SourceType.TypeVectorLine')
+    SRC_POLYGON = _qenum('Qgis.ProcessingSourceType.VectorPolygon', 'QgsProcessing.SourceType.TypeVectorPolygon')
+    HOURS = _qenum('Qgis.TemporalUnit.Hours', 'QgsUnitTypes.TemporalUnit.TemporalHours')
+    WKB_POINT = _qenum('Qgis.WkbType.Point', 'QgsWkbTypes.Type.Point')
+    WKB_NONE = _qenum('Qgis.WkbType.NoGeometry', 'QgsWkbTypes.Type.NoGeometry')
+    WKB_LINE = _qenum('Qgis.WkbType.LineString', 'QgsWkbTypes.Type.LineString')
+    WKB_LINE_M = _qenum('Qgis.WkbType.LineStringM', 'QgsWkbTypes.Type.LineStringM')
+    FAST_INSERT = _qenum('QgsFeatureSink.Flag.FastInsert', 'QgsFeatureSink.FastInsert')
 
 
 def utc_datetime(t):
@@ -191,7 +223,7 @@ def read_layer_columns(alg, parameters, name, context, feedback, user_fields=Non
     source = alg.parameterAsSource(parameters, name, context)
     if source is None:
         raise QgsProcessingException(alg.tr('{}: the point layer could not be loaded.').format(name))
-    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.GeometryType.PointGeometry:
+    if QgsWkbTypes.geometryType(source.wkbType()) != Q.POINT_GEOMETRY:
         raise QgsProcessingException(alg.tr('{}: the layer must hold points (AIS positions).').format(name))
     names = [f.name() for f in source.fields()]
     roles = {}
@@ -338,7 +370,7 @@ class ImportAis(CargoWatchAlgorithm):
 
     def initAlgorithm(self, config=None):
         p = QgsProcessingParameterFile('INPUT', self.tr('AIS file (NMEA, CSV, JSON lines, gzip, or a point layer)'),
-                                       behavior=QgsProcessingParameterFile.Behavior.File)
+                                       behavior=Q.FILE)
         p.setHelp(self.tr('The raw AIS file. A GeoPackage/Shapefile of points is read as a layer '
                           '(path|layername=... to pick one).'))
         self.addParameter(p)
@@ -346,10 +378,10 @@ class ImportAis(CargoWatchAlgorithm):
                                        options=[self.tr('Detect'), 'NMEA 0183', 'CSV', self.tr('JSON lines'),
                                                 self.tr('Point layer (OGR)')], defaultValue=0)
         p.setHelp(self.tr('Detect looks at the content (not the extension).'))
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
         p = QgsProcessingParameterNumber('MAX_SPEED', self.tr('Maximum speed (knots)'),
-                                         QgsProcessingParameterNumber.Type.Double, 50.0, minValue=0.0)
+                                         Q.DOUBLE, 50.0, minValue=0.0)
         p.setHelp(self.tr('A fix that would need a higher speed from the previous fix and to the next one is '
                           'an impossible jump and is rejected. 0 disables the check.'))
         self.addParameter(p)
@@ -360,14 +392,14 @@ class ImportAis(CargoWatchAlgorithm):
                                              optional=True)
             p.setHelp(self.tr('CSV column / JSON key / layer field holding the {}; empty = recognised by name '
                               '(DMA, MarineCadastre, GFW and common names).').format(label))
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+            p.setFlags(p.flags() | Q.ADVANCED)
             self.addParameter(p)
         p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('AIS positions'),
-                                              QgsProcessing.SourceType.TypeVectorPoint)
+                                              Q.SRC_POINT)
         p.setHelp(self.tr('Clean positions, one point per report (GeoPackage by default).'))
         self.addParameter(p)
         p = QgsProcessingParameterFeatureSink('REJECTED', self.tr('Rejected rows'),
-                                              QgsProcessing.SourceType.TypeVector, optional=True,
+                                              Q.SRC_ANY, optional=True,
                                               createByDefault=False)
         p.setHelp(self.tr('Table of rejected rows: line (or feature id), raw line, reason.'))
         self.addParameter(p)
@@ -407,7 +439,7 @@ class ImportAis(CargoWatchAlgorithm):
             feedback.pushInfo(line)
         # sinks after the core work
         sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, position_fields(),
-                                          QgsWkbTypes.Type.Point, QgsCoordinateReferenceSystem(WGS84))
+                                          Q.WKB_POINT, QgsCoordinateReferenceSystem(WGS84))
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, 'OUTPUT'))
         self.write_positions(sink, res.cols, res.static, feedback, 80, 98)
@@ -420,14 +452,14 @@ class ImportAis(CargoWatchAlgorithm):
             rfields.append(qfield('raw', 'string'))
             rfields.append(qfield('reason', 'string'))
             rsink, rdest = self.parameterAsSink(parameters, 'REJECTED', context, rfields,
-                                                QgsWkbTypes.Type.NoGeometry, QgsCoordinateReferenceSystem())
+                                                Q.WKB_NONE, QgsCoordinateReferenceSystem())
             if rsink is not None:
                 texts = {} if layer_mode else ais_io.read_source_lines(file_path, res.rejected_line)
                 for ln, reason in zip(res.rejected_line.tolist(), res.rejected_reason.tolist()):
                     f = QgsFeature(rfields)
                     f.setAttributes([int(ln), texts.get(ln, 'feature {}'.format(ln) if layer_mode else ''),
                                      reason])
-                    rsink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
+                    rsink.addFeature(f, Q.FAST_INSERT)
                 results['REJECTED'] = rdest
         feedback.setProgress(100)
         return results
@@ -477,11 +509,11 @@ class ImportAis(CargoWatchAlgorithm):
             f.setAttributes([m, utc_datetime(t[i]), sog[i], cog[i], hdg[i], status[i]] + srec)
             batch.append(f)
             if len(batch) >= 5000:
-                sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
+                sink.addFeatures(batch, Q.FAST_INSERT)
                 batch = []
             if i % step == 0:
                 if feedback.isCanceled():
                     break
                 feedback.setProgress(start + (end - start) * i / max(n, 1))
         if batch:
-            sink.addFeatures(batch, QgsFeatureSink.Flag.FastInsert)
+            sink.addFeatures(batch, Q.FAST_INSERT)
