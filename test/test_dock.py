@@ -372,16 +372,14 @@ def test_vessel_colour_and_show_only(dock, ais_layer):
     assert not cats[r.categoryIndexForValue(PEARL)].renderState()
 
 
-def test_plugin_toolbar_button_opens_the_dock(qgis_iface, qgis_new_project, ais_layer, cargowatch_provider):
+def test_plugin_toolbar_button_opens_the_dock(qgis_iface, qgis_new_project, ais_layer):
     from cargowatch.plugin import CargoWatchPlugin
     plugin = CargoWatchPlugin(qgis_iface)
-    plugin.provider = cargowatch_provider  # already registered for the session: keep it
-    plugin.initGui()
+    plugin.initGui()  # the session's provider is already registered: the plugin leaves it alone
     plugin.action.trigger()
     assert isinstance(plugin.dock, CargoWatchDock) and plugin.action.isChecked()
     assert plugin.dock.load_layer(ais_layer)
     assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is not None
-    plugin.provider = None
     plugin.unload()
     assert plugin.dock is None
     assert QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME) is None
@@ -524,3 +522,16 @@ def test_sites_file_defaults_next_to_the_project(dock, tmp_path):
     QgsProject.instance().clear()  # another project: the file is closed, nothing dangles
     assert dock.store is None and dock.sites_table.rowCount() == 0
     assert os.path.exists(tmp_path / 'harbour watch_sites.gpkg')
+
+
+def test_delete_site_asks_first(dock, tmp_path):
+    assert dock.open_store(str(tmp_path / 's.gpkg'))
+    assert not dock.delete_selected_site() and 'Select a site' in dock.last_message[1]
+    dock.form_runner = fill_and_accept(name='Old depot')
+    fid = dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(5, 5)))
+    dock.select_site(fid)
+    dock.confirm = lambda text: False
+    assert not dock.delete_selected_site() and len(dock.store.sites()) == 1
+    dock.confirm = lambda text: 'Old depot' in text
+    assert dock.delete_selected_site() and dock.store.sites() == []
+    assert dock.sites_table.rowCount() == 0

@@ -991,12 +991,19 @@ class CargoWatchDock(QgsDockWidget):
             return result['fid']
         return None
 
-    def edit_selected_site(self):
+    def _selected_site(self):
+        """The Site selected in the list, or None after telling the analyst to select one."""
         fid = self.selected_site_fid()
-        if fid is None:
+        site = next((s for s in self._site_list if s.fid == fid), None) if fid is not None else None
+        if site is None:
             self.message(tr('Select a site first.'), 'Info', 3)
+        return site
+
+    def edit_selected_site(self):
+        s = self._selected_site()
+        if s is None:
             return False
-        s = next(s for s in self._site_list if s.fid == fid)
+        fid = s.fid
         ok = {}
 
         def save(values):
@@ -1020,11 +1027,10 @@ class CargoWatchDock(QgsDockWidget):
         return False
 
     def delete_selected_site(self):
-        fid = self.selected_site_fid()
-        if fid is None:
-            self.message(tr('Select a site first.'), 'Info', 3)
+        s = self._selected_site()
+        if s is None:
             return False
-        s = next(s for s in self._site_list if s.fid == fid)
+        fid = s.fid
         if not self.confirm(tr('Delete site "{}" and its {} observations?').format(s.name, s.n_obs)):
             return False
         if self._write(lambda: self.store.delete_site(fid) or True):
