@@ -173,3 +173,19 @@ def test_detectgaps_through_qgis_process(tmp_path):
     proc, results = run_qgis_process('cargowatch:detectgaps', {'INPUT': str(GPKG), 'MIN_GAP': 6 * 3600 * 1000,
                                                                'OUTPUT': str(tmp_path / 'g.gpkg')})
     assert results['GAP_COUNT'] == 4
+
+
+@needs_shared
+def test_outputs_are_time_enabled_when_loaded(tmp_path):
+    import processing
+    from qgis.core import QgsProject
+    before = set(QgsProject.instance().mapLayers())
+    processing.runAndLoadResults('cargowatch:buildtracks', {'INPUT': str(GPKG), 'MAX_GAP': 6 * 3600 * 1000,
+                                                             'OUTPUT': str(tmp_path / 't.gpkg')})
+    new = [lyr for lid, lyr in QgsProject.instance().mapLayers().items() if lid not in before]
+    try:
+        assert len(new) == 1
+        props = new[0].temporalProperties()
+        assert props.isActive() and props.startField() == 'start' and props.endField() == 'end'
+    finally:
+        QgsProject.instance().removeMapLayers([lyr.id() for lyr in new])
