@@ -161,3 +161,23 @@ class _null:
 
     def __exit__(self, *a):
         return False
+
+
+def _add_then_crash(path, fid):
+    from cargowatch.ui.site_store import SiteStore as Store
+    store = Store(path)
+    store.add_observation(fid, '2024-04-01', containers=77, note='before the crash')
+    os._exit(3)  # QGIS dies: no close, no checkpoint
+
+
+def test_an_edit_survives_a_crash(tmp_path):
+    path = str(tmp_path / 'crash.gpkg')
+    with SiteStore(path) as store:
+        fid = store.add_site('Depot', wkt='POINT (1 2)')
+    p = multiprocessing.get_context('spawn').Process(target=_add_then_crash, args=(path, fid))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 3
+    with SiteStore(path) as store:
+        assert [(o.containers, o.note) for o in store.observations(fid)] == [(77, 'before the crash')]
+    assert ogr.Open(path).GetLayerByName('observations').GetFeatureCount() == 1

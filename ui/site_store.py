@@ -224,7 +224,7 @@ class SiteStore:
                         cur.execute(stmt)
         if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA synchronous=FULL")  # an edit is on disk when the form closes
 
     def _check(self):
         have = {r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
