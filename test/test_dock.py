@@ -535,3 +535,29 @@ def test_delete_site_asks_first(dock, tmp_path):
     dock.confirm = lambda text: 'Old depot' in text
     assert dock.delete_selected_site() and dock.store.sites() == []
     assert dock.sites_table.rowCount() == 0
+
+
+def test_run_watcher_records_cargowatch_tasks(dock, tmp_path):
+    """A CargoWatch algorithm run as a task (as the Processing dialog does) is recorded with its results."""
+    from qgis.core import QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProcessingFeedback
+    alg = QgsApplication.processingRegistry().createAlgorithmById('cargowatch:detectgaps')
+    if alg is None:
+        pytest.skip('cargowatch:detectgaps not there yet')
+    ctx, fb = QgsProcessingContext(), QgsProcessingFeedback()
+    task = QgsProcessingAlgRunnerTask(alg, {'INPUT': write_ais_gpkg(tmp_path / 'a.gpkg'), 'MIN_GAP': 6 * 3600 * 1000,
+                                            'OUTPUT': str(tmp_path / 'gaps.gpkg')}, ctx, fb)
+    seen = []
+    dock.watcher.recorded.connect(seen.append)
+    QgsApplication.taskManager().addTask(task)
+    import time
+    deadline = time.time() + 60
+    while not seen and time.time() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    assert seen == ['cargowatch:detectgaps']
+    when, alg_id, display, results = run_results._RESULTS[-1]
+    assert alg_id == 'cargowatch:detectgaps' and results['GAP_COUNT'] == 1
+    assert run_results.counts_from_results(alg_id, results) == {}  # a gap count is not a site count
+    assert run_results.counts_from_results('cargowatch:countpits', {'COUNT': 112}) == {'pits': 112}
+    assert run_results.counts_from_results('cargowatch:countcontainers', {'COUNT': 40.0, 'TEU': 61.5}) == \
+        {'containers': 40, 'teu': 61.5}
