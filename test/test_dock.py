@@ -561,3 +561,32 @@ def test_run_watcher_records_cargowatch_tasks(dock, tmp_path):
     assert run_results.counts_from_results('cargowatch:countpits', {'COUNT': 112}) == {'pits': 112}
     assert run_results.counts_from_results('cargowatch:countcontainers', {'COUNT': 40.0, 'TEU': 61.5}) == \
         {'containers': 40, 'teu': 61.5}
+
+
+def _wait(cond, seconds=60):
+    import time
+    deadline = time.time() + seconds
+    while not cond() and time.time() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    return cond()
+
+
+def test_show_reads_in_the_background(dock, ais_layer):
+    results = []
+    dock.layerLoaded.connect(results.append)
+    dock.layer_combo.setLayer(ais_layer)
+    dock.load_btn.click()  # "Show": a task reads the layer, the UI stays live
+    assert dock.progress_row.isVisibleTo(dock) and not dock.load_btn.isEnabled()
+    assert _wait(lambda: results)
+    assert results == [True] and dock.data.n_vessels == 3 and layer(dock, 'tracks').featureCount() > 0
+    assert not dock.progress_row.isVisibleTo(dock) and dock.load_btn.isEnabled()
+    # cancelled straight away: nothing drawn, a calm message
+    dock2_results = []
+    dock.layerLoaded.connect(dock2_results.append)
+    dock.data = None
+    assert dock.load_layer(ais_layer, background=True)
+    dock.cancel_btn.click()
+    assert _wait(lambda: dock2_results)
+    if dock2_results == [False]:
+        assert dock.data is None and 'cancelled' in dock.last_message[1]

@@ -7,10 +7,11 @@ sorted by mmsi then t, plus a per-vessel table (name, IMO, count, first/last see
 """
 
 import numpy as np
-from qgis.core import QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProviderRegistry, QgsWkbTypes
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProviderRegistry, QgsVectorLayerFeatureSource,
+                       QgsWkbTypes)
 from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime
 
-from ..core.errors import CargoWatchError
+from ..core.errors import Cancelled, CargoWatchError
 from ..core.tracks import sort_positions
 from .compat import GEOM_POINT
 
@@ -135,7 +136,7 @@ def _ogr_source(layer):
     return path, parts.get('layerName'), parts.get('layerId'), layer.subsetString()
 
 
-def _read_ogr(layer, fmap, src):
+def _read_ogr(fmap, src):
     from osgeo import gdal, ogr
 
     if tuple(int(x) for x in gdal.__version__.split('.')[:2]) < (3, 6):
@@ -204,14 +205,15 @@ def _qvariant_py(v):
     return v
 
 
-def _read_features(layer, fmap, progress=None):
+def _read_features(source, fields, n_total, fmap, progress=None, cancelled=None):
+    """Feature by feature from a QgsVectorLayerFeatureSource (a thread-safe snapshot of the layer)."""
     names = list(fmap.values())
-    req = QgsFeatureRequest().setSubsetOfAttributes(names, layer.fields())
-    n_total = max(1, layer.featureCount())
-    idx = {k: layer.fields().indexOf(v) for k, v in fmap.items()}
+    req = QgsFeatureRequest().setSubsetOfAttributes(names, fields)
+    n_total = max(1, n_total)
+    idx = {k: fields.indexOf(v) for k, v in fmap.items()}
     lists = {k: [] for k in fmap}
     lon, lat = [], []
-    for i, f in enumerate(layer.getFeatures(req)):
+    for i, f in enumerate(source.getFeatures(req)):
         g = f.geometry()
         if g.isNull():
             continue
@@ -228,8 +230,11 @@ def _read_features(layer, fmap, progress=None):
         attrs = f.attributes()
         for k, j in idx.items():
             lists[k].append(_qvariant_py(attrs[j]))
-        if progress and i % 50000 == 0:
-            progress(i / n_total)
+        if i % 50000 == 0:
+            if cancelled is not None and cancelled():
+                raise Cancelled()
+            if progress:
+                progress(i / n_total)
     cols = {'lon': np.asarray(lon, dtype=np.float64), 'lat': np.asarray(lat, dtype=np.float64)}
     for k, v in lists.items():
         if k in ('name', 'imo'):
@@ -244,36 +249,56 @@ def _read_features(layer, fmap, progress=None):
     return cols, len(lon)
 
 
+class LayerReader:
+    """Reads an AIS layer in two steps: ``LayerReader(layer)`` in the main thread (checks, a snapshot of
+    what is needed), then ``run()`` anywhere, e.g. in a QgsTask (OGR or a QgsVectorLayerFeatureSource)."""
+
+    def __init__(self, layer):
+        self.fmap = check_layer(layer)
+        self.name = layer.name()
+        self.src = _ogr_source(layer)
+        self.source = QgsVectorLayerFeatureSource(layer)
+        self.fields = layer.fields()
+        self.count = layer.featureCount()
+        crs = layer.crs()
+        self.crs_wkt = None
+        if crs.isValid() and crs != QgsCoordinateReferenceSystem('EPSG:4326'):
+            self.crs_wkt = crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL)
+
+    def run(self, progress=None, cancelled=None):
+        got = None
+        if self.src is not None:
+            try:
+                got = _read_ogr(self.fmap, self.src)
+            except Exception:  # noqa: BLE001 - any trouble in the fast path: read feature by feature
+                got = None
+        if got is None:
+            got = _read_features(self.source, self.fields, self.count, self.fmap, progress, cancelled)
+        return _columns(got, self.name, self.crs_wkt)
+
+
 def read_ais_layer(layer, progress=None):
     """AisData from an AIS point layer of the project (AisLayerError with a clear message otherwise)."""
-    fmap = check_layer(layer)
-    got = None
-    src = _ogr_source(layer)
-    if src is not None:
-        try:
-            got = _read_ogr(layer, fmap, src)
-        except Exception:  # noqa: BLE001 - any trouble in the fast path: read feature by feature
-            got = None
-    if got is None:
-        got = _read_features(layer, fmap, progress)
+    return LayerReader(layer).run(progress)
+
+
+def _columns(got, layer_name, crs_wkt):
     raw, n = got
     if n == 0:
-        raise AisLayerError(tr('Layer "{}" holds no positions.').format(layer.name()))
+        raise AisLayerError(tr('Layer "{}" holds no positions.').format(layer_name))
     mmsi = np.asarray(raw['mmsi'])
     if mmsi.dtype.kind not in 'iu':
         m = np.asarray(mmsi, dtype=object)
         try:
             mmsi = np.array([int(x) if x not in (None, '') else -1 for x in m], dtype=np.int64)
         except (TypeError, ValueError):
-            raise AisLayerError(tr('The mmsi field of "{}" is not numeric.').format(layer.name())) from None
+            raise AisLayerError(tr('The mmsi field of "{}" is not numeric.').format(layer_name)) from None
     lon = np.asarray(raw['lon'], dtype=np.float64)
     lat = np.asarray(raw['lat'], dtype=np.float64)
-    crs = layer.crs()
-    wgs84 = QgsCoordinateReferenceSystem('EPSG:4326')
-    if crs.isValid() and crs != wgs84:
+    if crs_wkt:
         from osgeo import osr
         s_in = osr.SpatialReference()
-        s_in.ImportFromWkt(crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL))
+        s_in.ImportFromWkt(crs_wkt)
         s_out = osr.SpatialReference()
         s_out.ImportFromEPSG(4326)
         for s in (s_in, s_out):
@@ -311,5 +336,5 @@ def read_ais_layer(layer, progress=None):
     cols = {k: a[ok] for k, a in cols.items()}
     if len(cols['mmsi']) == 0:
         raise AisLayerError(tr('Layer "{}" holds no valid positions (mmsi, time and lon/lat).').format(
-            layer.name()))
-    return AisData(cols, names, imos, source_name=layer.name())
+            layer_name))
+    return AisData(cols, names, imos, source_name=layer_name)

@@ -7,7 +7,7 @@ import time
 import numpy as np
 from qgis.core import (QgsApplication, QgsCoordinateTransform, QgsFillSymbol, QgsGeometry, QgsMarkerSymbol,
                        QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProcessingFeedback, QgsProject,
-                       QgsRectangle, QgsSingleSymbolRenderer, QgsTemporalNavigationObject, QgsVectorLayer)
+                       QgsRectangle, QgsSingleSymbolRenderer, QgsTask, QgsTemporalNavigationObject, QgsVectorLayer)
 from qgis.gui import QgsColorDialog, QgsDateTimeEdit, QgsDockWidget, QgsFileWidget, QgsFilterLineEdit, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import (QAbstractTableModel, QCoreApplication, QDateTime, QModelIndex,
                               QSortFilterProxyModel, Qt, QTimer, pyqtSignal)
@@ -18,7 +18,8 @@ from qgis.PyQt.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, Q
                                  QWidget)
 
 from . import run_results
-from .ais_source import AisLayerError, read_ais_layer
+from ..core.errors import Cancelled
+from .ais_source import AisLayerError, LayerReader
 from .chart import SiteChart
 from .compat import GEOM_POINT, GEOM_POLYGON, qenum, wgs84
 from .map_tools import MoveTool, PickTool, PointTool, PolygonTool
@@ -166,6 +167,7 @@ class VesselFilter(QSortFilterProxyModel):
 
 class CargoWatchDock(QgsDockWidget):
     """Ship tracks, dark periods, port calls and site annotations over the map."""
+    layerLoaded = pyqtSignal(bool)  # a background read finished (True: drawn)
 
     def __init__(self, iface, parent=None):
         super().__init__(tr('CargoWatch'), parent)
@@ -181,6 +183,7 @@ class CargoWatchDock(QgsDockWidget):
         self.last_message = None
         self.last_stats = {}
         self._task = None
+        self._read_task = None
         self._task_ctx = None
         self._task_feedback = None
         self._site_list = []
@@ -251,7 +254,7 @@ class CargoWatchDock(QgsDockWidget):
         row = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        self.cancel_btn = self._button(tr('Cancel'), tr('Stop the import'), self.cancel_import)
+        self.cancel_btn = self._button(tr('Cancel'), tr('Stop the import or the reading'), self.cancel_import)
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_btn)
         self.progress_row = QWidget()
@@ -438,20 +441,65 @@ class CargoWatchDock(QgsDockWidget):
     # --- AIS data ---------------------------------------------------------------------------------------
 
     def load_current_layer(self):
-        return self.load_layer(self.layer_combo.currentLayer())
+        return self.load_layer(self.layer_combo.currentLayer(), background=True)
 
-    def load_layer(self, layer):
-        """Read an AIS layer once into numpy and draw it. False (and a message) if it is not AIS points."""
-        QgsApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    def load_layer(self, layer, background=False):
+        """Read an AIS layer once into numpy and draw it. False (and a message) if it is not AIS points.
+
+        background: read in a QgsTask (progress, cancel; the UI stays live), draw when done."""
         try:
-            tic = time.perf_counter()
-            data = read_ais_layer(layer)
-            read_s = time.perf_counter() - tic
+            reader = LayerReader(layer)
         except AisLayerError as e:
             self.message(str(e), 'Warning')
             return False
-        finally:
-            QgsApplication.restoreOverrideCursor()
+        if not background:
+            QgsApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                data = reader.run()
+            except AisLayerError as e:
+                self.message(str(e), 'Warning')
+                return False
+            finally:
+                QgsApplication.restoreOverrideCursor()
+            self._use_data(layer, data)
+            return True
+        if self._read_task is not None:
+            self.message(tr('Already reading a layer.'), 'Info', 3)
+            return False
+        lid = layer.id()
+
+        def work(task):
+            return reader.run(progress=lambda f: task.setProgress(100.0 * f), cancelled=task.isCanceled)
+
+        def done(exception, data=None):
+            self._read_task = None
+            self._show_progress(None)
+            lyr = self.project.mapLayer(lid)
+            if exception is not None:
+                if isinstance(exception, Cancelled) or task.isCanceled():
+                    self.message(tr('Reading "{}" cancelled.').format(reader.name), 'Info', 3)
+                else:
+                    self.message(str(exception), 'Warning')
+            elif data is not None and lyr is not None:
+                self._use_data(lyr, data)
+            self.layerLoaded.emit(exception is None and data is not None)
+
+        task = QgsTask.fromFunction(tr('CargoWatch: reading {}').format(reader.name), work, on_finished=done)
+        task.progressChanged.connect(lambda p: self.progress.setValue(int(p)))
+        self._read_task = task
+        self._show_progress(tr('Reading {} … %p%').format(reader.name))
+        QgsApplication.taskManager().addTask(task)
+        return True
+
+    def _show_progress(self, text):
+        self.progress_row.setVisible(text is not None)
+        if text is not None:
+            self.progress.setValue(0)
+            self.progress.setFormat(text)
+        self.load_btn.setEnabled(text is None)
+        self.import_btn.setEnabled(text is None)
+
+    def _use_data(self, layer, data):
         self.data = data
         self.ais_layer_id = layer.id()
         if self.layer_combo.currentLayer() is not layer:
@@ -473,7 +521,6 @@ class CargoWatchDock(QgsDockWidget):
         self.t_to.setDateTime(_qdt(hi + 60))  # the editors show minutes: include the last position
         for e in (self.t_from, self.t_to):
             e.blockSignals(False)
-        self.read_seconds = read_s
         self.refresh()
         self.zoom_to_data()
         return True
@@ -696,23 +743,22 @@ class CargoWatchDock(QgsDockWidget):
         feedback.progressChanged.connect(lambda p: self.progress.setValue(int(p)))
         task.executed.connect(lambda ok, res: self._import_done(ok, res, path, output))
         self._task, self._task_ctx, self._task_feedback = task, ctx, feedback
-        self.progress.setValue(0)
-        self.progress.setFormat(tr('Importing {} … %p%').format(os.path.basename(path)))
-        self.progress_row.setVisible(True)
-        self.import_btn.setEnabled(False)
+        self._show_progress(tr('Importing {} … %p%').format(os.path.basename(path)))
         QgsApplication.taskManager().addTask(task)
         return task
 
     def cancel_import(self):
+        """Cancel button: stops the running import or layer read."""
         if self._task is not None:
             self._task_feedback.cancel()
             self._task.cancel()
+        if self._read_task is not None:
+            self._read_task.cancel()
 
     def _import_done(self, ok, results, path, output):
         feedback = self._task_feedback
         self._task = self._task_ctx = self._task_feedback = None
-        self.progress_row.setVisible(False)
-        self.import_btn.setEnabled(True)
+        self._show_progress(None)
         if not ok:
             if feedback is not None and feedback.isCanceled():
                 self.message(tr('Import of {} cancelled.').format(os.path.basename(path)), 'Info')
@@ -1129,7 +1175,7 @@ class CargoWatchDock(QgsDockWidget):
     def close_and_cleanup(self, remove_layers=True):
         """Called by the plugin's unload(): stop the import, release map tools, signals, the file and layers."""
         self.refresh_timer.stop()
-        if self._task is not None:
+        if self._task is not None or self._read_task is not None:
             self.cancel_import()
         self.watcher.stop()
         self.sites_poll.stop()
