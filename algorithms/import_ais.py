@@ -337,6 +337,199 @@ def read_positions(alg, parameters, name, context, feedback, user_fields=None, p
     return res.cols, res.static, notes
 
 
+# --------------------------------------------------------------------------------------- fast GeoPackage
+def _plain_gpkg_path(dest):
+    """The file path when a sink destination is a plain GeoPackage file (not memory, not a layer URI)."""
+    if not isinstance(dest, str) or '|' in dest or not dest.lower().endswith('.gpkg'):
+        return None
+    return dest if os.path.isfile(dest) else None
+
+
+def write_gpkg_points(path, cols, static):
+    """Bulk-insert the positions into the single empty point table of a GeoPackage QGIS just created
+    (fields of position_fields()). sqlite3 executemany in one transaction: about 20x faster than feature by
+    feature. The table's triggers (spatial index, feature count) are set aside, their effect applied in bulk,
+    and restored. Returns False (nothing changed) when the file is not as expected."""
+    import sqlite3
+    n = len(cols['mmsi'])
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT table_name FROM gpkg_contents WHERE data_type='features'").fetchall()
+        if len(rows) != 1:
+            return False
+        table = rows[0][0]
+        g = con.execute('SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE table_name=?', (table,)).fetchone()
+        if g is None:
+            return False
+        geom_col, srs_id = g
+        names = [r[1] for r in con.execute('PRAGMA table_info("{}")'.format(table.replace('"', '""')))]
+        wanted = [f.name() for f in position_fields()]
+        if not all(w in names for w in wanted) or con.execute('SELECT COUNT(*) FROM "{}"'.format(
+                table.replace('"', '""'))).fetchone()[0]:
+            return False
+        triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=?",
+                               (table,)).fetchall()
+        rtree = 'rtree_{}_{}'.format(table, geom_col)
+        has_rtree = con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (rtree,)).fetchone() is not None
+        has_ogr_count = con.execute("SELECT 1 FROM sqlite_master WHERE name='gpkg_ogr_contents'").fetchone()
+        # geometry blobs: GeoPackage header (no envelope, little endian) + WKB point
+        blob = np.zeros(n, dtype=np.dtype([('magic', 'S2'), ('ver', 'u1'), ('flags', 'u1'), ('srs', '<i4'),
+                                           ('bo', 'u1'), ('type', '<u4'), ('x', '<f8'), ('y', '<f8')]))
+        blob['magic'] = b'GP'
+        blob['flags'] = 1
+        blob['srs'] = srs_id
+        blob['bo'] = 1
+        blob['type'] = 1
+        blob['x'] = cols['lon']
+        blob['y'] = cols['lat']
+        raw = blob.tobytes()
+        geoms = [raw[i:i + 29] for i in range(0, 29 * n, 29)]
+        times = np.char.add(np.datetime_as_string(cols['t'].astype('datetime64[s]')).astype('U19'), '.000Z').tolist()
+        vessels, inv = np.unique(cols['mmsi'], return_inverse=True)
+        st = [static.get(int(m)) or {} for m in vessels.tolist()]
+
+        def per_vessel(key):
+            arr = np.array([(rec.get(key) or None) for rec in st] + [None], dtype=object)[:-1]
+            return arr[inv].tolist()
+
+        def nn(a):
+            a = a.astype(np.float64)
+            return np.where(np.isnan(a), None, a).tolist() if np.isnan(a).any() else a.tolist()
+        status = cols['status']
+        status_l = np.where(status < 0, None, status.astype(np.int64)).tolist() if (status < 0).any() \
+            else status.astype(np.int64).tolist()
+        columns = [geom_col] + wanted
+        data = zip(geoms, cols['mmsi'].tolist(), times, nn(cols['sog']), nn(cols['cog']), nn(cols['heading']),
+                   status_l, per_vessel('name'), per_vessel('imo'), per_vessel('callsign'), per_vessel('ship_type'),
+                   per_vessel('destination'))
+        q = '"{}"'.format(table.replace('"', '""'))
+        con.execute('BEGIN')
+        for name, _sql in triggers:
+            con.execute('DROP TRIGGER "{}"'.format(name.replace('"', '""')))
+        con.executemany('INSERT INTO {} ({}) VALUES ({})'.format(q, ', '.join('"{}"'.format(c) for c in columns),
+                                                                 ', '.join('?' * len(columns))), data)
+        if has_rtree and n:
+            fids = np.array([r[0] for r in con.execute('SELECT fid FROM {} ORDER BY fid'.format(q))], dtype=np.int64)
+            bulk_load_rtree(con, rtree, fids, cols['lon'], cols['lat'])
+        if has_ogr_count:
+            con.execute('UPDATE gpkg_ogr_contents SET feature_count=? WHERE lower(table_name)=lower(?)', (n, table))
+        if n:
+            con.execute('UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=? WHERE table_name=?',
+                        (float(cols['lon'].min()), float(cols['lat'].min()), float(cols['lon'].max()),
+                         float(cols['lat'].max()), table))
+        for _name, sql in triggers:
+            if sql:
+                con.execute(sql)
+        con.commit()
+        return True
+    except Exception:
+        con.rollback()
+        raise
+    finally:
+        con.close()
+
+
+def _f32(v, up):
+    """float64 -> float32 rounded outward (down for minima, up for maxima), as SQLite's R*Tree stores them."""
+    f = v.astype(np.float32)
+    if up:
+        low = f.astype(np.float64) < v
+        f[low] = np.nextafter(f[low], np.float32(np.inf))
+    else:
+        high = f.astype(np.float64) > v
+        f[high] = np.nextafter(f[high], np.float32(-np.inf))
+    return f
+
+
+def bulk_load_rtree(con, rtree, ids, x, y):
+    """Fill an empty SQLite R*Tree (2-D, float) with points by Sort-Tile-Recursive packing, writing its
+    node/rowid/parent tables directly: inserting millions of rows one by one costs ~15 us each."""
+    import struct
+    root = con.execute('SELECT data FROM "{}_node" WHERE nodeno=1'.format(rtree)).fetchone()
+    nodesize = len(root[0]) if root else con.execute('PRAGMA page_size').fetchone()[0] - 64
+    cap = (nodesize - 4) // 24
+    cell = np.dtype([('id', '>i8'), ('x0', '>f4'), ('x1', '>f4'), ('y0', '>f4'), ('y1', '>f4')])
+    # level 0: the points
+    ent_id = np.asarray(ids, dtype=np.int64)
+    x0 = _f32(np.asarray(x, dtype=np.float64), False)
+    x1 = _f32(np.asarray(x, dtype=np.float64), True)
+    y0 = _f32(np.asarray(y, dtype=np.float64), False)
+    y1 = _f32(np.asarray(y, dtype=np.float64), True)
+    levels = []  # per level: (entries in node order as structured cells, node starts)
+    while True:
+        n = len(ent_id)
+        if n <= cap:
+            order = np.arange(n)
+            starts = np.array([0])
+        else:
+            nodes = -(-n // cap)
+            slices = int(np.ceil(np.sqrt(nodes)))
+            per_slice = slices * cap
+            ox = np.argsort((x0.astype(np.float64) + x1) * 0.5, kind='stable')
+            slice_of = np.arange(n) // per_slice
+            cy = ((y0.astype(np.float64) + y1) * 0.5)[ox]
+            order = ox[np.lexsort((cy, slice_of))]
+            # nodes of cap entries within each slice
+            pos_in_slice = np.arange(n) - slice_of * per_slice
+            starts = np.flatnonzero((pos_in_slice % cap) == 0)
+        cells = np.zeros(n, dtype=cell)
+        cells['id'] = ent_id[order]
+        cells['x0'] = x0[order]
+        cells['x1'] = x1[order]
+        cells['y0'] = y0[order]
+        cells['y1'] = y1[order]
+        levels.append((cells, starts))
+        if len(starts) == 1:
+            break
+        # parents: one entry per node, bounding box of its children (ids assigned later)
+        ends = np.r_[starts[1:], n]
+        x0 = np.minimum.reduceat(cells['x0'].astype(np.float32), starts)
+        x1 = np.maximum.reduceat(cells['x1'].astype(np.float32), starts)
+        y0 = np.minimum.reduceat(cells['y0'].astype(np.float32), starts)
+        y1 = np.maximum.reduceat(cells['y1'].astype(np.float32), starts)
+        ent_id = np.arange(len(starts), dtype=np.int64)  # placeholder: index of the node in its level
+        del ends
+    # node numbers: root = 1, then every other node level by level from the top
+    height = len(levels) - 1
+    number = []  # per level: node numbers of its nodes
+    next_no = 2
+    for lv in range(height, -1, -1):
+        k = len(levels[lv][1])
+        if lv == height:
+            number.append((lv, np.array([1], dtype=np.int64)))
+        else:
+            number.append((lv, np.arange(next_no, next_no + k, dtype=np.int64)))
+            next_no += k
+    numbers = dict(number)
+    con.execute('DELETE FROM "{}_node"'.format(rtree))
+    con.execute('DELETE FROM "{}_rowid"'.format(rtree))
+    con.execute('DELETE FROM "{}_parent"'.format(rtree))
+    node_rows, parent_rows = [], []
+    for lv in range(height, -1, -1):
+        cells, starts = levels[lv]
+        if lv > 0:
+            # children are nodes of the level below: their numbers replace the placeholder indices
+            cells = cells.copy()
+            child_no = numbers[lv - 1][cells['id']]
+            cells['id'] = child_no
+            ends = np.r_[starts[1:], len(cells)]
+            for node_i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+                for c in child_no[a:b].tolist():
+                    parent_rows.append((c, int(numbers[lv][node_i])))
+        raw = cells.tobytes()
+        ends = np.r_[starts[1:], len(cells)]
+        for node_i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+            depth = height if lv == height else 0
+            blob = struct.pack('>HH', depth, b - a) + raw[a * 24:b * 24]
+            node_rows.append((int(numbers[lv][node_i]), blob + b'\0' * (nodesize - len(blob))))
+        if lv == 0:
+            leaf_no = np.repeat(numbers[0], np.diff(np.r_[starts, len(cells)]))
+            con.executemany('INSERT INTO "{}_rowid" (rowid, nodeno) VALUES (?, ?)'.format(rtree),
+                            zip(cells['id'].astype(np.int64).tolist(), leaf_no.tolist()))
+    con.executemany('INSERT INTO "{}_node" (nodeno, data) VALUES (?, ?)'.format(rtree), node_rows)
+    con.executemany('INSERT INTO "{}_parent" (nodeno, parentnode) VALUES (?, ?)'.format(rtree), parent_rows)
+
+
 # --------------------------------------------------------------------------------------- the algorithm
 class ImportAis(CargoWatchAlgorithm):
     NAME = 'importais'
@@ -442,7 +635,23 @@ class ImportAis(CargoWatchAlgorithm):
                                           Q.WKB_POINT, QgsCoordinateReferenceSystem(WGS84))
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, 'OUTPUT'))
-        self.write_positions(sink, res.cols, res.static, feedback, 80, 98)
+        gpkg = _plain_gpkg_path(dest)
+        written = False
+        if gpkg:
+            del sink  # closes the (empty) layer the sink created: rows go in with one bulk insert
+            try:
+                written = write_gpkg_points(gpkg, res.cols, res.static)
+            except Exception as e:  # noqa: BLE001 - any trouble: the ordinary (slower) way below
+                feedback.pushInfo(self.tr('Bulk GeoPackage write not possible ({}); writing feature by feature.')
+                                  .format(e))
+            if not written:
+                layer = QgsVectorLayer(gpkg, 'positions', 'ogr')
+                if not layer.isValid():
+                    raise QgsProcessingException(self.tr('Cannot reopen {}').format(gpkg))
+                self.write_positions(layer.dataProvider(), res.cols, res.static, feedback, 80, 98)
+                del layer
+        else:
+            self.write_positions(sink, res.cols, res.static, feedback, 80, 98)
         set_temporal(context, dest, 'time')
         results = {'OUTPUT': dest, 'ROWS_READ': res.rows_read, 'ROWS_KEPT': res.rows_kept,
                    'ROWS_REJECTED': res.rows_rejected}

@@ -164,3 +164,45 @@ def test_importais_bad_file(tmp_path):
     p.write_text('foo;bar\n1;2\n')
     with pytest.raises(QgsProcessingException):
         run({'INPUT': str(p), 'OUTPUT': str(tmp_path / 'o.gpkg')})
+
+
+def test_bulk_rtree_is_a_valid_sqlite_rtree(tmp_path):
+    import sqlite3
+    from cargowatch.algorithms.import_ais import bulk_load_rtree
+    rng = np.random.default_rng(3)
+    n = 60000  # three levels with ~167 entries per node
+    x = rng.uniform(-180, 180, n)
+    y = rng.uniform(-85, 85, n)
+    ids = np.arange(1, n + 1) * 3
+    con = sqlite3.connect(str(tmp_path / 'r.sqlite'))
+    con.execute('CREATE VIRTUAL TABLE rt USING rtree(id, minx, maxx, miny, maxy)')
+    bulk_load_rtree(con, 'rt', ids, x, y)
+    con.commit()
+    assert con.execute("SELECT rtreecheck('rt')").fetchone()[0] == 'ok'
+    for _ in range(20):
+        a, b = sorted(rng.uniform(-180, 180, 2))
+        c, d = sorted(rng.uniform(-85, 85, 2))
+        got = {r[0] for r in con.execute('SELECT id FROM rt WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?',
+                                         (a, b, c, d))}
+        want = set(ids[(x >= a) & (x <= b) & (y >= c) & (y <= d)].tolist())
+        assert got == want
+    # and SQLite can go on updating it
+    con.execute('INSERT INTO rt VALUES (1, 0, 0, 0, 0)')
+    con.execute('DELETE FROM rt WHERE id = 3')
+    assert con.execute("SELECT rtreecheck('rt')").fetchone()[0] == 'ok'
+
+
+def test_importais_geopackage_spatial_index(tmp_path):
+    import sqlite3
+    out = tmp_path / 'solent.gpkg'
+    run({'INPUT': str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'), 'OUTPUT': str(out)})
+    con = sqlite3.connect(str(out))
+    table = con.execute("SELECT table_name FROM gpkg_contents WHERE data_type='features'").fetchone()[0]
+    assert con.execute("SELECT rtreecheck('rtree_{}_geom')".format(table)).fetchone()[0] == 'ok'
+    con.close()
+    lyr = layer_of(out)
+    from qgis.core import QgsFeatureRequest, QgsRectangle
+    box = QgsRectangle(-1.2, 50.75, -1.1, 50.8)
+    via_index = sum(1 for _ in lyr.getFeatures(QgsFeatureRequest().setFilterRect(box)))
+    brute = sum(1 for f in lyr.getFeatures() if box.contains(f.geometry().asPoint()))
+    assert via_index == brute > 100
