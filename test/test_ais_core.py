@@ -189,3 +189,39 @@ def test_outputs_are_time_enabled_when_loaded(tmp_path):
         assert props.isActive() and props.startField() == 'start' and props.endField() == 'end'
     finally:
         QgsProject.instance().removeMapLayers([lyr.id() for lyr in new])
+
+
+@needs_shared
+def test_layer_in_another_crs_is_read_feature_by_feature(tmp_path):
+    import processing
+    from osgeo import gdal
+    src = str(tmp_path / 'mercator.gpkg')
+    gdal.VectorTranslate(src, str(GPKG), dstSRS='EPSG:3857', layerName='boston')
+    res = processing.run('cargowatch:detectgaps', {'INPUT': src, 'MIN_GAP': 6 * 3600 * 1000,
+                                                   'OUTPUT': str(tmp_path / 'g.gpkg')})
+    assert res['GAP_COUNT'] == 4
+    res = processing.run('cargowatch:buildtracks', {'INPUT': src, 'MAX_GAP': 6 * 3600 * 1000,
+                                                    'OUTPUT': str(tmp_path / 't.gpkg')})
+    assert res['TRACK_COUNT'] == 8
+
+
+def test_layer_without_mmsi_field_is_a_clear_error(tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+    from osgeo import ogr, osr
+    path = str(tmp_path / 'pts.gpkg')
+    ds = ogr.GetDriverByName('GPKG').CreateDataSource(path)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    lyr = ds.CreateLayer('pts', srs, ogr.wkbPoint)
+    lyr.CreateField(ogr.FieldDefn('when', ogr.OFTString))
+    f = ogr.Feature(lyr.GetLayerDefn())
+    f.SetField('when', '2024-01-01T00:00:00Z')
+    f.SetGeometry(ogr.CreateGeometryFromWkt('POINT (1 2)'))
+    lyr.CreateFeature(f)
+    ds = None
+    with pytest.raises(QgsProcessingException, match='MMSI'):
+        processing.run('cargowatch:detectgaps', {'INPUT': path, 'OUTPUT': str(tmp_path / 'g.gpkg')})
+    with pytest.raises(QgsProcessingException, match='time'):
+        processing.run('cargowatch:buildtracks', {'INPUT': path, 'MMSI_FIELD': 'fid',
+                                                  'OUTPUT': str(tmp_path / 't.gpkg')})
