@@ -3,6 +3,8 @@ sites with observations, close and reopen the file. Real QGIS (pytest-qgis), rea
 import datetime as dt
 import os
 
+import numpy as np
+
 import pytest
 from osgeo import ogr, osr
 from qgis.core import (QgsApplication, QgsCategorizedSymbolRenderer, QgsGeometry, QgsPointXY, QgsProject,
@@ -112,7 +114,7 @@ def test_load_filter_pick(dock, ais_layer):
     assert dock.load_layer(ais_layer)
     assert dock.model.rowCount() == 3
     names = {dock.model.data(dock.model.index(r, 0)) for r in range(3)}
-    assert names == {'NORTHERN STAR', 'SEA PEARL', '(no name)'}
+    assert names == {'NORTHERN STAR', 'SEA PEARL', '—'}
     # real layers, grouped, styled by mmsi, wired to the temporal controller
     group = QgsProject.instance().layerTreeRoot().findGroup(GROUP_NAME)
     assert group is not None
@@ -153,6 +155,8 @@ def test_load_filter_pick(dock, ais_layer):
     html = dock.details.text()
     assert 'SEA PEARL' in html and '273000002' in html and 'IMO 9000002' in html and 'speed 9.0 kn' in html
     assert 'course 90°' in html
+    assert 'heading' not in html  # NULL in the layer: not shown as 0
+    assert np.isnan(dock.data.cols['heading']).all()
     assert dock.pick_at(0.0, 0.0, QgsRectangle(-0.1, -0.1, 0.1, 0.1)) is None
 
     dock.reset_time()
@@ -322,6 +326,8 @@ def test_import_runs_in_background(dock, tmp_path):
     assert dock._task is None, 'import did not finish'
     assert dock.data is not None and dock.data.n_vessels > 50, dock.last_message
     assert not dock.progress_row.isVisibleTo(dock)
+    node = QgsProject.instance().layerTreeRoot().findLayer(dock.ais_layer_id)
+    assert node is not None and not node.itemVisibilityChecked()  # raw points hidden under the overlay
 
 
 def test_temporal_controller_animates_ships(dock, ais_layer):

@@ -156,10 +156,10 @@ def _read_ogr(fmap, src):
                           if defn.GetFieldDefn(i).GetName() not in want])
     geom_name = lyr.GetGeometryColumn() or 'wkb_geometry'
     chunks = {}
-    stream = lyr.GetArrowStreamAsNumPy(options=['USE_MASKED_ARRAYS=NO'])
+    stream = lyr.GetArrowStreamAsNumPy()  # masked arrays: NULL is not 0
     for batch in stream:
         for k, v in batch.items():
-            chunks.setdefault(k, []).append(np.asarray(v))
+            chunks.setdefault(k, []).append(_unmask(v))
     if not chunks:
         return {}, 0
     data = {k: np.concatenate(v) for k, v in chunks.items()}
@@ -183,6 +183,21 @@ def _read_ogr(fmap, src):
     for key, fname in fmap.items():
         cols[key] = data[fname]
     return cols, len(lon)
+
+
+def _unmask(v):
+    """A plain array from an Arrow column: NULL -> nan (floats), -1 (ints), NaT, '' or None."""
+    if not np.ma.isMaskedArray(v):
+        return np.asarray(v)
+    if not np.ma.is_masked(v):
+        return np.asarray(v.data)
+    kind = v.dtype.kind
+    fill = {'f': np.nan, 'i': -1, 'u': 0, 'M': np.datetime64('NaT'), 'S': b'', 'U': ''}.get(kind)
+    if fill is None:
+        out = np.asarray(v.data, dtype=object).copy()
+        out[np.ma.getmaskarray(v)] = None
+        return out
+    return v.filled(fill)
 
 
 def _qvariant_py(v):

@@ -114,7 +114,7 @@ class VesselModel(QAbstractTableModel):
         m = int(d.v_mmsi[r])
         if role == Qt.ItemDataRole.DisplayRole:
             if c == 0:
-                return d.v_name[r] or tr('(no name)')
+                return d.v_name[r] or '—'
             return (str(m), d.v_imo[r], f'{int(d.v_count[r]):,}', _fmt_short(d.v_first[r]),
                     _fmt_short(d.v_last[r]))[c - 1]
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -521,6 +521,10 @@ class CargoWatchDock(QgsDockWidget):
         self.t_to.setDateTime(_qdt(hi + 60))  # the editors show minutes: include the last position
         for e in (self.t_from, self.t_to):
             e.blockSignals(False)
+        self._picked = None
+        self.details.setText(tr('<b>{}</b>: {:,} vessels, {:,} positions. Select a vessel in the list, or press '
+                                '<i>Pick</i> and click a ship on the map.').format(
+            data.source_name, data.n_vessels, len(data)))
         self.refresh()
         self.zoom_to_data()
         return True
@@ -774,6 +778,9 @@ class CargoWatchDock(QgsDockWidget):
             self.message(tr('The import wrote {}, but QGIS cannot open it.').format(out), 'Critical', 0)
             return
         self.project.addMapLayer(layer)
+        node = self.project.layerTreeRoot().findLayer(layer.id())
+        if node is not None:  # the overlay shows it better than thousands of raw points
+            node.setItemVisibilityChecked(False)
         self.load_layer(layer)
         self.message(tr('Imported {:,} positions of {:,} vessels.').format(len(self.data), self.data.n_vessels)
                      if self.data is not None else tr('Imported.'), 'Success', 4)
