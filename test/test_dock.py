@@ -4,7 +4,6 @@ import datetime as dt
 import os
 
 import numpy as np
-
 import pytest
 from osgeo import ogr, osr
 from qgis.core import (QgsApplication, QgsCategorizedSymbolRenderer, QgsGeometry, QgsPointXY, QgsProject,
