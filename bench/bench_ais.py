@@ -3,6 +3,8 @@
     /usr/bin/python3 bench/bench_ais.py                  # 10M rows (writes bench/out/ais_10000000.csv once)
     /usr/bin/python3 bench/bench_ais.py --rows 1000000   # smaller
     options: --mp-rows N (points for the MovingPandas comparison, default 300000; 0 to skip)
+             --qgis  also time the Processing algorithms end to end (importais to GeoPackage, buildtracks,
+                     detectgaps on that GeoPackage) in QGIS (needs /usr/bin/python3 with qgis)
 
 Synthetic but AIS-like data: 5,000 vessels (2,000 positions each for 10M), reports every 10 s to 10 min,
 three dark periods of 12-72 h per vessel, sailing at 8 kn on wandering courses, rows in time order across
@@ -74,6 +76,53 @@ def write_csv(cols, path, chunk=500000):
             f.write('\n')
 
 
+def time_algorithms(csv_path, gap_h):
+    """The Processing algorithms end to end, in QGIS (offscreen)."""
+    import hashlib
+    import tempfile
+    os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
+    from qgis.core import QgsApplication
+    app = QgsApplication([], False)
+    app.initQgis()
+    sys.path.append('/usr/share/qgis/python/plugins')
+    import processing
+    from processing.core.Processing import Processing
+    Processing.initialize()
+    plugdir = os.path.join(tempfile.gettempdir(), 'cargowatch-bench-' + hashlib.sha1(ROOT.encode()).hexdigest()[:8])
+    os.makedirs(plugdir, exist_ok=True)
+    link = os.path.join(plugdir, 'cargowatch')
+    if not os.path.islink(link):
+        os.symlink(ROOT, link)
+    sys.path.insert(0, plugdir)
+    from cargowatch.provider import CargoWatchProvider
+    provider = CargoWatchProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    out = {}
+    pos = os.path.join(OUT, 'positions.gpkg')
+    for f in (pos, os.path.join(OUT, 'tracks.gpkg'), os.path.join(OUT, 'gaps.gpkg')):
+        if os.path.exists(f):
+            os.remove(f)
+    s = time.perf_counter()
+    r = processing.run('cargowatch:importais', {'INPUT': csv_path, 'OUTPUT': pos})
+    out['importais_to_gpkg_s'] = round(time.perf_counter() - s, 1)
+    out['rows_kept'] = r['ROWS_KEPT']
+    print('importais -> GeoPackage: {:.1f} s'.format(out['importais_to_gpkg_s']), flush=True)
+    s = time.perf_counter()
+    r = processing.run('cargowatch:buildtracks', {'INPUT': pos, 'MAX_GAP': gap_h * 3.6e6,
+                                                   'OUTPUT': os.path.join(OUT, 'tracks.gpkg')})
+    out['buildtracks_s'] = round(time.perf_counter() - s, 1)
+    out['tracks'] = r['TRACK_COUNT']
+    print('buildtracks: {:.1f} s'.format(out['buildtracks_s']), flush=True)
+    s = time.perf_counter()
+    r = processing.run('cargowatch:detectgaps', {'INPUT': pos, 'MIN_GAP': gap_h * 3.6e6,
+                                                  'OUTPUT': os.path.join(OUT, 'gaps.gpkg')})
+    out['detectgaps_s'] = round(time.perf_counter() - s, 1)
+    out['gaps'] = r['GAP_COUNT']
+    print('detectgaps: {:.1f} s'.format(out['detectgaps_s']), flush=True)
+    QgsApplication.processingRegistry().removeProvider(provider)
+    return out
+
+
 def timed(fn, *a, **k):
     s = time.perf_counter()
     r = fn(*a, **k)
@@ -85,6 +134,8 @@ def main():
     ap.add_argument('--rows', type=int, default=10_000_000)
     ap.add_argument('--mp-rows', type=int, default=300_000)
     ap.add_argument('--gap-h', type=float, default=12.0)
+    ap.add_argument('--qgis', action='store_true')
+    ap.add_argument('--only-qgis', action='store_true', help='skip the core timings')
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, 'ais_{}.csv'.format(args.rows))
@@ -97,6 +148,11 @@ def main():
         os.replace(path + '.tmp', path)
         print('wrote {} ({:.0f} MB) in {:.1f} s'.format(path, os.path.getsize(path) / 1e6, s), flush=True)
     res['csv_mb'] = round(os.path.getsize(path) / 1e6)
+    if args.qgis or args.only_qgis:
+        res['qgis'] = time_algorithms(path, args.gap_h)
+        if args.only_qgis:
+            print(json.dumps(res['qgis']))
+            return
 
     # import: parse + clean (sort, duplicates, jumps)
     (raw, static, layout, notes), s_parse = timed(ais_io.read_csv, path)
@@ -152,6 +208,11 @@ def main():
     print('| tracks (segments, lengths) | {:.2f} |'.format(s_seg))
     print('| gaps | {:.2f} |'.format(s_gaps))
     print('| sort from time order (layer input) | {:.2f} |'.format(s_sort))
+    q = res.get('qgis')
+    if q:
+        print('| in QGIS: importais CSV -> GeoPackage | {:.1f} |'.format(q['importais_to_gpkg_s']))
+        print('| in QGIS: buildtracks from that GeoPackage | {:.1f} |'.format(q['buildtracks_s']))
+        print('| in QGIS: detectgaps from that GeoPackage | {:.1f} |'.format(q['detectgaps_s']))
     mp = res.get('movingpandas')
     if mp:
         print('| MovingPandas on {:,} points: collection + gap split + lines | {:.2f} |'.format(mp['points'],
