@@ -21,10 +21,12 @@ The public API (used by other detectors, keep the names): :class:`ContainerParam
 :func:`detect_containers`, :func:`count_containers`, :data:`MIN_GSD`, :data:`MAX_GSD`,
 :func:`check_gsd`.
 """
+import contextlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from osgeo import gdal
 from scipy import ndimage
 
 from .colour import colour_name
@@ -66,7 +68,7 @@ def check_gsd(gsd):
 # ------------------------------------------------------------------------------------------------
 # Segmentation
 # ------------------------------------------------------------------------------------------------
-TUNE = {'e0': 0.03, 'ek': 3.0, 'd0': 0.03, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0}
+TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.1}
 
 
 def _features(data, gsd):
@@ -123,11 +125,71 @@ def segment(data, valid, gsd, sensitivity=0.5):
     lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
     labels = lut[labels]
     n = int(keep.sum())
-    # every other pixel joins the nearest seed region, up to a couple of pixels away
-    dist, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-    full = labels[iy, ix]
-    full[(dist > TUNE['grow']) | ~valid] = 0
+    # every other pixel joins a neighbouring seed region, growing ~2 px (seeds compete)
+    full = _grow(labels, int(round(TUNE['grow'])))
+    full[~valid] = 0
+    full, n = _merge_fragments(full, n, sm, dark, t_dark, TUNE['merge'] * (1.2 - 0.4 * sensitivity))
     return full, n, sm, lum, grad
+
+
+def _grow(labels, steps):
+    """Grow labelled regions into unlabelled (0) pixels by ``steps`` 4-neighbour steps."""
+    full = labels.copy()
+    for _ in range(steps):
+        empty = full == 0
+        if not empty.any():
+            break
+        nb = np.zeros_like(full)
+        nb[1:, :] = full[:-1, :]
+        np.maximum(nb[:-1, :], full[1:, :], out=nb[:-1, :])
+        np.maximum(nb[:, 1:], full[:, :-1], out=nb[:, 1:])
+        np.maximum(nb[:, :-1], full[:, 1:], out=nb[:, :-1])
+        full[empty] = nb[empty]
+    return full
+
+
+def _merge_fragments(labels, n, sm, dark, t_dark, max_dist):
+    """Merge touching regions of the same colour whose shared border is not a dark line:
+    one roof broken into pieces by texture, not two containers separated by a seam."""
+    if n < 2:
+        return labels, n
+    flat = labels.ravel()
+    cnt = np.bincount(flat, minlength=n + 1).astype(np.float64)
+    cnt[cnt == 0] = 1
+    means = np.stack([np.bincount(flat, weights=b.ravel(), minlength=n + 1) / cnt for b in sm], axis=1)
+    pairs, darks = [], []
+    for a, b, da, db in ((labels[:, :-1], labels[:, 1:], dark[:, :-1], dark[:, 1:]),
+                         (labels[:-1, :], labels[1:, :], dark[:-1, :], dark[1:, :])):
+        m = (a != b) & (a > 0) & (b > 0)
+        lo = np.minimum(a[m], b[m]).astype(np.int64)
+        hi = np.maximum(a[m], b[m]).astype(np.int64)
+        pairs.append(lo * (n + 1) + hi)
+        darks.append(np.maximum(da[m], db[m]))
+    key = np.concatenate(pairs)
+    if key.size == 0:
+        return labels, n
+    dk = np.concatenate(darks)
+    uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+    mean_dark = np.bincount(inv, weights=dk) / counts
+    a, b = uniq // (n + 1), uniq % (n + 1)
+    cdist = np.sqrt(((means[a] - means[b]) ** 2).mean(axis=1))
+    ok = (cdist < max_dist) & (mean_dark < 0.5 * t_dark) & (counts >= 3)
+    if not ok.any():
+        return labels, n
+    parent = np.arange(n + 1)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    for x, y in zip(a[ok].tolist(), b[ok].tolist()):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+    roots = np.array([find(i) for i in range(n + 1)])
+    uniq_roots, lut = np.unique(roots, return_inverse=True)
+    return lut[labels].astype(np.int32), int(uniq_roots.size - 1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -135,10 +197,11 @@ def segment(data, valid, gsd, sensitivity=0.5):
 # ------------------------------------------------------------------------------------------------
 def _fit(length, width, p, gsd, sens):
     """Best ISO interpretation of a (length >= width) rectangle in metres:
-    (size_class, rows, unit_length, score 0..1) or None."""
+    (size_class, rows, unit_length, score 0..1, swapped) or None; ``swapped`` when the
+    container length lies along the rectangle's shorter side (a wide block of short rows)."""
     best = None
     tol_l = max(0.09 + 0.04 * sens, 1.3 * gsd / 12.0)
-    for axis_len, axis_w in ((length, width), (width, length)):
+    for swapped, (axis_len, axis_w) in enumerate(((length, width), (width, length))):
         for cls, ul in (('20ft', p.len20), ('40ft', p.len40)):
             el = abs(axis_len - ul) / (ul * max(tol_l, 1.3 * gsd / ul))
             if el > 1:
@@ -154,7 +217,7 @@ def _fit(length, width, p, gsd, sens):
                 continue
             score = 1 - 0.5 * (el ** 2 + ew ** 2)
             if best is None or score > best[3]:
-                best = (cls, rows, ul, score)
+                best = (cls, rows, ul, score, bool(swapped))
     return best
 
 
@@ -173,31 +236,36 @@ def _background_colours(labels, n, sm, gsd, max_obj_m2):
     return cols
 
 
-def _edge_pos(prof, centre_idx, lo_idx, hi_idx, step):
-    """Half-contrast crossing of a colour-distance profile going out from ``centre_idx``
-    between ``lo_idx`` and ``hi_idx`` (the search zone): sub-sample position or None."""
-    seg = prof[lo_idx:hi_idx] if hi_idx > lo_idx else prof[hi_idx:lo_idx][::-1]
+def _crossing(seg, inside, peak_window):
+    """Index (fractional) of the edge in a colour-distance profile ``seg`` going outwards: the
+    half-way rise from ``inside`` to its maximum (a step edge), or the top of a narrow peak
+    when the profile falls back after it (a thin seam between two similar containers)."""
     if seg.size < 2:
         return None
-    inside = float(prof[centre_idx])
     outside = float(seg.max())
     if outside - inside < 0.04:
         return None
     half = (inside + outside) / 2
     above = np.nonzero(seg >= half)[0]
-    if above.size == 0:
-        return None
     j = int(above[0])
+    k = j + int(np.argmax(seg[j:j + peak_window]))
+    top = float(seg[k])
+    after = seg[k + 1:k + 1 + peak_window]
+    if after.size and float(after.min()) < inside + 0.5 * (top - inside) and 0 < k < seg.size - 1:
+        a, b, c = float(seg[k - 1]), top, float(seg[k + 1])
+        den = a - 2 * b + c
+        return k + (0.5 * (a - c) / den if den < 0 else 0.0)
     if j == 0:
         return 0.0
-    a, b = seg[j - 1], seg[j]
-    return (j - 1 + (half - a) / (b - a + 1e-9))
+    a, b = float(seg[j - 1]), float(seg[j])
+    return j - 1 + (half - a) / (b - a + 1e-9)
 
 
-def _refine(sm, col, fx, fy, ct, st, lu, lv, margin=3.0, step=0.5):
+def _refine(sm, col, fx, fy, ct, st, lu, lv, start_px, margin=3.0, step=0.5):
     """Refine an oriented rectangle (centre fx, fy; axes (ct, st) and (-st, ct); sizes lu, lv
-    in px) from colour-distance profiles across and along it: edges at half contrast.
-    Returns (du, dv, lu, lv): centre shift along the axes and the refined sizes."""
+    in px) from colour-distance profiles across and along it: each edge at the half-contrast
+    crossing, searched outwards from ``start_px`` inside the region's own border.
+    Returns (du, dv, lu, lv): centre shift along the axes and the refined sizes, in px."""
     nu = int((lu / 2 + margin) / step)
     nv = int((lv / 2 + margin) / step)
     us = np.arange(-nu, nu + 1) * step
@@ -205,26 +273,153 @@ def _refine(sm, col, fx, fy, ct, st, lu, lv, margin=3.0, step=0.5):
     U, V = np.meshgrid(us, vs)
     X = fx + U * ct - V * st
     Y = fy + U * st + V * ct
-    d = np.zeros(U.shape, dtype=np.float32)
-    for i in range(sm.shape[0]):
-        smp = ndimage.map_coordinates(sm[i], [Y.ravel(), X.ravel()], order=1, mode='nearest').reshape(U.shape)
-        d += (smp - col[i]) ** 2
-    d = np.sqrt(d / sm.shape[0])
-    cu = np.abs(us) <= max(1.0, 0.3 * lu)
-    cv = np.abs(vs) <= max(0.75, 0.3 * lv)
+    cu = np.abs(us) <= max(1.0, 0.35 * lu)
+    cv = np.abs(vs) <= max(0.75, 0.35 * lv)
+    smp = np.stack([ndimage.map_coordinates(sm[i], [Y.ravel(), X.ravel()], order=1, mode='nearest')
+                    for i in range(sm.shape[0])]).reshape((sm.shape[0],) + U.shape)
+    core = smp[:, cv][:, :, cu].reshape(sm.shape[0], -1)
+    ref = core.mean(axis=1) if col is None else col
+    d = np.sqrt(((smp - ref.reshape(-1, 1, 1)) ** 2).mean(axis=0))
     pv = d[:, cu].mean(axis=1)    # across profile (function of v)
     pu = d[cv, :].mean(axis=0)    # along profile (function of u)
     out = []
-    for prof, half, n in ((pu, lu / 2, nu), (pv, lv / 2, nv)):
-        inner = max(0, int((half - 2.5) / step))
-        lo = n + inner
-        e_hi = _edge_pos(prof, n, lo, 2 * n + 1, step)
-        e_lo = _edge_pos(prof, n, n - inner, -1 if n - inner - 1 < 0 else 0, step)
-        hi_pos = (lo + e_hi) * step - n * step if e_hi is not None else half
-        lo_pos = -((inner + e_lo) * step) if e_lo is not None else -half
-        out.append((hi_pos, lo_pos))
+    for prof, half, n, central in ((pu, lu / 2, nu, cu), (pv, lv / 2, nv, cv)):
+        inside = float(prof[central].mean())
+        s0 = int(max(0.0, half - start_px) / step)
+        edges = []
+        for seg in (prof[n + s0:], prof[:n - s0 + 1][::-1]):
+            j = _crossing(seg, inside, int(start_px / step) + 1)
+            edges.append((s0 + j) * step if j is not None else half)
+        out.append(edges)
     (uh, ul), (vh, vl) = out
-    return (uh + ul) / 2, (vh + vl) / 2, uh - ul, vh - vl
+    lum = smp.mean(axis=0)
+    return (uh - ul) / 2, (vh - vl) / 2, uh + ul, vh + vl, (us, vs, lum)
+
+
+def _dips(prof, step, g, min_depth):
+    """Positions (sample indices) of narrow dark dips in a profile: the seams between touching
+    containers and the gaps between bays. A dip is the lowest sample within +-0.6 m and lies
+    ``min_depth`` below the highest samples within 1.2 m on *both* sides."""
+    n = prof.size
+    w = max(2, int(round(1.2 / g / step)))
+    h = max(1, int(round(0.6 / g / step)))
+    out = []
+    for i in range(1, n - 1):
+        lo, hi = max(0, i - w), min(n, i + w + 1)
+        if i - lo < 2 or hi - i < 3:
+            continue
+        if prof[i] > prof[max(0, i - h):i + h + 1].min():
+            continue
+        depth = min(prof[lo:i].max(), prof[i + 1:hi].max()) - prof[i]
+        if depth >= min_depth and (not out or i - out[-1] > w):
+            out.append(i)
+    return out
+
+
+def _segments(lo, hi, cuts, min_len):
+    """Split [lo, hi] at the cut positions; drop pieces shorter than ``min_len``."""
+    edges = [lo] + [c for c in cuts if lo + min_len <= c <= hi - min_len] + [hi]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b - a >= min_len]
+
+
+def _fit_cell(lu_px, lv_px, p, g, sens):
+    """_fit for a cell with sizes along u and v (px): (cls, rows, ul, score, along_u) or None."""
+    a, b = lu_px * g, lv_px * g
+    fit = _fit(max(a, b), min(a, b), p, g, sens)
+    if fit is None:
+        return None
+    cls, rows, ul, score, swapped = fit
+    along_u = (a >= b) != swapped
+    return cls, rows, ul, score, along_u
+
+
+def _cells(rect, us, vs, lumg, g, p, sens):
+    """Container cells of a region's rectangle: the whole rectangle when it is one container;
+    else cut at the dark dips (seams, bay gaps) of its luminance profiles and fit each piece.
+    Returns [((u0, u1, v0, v1), fit)] (px in the region's frame) or []."""
+    u0, u1, v0, v1 = rect
+    step = us[1] - us[0]
+    whole = _fit_cell(u1 - u0, v1 - v0, p, g, sens)
+    if whole is not None and whole[1] == 1:
+        return [(rect, whole)]
+    su = (us >= u0) & (us <= u1)
+    sv = (vs >= v0) & (vs <= v1)
+    if su.sum() < 3 or sv.sum() < 3:
+        return []
+    cu = (us >= u0 + 0.15 * (u1 - u0)) & (us <= u1 - 0.15 * (u1 - u0))
+    cv = (vs >= v0 + 0.15 * (v1 - v0)) & (vs <= v1 - 0.15 * (v1 - v0))
+    pu = lumg[cv][:, su].mean(axis=0)
+    pv = lumg[sv][:, cu].mean(axis=1)
+    level = float(np.median(lumg[sv][:, su]))
+    depth = max(0.01, 0.035 * level) * (1.3 - 0.6 * sens)
+    cut_u = [us[su][0] + i * step for i in _dips(pu, step, g, depth)]
+    cut_v = [vs[sv][0] + i * step for i in _dips(pv, step, g, depth)]
+    min_len = 1.6 / g
+    segs_u = _segments(u0, u1, cut_u, min_len)
+    segs_v = _segments(v0, v1, cut_v, min_len)
+    if len(segs_u) * len(segs_v) <= 1:
+        return [(rect, whole)] if whole is not None else []
+    cells = []
+    for a0, a1 in segs_u:
+        for b0, b1 in segs_v:
+            f = _fit_cell(a1 - a0, b1 - b0, p, g, sens)
+            if f is not None:
+                cells.append(((a0, a1, b0, b1), f))
+    covered = sum((c[0][1] - c[0][0]) * (c[0][3] - c[0][2]) for c in cells)
+    if whole is not None and covered < 0.75 * (u1 - u0) * (v1 - v0):
+        return [(rect, whole)]
+    return cells
+
+
+def _record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf):
+    """Output dict (block-local corners, px) of one container or block."""
+    half_l, half_w = L_m / g / 2, W_m / g / 2
+    ca, sa = math.cos(ang), math.sin(ang)
+    cx, cy = float(cx), float(cy)
+    corners = [(cx + su * half_l * ca - sv * half_w * sa + 0.5, cy + su * half_l * sa + sv * half_w * ca + 0.5)
+               for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    teu_unit = 1 if cls == '20ft' else 2
+    return {
+        'corners': corners,
+        'size_class': cls if rows == 1 else 'block',
+        'length_m': round(float(L_m), 2), 'width_m': round(float(W_m), 2),
+        'containers': int(rows), 'teu': int(rows * teu_unit),
+        'colour': colour_name(*col[:3]),
+        'r': int(round(255 * col[0])), 'g': int(round(255 * col[1])), 'b': int(round(255 * col[2])),
+        'confidence': round(float(conf), 3),
+        'angle_deg': round(float(math.degrees(-ang) % 180.0), 1),
+    }
+
+
+def _candidates(labels, n, sm, g, p, unit, max_obj):
+    """Labels whose area and second-moment size could be a container or a block (vectorised,
+    so the many shadow pieces, specks and ground regions never reach the per-region loop)."""
+    flat = labels.ravel()
+    cnt = np.bincount(flat, minlength=n + 1).astype(np.float64)
+    area = cnt * g * g
+    ok = (area >= 0.5 * unit) & (area <= 1.25 * max_obj)
+    ok[0] = False
+    idx = np.nonzero(ok)[0]
+    if idx.size == 0:
+        return idx
+    h, w = labels.shape
+    sel = ok[flat]
+    lab = flat[sel]
+    yy, xx = np.divmod(np.nonzero(sel)[0], w)
+    c = cnt[idx]
+    pos = np.searchsorted(idx, lab)
+
+    def acc(v):
+        return np.bincount(pos, weights=v, minlength=idx.size)
+    my, mx = acc(yy) / c, acc(xx) / c
+    dy, dx = yy - my[pos], xx - mx[pos]
+    cyy, cxx, cxy = acc(dy * dy) / c, acc(dx * dx) / c, acc(dx * dy) / c
+    tr, det = cxx + cyy, cxx * cyy - cxy * cxy
+    disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
+    big = np.sqrt(12 * (tr / 2 + disc) + 1) * g
+    small = np.sqrt(12 * np.maximum(tr / 2 - disc, 0) + 1) * g
+    keep = (small >= 0.55 * p.width) & (big >= 0.55 * p.len20) & (area[idx] / (big * small) > 0.6)
+    return idx[keep]
 
 
 def detect_containers(block, params=None):
@@ -243,9 +438,7 @@ def detect_containers(block, params=None):
     h, w = labels.shape
     unit = p.len20 * p.width
     max_obj = p.len40 * (p.max_block_rows * (p.width + p.side_gap))
-    sizes = np.bincount(labels.ravel(), minlength=n + 1) * (g * g)
-    cand = np.nonzero((sizes >= 0.5 * unit) & (sizes <= 1.25 * max_obj))[0]
-    cand = cand[cand > 0]
+    cand = _candidates(labels, n, sm, g, p, unit, max_obj)
     if cand.size == 0:
         return []
     bgs = _background_colours(labels, n, sm, g, max_obj)
@@ -274,28 +467,11 @@ def detect_containers(block, params=None):
         v = -dx * st + dy * ct
         lu = math.sqrt(12 * (u * u).mean() + 1)
         lv = math.sqrt(12 * (v * v).mean() + 1)
-        ext_u = u.max() - u.min() + 1
-        ext_v = v.max() - v.min() + 1
-        fill = npx / (ext_u * ext_v)
-        rect = npx / (lu * lv)
-        if fill < 0.72 - 0.1 * sens or not (0.85 < rect < 1.15):
-            if DEBUG is not None:
-                DEBUG.append(('shape', lab, fx + xs.start, fy + ys.start, fill, rect, lu * g, lv * g))
-            continue
         col = np.array([sm[i][sl][m].mean() for i in range(sm.shape[0])])
-        du, dv, lu, lv = _refine(sm, col, fx + xs.start, fy + ys.start, ct, st, lu, lv)
-        fx, fy = fx + du * ct - dv * st, fy + du * st + dv * ct
-        # sizes in metres (long axis first)
-        if lu >= lv:
-            L_m, W_m, ang = lu * g, lv * g, theta
-        else:
-            L_m, W_m, ang = lv * g, lu * g, theta + math.pi / 2
-        fit = _fit(L_m, W_m, p, g, sens)
-        if fit is None:
+        if not (0.6 < npx / (lu * lv) < 1.4):
             if DEBUG is not None:
-                DEBUG.append(('fit', lab, fx + xs.start, fy + ys.start, fill, rect, L_m, W_m))
+                DEBUG.append(('moments', lab, fx + xs.start, fy + ys.start, npx / (lu * lv), 0, lu * g, lv * g))
             continue
-        cls, rows, ul, score = fit
         if col.size == 1:
             col = np.repeat(col, 3)
         # contrast with the ground: shadows and painted slots are ground-coloured or dark+grey
@@ -303,36 +479,45 @@ def detect_containers(block, params=None):
         chroma = float(col.max() - col.min())
         dist_bg = min((float(np.abs(col - (np.repeat(b, 3) if b.size == 1 else b)).mean()) for b in bgs), default=1.0)
         bg_l = float(np.mean(bgs[0])) if bgs else 0.3
-        min_contrast = 0.045 - 0.03 * sens
-        if dist_bg < min_contrast:
+        if dist_bg < 0.045 - 0.03 * sens:
             continue
         if lum_r < 0.75 * bg_l and chroma < 0.06 + 0.3 * lum_r:
             continue    # a shadow
-        # texture: a container roof is smooth inside (corrugation is fine-grained)
-        inner = float(grad[sl][m].mean())
-        # geometry in block pixel coordinates (col, row) of the oriented rectangle
-        cx, cy = fx + xs.start, fy + ys.start
-        half_l, half_w = L_m / g / 2, W_m / g / 2
-        ca, sa = math.cos(ang), math.sin(ang)
-        cx, cy = float(cx), float(cy)
-        corners = [(cx + su * half_l * ca - sv * half_w * sa + 0.5, cy + su * half_l * sa + sv * half_w * ca + 0.5)
-                   for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
-        conf = max(0.0, min(1.0, 0.35 + 0.45 * score + 0.2 * min(1.0, dist_bg / 0.15)
-                           - 0.15 * max(0.0, 0.9 - fill) / 0.2))
-        if conf < p.min_confidence:
+        if min(lu, lv) * g < 0.55 * p.width or max(lu, lv) * g < 0.55 * p.len20:
             continue
-        teu_unit = 1 if cls == '20ft' else 2
-        out.append({
-            'corners': corners,
-            'size_class': cls if rows == 1 else 'block',
-            'length_m': round(float(L_m), 2), 'width_m': round(float(W_m), 2),
-            'containers': int(rows), 'teu': int(rows * teu_unit),
-            'colour': colour_name(*col[:3]),
-            'r': int(round(255 * col[0])), 'g': int(round(255 * col[1])), 'b': int(round(255 * col[2])),
-            'confidence': round(float(conf), 3),
-            'angle_deg': round(float(math.degrees(-ang) % 180.0), 1),
-            'texture': round(float(inner), 4),
-        })
+        du, dv, lu2, lv2, (us, vs, lumg) = _refine(sm, None, fx + xs.start, fy + ys.start, ct, st, lu, lv, 1.2 / g)
+        # how well the region fills its refined rectangle, and how much leaks out of it
+        uu, vv = u - du, v - dv
+        inside = (np.abs(uu) <= lu2 / 2 + 0.5) & (np.abs(vv) <= lv2 / 2 + 0.5)
+        cover = inside.sum() / max(1.0, lu2 * lv2)
+        leak = 1.0 - inside.mean()
+        fill = min(cover, 1.0)
+        if cover < 0.7 - 0.1 * sens or leak > 0.3:
+            if DEBUG is not None:
+                DEBUG.append(('shape', lab, fx + xs.start, fy + ys.start, cover, leak, lu2 * g, lv2 * g))
+            continue
+        # the region's rectangle in its own (u, v) frame, px
+        rect = (du - lu2 / 2, du + lu2 / 2, dv - lv2 / 2, dv + lv2 / 2)
+        cells = _cells(rect, us, vs, lumg, g, p, sens)
+        if not cells:
+            if DEBUG is not None:
+                DEBUG.append(('fit', lab, fx + xs.start, fy + ys.start, fill, leak, max(lu2, lv2) * g, min(lu2, lv2) * g))
+            continue
+        ox, oy = fx + xs.start, fy + ys.start
+        for (u0, u1, v0, v1), fit in cells:
+            cls, rows, ul, score, along_u = fit
+            uc, vc = (u0 + u1) / 2, (v0 + v1) / 2
+            cx = ox + uc * ct - vc * st
+            cy = oy + uc * st + vc * ct
+            if along_u:      # container length along u
+                L_m, W_m, ang = (u1 - u0) * g, (v1 - v0) * g, theta
+            else:
+                L_m, W_m, ang = (v1 - v0) * g, (u1 - u0) * g, theta + math.pi / 2
+            conf = max(0.0, min(1.0, 0.35 + 0.45 * score + 0.2 * min(1.0, dist_bg / 0.15)
+                               - 0.15 * max(0.0, 0.9 - fill) / 0.2))
+            if conf < p.min_confidence:
+                continue
+            out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf))
     return out
 
 
@@ -343,11 +528,24 @@ def count_containers(raster, params=None, aoi=None, progress=None, cancelled=Non
     p = params or ContainerParams()
     check_gsd(raster.gsd)
     overlap = int(math.ceil(p.overlap_m / raster.gsd))
-    found = scan(raster, lambda b: detect_containers(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
-                 progress=progress, cancelled=cancelled)
-    for d in found:
-        d.pop('texture', None)
+    with _bounded_gdal_cache(256 << 20):
+        found = scan(raster, lambda b: detect_containers(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
+                     progress=progress, cancelled=cancelled)
     return found
+
+
+@contextlib.contextmanager
+def _bounded_gdal_cache(limit):
+    """Cap GDAL's block cache (default 5 % of RAM) while streaming, so memory stays bounded:
+    each block is read once, so a large cache buys little."""
+    old = gdal.GetCacheMax()
+    if old > limit:
+        gdal.SetCacheMax(limit)
+    try:
+        yield
+    finally:
+        if old > limit:
+            gdal.SetCacheMax(old)
 
 
 def summarise(detections):

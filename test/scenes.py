@@ -431,7 +431,8 @@ def rtg_crane(canvas, rng, cx, cy, angle, span, sun):
         beam = rect_corners(gx, gy, span, 1.0, angle)
         cast_shadow(canvas, beam, 20, *sun, factor=0.6, elevated=True)
         canvas.paint(beam, yellow)
-    canvas.paint(rect_corners(cx, cy, 4.0, 8.0, angle), np.array(yellow) * 0.9)
+    # trolley parked over the truck lane at one end of the span (not hiding the stack)
+    canvas.paint(rect_corners(cx + ca * (span / 2 - 2), cy + sa * (span / 2 - 2), 3.0, 8.0, angle), np.array(yellow) * 0.9)
 
 
 def sts_crane(canvas, rng, cx, cy, angle, sun):

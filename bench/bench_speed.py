@@ -1,0 +1,152 @@
+"""Speed and memory of the container count on a big tiled GeoTIFF (benchmark, not a test).
+
+    /usr/bin/python3 bench/bench_speed.py [--size 16384] [--gsd 0.5] [--out /tmp/cw_bench] [--keep]
+
+Builds (once, cached in --out) a SIZE x SIZE x 3 Byte GeoTIFF, tiled 256 x 256, DEFLATE: a mosaic
+of generated 2048 x 2048 port scenes (container yards, rail yard, distractors) and container-free
+tiles (water, fields), like a real scene where the port is a part of the image. Then, each in a
+fresh process (so peak memory is its own):
+
+  read   GDAL reads every block of the three bands (the same windows, overlap included, that the
+         count uses; plain ReadAsArray, no processing) -> seconds
+  count  the full core.containers.count_containers over the raster -> seconds, containers, peak RSS
+
+Prints the figures and the ratio count / read.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'test'))
+
+
+def _package_path():
+    """Make the checkout importable as ``cargowatch`` (whatever its folder is called)."""
+    import tempfile
+    d = Path(tempfile.gettempdir()) / 'cargowatch-bench'
+    d.mkdir(exist_ok=True)
+    link = d / 'cargowatch'
+    if not link.exists():
+        link.symlink_to(ROOT, target_is_directory=True)
+    sys.path.insert(0, str(d))
+
+
+def build(path, size, gsd, tile=2048):
+    import numpy as np
+    from osgeo import gdal, osr
+    import scenes
+    if Path(path).exists():
+        return
+    t = time.time()
+    kinds = ['port', 'port', 'water', 'port', 'fields', 'port', 'water', 'fields']
+    cache = {}
+    drv = gdal.GetDriverByName('GTiff')
+    tmp = str(path) + '.part'
+    ds = drv.Create(tmp, size, size, 3, gdal.GDT_Byte,
+                    ['TILED=YES', 'BLOCKXSIZE=256', 'BLOCKYSIZE=256', 'COMPRESS=DEFLATE', 'PREDICTOR=2',
+                     'PHOTOMETRIC=RGB', 'BIGTIFF=IF_SAFER'])
+    ds.SetGeoTransform(scenes.geotransform(gsd))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32652)
+    ds.SetProjection(srs.ExportToWkt())
+    n = size // tile
+    truth = 0
+    for ty in range(n):
+        for tx in range(n):
+            k = (ty * 3 + tx * 5) % len(kinds)
+            key = (kinds[k], k % 4)
+            if key not in cache:
+                if kinds[k] == 'port':
+                    sc = scenes.port_scene(seed=100 + k, gsd=gsd, size_px=tile, rail=(k % 2 == 1))
+                else:
+                    sc = scenes.empty_scene(seed=k, gsd=gsd, size_px=tile, kind=kinds[k])
+                cache[key] = (scenes.to_dtype(sc.img), sc.n_containers)
+            arr, nc = cache[key]
+            truth += nc
+            for b in range(3):
+                ds.GetRasterBand(b + 1).WriteArray(arr[b], tx * tile, ty * tile)
+    ds = None
+    os.replace(tmp, path)
+    Path(str(path) + '.json').write_text(json.dumps({'truth_containers': truth}))
+    print(f'built {path} ({size}x{size}x3, {os.path.getsize(path) / 1e6:.0f} MB) in {time.time() - t:.0f} s',
+          flush=True)
+
+
+def peak_rss_mb():
+    """This process's peak resident memory (VmHWM; unlike ru_maxrss it is not inherited
+    from the parent across exec)."""
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase(kind, path):
+    """Run one phase in this process; print a JSON line."""
+    _package_path()
+    from cargowatch.core import containers, raster
+    r = raster.open_raster(path)
+    p = containers.ContainerParams()
+    t = time.time()
+    if kind == 'read':
+        from osgeo import gdal
+        gdal.SetCacheMax(256 << 20)     # the same cache the count uses
+        overlap = int(-(-p.overlap_m // r.gsd))
+        from osgeo import gdal
+        bands = [r.ds.GetRasterBand(b) for b in r.bands]
+        for x0, y0, w, h, _ in raster.block_windows(r.width, r.height, p.block_px, overlap):
+            for band in bands:
+                band.ReadAsArray(x0, y0, w, h)
+        out = {'seconds': time.time() - t}
+    else:
+        found = containers.count_containers(r, p)
+        c, teu = containers.summarise(found)
+        out = {'seconds': time.time() - t, 'containers': c, 'teu': teu, 'features': len(found)}
+    out['peak_rss_mb'] = peak_rss_mb()
+    print(json.dumps(out), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--size', type=int, default=16384)
+    ap.add_argument('--gsd', type=float, default=0.5)
+    ap.add_argument('--out', default='/tmp/cw_bench')
+    ap.add_argument('--phase', choices=['read', 'count', 'build'])
+    ap.add_argument('--path')
+    args = ap.parse_args()
+    if args.phase == 'build':
+        return build(Path(args.path), args.size, args.gsd)
+    if args.phase:
+        return phase(args.phase, args.path)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    path = Path(args.out) / f'bench_{args.size}.tif'
+    if not path.exists():     # build in a child: its memory must not count for the phases
+        subprocess.run([sys.executable, __file__, '--phase', 'build', '--path', str(path), '--size', str(args.size),
+                        '--gsd', str(args.gsd)], check=True)
+    res = {}
+    for kind in ('read', 'count'):
+        proc = subprocess.run([sys.executable, __file__, '--phase', kind, '--path', str(path)],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            print(proc.stderr)
+            raise SystemExit(1)
+        res[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(kind, res[kind], flush=True)
+    meta = json.loads(Path(str(path) + '.json').read_text())
+    mpx = args.size * args.size / 1e6
+    print(f"\n{args.size} x {args.size} x 3 ({mpx:.0f} Mpx, {os.path.getsize(path) / 1e6:.0f} MB DEFLATE) "
+          f"at {args.gsd} m, {os.cpu_count()} CPU")
+    print(f"GDAL read of every block: {res['read']['seconds']:.1f} s (peak RSS {res['read']['peak_rss_mb']:.0f} MB)")
+    print(f"container count:          {res['count']['seconds']:.1f} s (peak RSS {res['count']['peak_rss_mb']:.0f} MB), "
+          f"{res['count']['containers']} containers counted / {meta['truth_containers']} true")
+    print(f"ratio count / read:       {res['count']['seconds'] / res['read']['seconds']:.1f}x")
+
+
+if __name__ == '__main__':
+    main()
