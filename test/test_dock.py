@@ -324,6 +324,7 @@ def test_import_runs_in_background(dock, tmp_path):
         time.sleep(0.02)
     assert dock._task is None, 'import did not finish'
     assert dock.data is not None and dock.data.n_vessels > 50, dock.last_message
+    assert set(dock.data.v_imo) == {''}  # NULL IMO in the file: shown empty, not as -1 or 0
     assert not dock.progress_row.isVisibleTo(dock)
     node = QgsProject.instance().layerTreeRoot().findLayer(dock.ais_layer_id)
     assert node is not None and not node.itemVisibilityChecked()  # raw points hidden under the overlay

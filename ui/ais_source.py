@@ -344,7 +344,7 @@ def _columns(got, layer_name, crs_wkt):
         elif v.dtype.kind == 'f':
             v = np.where(np.isfinite(v), v, 0).astype(np.int64)
         s = np.char.strip(v.astype('U'))
-        has = (s != '') & (s != '0') & (s != 'None') & (s != 'nan') & (s != 'NULL')
+        has = (s != '') & (s != '0') & (s != '-1') & (s != 'None') & (s != 'nan') & (s != 'NULL')
         sel = np.flatnonzero(has & ok)[::-1]  # the last non-empty value of each vessel wins
         u, first = np.unique(mmsi[sel], return_index=True)
         out.update(zip(u.tolist(), s[sel][first].tolist()))

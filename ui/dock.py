@@ -335,6 +335,7 @@ class CargoWatchDock(QgsDockWidget):
 
         self.details = QLabel(tr('Load an AIS layer or import a file to see ship tracks.'))
         self.details.setWordWrap(True)
+        self.details.setMinimumHeight(self.details.fontMetrics().lineSpacing() * 4 + 12)
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setStyleSheet('QLabel { background: #f4f6f8; border: 1px solid #d8dde3; border-radius: 3px;'
                                    ' padding: 5px; }')

@@ -169,6 +169,9 @@ def track_symbol(color):
     arrows.setPlacement(line_placement('Interval'))
     arrows.setOffsetAlongLine(9)
     arrows.setSubSymbol(_symbol(QgsMarkerSymbol, arrow))
+    # symbol levels: every casing first, then the lines, then the arrows (no seams between track pieces)
+    for level, sl in enumerate((casing, line, arrows)):
+        sl.setRenderingPass(level)
     return _symbol(QgsLineSymbol, casing, line, arrows)
 
 
@@ -361,6 +364,7 @@ class Overlay:
             c = self.colors.get(m, QColor('#555555'))
             cats.append(QgsRendererCategory(m, maker(c), self.names.get(m) or str(m), m not in self.hidden))
         r = QgsCategorizedSymbolRenderer('mmsi', cats)
+        r.setUsingSymbolLevels(key == 'tracks')
         return r
 
     # --- building ---------------------------------------------------------------------------------
