@@ -1,6 +1,7 @@
 """Render the canvas with the CargoWatch overlays and the dock itself to PNG (offscreen), on real AIS data:
 the Solent sample (91 vessels, 84 min, dstl/Stone-Soup, MIT) over QGIS's bundled world map.
-The pictures go to docs/img/ (README screenshots) and are checked for content, not pixels."""
+The pictures are checked for content, not pixels. They are copied to docs/img/ (the README's screenshots) when
+CARGOWATCH_SCREENSHOTS=1 or when missing there, so an ordinary test run leaves the checkout clean."""
 import os
 import time
 
@@ -16,6 +17,15 @@ from conftest import ROOT, SHARED_AIS
 from test_dock import fill_and_accept
 
 IMG = ROOT / 'docs' / 'img'
+
+
+def keep(path):
+    """Copy a rendered picture into docs/img/ when asked (or when it is not there yet)."""
+    import shutil
+    target = IMG / path.name
+    if os.environ.get('CARGOWATCH_SCREENSHOTS') == '1' or not target.exists():
+        IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
 WORLD = '/usr/share/qgis/resources/data/world_map.gpkg'
 SOLENT = SHARED_AIS / 'SolentAIS_20160112_130211.csv'
 
@@ -171,20 +181,20 @@ def _distinct_colours(img, step=7):
     return len(seen)
 
 
-def test_canvas_with_tracks_gaps_and_sites(solent, qgis_canvas):
+def test_canvas_with_tracks_gaps_and_sites(solent, qgis_canvas, tmp_path):
     dock, _ais = solent
     stats = dock.last_stats
     assert stats['vessels'] >= 85 and stats['gaps'] > 0 and stats['tracks'] > 91
-    IMG.mkdir(parents=True, exist_ok=True)
     from qgis.core import QgsCoordinateTransform
     xf = QgsCoordinateTransform(QgsCoordinateReferenceSystem('EPSG:4326'),
                                 QgsCoordinateReferenceSystem('EPSG:3857'), QgsProject.instance())
     extent = xf.transformBoundingBox(QgsRectangle(-1.385, 50.715, -0.985, 50.85))
-    img = _render_canvas(qgis_canvas, dock, IMG / 'canvas_tracks.png', extent)
+    img = _render_canvas(qgis_canvas, dock, tmp_path / 'canvas_tracks.png', extent)
     assert img.width() == 1400 and _distinct_colours(img) > 30
+    keep(tmp_path / 'canvas_tracks.png')
 
 
-def test_dock_picture(solent, qgis_canvas):
+def test_dock_picture(solent, qgis_canvas, tmp_path):
     dock, _ais = solent
     # select the busiest vessel the way an analyst would: click on it on the map
     c = dock.data.cols
@@ -209,6 +219,6 @@ def test_dock_picture(solent, qgis_canvas):
     p.drawPixmap(0, 0, ships)
     p.drawPixmap(ships.width() + 12, 0, sites)
     p.end()
-    IMG.mkdir(parents=True, exist_ok=True)
-    assert both.save(str(IMG / 'dock.png'))
+    assert both.save(str(tmp_path / 'dock.png'))
     assert _distinct_colours(both, 5) > 20
+    keep(tmp_path / 'dock.png')
