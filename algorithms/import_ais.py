@@ -315,10 +315,12 @@ def read_layer_columns(alg, parameters, name, context, feedback, user_fields=Non
     st = {}
     for k in ais_io.STATIC_KEYS:
         if k in cols:
-            arr = cols[k][keep]
-            st[k] = np.array([None if (v is None or str(v) == 'NULL') else
-                              (v.decode('utf-8', 'replace') if isinstance(v, bytes) else str(v)) for v in arr],
-                             dtype=object)
+            arr = np.asarray(cols[k])[keep]
+            if arr.dtype.kind == 'O':  # feature by feature: QVariants, str, None
+                arr = np.array([None if (v is None or str(v) == 'NULL') else
+                                (v.decode('utf-8', 'replace') if isinstance(v, bytes) else str(v)) for v in arr],
+                               dtype=object)
+            st[k] = arr  # Arrow: bytes or numbers, handled vectorised
     if st:
         ais_io._static_from_columns(static, mmsi[keep], st)
     fmt = 'layer {} ({})'.format(source.sourceName(), ', '.join('{}={}'.format(r, f) for r, f in roles.items()))
@@ -345,7 +347,7 @@ def _plain_gpkg_path(dest):
     return dest if os.path.isfile(dest) else None
 
 
-def write_gpkg_points(path, cols, static):
+def write_gpkg_points(path, cols, static, progress=None, cancelled=None):
     """Bulk-insert the positions into the single empty point table of a GeoPackage QGIS just created
     (fields of position_fields()). sqlite3 executemany in one transaction: about 20x faster than feature by
     feature. The table's triggers (spatial index, feature count) are set aside, their effect applied in bulk,
@@ -372,42 +374,52 @@ def write_gpkg_points(path, cols, static):
         rtree = 'rtree_{}_{}'.format(table, geom_col)
         has_rtree = con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (rtree,)).fetchone() is not None
         has_ogr_count = con.execute("SELECT 1 FROM sqlite_master WHERE name='gpkg_ogr_contents'").fetchone()
-        # geometry blobs: GeoPackage header (no envelope, little endian) + WKB point
-        blob = np.zeros(n, dtype=np.dtype([('magic', 'S2'), ('ver', 'u1'), ('flags', 'u1'), ('srs', '<i4'),
-                                           ('bo', 'u1'), ('type', '<u4'), ('x', '<f8'), ('y', '<f8')]))
-        blob['magic'] = b'GP'
-        blob['flags'] = 1
-        blob['srs'] = srs_id
-        blob['bo'] = 1
-        blob['type'] = 1
-        blob['x'] = cols['lon']
-        blob['y'] = cols['lat']
-        raw = blob.tobytes()
-        geoms = [raw[i:i + 29] for i in range(0, 29 * n, 29)]
-        times = np.char.add(np.datetime_as_string(cols['t'].astype('datetime64[s]')).astype('U19'), '.000Z').tolist()
         vessels, inv = np.unique(cols['mmsi'], return_inverse=True)
         st = [static.get(int(m)) or {} for m in vessels.tolist()]
-
-        def per_vessel(key):
-            arr = np.array([(rec.get(key) or None) for rec in st] + [None], dtype=object)[:-1]
-            return arr[inv].tolist()
+        per_vessel = {key: np.array([(rec.get(key) or None) for rec in st] + [None], dtype=object)[:-1]
+                      for key in ('name', 'imo', 'callsign', 'ship_type', 'destination')}
+        blob_t = np.dtype([('magic', 'S2'), ('ver', 'u1'), ('flags', 'u1'), ('srs', '<i4'), ('bo', 'u1'),
+                           ('type', '<u4'), ('x', '<f8'), ('y', '<f8')])
 
         def nn(a):
             a = a.astype(np.float64)
             return np.where(np.isnan(a), None, a).tolist() if np.isnan(a).any() else a.tolist()
-        status = cols['status']
-        status_l = np.where(status < 0, None, status.astype(np.int64)).tolist() if (status < 0).any() \
-            else status.astype(np.int64).tolist()
+
+        def chunk_rows(a, b):
+            # geometry blobs: GeoPackage header (no envelope, little endian) + WKB point
+            blob = np.zeros(b - a, dtype=blob_t)
+            blob['magic'] = b'GP'
+            blob['flags'] = 1
+            blob['srs'] = srs_id
+            blob['bo'] = 1
+            blob['type'] = 1
+            blob['x'] = cols['lon'][a:b]
+            blob['y'] = cols['lat'][a:b]
+            raw = blob.tobytes()
+            geoms = [raw[i:i + 29] for i in range(0, 29 * (b - a), 29)]
+            times = np.char.add(np.datetime_as_string(cols['t'][a:b].astype('datetime64[s]')).astype('U19'),
+                                '.000Z').tolist()
+            status = cols['status'][a:b].astype(np.int64)
+            status_l = np.where(status < 0, None, status).tolist() if (status < 0).any() else status.tolist()
+            iv = inv[a:b]
+            return zip(geoms, cols['mmsi'][a:b].tolist(), times, nn(cols['sog'][a:b]), nn(cols['cog'][a:b]),
+                       nn(cols['heading'][a:b]), status_l, *(per_vessel[k][iv].tolist() for k in
+                                                             ('name', 'imo', 'callsign', 'ship_type', 'destination')))
         columns = [geom_col] + wanted
-        data = zip(geoms, cols['mmsi'].tolist(), times, nn(cols['sog']), nn(cols['cog']), nn(cols['heading']),
-                   status_l, per_vessel('name'), per_vessel('imo'), per_vessel('callsign'), per_vessel('ship_type'),
-                   per_vessel('destination'))
         q = '"{}"'.format(table.replace('"', '""'))
+        insert = 'INSERT INTO {} ({}) VALUES ({})'.format(q, ', '.join('"{}"'.format(c) for c in columns),
+                                                         ', '.join('?' * len(columns)))
+        con.execute('PRAGMA cache_size=-131072')
         con.execute('BEGIN')
         for name, _sql in triggers:
             con.execute('DROP TRIGGER "{}"'.format(name.replace('"', '""')))
-        con.executemany('INSERT INTO {} ({}) VALUES ({})'.format(q, ', '.join('"{}"'.format(c) for c in columns),
-                                                                 ', '.join('?' * len(columns))), data)
+        step = 250000
+        for a in range(0, n, step):
+            if cancelled is not None and cancelled():
+                raise CargoWatchError('cancelled')
+            con.executemany(insert, chunk_rows(a, min(n, a + step)))
+            if progress is not None:
+                progress(min(n, a + step) / max(n, 1) * 0.85)
         if has_rtree and n:
             fids = np.array([r[0] for r in con.execute('SELECT fid FROM {} ORDER BY fid'.format(q))], dtype=np.int64)
             bulk_load_rtree(con, rtree, fids, cols['lon'], cols['lat'])
@@ -640,8 +652,11 @@ class ImportAis(CargoWatchAlgorithm):
         if gpkg:
             del sink  # closes the (empty) layer the sink created: rows go in with one bulk insert
             try:
-                written = write_gpkg_points(gpkg, res.cols, res.static)
+                written = write_gpkg_points(gpkg, res.cols, res.static, progress_cb(feedback, 80, 99),
+                                            feedback.isCanceled)
             except Exception as e:  # noqa: BLE001 - any trouble: the ordinary (slower) way below
+                if feedback.isCanceled():
+                    raise QgsProcessingException(self.tr('Cancelled: the output is incomplete.'))
                 feedback.pushInfo(self.tr('Bulk GeoPackage write not possible ({}); writing feature by feature.')
                                   .format(e))
             if not written:

@@ -487,6 +487,10 @@ def _static_from_columns(static, mmsi, columns, nonempty_masks=None):
                 continue
             flat = np.ascontiguousarray(arr)
             nonempty = flat.view(np.uint8).reshape(len(flat), flat.dtype.itemsize)[:, 0] != 0
+        elif arr.dtype.kind in 'iu':
+            nonempty = arr > 0
+        elif arr.dtype.kind == 'f':
+            nonempty = np.isfinite(arr) & (arr > 0)
         else:
             nonempty = np.array([x not in (None, '') for x in arr], dtype=bool)
         if not nonempty.any():
