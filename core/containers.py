@@ -68,7 +68,7 @@ def check_gsd(gsd):
 # ------------------------------------------------------------------------------------------------
 # Segmentation
 # ------------------------------------------------------------------------------------------------
-TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.1}
+TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.06, 'tw0': 0.55, 'twg': 1.4, 'tl0': 0.12}
 
 
 def _features(data, gsd):
@@ -200,7 +200,7 @@ def _fit(length, width, p, gsd, sens):
     (size_class, rows, unit_length, score 0..1, swapped) or None; ``swapped`` when the
     container length lies along the rectangle's shorter side (a wide block of short rows)."""
     best = None
-    tol_l = max(0.09 + 0.04 * sens, 1.3 * gsd / 12.0)
+    tol_l = max(TUNE['tl0'] + 0.04 * sens, 1.3 * gsd / 12.0)
     for swapped, (axis_len, axis_w) in enumerate(((length, width), (width, length))):
         for cls, ul in (('20ft', p.len20), ('40ft', p.len40)):
             el = abs(axis_len - ul) / (ul * max(tol_l, 1.3 * gsd / ul))
@@ -210,7 +210,7 @@ def _fit(length, width, p, gsd, sens):
             if rows < 1 or rows > p.max_block_rows:
                 continue
             expect = rows * p.width + (rows - 1) * p.side_gap
-            tol_w = max(0.42 + 0.15 * sens, 0.75 * gsd) + 0.06 * (rows - 1)
+            tol_w = max(TUNE['tw0'] + 0.3 * sens, TUNE['twg'] * gsd) + 0.06 * (rows - 1)
             tol_w = min(tol_w, 0.48 * (p.width + p.side_gap))
             ew = abs(axis_w - expect) / tol_w
             if ew > 1:
@@ -391,6 +391,22 @@ def _record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf):
     }
 
 
+def _busy(data, valid, g, min_contrast=0.06):
+    """Cheap pre-filter: does the block hold any sharp, container-sized contrast at all?
+    (Open water, fields and bare pavement are skipped without segmentation.) Looks at the
+    range of luminance in ~2.5 m cells of a 2x decimated image."""
+    f = max(1, int(round(1.25 / g)))
+    lum = data.mean(axis=0)
+    h, w = lum.shape
+    hh, ww = h // f * f, w // f * f
+    if hh == 0 or ww == 0:
+        return True
+    small = lum[:hh, :ww].reshape(hh // f, f, ww // f, f).mean(axis=(1, 3))
+    ok = valid[:hh, :ww].reshape(hh // f, f, ww // f, f).all(axis=(1, 3))
+    rng = ndimage.maximum_filter(small, size=2) - ndimage.minimum_filter(small, size=2)
+    return bool((rng[ok] > min_contrast).sum() >= 4)
+
+
 def _candidates(labels, n, sm, g, p, unit, max_obj):
     """Labels whose area and second-moment size could be a container or a block (vectorised,
     so the many shadow pieces, specks and ground regions never reach the per-region loop)."""
@@ -432,6 +448,8 @@ def detect_containers(block, params=None):
     data, valid = block.data, block.valid
     if data.shape[0] > 3:
         data = data[:3]
+    if not _busy(data, valid, g):
+        return []
     labels, n, sm, lum, grad = segment(data, valid, g, sens)
     if n == 0:
         return []
