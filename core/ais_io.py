@@ -846,8 +846,8 @@ def _apply_mapping(header, auto, user):
 
 
 _NUMERIC = ('mmsi', 'lat', 'lon', 'sog', 'cog', 'heading')
-_WIDTH = {'time': 40, 'mmsi': 24, 'status': 48, 'name': 64, 'callsign': 24, 'ship_type': 48,
-          'destination': 64, 'imo': 24}
+_WIDTH = {'time': 32, 'mmsi': 16, 'status': 64, 'name': 32, 'callsign': 12, 'ship_type': 32,
+          'destination': 32, 'imo': 16}
 
 
 def _csv_rows_to_raw(arr, roles, lines, raw, static):
