@@ -6,7 +6,8 @@ Also holds the helpers the other AIS algorithms share: reading a point layer int
 import os
 
 import numpy as np
-from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureRequest, QgsFields, QgsGeometry,
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureRequest, QgsProcessing,
+                       QgsProcessingOutputLayerDefinition, QgsProcessingUtils, QgsProperty, QgsFields, QgsGeometry,
                        QgsPointXY, QgsProcessingException, QgsProcessingFeatureSourceDefinition,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputNumber,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink, QgsProcessingParameterFile,
@@ -55,6 +56,7 @@ class Q:
     WKB_LINE = _qenum('Qgis.WkbType.LineString', 'QgsWkbTypes.Type.LineString')
     WKB_LINE_M = _qenum('Qgis.WkbType.LineStringM', 'QgsWkbTypes.Type.LineStringM')
     FAST_INSERT = _qenum('QgsFeatureSink.Flag.FastInsert', 'QgsFeatureSink.FastInsert')
+    PROP_STATIC = _qenum('Qgis.PropertyType.Static', 'QgsProperty.Type.StaticProperty')
 
 
 def utc_datetime(t):
@@ -340,6 +342,24 @@ def read_positions(alg, parameters, name, context, feedback, user_fields=None, p
 
 
 # --------------------------------------------------------------------------------------- fast GeoPackage
+def _temporary_as_geopackage(parameters, name):
+    """A temporary output becomes a temporary GeoPackage instead of a memory layer: millions of positions
+    stay on disk and are written in bulk."""
+    value = parameters.get(name)
+    target = None
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        if value.sink.propertyType() == Q.PROP_STATIC and \
+                value.sink.staticValue() == QgsProcessing.TEMPORARY_OUTPUT:
+            target = QgsProcessingOutputLayerDefinition(value)
+            target.sink = QgsProperty.fromValue(QgsProcessingUtils.generateTempFilename('ais_positions.gpkg'))
+    elif value == QgsProcessing.TEMPORARY_OUTPUT:
+        target = QgsProcessingUtils.generateTempFilename('ais_positions.gpkg')
+    if target is None:
+        return parameters
+    out = dict(parameters)
+    out[name] = target
+    return out
+
 def _plain_gpkg_path(dest):
     """The file path when a sink destination is a plain GeoPackage file (not memory, not a layer URI)."""
     if not isinstance(dest, str) or '|' in dest or not dest.lower().endswith('.gpkg'):
@@ -643,6 +663,7 @@ class ImportAis(CargoWatchAlgorithm):
         for line in res.summary():
             feedback.pushInfo(line)
         # sinks after the core work
+        parameters = _temporary_as_geopackage(parameters, 'OUTPUT')
         sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, position_fields(),
                                           Q.WKB_POINT, QgsCoordinateReferenceSystem(WGS84))
         if sink is None:

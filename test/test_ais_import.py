@@ -206,3 +206,19 @@ def test_importais_geopackage_spatial_index(tmp_path):
     via_index = sum(1 for _ in lyr.getFeatures(QgsFeatureRequest().setFilterRect(box)))
     brute = sum(1 for f in lyr.getFeatures() if box.contains(f.geometry().asPoint()))
     assert via_index == brute > 100
+
+
+def test_importais_temporary_output_is_a_geopackage():
+    import processing
+    from qgis.core import QgsProject
+    res = run({'INPUT': str(SHARED_AIS / 'gfwseg_263576000.json'), 'OUTPUT': 'TEMPORARY_OUTPUT'})
+    assert str(res['OUTPUT']).endswith('.gpkg') and layer_of(res['OUTPUT']).featureCount() == res['ROWS_KEPT']
+    before = set(QgsProject.instance().mapLayers())
+    processing.runAndLoadResults('cargowatch:importais', {'INPUT': str(SHARED_AIS / 'gfwseg_263576000.json'),
+                                                          'OUTPUT': 'TEMPORARY_OUTPUT'})
+    new = [lyr for lid, lyr in QgsProject.instance().mapLayers().items() if lid not in before]
+    try:
+        assert len(new) == 1 and new[0].featureCount() == res['ROWS_KEPT']
+        assert new[0].source().split('|')[0].endswith('.gpkg') and new[0].temporalProperties().isActive()
+    finally:
+        QgsProject.instance().removeMapLayers([lyr.id() for lyr in new])
