@@ -46,7 +46,7 @@ class ContainerParams:
     sensitivity: float = 0.5        # 0 (strict, fewer false alarms) .. 1 (permissive)
     side_gap: float = 0.12          # typical gap between touching containers, m
     max_block_rows: int = 12        # widest block of touching containers reported as one feature
-    min_confidence: float = 0.2
+    min_confidence: float = 0.45   # detections below are dropped (the field lets users filter higher)
     block_px: int = 1536            # raster block size for streaming
     overlap_m: float = 45.0         # block overlap in metres (> largest block of containers)
 
@@ -341,7 +341,7 @@ def _cells(rect, us, vs, lumg, g, p, sens):
     step = us[1] - us[0]
     whole = _fit_cell(u1 - u0, v1 - v0, p, g, sens)
     if whole is not None and whole[1] == 1:
-        return [(rect, whole)]
+        return [(rect, whole, False)]
     su = (us >= u0) & (us <= u1)
     sv = (vs >= v0) & (vs <= v1)
     if su.sum() < 3 or sv.sum() < 3:
@@ -358,16 +358,16 @@ def _cells(rect, us, vs, lumg, g, p, sens):
     segs_u = _segments(u0, u1, cut_u, min_len)
     segs_v = _segments(v0, v1, cut_v, min_len)
     if len(segs_u) * len(segs_v) <= 1:
-        return [(rect, whole)] if whole is not None else []
+        return [(rect, whole, True)] if whole is not None else []
     cells = []
     for a0, a1 in segs_u:
         for b0, b1 in segs_v:
             f = _fit_cell(a1 - a0, b1 - b0, p, g, sens)
             if f is not None:
-                cells.append(((a0, a1, b0, b1), f))
+                cells.append(((a0, a1, b0, b1), f, f[1] > 1))
     covered = sum((c[0][1] - c[0][0]) * (c[0][3] - c[0][2]) for c in cells)
     if whole is not None and covered < 0.75 * (u1 - u0) * (v1 - v0):
-        return [(rect, whole)]
+        return [(rect, whole, True)]
     return cells
 
 
@@ -522,7 +522,7 @@ def detect_containers(block, params=None):
                 DEBUG.append(('fit', lab, fx + xs.start, fy + ys.start, fill, leak, max(lu2, lv2) * g, min(lu2, lv2) * g))
             continue
         ox, oy = fx + xs.start, fy + ys.start
-        for (u0, u1, v0, v1), fit in cells:
+        for (u0, u1, v0, v1), fit, seamless in cells:
             cls, rows, ul, score, along_u = fit
             uc, vc = (u0 + u1) / 2, (v0 + v1) / 2
             cx = ox + uc * ct - vc * st
@@ -531,8 +531,10 @@ def detect_containers(block, params=None):
                 L_m, W_m, ang = (u1 - u0) * g, (v1 - v0) * g, theta
             else:
                 L_m, W_m, ang = (v1 - v0) * g, (u1 - u0) * g, theta + math.pi / 2
-            conf = max(0.0, min(1.0, 0.35 + 0.45 * score + 0.2 * min(1.0, dist_bg / 0.15)
-                               - 0.15 * max(0.0, 0.9 - fill) / 0.2))
+            conf = 0.35 + 0.45 * score + 0.2 * min(1.0, dist_bg / 0.15) - 0.15 * max(0.0, 0.9 - fill) / 0.2
+            if seamless:    # a block whose seams are not seen: could be any rectangular roof
+                conf -= min(0.4, 0.1 * (rows - 1)) + (0.15 if fill < 0.85 else 0.0)
+            conf = max(0.0, min(1.0, conf))
             if conf < p.min_confidence:
                 continue
             out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf))

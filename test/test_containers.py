@@ -183,3 +183,14 @@ def test_gsd_limits():
     with pytest.raises(core_raster.RasterError, match='too coarse'):
         core.check_gsd(1.2)
     core.check_gsd(0.5)
+
+
+def test_bundled_sample_with_aoi():
+    from conftest import ROOT
+    tif = ROOT / 'sample_data' / 'rajin_port_sample.tif'
+    aoi = ROOT / 'sample_data' / 'rajin_port_sample_aoi.gpkg'
+    full = run({'INPUT': str(tif)})
+    part = run({'INPUT': str(tif), 'AOI': str(aoi)})
+    truth = QgsVectorLayer(str(ROOT / 'sample_data' / 'rajin_port_sample_truth.gpkg'), 't', 'ogr').featureCount()
+    assert abs(full['COUNT'] - truth) <= 0.3 * truth
+    assert 0 < part['COUNT'] < full['COUNT']
