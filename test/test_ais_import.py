@@ -222,3 +222,25 @@ def test_importais_temporary_output_is_a_geopackage():
         assert new[0].source().split('|')[0].endswith('.gpkg') and new[0].temporalProperties().isActive()
     finally:
         QgsProject.instance().removeMapLayers([lyr.id() for lyr in new])
+
+
+@pytest.mark.parametrize('variant', ['crlf', 'semicolon_bom', 'shuffled'])
+def test_csv_variants_give_the_same_result(tmp_path, variant):
+    src = (SHARED_AIS / 'SolentAIS_20160112_130211.csv').read_bytes()
+    lines = src.splitlines()
+    if variant == 'crlf':
+        data = b'\r\n'.join(lines) + b'\r\n'
+    elif variant == 'semicolon_bom':
+        data = b'\xef\xbb\xbf' + b'\n'.join(x.replace(b',', b';') for x in lines) + b'\n'
+    else:  # rows out of order: sorted, not dropped
+        body = lines[1:]
+        np.random.default_rng(1).shuffle(body)
+        data = b'\n'.join([lines[0]] + body) + b'\n'
+    p = tmp_path / 'v.csv'
+    p.write_bytes(data)
+    r = ais_io.read_ais(str(p))
+    ref = ais_io.read_ais(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'))
+    assert r.reasons == ref.reasons and r.rows_kept == ref.rows_kept
+    assert np.array_equal(r.cols['t'], ref.cols['t']) and np.array_equal(r.cols['mmsi'], ref.cols['mmsi'])
+    if variant == 'shuffled':
+        assert any('out-of-order' in n for n in r.notes)
