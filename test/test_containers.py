@@ -194,3 +194,38 @@ def test_bundled_sample_with_aoi():
     truth = QgsVectorLayer(str(ROOT / 'sample_data' / 'rajin_port_sample_truth.gpkg'), 't', 'ogr').featureCount()
     assert abs(full['COUNT'] - truth) <= 0.3 * truth
     assert 0 < part['COUNT'] < full['COUNT']
+
+
+def test_cancel_stops_and_writes_nothing(tmp_path, small_scene):
+    from qgis.core import QgsProcessingFeedback
+    path = scenes.write_scene(small_scene, tmp_path / 'c.tif')
+    out = tmp_path / 'cancelled.gpkg'
+
+    class CancelAtFirstProgress(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.progressChanged.connect(lambda p: p > 0 and self.cancel())
+    fb = CancelAtFirstProgress()
+    with pytest.raises(QgsProcessingException, match='Cancelled'):
+        processing.run(ALG, {'INPUT': path, 'OUTPUT': str(out)}, feedback=fb)
+    assert not out.exists()
+
+
+def test_progress_reported_block_by_block(tmp_path):
+    from qgis.core import QgsProcessingFeedback
+    sc = scenes.port_scene(seed=12, gsd=0.5, size_px=1800, n_blocks=5, distractors=0.2)
+    path = scenes.write_scene(sc, tmp_path / 'big.tif')
+    fb = QgsProcessingFeedback()
+    seen = []
+    fb.progressChanged.connect(seen.append)
+    processing.run(ALG, {'INPUT': path, 'OUTPUT': 'memory:'}, feedback=fb)
+    assert len([p for p in seen if 0 < p < 95]) >= 2      # several blocks, each reported
+    assert seen[-1] == 100
+
+
+def test_core_cancel():
+    from cargowatch.core.errors import Cancelled
+    sc = scenes.port_scene(seed=13, gsd=0.5, size_px=300)
+    path = scenes.write_scene(sc, '/vsimem/cancel.tif')
+    with pytest.raises(Cancelled):
+        core.count_containers(core_raster.open_raster(path), cancelled=lambda: True)
