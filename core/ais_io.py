@@ -514,7 +514,7 @@ def _static_from_columns(static, mmsi, columns, nonempty_masks=None):
 
 
 # ---------------------------------------------------------------------------------------------- NMEA
-_PAYLOAD_OK = set(range(48, 88)) | set(range(96, 120))
+_PAYLOAD_RE = re.compile(r'[0-W`-w]+')  # the 64 characters of the AIS 6-bit armouring
 _MIN_BITS = {1: 168, 2: 168, 3: 168, 18: 168, 19: 312, 27: 96, 5: 420, 24: 160, 4: 168, 11: 168}
 _POSITION_TYPES = (1, 2, 3, 18, 19, 27)
 _LINE_TIME_RE = re.compile(r'^\s*\[?\s*([0-9][0-9T:\-/. +]*[0-9Z])\s*\]?\s*[,;|\t ]?\s*$')
@@ -578,12 +578,18 @@ def _zda_clock(fields):
 
 
 def _import_pyais():
+    """pyais's decoder for a list of sentences (bytes) of one message; imported only when NMEA is read."""
     try:
-        from pyais import decode
-        return decode
+        from pyais.messages import NMEAMessage
     except ImportError:
         raise CargoWatchError('reading NMEA AIS needs the Python package "pyais", which is not installed in '
                               "QGIS's Python: install it (pip install pyais) or import a CSV / JSON export instead.")
+
+    def decode(*parts):
+        if len(parts) == 1:
+            return NMEAMessage(parts[0].encode('ascii')).decode()
+        return NMEAMessage.assemble_from_iterable([NMEAMessage(p.encode('ascii')) for p in parts]).decode()
+    return decode
 
 
 def read_nmea(path, progress=None, cancelled=None, chunk_lines=200000):
@@ -730,7 +736,7 @@ def read_nmea(path, progress=None, cancelled=None, chunk_lines=200000):
             except ValueError:
                 raw.reject(lineno, R_GARBLED)
                 continue
-            if not (1 <= num <= cnt <= 9) or not payload or any(ord(c) not in _PAYLOAD_OK for c in payload):
+            if not (1 <= num <= cnt <= 9) or not _PAYLOAD_RE.fullmatch(payload):
                 raw.reject(lineno, R_GARBLED)
                 continue
             full = sentence[:star + 3]
