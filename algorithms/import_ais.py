@@ -589,7 +589,9 @@ class ImportAis(CargoWatchAlgorithm):
         '<code>name</code>, <code>imo</code> (long), <code>callsign</code>, <code>ship_type</code> (text, '
         'e.g. Cargo), <code>destination</code>. Optional <b>Rejected rows</b> table: line number, raw line, '
         'reason. Numbers ROWS_READ, ROWS_KEPT, ROWS_REJECTED; the reasons are summarised in the log.</p>'
-        '<p>Time is kept to the second (UTC).</p>')
+        '<p>Time is kept to the second (UTC). A GeoPackage output (also the temporary output, written as a '
+        'temporary GeoPackage rather than a memory layer) is filled in bulk with its spatial index: about 10 '
+        'million positions in two minutes.</p>')
 
     FORMATS = ['auto', 'nmea', 'csv', 'jsonl', 'layer']
 
