@@ -44,7 +44,7 @@ test: deps mp
 
 demo: deps
 	@mkdir -p $(OUT)
-	@$(QGIS_PROCESS) plugins enable cargowatch >/dev/null
+	@$(QGIS_PROCESS) plugins enable cargowatch >/dev/null 2>&1 || true  # fails when already enabled
 	$(QGIS_PROCESS) run cargowatch:countcontainers -- INPUT=sample_data/rajin_port_sample.tif \
 	    OUTPUT=$(OUT)/containers.gpkg
 	$(VPY) tools/render_png.py sample_data/rajin_port_sample.tif $(OUT)/containers.gpkg $(OUT)/containers.png
