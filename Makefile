@@ -45,10 +45,18 @@ test: deps mp
 demo: deps
 	@mkdir -p $(OUT)
 	@$(QGIS_PROCESS) plugins enable cargowatch >/dev/null 2>&1 || true  # fails when already enabled
+	@echo "== 1. Containers at the port (sample scene, 0.5 m)"
 	$(QGIS_PROCESS) run cargowatch:countcontainers -- INPUT=sample_data/rajin_port_sample.tif \
 	    OUTPUT=$(OUT)/containers.gpkg
 	$(VPY) tools/render_png.py sample_data/rajin_port_sample.tif $(OUT)/containers.gpkg $(OUT)/containers.png
-	@echo "Detections: $(OUT)/containers.gpkg   Picture: $(OUT)/containers.png"
+	@echo "== 2. AIS: import, dark periods, runs between Dunai and Rajin (sample scenario)"
+	$(QGIS_PROCESS) run cargowatch:importais -- INPUT=sample_data/dunai_rajin_ais.nmea.gz \
+	    OUTPUT=$(OUT)/ais_positions.gpkg
+	$(QGIS_PROCESS) run cargowatch:detectgaps -- INPUT=$(OUT)/ais_positions.gpkg \
+	    SITES=sample_data/dunai_rajin_sites.gpkg OUTPUT=$(OUT)/dark_periods.gpkg
+	$(QGIS_PROCESS) run cargowatch:countvoyages -- INPUT=$(OUT)/ais_positions.gpkg \
+	    SITES=sample_data/dunai_rajin_sites.gpkg OUTPUT=$(OUT)/voyages.gpkg CALLS=$(OUT)/port_calls.gpkg
+	@echo "Outputs in $(OUT)/: containers.gpkg, containers.png, ais_positions.gpkg, dark_periods.gpkg, voyages.gpkg"
 
 resources: resources.py
 resources.py: resources.qrc $(wildcard icons/*.svg)
