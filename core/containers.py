@@ -68,7 +68,7 @@ def check_gsd(gsd):
 # ------------------------------------------------------------------------------------------------
 # Segmentation
 # ------------------------------------------------------------------------------------------------
-TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.06, 'tw0': 0.55, 'twg': 1.4, 'tl0': 0.12}
+TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.06, 'tw0': 0.55, 'twg': 1.4, 'tl0': 0.12, 'area_fallback': True, 'tlpx': 1.8}
 
 
 def _features(data, gsd):
@@ -203,7 +203,7 @@ def _fit(length, width, p, gsd, sens):
     tol_l = max(TUNE['tl0'] + 0.04 * sens, 1.3 * gsd / 12.0)
     for swapped, (axis_len, axis_w) in enumerate(((length, width), (width, length))):
         for cls, ul in (('20ft', p.len20), ('40ft', p.len40)):
-            el = abs(axis_len - ul) / (ul * max(tol_l, 1.3 * gsd / ul))
+            el = abs(axis_len - ul) / (ul * max(tol_l, TUNE['tlpx'] * gsd / ul))
             if el > 1:
                 continue
             rows = int(round((axis_w + p.side_gap) / (p.width + p.side_gap)))
@@ -371,6 +371,26 @@ def _cells(rect, us, vs, lumg, g, p, sens):
     return cells
 
 
+def _area_cell(rect, g, p, fill):
+    """Fallback for a container-coloured rectangle whose sides fit no ISO combination (pieces
+    merged or broken by shadows, cranes, unresolved gaps): count it by area as a block, TEU
+    from the 20 ft footprint with its usual gaps, at a low confidence."""
+    u0, u1, v0, v1 = rect
+    a, b = (u1 - u0) * g, (v1 - v0) * g
+    short, long_ = min(a, b), max(a, b)
+    if fill < 0.8 or short < 0.8 * p.width or long_ < 0.8 * p.len20:
+        return []
+    teu = int(round(a * b / ((p.len20 + 0.4) * (p.width + p.side_gap))))
+    if teu < 1:
+        return []
+    forty = long_ >= 0.8 * p.len40 and short < 0.8 * p.len40
+    rows = max(1, int(round(teu / 2))) if forty else teu
+    cls = '40ft' if forty else '20ft'
+    # container length along the long side for 40 ft rows, else along the side nearer 6.06 m
+    along_u = (a >= b) if forty else abs(a - p.len20) <= abs(b - p.len20)
+    return [(rect, (cls, rows, p.len40 if forty else p.len20, -0.2, along_u), rows > 1)]
+
+
 def _record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf):
     """Output dict (block-local corners, px) of one container or block."""
     half_l, half_w = L_m / g / 2, W_m / g / 2
@@ -498,10 +518,16 @@ def detect_containers(block, params=None):
         dist_bg = min((float(np.abs(col - (np.repeat(b, 3) if b.size == 1 else b)).mean()) for b in bgs), default=1.0)
         bg_l = float(np.mean(bgs[0])) if bgs else 0.3
         if dist_bg < 0.045 - 0.03 * sens:
+            if DEBUG is not None:
+                DEBUG.append(('ground', lab, fx + xs.start, fy + ys.start, dist_bg, 0, lu * g, lv * g))
             continue
         if lum_r < 0.75 * bg_l and chroma < 0.06 + 0.3 * lum_r:
+            if DEBUG is not None:
+                DEBUG.append(('shadow', lab, fx + xs.start, fy + ys.start, lum_r, chroma, lu * g, lv * g))
             continue    # a shadow
         if min(lu, lv) * g < 0.55 * p.width or max(lu, lv) * g < 0.55 * p.len20:
+            if DEBUG is not None:
+                DEBUG.append(('small', lab, fx + xs.start, fy + ys.start, 0, 0, lu * g, lv * g))
             continue
         du, dv, lu2, lv2, (us, vs, lumg) = _refine(sm, None, fx + xs.start, fy + ys.start, ct, st, lu, lv, 1.2 / g)
         # how well the region fills its refined rectangle, and how much leaks out of it
@@ -517,6 +543,8 @@ def detect_containers(block, params=None):
         # the region's rectangle in its own (u, v) frame, px
         rect = (du - lu2 / 2, du + lu2 / 2, dv - lv2 / 2, dv + lv2 / 2)
         cells = _cells(rect, us, vs, lumg, g, p, sens)
+        if not cells and TUNE['area_fallback']:
+            cells = _area_cell(rect, g, p, fill)
         if not cells:
             if DEBUG is not None:
                 DEBUG.append(('fit', lab, fx + xs.start, fy + ys.start, fill, leak, max(lu2, lv2) * g, min(lu2, lv2) * g))
@@ -535,6 +563,8 @@ def detect_containers(block, params=None):
             if seamless:    # a block whose seams are not seen: could be any rectangular roof
                 conf -= min(0.4, 0.1 * (rows - 1)) + (0.15 if fill < 0.85 else 0.0)
             conf = max(0.0, min(1.0, conf))
+            if conf < p.min_confidence and DEBUG is not None:
+                DEBUG.append(('conf', lab, fx + xs.start, fy + ys.start, conf, rows, L_m, W_m))
             if conf < p.min_confidence:
                 continue
             out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf))
