@@ -521,7 +521,8 @@ def detect_containers(block, params=None):
             if DEBUG is not None:
                 DEBUG.append(('ground', lab, fx + xs.start, fy + ys.start, dist_bg, 0, lu * g, lv * g))
             continue
-        if lum_r < 0.75 * bg_l and chroma < 0.06 + 0.3 * lum_r:
+        grey_only = sm.shape[0] == 1
+        if (lum_r < 0.55 * bg_l) if grey_only else (lum_r < 0.75 * bg_l and chroma < 0.06 + 0.3 * lum_r):
             if DEBUG is not None:
                 DEBUG.append(('shadow', lab, fx + xs.start, fy + ys.start, lum_r, chroma, lu * g, lv * g))
             continue    # a shadow
