@@ -35,8 +35,9 @@ or Float; nodata is respected. Ground resolution between {core.MIN_GSD} and {cor
 blue-green-red-NIR imagery. Default: the bands labelled red/green/blue, else bands 1-3, else band 1.</li>
 <li><b>Area of interest</b> (optional): count only inside these polygons (e.g. the container yard).</li>
 <li><b>20 ft / 40 ft length, width</b>: container footprints in metres (ISO 668 defaults).</li>
-<li><b>Sensitivity</b> 0-1: higher finds fainter, lower-contrast containers but admits more false
-alarms.</li>
+<li><b>Sensitivity</b> 0-1 (default 0.5): higher lowers the edge thresholds, widens the size
+tolerances and keeps detections down to a lower confidence (0.55 at 0, 0.45 at 0.5, 0.35 at 1): more
+containers found, more false alarms.</li>
 </ul>
 <h3>Outputs</h3>
 <p><b>Containers</b> polygon layer with fields: <i>size_class</i> (20ft, 40ft or block),
@@ -48,8 +49,13 @@ axis, degrees clockwise from east on the raster grid). <b>COUNT</b> and <b>TEU</
 models.</p>
 <h3>Limits</h3>
 <p>Containers stacked in blocks whose seams are not visible are counted from the block's width, so a
-20 ft pair end to end without a visible gap counts as one 40 ft (the TEU stays right). Containers on
-trucks and wagons are counted. Accuracy falls with resolution: see the README's benchmark table.</p>
+20 ft pair end to end without a visible gap counts as one 40 ft (the TEU stays right); rectangles of
+container colour that fit no ISO combination are counted by area at a low confidence. Containers on
+trucks and wagons are counted. Expect an undercount of roughly 5-10 % on colour imagery at 0.3-0.6 m,
+more at 0.7 m and on 1-band (panchromatic) imagery, where neighbouring containers of equal grey merge
+with each other and with shadows. Outside ports, rectangular roof sections, vans and yard patches can be
+reported: restrict the count with an area of interest and filter on <i>confidence</i>. See the README's
+benchmark table.</p>
 """
 
 

@@ -465,6 +465,7 @@ def detect_containers(block, params=None):
     p = params or ContainerParams()
     g = float(block.gsd)
     sens = float(min(1.0, max(0.0, p.sensitivity)))
+    min_conf = p.min_confidence - 0.2 * (sens - 0.5)     # sensitivity 1 keeps down to 0.35 by default
     data, valid = block.data, block.valid
     if data.shape[0] > 3:
         data = data[:3]
@@ -564,9 +565,9 @@ def detect_containers(block, params=None):
             if seamless:    # a block whose seams are not seen: could be any rectangular roof
                 conf -= min(0.4, 0.1 * (rows - 1)) + (0.15 if fill < 0.85 else 0.0)
             conf = max(0.0, min(1.0, conf))
-            if conf < p.min_confidence and DEBUG is not None:
+            if conf < min_conf and DEBUG is not None:
                 DEBUG.append(('conf', lab, fx + xs.start, fy + ys.start, conf, rows, L_m, W_m))
-            if conf < p.min_confidence:
+            if conf < min_conf:
                 continue
             out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf))
     return out

@@ -229,3 +229,10 @@ def test_core_cancel():
     path = scenes.write_scene(sc, '/vsimem/cancel.tif')
     with pytest.raises(Cancelled):
         core.count_containers(core_raster.open_raster(path), cancelled=lambda: True)
+
+
+def test_sensitivity_is_monotonic(tmp_path, scene_tif):
+    low = run({'INPUT': scene_tif, 'SENSITIVITY': 0.0})
+    high = run({'INPUT': scene_tif, 'SENSITIVITY': 1.0})
+    assert low['COUNT'] <= high['COUNT']
+    assert min(f['confidence'] for f in low['OUTPUT'].getFeatures()) >= 0.55
