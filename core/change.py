@@ -1,0 +1,245 @@
+"""What changed between two dates: detections of the same kind matched across two images.
+
+The two images may differ in grid, resolution, CRS, light and season, and be
+misregistered by a few metres. Method:
+
+1. Both images are opened on their own metric grids (core.raster); the part they have
+   in common (footprint intersection, optionally clipped by the analyst's AOI) is
+   analysed in each, with the *same* detector of core/ (pits or containers).
+2. Before-detections are transformed into the after image's working CRS.
+3. Misregistration: every before/after pair closer than ``search`` metres votes for a
+   shift; the densest cluster of votes (a Gaussian-kernel mode on the votes, refined by
+   the median of the one-to-one matches it explains) is the global shift. With no or
+   too few pairs, no shift is applied.
+4. Final one-to-one match (Hungarian assignment on centre distance) within
+   ``tolerance`` metres after the shift: matched = kept, unmatched after = new,
+   unmatched before = removed.
+
+Matched detections are reported with the *after* geometry; removed ones with the before
+geometry moved by the estimated shift so they sit on the after image.
+"""
+import math
+
+import numpy as np
+from osgeo import ogr, osr
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+
+from .errors import CargoWatchError
+from .raster import Aoi, RasterError, _srs
+
+KINDS = ('containers', 'pits')
+
+
+def footprint_wkt(raster, srs_wkt=None):
+    """Polygon of the raster's extent (in ``srs_wkt`` if given), densified along edges."""
+    w, h = raster.width, raster.height
+    n = 16
+    cols = np.concatenate([np.linspace(0, w, n), np.full(n, w), np.linspace(w, 0, n), np.zeros(n)])
+    rows = np.concatenate([np.zeros(n), np.linspace(0, h, n), np.full(n, h), np.linspace(h, 0, n)])
+    xs, ys = raster.pixel_to_map(cols, rows)
+    if srs_wkt is not None:
+        xs, ys = transform_xy(xs, ys, raster.srs_wkt, srs_wkt)
+    ring = ', '.join(f'{x!r} {y!r}' for x, y in zip(xs, ys))
+    return f'POLYGON (({ring}, {xs[0]!r} {ys[0]!r}))'
+
+
+def transform_xy(xs, ys, src_wkt, dst_wkt):
+    xs = np.asarray(xs, dtype=float)
+    ys = np.asarray(ys, dtype=float)
+    src, dst = _srs(src_wkt), _srs(dst_wkt)
+    if src.IsSame(dst):
+        return xs, ys
+    ct = osr.CoordinateTransformation(src, dst)
+    pts = ct.TransformPoints(np.column_stack([xs, ys]).tolist())
+    pts = np.asarray(pts, dtype=float)
+    return pts[:, 0], pts[:, 1]
+
+
+def common_area(before, after, aoi_wkts=None, aoi_srs_wkt=None):
+    """WKT (in the after CRS) of the area both images cover, clipped to the AOI, or raise."""
+    fa = ogr.CreateGeometryFromWkt(footprint_wkt(after))
+    fb = ogr.CreateGeometryFromWkt(footprint_wkt(before, after.srs_wkt))
+    common = fa.Intersection(fb)
+    if common is None or common.IsEmpty() or common.GetArea() <= 0:
+        raise RasterError('The two images do not overlap: they must show the same place '
+                          '(check that each has the right coordinate reference system).')
+    if aoi_wkts:
+        ct = None
+        if aoi_srs_wkt and not _srs(aoi_srs_wkt).IsSame(_srs(after.srs_wkt)):
+            ct = osr.CoordinateTransformation(_srs(aoi_srs_wkt), _srs(after.srs_wkt))
+        union = None
+        for wkt in aoi_wkts:
+            g = ogr.CreateGeometryFromWkt(wkt)
+            if g is None or g.IsEmpty():
+                continue
+            if ct is not None:
+                g.Transform(ct)
+            union = g if union is None else union.Union(g)
+        if union is None:
+            raise CargoWatchError('The area of interest holds no polygon.')
+        common = common.Intersection(union)
+        if common is None or common.IsEmpty() or common.GetArea() <= 0:
+            raise CargoWatchError('The area of interest does not overlap the part the two images have in common.')
+    return common.ExportToWkt()
+
+
+def _centres(dets):
+    if not dets:
+        return np.zeros((0, 2))
+    return np.array([np.mean(np.asarray(d['geometry'], dtype=float), axis=0) for d in dets])
+
+
+def estimate_shift(cb, ca, search=8.0, bandwidth=None):
+    """Global (dx, dy) taking before centres ``cb`` onto after centres ``ca``: mode of
+    the displacement votes of all pairs closer than ``search`` metres, refined by the
+    median of the one-to-one nearest matches consistent with it. Returns ((dx, dy), n)."""
+    if len(cb) == 0 or len(ca) == 0:
+        return (0.0, 0.0), 0
+    tree = cKDTree(ca)
+    pairs = tree.query_ball_point(cb, r=search)
+    votes = [ca[j] - cb[i] for i, js in enumerate(pairs) for j in js]
+    if not votes:
+        return (0.0, 0.0), 0
+    votes = np.asarray(votes)
+    bw = bandwidth or max(0.5, search / 8.0)
+    # mean-shift from every vote on a coarse subset, keep the densest mode
+    seeds = votes if len(votes) <= 400 else votes[np.linspace(0, len(votes) - 1, 400).astype(int)]
+    vt = cKDTree(votes)
+    best, best_n = np.zeros(2), -1
+    for s in seeds:
+        m = s.copy()
+        for _ in range(20):
+            idx = vt.query_ball_point(m, r=2 * bw)
+            if not idx:
+                break
+            v = votes[idx]
+            wgt = np.exp(-0.5 * ((v - m) ** 2).sum(axis=1) / bw ** 2)
+            nm = (v * wgt[:, None]).sum(axis=0) / wgt.sum()
+            if np.hypot(*(nm - m)) < 1e-3:
+                m = nm
+                break
+            m = nm
+        n = len(vt.query_ball_point(m, r=bw))
+        if n > best_n:
+            best, best_n = m, n
+    # refine: one-to-one matches under that shift, median displacement
+    d, j = tree.query(cb + best, distance_upper_bound=bw * 2)
+    ok = np.isfinite(d)
+    if ok.sum() >= 1:
+        disp = ca[j[ok]] - cb[ok]
+        best = np.median(disp, axis=0)
+    return (float(best[0]), float(best[1])), int(ok.sum())
+
+
+def match(cb, ca, tolerance):
+    """One-to-one matching of two centre arrays within ``tolerance`` (Hungarian on
+    distance). Returns list of (i_before, j_after)."""
+    if len(cb) == 0 or len(ca) == 0:
+        return []
+    tree = cKDTree(ca)
+    pairs = tree.query_ball_point(cb, r=tolerance)
+    rows, cols, cost = [], [], []
+    for i, js in enumerate(pairs):
+        for j in js:
+            rows.append(i)
+            cols.append(j)
+            cost.append(float(np.hypot(*(ca[j] - cb[i]))))
+    if not rows:
+        return []
+    # solve on the compact sub-problem of candidate pairs
+    ub, ua = sorted(set(rows)), sorted(set(cols))
+    ib, ia = {v: k for k, v in enumerate(ub)}, {v: k for k, v in enumerate(ua)}
+    big = tolerance * 1000.0 + 1.0
+    C = np.full((len(ub), len(ua)), big)
+    for r, c, d in zip(rows, cols, cost):
+        C[ib[r], ia[c]] = d
+    ri, ci = linear_sum_assignment(C)
+    return [(ub[r], ua[c]) for r, c in zip(ri, ci) if C[r, c] <= tolerance]
+
+
+def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.0, search=None,
+            min_pairs=3):
+    """Match detections of two dates. ``*_dets``: dicts with map ``geometry`` in their
+    image's CRS. Returns (records, info): records are the detection dicts (geometry in
+    the after CRS) with ``status`` new | removed | kept and ``shift_m``; info has the
+    estimated shift (dx, dy), the number of pairs behind it and the counts."""
+    if tolerance <= 0:
+        raise CargoWatchError('The matching tolerance must be a positive distance in metres.')
+    before = []
+    for d in before_dets:
+        g = np.asarray(d['geometry'], dtype=float)
+        xs, ys = transform_xy(g[:, 0], g[:, 1], before_srs_wkt, after_srs_wkt)
+        nd = dict(d)
+        nd['geometry'] = list(zip(xs.tolist(), ys.tolist()))
+        before.append(nd)
+    cb, ca = _centres(before), _centres(after_dets)
+    search = search or max(8.0, 3.0 * tolerance)
+    (dx, dy), npairs = estimate_shift(cb, ca, search=search)
+    if npairs < min_pairs:
+        dx = dy = 0.0
+    pairs = match(cb + np.array([dx, dy]) if len(cb) else cb, ca, tolerance)
+    mb = {i for i, _ in pairs}
+    ma = {j for _, j in pairs}
+    out = []
+    for i, j in pairs:
+        r = dict(after_dets[j])
+        r['status'] = 'kept'
+        r['shift_m'] = round(float(np.hypot(*(ca[j] - cb[i]))), 2)
+        out.append(r)
+    for j, d in enumerate(after_dets):
+        if j not in ma:
+            r = dict(d)
+            r['status'] = 'new'
+            r['shift_m'] = None
+            out.append(r)
+    for i, d in enumerate(before):
+        if i not in mb:
+            r = dict(d)
+            r['geometry'] = [(x + dx, y + dy) for x, y in d['geometry']]
+            r['status'] = 'removed'
+            r['shift_m'] = None
+            out.append(r)
+    info = dict(shift=(dx, dy), shift_pairs=npairs, before=len(before_dets), after=len(after_dets),
+                kept=len(pairs), new=len(after_dets) - len(pairs), removed=len(before_dets) - len(pairs))
+    return out, info
+
+
+def detector(kind):
+    """The core/ counting function for ``kind`` (reused, not copied)."""
+    if kind == 'pits':
+        from .pits import count_pits
+        return count_pits
+    if kind == 'containers':
+        try:
+            from .containers import count_containers
+        except ImportError as e:   # pragma: no cover - the container detector ships with the plugin
+            raise CargoWatchError(f'The container detector is not available: {e}') from e
+        return count_containers
+    raise CargoWatchError(f'Unknown kind of object {kind!r}: choose one of {", ".join(KINDS)}.')
+
+
+def detect_changes(before, after, kind='pits', tolerance=3.0, params=None, aoi_wkts=None, aoi_srs_wkt=None,
+                   progress=None, cancelled=None):
+    """Detect ``kind`` in two :class:`core.raster.Raster` of the same place and match them.
+    Returns (records, info) as :func:`compare`; records' geometry is in ``after.srs_wkt``."""
+    count = detector(kind)
+    area = common_area(before, after, aoi_wkts, aoi_srs_wkt)
+    aoi_a = Aoi([area], after.srs_wkt, after)
+    aoi_b = Aoi([area], after.srs_wkt, before)
+    if aoi_a.pixel_window is None or aoi_b.pixel_window is None:
+        raise RasterError('The two images do not overlap enough to compare them.')
+
+    def part(lo, hi):
+        if progress is None:
+            return None
+        return lambda f: progress(lo + (hi - lo) * f)
+
+    kw = {} if params is None else {'params': params}
+    bd = count(before, aoi=aoi_b, progress=part(0.0, 0.45), cancelled=cancelled, **kw)
+    ad = count(after, aoi=aoi_a, progress=part(0.45, 0.9), cancelled=cancelled, **kw)
+    out, info = compare(bd, ad, before.srs_wkt, after.srs_wkt, tolerance=tolerance)
+    if progress is not None:
+        progress(1.0)
+    info['common_area_wkt'] = area
+    return out, info
