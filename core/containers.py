@@ -68,7 +68,7 @@ def check_gsd(gsd):
 # ------------------------------------------------------------------------------------------------
 # Segmentation
 # ------------------------------------------------------------------------------------------------
-TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.06, 'tw0': 0.55, 'twg': 1.4, 'tl0': 0.12, 'area_fallback': True, 'tlpx': 1.8}
+TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.06, 'tw0': 0.55, 'twg': 1.4, 'tl0': 0.12, 'area_fallback': True, 'tlpx': 1.8, 'texture': 1.5}
 
 
 def _features(data, gsd):
@@ -378,8 +378,11 @@ def _area_cell(rect, g, p, fill):
     u0, u1, v0, v1 = rect
     a, b = (u1 - u0) * g, (v1 - v0) * g
     short, long_ = min(a, b), max(a, b)
-    if fill < 0.8 or short < 0.8 * p.width or long_ < 0.8 * p.len20:
+    if fill < 0.85 or short < 0.8 * p.width or long_ < 0.8 * p.len20:
         return []
+    pitch = p.width + p.side_gap
+    if abs(short / pitch - round(short / pitch)) > 0.3 and abs(short / p.len20 - round(short / p.len20)) > 0.15:
+        return []       # the short side is no whole number of container widths or lengths
     teu = int(round(a * b / ((p.len20 + 0.4) * (p.width + p.side_gap))))
     if teu < 1:
         return []
@@ -527,6 +530,11 @@ def detect_containers(block, params=None):
             if DEBUG is not None:
                 DEBUG.append(('shadow', lab, fx + xs.start, fy + ys.start, lum_r, chroma, lu * g, lv * g))
             continue    # a shadow
+        # a roof is smooth inside: stripes (zebra crossings, slatted decks) are not containers
+        if float(grad[sl][m].mean()) > TUNE['texture'] * max(0.05, dist_bg + 0.02):
+            if DEBUG is not None:
+                DEBUG.append(('texture', lab, fx + xs.start, fy + ys.start, float(grad[sl][m].mean()), dist_bg, lu * g, lv * g))
+            continue
         if min(lu, lv) * g < 0.55 * p.width or max(lu, lv) * g < 0.55 * p.len20:
             if DEBUG is not None:
                 DEBUG.append(('small', lab, fx + xs.start, fy + ys.start, 0, 0, lu * g, lv * g))
@@ -570,7 +578,46 @@ def detect_containers(block, params=None):
             if conf < min_conf:
                 continue
             out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf))
-    return out
+    return _join_halves(out, g, p)
+
+
+def _join_halves(dets, g, p):
+    """Two 20 ft detections of the same colour, end to end on one axis with no gap between
+    them, are one 40 ft roof cut in two (by a crane's shadow, a dirt line): join them. Real
+    pairs of 20 ft boxes stand with a visible gap and stay apart."""
+    idx = [i for i, d in enumerate(dets) if d['size_class'] == '20ft']
+    if len(idx) < 2:
+        return dets
+    from scipy.spatial import cKDTree
+    cen = np.array([np.mean(dets[i]['corners'], axis=0) for i in idx])
+    ang = np.radians([dets[i]['angle_deg'] for i in idx])
+    rgb = np.array([[dets[i]['r'], dets[i]['g'], dets[i]['b']] for i in idx], dtype=float)
+    pairs = cKDTree(cen).query_pairs((p.len20 + 0.5) / g)
+    used, joined = set(), []
+    for a, b in sorted(pairs, key=lambda ab: np.hypot(*(cen[ab[0]] - cen[ab[1]]))):
+        if a in used or b in used:
+            continue
+        da = abs((ang[a] - ang[b] + np.pi / 2) % np.pi - np.pi / 2)
+        if da > np.radians(6) or np.abs(rgb[a] - rgb[b]).mean() > 12:
+            continue
+        d = cen[b] - cen[a]
+        # the image y axis points down: angle_deg was measured clockwise (negated)
+        axis = np.array([np.cos(-ang[a]), np.sin(-ang[a])])
+        along, across = abs(d @ axis), abs(d[0] * axis[1] - d[1] * axis[0])
+        if across * g > 0.6 or abs(along * g - (p.len20 + 0.05)) > 0.3:
+            continue
+        used.update((a, b))
+        da_, db_ = dets[idx[a]], dets[idx[b]]
+        c = (cen[a] + cen[b]) / 2
+        L = along + (da_['length_m'] + db_['length_m']) / 2 / g
+        W = (da_['width_m'] + db_['width_m']) / 2 / g
+        col = np.array([(da_[k] + db_[k]) / 2 / 255.0 for k in ('r', 'g', 'b')])
+        conf = min(da_['confidence'], db_['confidence'])
+        joined.append(_record(c[0] - 0.5, c[1] - 0.5, L * g, W * g, -ang[a], g, '40ft', 1, col, conf))
+    if not joined:
+        return dets
+    drop = {idx[i] for i in used}
+    return [d for i, d in enumerate(dets) if i not in drop] + joined
 
 
 def count_containers(raster, params=None, aoi=None, progress=None, cancelled=None):
