@@ -681,6 +681,10 @@ def port_scene(seed=0, gsd=0.5, size_px=1024, angle=None, n_blocks=None, colour_
         elif kind == 'zebra':
             zebra(cv, cx, cy, a)
         elif kind == 'sts' and rng.random() < 0.5:
+            fp = rect_corners(cx, cy, 70, 18, a)      # stands on the quay, not over the stacks
+            if not occ.free(fp, 1):
+                continue
+            occ.take(fp)
             sts_crane(cv, rng, cx, cy, a, sun)
     img = atmosphere(cv.img, haze=rng.uniform(0.01, 0.05))
     blur_px = rng.uniform(0.4, 0.8) if blur_px is None else blur_px
