@@ -68,7 +68,7 @@ def check_gsd(gsd):
 # ------------------------------------------------------------------------------------------------
 # Segmentation
 # ------------------------------------------------------------------------------------------------
-TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.06, 'tw0': 0.55, 'twg': 1.4, 'tl0': 0.12, 'area_fallback': True, 'tlpx': 1.8, 'texture': 1.5}
+TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.06, 'tw0': 0.55, 'twg': 1.4, 'tl0': 0.12, 'area_fallback': True, 'tlpx': 1.8, 'texture': 1.5, 'cap': 2.0, 'capx': 1.0}
 
 
 def _features(data, gsd):
@@ -113,7 +113,7 @@ def segment(data, valid, gsd, sensitivity=0.5):
     t_edge = max(TUNE['e0'] * k, TUNE['ek'] * noise)
     t_dark = max(TUNE['d0'] * k, TUNE['dk'] * noise)
     local_max = ndimage.maximum_filter(grad, size=5)
-    interior = grad < np.maximum(t_edge, TUNE['rho'] * local_max)
+    interior = grad < np.maximum(t_edge, np.minimum(TUNE['rho'] * local_max, TUNE['cap'] * (gsd / 0.3) ** TUNE['capx'] * t_edge))
     interior &= (dark < t_dark) & valid
     labels, n = ndimage.label(interior)
     # drop specks (noise) so they do not steal edge pixels from real objects
