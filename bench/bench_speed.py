@@ -38,7 +38,6 @@ def _package_path():
 
 
 def build(path, size, gsd, tile=2048):
-    import numpy as np
     from osgeo import gdal, osr
     import scenes
     if Path(path).exists():

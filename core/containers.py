@@ -2,20 +2,25 @@
 
 Method (per overlapping block of the raster, at its own ground resolution):
 
-1. Light Gaussian smoothing; a colour gradient (sum of per-band Sobel magnitudes) and a
+1. A cheap pre-filter skips blocks without container-sized contrast (water, fields).
+2. Light Gaussian smoothing; a colour gradient (sum of per-band Sobel magnitudes) and a
    dark-line filter (black top-hat: seams between touching containers, gaps between bays).
-2. "Homogeneous interiors" = pixels with a low gradient and no dark line, whose thresholds
-   follow the block's own noise level. Their connected regions are roofs: one container, a
-   block of touching containers whose seams are not resolved, ground, buildings, shadows.
-3. Every other pixel joins the nearest interior region (within ~2 px): region borders then
-   sit half-way across the edges, i.e. on the true outlines.
-4. Each region of plausible size gets an oriented rectangle from its second moments (PCA),
-   a fill ratio (rectangularity), its mean colour and its contrast with the surrounding
-   ground. It is kept when its length fits an ISO 20 ft or 40 ft container and its width a
-   whole number of container widths (2.44 m); a width of k > 1 widths is a *block* of k
-   touching containers. Shadows (dark, colourless), ground patches inside painted slot lines
-   (ground-coloured), cars (too short), trucks/trailers (too long), cranes and markings (too
-   thin) and roofs (wrong size, not rectangular) are rejected.
+3. Seeds = pixels with a low gradient (absolute, following the block's noise, or relative to
+   the strongest edge nearby so narrow roofs between two edges still get one) and no dark
+   line. Connected seeds are roofs: one container, a block of touching containers whose seams
+   are not resolved, ground, buildings, shadows. Seeds grow ~2 px into the edge zones, and
+   touching regions of one colour without a seam between them are merged.
+4. Regions of plausible size and second moments (vectorised filter) get an oriented
+   rectangle (PCA) whose sides are refined on colour-distance profiles (edge at half
+   contrast, or on the seam line between two similar roofs). Ground-coloured regions
+   (painted slots), dark colourless ones (shadows) and striped ones (zebra crossings) are
+   dropped. The rectangle is kept when its length fits an ISO 20 ft or 40 ft container and
+   its width a whole number k of container widths (k > 1: a *block* of touching containers);
+   otherwise it is cut at the dark dips of its luminance profiles (seams, bay gaps) and each
+   piece is fitted; rectangles of container colour that still fit nothing are counted by
+   area at a low confidence. Two abutting same-colour 20 ft halves become one 40 ft.
+   Cars (too short), trailers (too long), crane girders and markings (too thin) and roofs
+   (wrong size) fail the fit.
 
 The public API (used by other detectors, keep the names): :class:`ContainerParams`,
 :func:`detect_containers`, :func:`count_containers`, :data:`MIN_GSD`, :data:`MAX_GSD`,
@@ -68,7 +73,21 @@ def check_gsd(gsd):
 # ------------------------------------------------------------------------------------------------
 # Segmentation
 # ------------------------------------------------------------------------------------------------
-TUNE = {'e0': 0.02, 'ek': 3.0, 'd0': 0.02, 'dk': 4.0, 'sigma_m': 0.3, 'rho': 0.35, 'grow': 2.0, 'merge': 0.06, 'tw0': 0.55, 'twg': 1.4, 'tl0': 0.12, 'area_fallback': True, 'tlpx': 1.8, 'texture': 1.5, 'cap': 2.0, 'capx': 1.0}
+# Internal constants, set by measurement on generated scenes (bench/bench_containers.py uses
+# other seeds than those they were set on). Thresholds are in 0..1 image units unless noted.
+TUNE = {
+    'e0': 0.02, 'ek': 3.0,       # interior seeds: gradient below max(e0, ek x block noise) ...
+    'rho': 0.35, 'cap': 2.0, 'capx': 1.0,   # ... or below rho x strongest edge within 5 px,
+                                 # capped at cap x (gsd/0.3)^capx x the absolute threshold
+    'd0': 0.02, 'dk': 4.0,       # dark-line (seam) strength that breaks a seed region
+    'sigma_m': 0.3,              # smoothing, metres
+    'grow': 2.0,                 # px that seed regions grow into the edge zones
+    'merge': 0.06,               # colour distance under which touching regions (no seam) merge
+    'tw0': 0.55, 'twg': 1.4,     # width tolerance: max(tw0 + 0.3 sensitivity, twg px), metres
+    'tl0': 0.12, 'tlpx': 1.8,    # length tolerance: max(tl0 + 0.04 sensitivity relative, tlpx px)
+    'area_fallback': True,       # count unfit container-coloured rectangles by area
+    'texture': 1.5,              # internal gradient / contrast above which a region is striped
+}
 
 
 def _features(data, gsd):

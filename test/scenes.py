@@ -594,15 +594,15 @@ def port_scene(seed=0, gsd=0.5, size_px=1024, angle=None, n_blocks=None, colour_
             start = centre + np.array([-sa, ca]) * off - np.array([ca, sa]) * rng.uniform(0.2, 0.45) * Wm
             train = flatcar_train(cv, rng, start, ra, int(rng.integers(4, 9)), sun, group0=1000 * (k + 1))
             truths += train
-            strip = rect_corners(*(centre + np.array([-sa, ca]) * off), 3 * Wm, 5.0, ra)
             for c in train:
                 occ.take(c.corners(), 1.0)
             # mark the whole strip occupied (coarse)
             for t in np.linspace(-Wm, Wm, 200):
                 q = centre + np.array([-sa, ca]) * off + np.array([ca, sa]) * t
                 if 0 < q[0] < Wm and 0 < q[1] < Hm:
-                    occ.take(rect_corners(q[0], q[1], 4, 5, ra), 0) if occ._cells(rect_corners(q[0], q[1], 4, 5, ra), 0) else None
-            del strip
+                    cell = rect_corners(q[0], q[1], 4, 5, ra)
+                    if occ._cells(cell, 0):
+                        occ.take(cell, 0)
     # yard blocks
     n_blocks = n_blocks if n_blocks is not None else int(Wm * Hm / 2200)
     placed = tries = 0

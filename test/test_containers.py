@@ -2,7 +2,7 @@
 generated scenes with exact truth: accuracy floor, bad inputs, geographic rasters, AOI, batch runs."""
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import ogr, osr
 from qgis.core import QgsProcessingException, QgsVectorLayer
 
 import processing
