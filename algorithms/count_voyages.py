@@ -33,7 +33,8 @@ def read_sites(alg, parameters, context, feedback, key='SITES', name_key='SITE_N
                 field = names_f[low.index(cand)]
                 break
         else:
-            text = [f.name() for f in source.fields() if f.type() == 10]  # QVariant::String
+            string = qfield('', 'string').type()  # QVariant.String on Qt5, QMetaType.Type.QString on Qt6
+            text = [f.name() for f in source.fields() if f.type() == string]
             field = text[0] if text else None
     xform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(WGS84),
                                    context.transformContext())

@@ -16,6 +16,7 @@ from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsFeature, QgsFeatur
 from qgis.PyQt.QtCore import QDateTime, QTimeZone
 
 from .base import CargoWatchAlgorithm, progress_cb, qfield
+from ..compat import qenum
 from ..core import ais_io
 from ..core.errors import CargoWatchError
 
@@ -25,38 +26,24 @@ TEXT_EXTENSIONS = {'.csv', '.txt', '.nmea', '.log', '.aivdm', '.ais', '.raw', '.
 _KEEP = []  # layer post-processors must outlive processAlgorithm
 
 
-def _qenum(*paths):
-    """The first enum value that resolves: QGIS 4 / 3.3x scoped names first, then the 3.22 spelling."""
-    import qgis.core as qc
-    for path in paths:
-        obj = qc
-        for part in path.split('.'):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                break
-        if obj is not None:
-            return obj
-    raise AttributeError(paths[-1])
-
-
 class Q:
     """Enums used by the AIS algorithms, resolved once for QGIS 3.22 (Qt5) to QGIS 4 (Qt6)."""
-    POINT_GEOMETRY = _qenum('Qgis.GeometryType.Point', 'QgsWkbTypes.GeometryType.PointGeometry')
-    FILE = _qenum('Qgis.ProcessingFileParameterBehavior.File', 'QgsProcessingParameterFile.Behavior.File')
-    ADVANCED = _qenum('Qgis.ProcessingParameterFlag.Advanced', 'QgsProcessingParameterDefinition.Flag.FlagAdvanced')
-    DOUBLE = _qenum('Qgis.ProcessingNumberParameterType.Double', 'QgsProcessingParameterNumber.Type.Double')
-    INTEGER = _qenum('Qgis.ProcessingNumberParameterType.Integer', 'QgsProcessingParameterNumber.Type.Integer')
-    SRC_ANY = _qenum('Qgis.ProcessingSourceType.Vector', 'QgsProcessing.SourceType.TypeVector')
-    SRC_POINT = _qenum('Qgis.ProcessingSourceType.VectorPoint', 'QgsProcessing.SourceType.TypeVectorPoint')
-    SRC_LINE = _qenum('Qgis.ProcessingSourceType.VectorLine', 'QgsProcessing.SourceType.TypeVectorLine')
-    SRC_POLYGON = _qenum('Qgis.ProcessingSourceType.VectorPolygon', 'QgsProcessing.SourceType.TypeVectorPolygon')
-    HOURS = _qenum('Qgis.TemporalUnit.Hours', 'QgsUnitTypes.TemporalUnit.TemporalHours')
-    WKB_POINT = _qenum('Qgis.WkbType.Point', 'QgsWkbTypes.Type.Point')
-    WKB_NONE = _qenum('Qgis.WkbType.NoGeometry', 'QgsWkbTypes.Type.NoGeometry')
-    WKB_LINE = _qenum('Qgis.WkbType.LineString', 'QgsWkbTypes.Type.LineString')
-    WKB_LINE_M = _qenum('Qgis.WkbType.LineStringM', 'QgsWkbTypes.Type.LineStringM')
-    FAST_INSERT = _qenum('QgsFeatureSink.Flag.FastInsert', 'QgsFeatureSink.FastInsert')
-    PROP_STATIC = _qenum('Qgis.PropertyType.Static', 'QgsProperty.Type.StaticProperty')
+    POINT_GEOMETRY = qenum('Qgis.GeometryType.Point', 'QgsWkbTypes.GeometryType.PointGeometry')
+    FILE = qenum('Qgis.ProcessingFileParameterBehavior.File', 'QgsProcessingParameterFile.Behavior.File')
+    ADVANCED = qenum('Qgis.ProcessingParameterFlag.Advanced', 'QgsProcessingParameterDefinition.Flag.FlagAdvanced')
+    DOUBLE = qenum('Qgis.ProcessingNumberParameterType.Double', 'QgsProcessingParameterNumber.Type.Double')
+    INTEGER = qenum('Qgis.ProcessingNumberParameterType.Integer', 'QgsProcessingParameterNumber.Type.Integer')
+    SRC_ANY = qenum('Qgis.ProcessingSourceType.Vector', 'QgsProcessing.SourceType.TypeVector')
+    SRC_POINT = qenum('Qgis.ProcessingSourceType.VectorPoint', 'QgsProcessing.SourceType.TypeVectorPoint')
+    SRC_LINE = qenum('Qgis.ProcessingSourceType.VectorLine', 'QgsProcessing.SourceType.TypeVectorLine')
+    SRC_POLYGON = qenum('Qgis.ProcessingSourceType.VectorPolygon', 'QgsProcessing.SourceType.TypeVectorPolygon')
+    HOURS = qenum('Qgis.TemporalUnit.Hours', 'QgsUnitTypes.TemporalUnit.TemporalHours')
+    WKB_POINT = qenum('Qgis.WkbType.Point', 'QgsWkbTypes.Type.Point')
+    WKB_NONE = qenum('Qgis.WkbType.NoGeometry', 'QgsWkbTypes.Type.NoGeometry')
+    WKB_LINE = qenum('Qgis.WkbType.LineString', 'QgsWkbTypes.Type.LineString')
+    WKB_LINE_M = qenum('Qgis.WkbType.LineStringM', 'QgsWkbTypes.Type.LineStringM')
+    FAST_INSERT = qenum('QgsFeatureSink.Flag.FastInsert', 'QgsFeatureSink.FastInsert')
+    PROP_STATIC = qenum('Qgis.PropertyType.Static', 'QgsProperty.Type.StaticProperty')
 
 
 def utc_datetime(t):

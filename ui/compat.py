@@ -1,22 +1,7 @@
-"""Enum look-ups that work from QGIS 3.22 (Qt5, some enums only reachable unscoped) to QGIS 4 (Qt6, scoped).
-
-``qenum('Qgis.MarkerShape.ArrowHeadFilled', 'QgsSimpleMarkerSymbolLayerBase.ArrowHeadFilled')`` returns the
-first name that resolves: the fully scoped name of newer QGIS first, then the 3.22 spelling.
-"""
+"""QGIS objects the UI shares across QGIS 3.22 (Qt5) to QGIS 4 (Qt6); enum look-ups live in ../compat.py."""
 import qgis.core as _core
 
-
-def qenum(*paths):
-    for path in paths:
-        head, *rest = path.split('.')
-        obj = getattr(_core, head, None)
-        for part in rest:
-            if obj is None:
-                break
-            obj = getattr(obj, part, None)
-        if obj is not None:
-            return obj
-    raise AttributeError('none of ' + ', '.join(paths))
+from ..compat import qenum
 
 
 def wgs84():

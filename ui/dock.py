@@ -21,7 +21,8 @@ from . import run_results
 from ..core.errors import Cancelled
 from .ais_source import AisLayerError, LayerReader
 from .chart import SiteChart
-from .compat import GEOM_POINT, GEOM_POLYGON, qenum, wgs84
+from ..compat import qenum
+from .compat import GEOM_POINT, GEOM_POLYGON, wgs84
 from .map_tools import MoveTool, PickTool, PointTool, PolygonTool
 from .overlay import Overlay, _labeling, label_placement, vessel_colors
 from .site_form import ObservationForm, SiteForm
