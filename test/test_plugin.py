@@ -57,10 +57,10 @@ def test_provider_registers_every_algorithm():
         assert alg.displayName() and alg.group() in ('Imagery', 'AIS')
         assert not alg.icon().isNull()
         # batch and cancel stay supported (flags add to the defaults, never replace them)
-        from qgis.core import QgsProcessingAlgorithm
+        from cargowatch.compat import qenum
         flags = alg.flags()
-        assert flags & QgsProcessingAlgorithm.Flag.FlagSupportsBatch
-        assert flags & QgsProcessingAlgorithm.Flag.FlagCanCancel
+        for flag in ('SupportsBatch', 'CanCancel'):
+            assert flags & qenum('Qgis.ProcessingAlgorithmFlag.' + flag, 'QgsProcessingAlgorithm.Flag.Flag' + flag)
         for p in alg.parameterDefinitions():
             assert p.help() or p.description(), (alg.name(), p.name())
 

@@ -13,7 +13,10 @@ from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime
 
 from ..core.errors import Cancelled, CargoWatchError
 from ..core.tracks import sort_positions
+from ..compat import qenum
 from .compat import GEOM_POINT
+
+WKT_GDAL = qenum('Qgis.CrsWktVariant.PreferredGdal', 'QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL')
 
 # accepted field names (lower case), first match wins
 ALIASES = {
@@ -278,7 +281,7 @@ class LayerReader:
         crs = layer.crs()
         self.crs_wkt = None
         if crs.isValid() and crs != QgsCoordinateReferenceSystem('EPSG:4326'):
-            self.crs_wkt = crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL)
+            self.crs_wkt = crs.toWkt(WKT_GDAL)
 
     def run(self, progress=None, cancelled=None):
         got = None
