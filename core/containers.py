@@ -86,6 +86,7 @@ TUNE = {
     'tw0': 0.55, 'twg': 1.4,     # width tolerance: max(tw0 + 0.3 sensitivity, twg px), metres
     'tl0': 0.12, 'tlpx': 1.8,    # length tolerance: max(tl0 + 0.04 sensitivity relative, tlpx px)
     'area_fallback': True,       # count unfit container-coloured rectangles by area
+    'dark5': 0.25,               # below this GSD the seam filter is 5 px wide (else 3)
     'texture': 1.5,              # internal gradient / contrast above which a region is striped
 }
 
@@ -106,7 +107,7 @@ def _features(data, gsd):
         grad += tmp
     grad *= 1.0 / (8.0 * data.shape[0])
     lum = sm.mean(axis=0) if sm.shape[0] > 1 else sm[0]
-    size = 3 if gsd >= 0.42 else 5
+    size = 3 if gsd >= TUNE['dark5'] else 5
     dark = ndimage.grey_closing(lum, size=(size, size))
     dark -= lum
     return sm, lum, grad, dark
