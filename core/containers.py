@@ -83,9 +83,9 @@ TUNE = {
     'sigma_m': 0.3,              # smoothing, metres
     'grow': 2.0,                 # px that seed regions grow into the edge zones
     'merge': 0.06,               # colour distance under which touching regions (no seam) merge
-    'tw0': 0.55, 'twg': 1.4,     # width tolerance: max(tw0 + 0.3 sensitivity, twg px), metres
+    'tw0': 0.55, 'twg': 1.75,     # width tolerance: max(tw0 + 0.3 sensitivity, twg px), metres
     'tl0': 0.12, 'tlpx': 1.8,    # length tolerance: max(tl0 + 0.04 sensitivity relative, tlpx px)
-    'area_fallback': True,       # count unfit container-coloured rectangles by area
+    'area_fallback': True, 'fb_fill': 0.85,  # count unfit container-coloured rectangles by area
     'dark5': 0.25,               # below this GSD the seam filter is 5 px wide (else 3)
     'texture': 1.5,              # internal gradient / contrast above which a region is striped
 }
@@ -398,7 +398,7 @@ def _area_cell(rect, g, p, fill):
     u0, u1, v0, v1 = rect
     a, b = (u1 - u0) * g, (v1 - v0) * g
     short, long_ = min(a, b), max(a, b)
-    if fill < 0.85 or short < 0.8 * p.width or long_ < 0.8 * p.len20:
+    if fill < TUNE['fb_fill'] or short < 0.8 * p.width or long_ < 0.8 * p.len20:
         return []
     pitch = p.width + p.side_gap
     if abs(short / pitch - round(short / pitch)) > 0.3 and abs(short / p.len20 - round(short / p.len20)) > 0.15:
