@@ -44,7 +44,8 @@ from .raster import scan
 
 SIGNED = False
 LOGIT0 = 1.0
-NMS = 0.2
+NMS = 0.1
+PREFILTER = True
 FIELDS = ('length_m', 'width_m', 'area_m2', 'orientation_deg', 'fresh_soil', 'confidence')
 
 
@@ -207,6 +208,30 @@ def _box_scores(IE, ID, rc, cc, hx, hy, t):
     return score, third, floor, fdiff, sides
 
 
+def _grid_scores(Ip, M, rc0, stride, nr, nc, ID_p, hx, hy, t):
+    """:func:`_box_scores` on the whole regular grid of centres (rows rc0 + k*stride), from
+    integral images padded by ``M`` on every side: strided views instead of gathers."""
+    def rs(I, y0, y1, x0, x1):
+        a0, a1 = rc0 + M + y0, rc0 + M + y1
+        b0, b1 = rc0 + M + x0, rc0 + M + x1
+        sl = lambda a, b: I[a:a + stride * nr:stride, b:b + stride * nc:stride]
+        return (sl(a1, b1) - sl(a0, b1) - sl(a1, b0) + sl(a0, b0)) * (1.0 / max(1, (y1 - y0) * (x1 - x0)))
+    ti = int(round(t * 1.25))
+    s0 = rs(Ip, -hy + t, hy - t, -hx, -hx + t)
+    s1 = rs(Ip, -hy + t, hy - t, hx - t, hx)
+    s2 = rs(Ip, -hy, -hy + t, -hx + t, hx - t)
+    s3 = rs(Ip, hy - t, hy, -hx + t, hx - t)
+    floor = rs(Ip, -hy + ti, hy - ti, -hx + ti, hx - ti)
+    fdiff = rs(ID_p, -hy + ti, hy - ti, -hx + ti, hx - ti)
+    lo01, hi01 = np.minimum(s0, s1), np.maximum(s0, s1)
+    lo23, hi23 = np.minimum(s2, s3), np.maximum(s2, s3)
+    mn = np.minimum(lo01, lo23)
+    second = np.minimum(np.maximum(lo01, lo23), np.minimum(hi01, hi23))
+    top3 = (s0 + s1 + s2 + s3 - mn) / 3.0
+    closed = np.maximum(0.0, mn - 0.8 * second)
+    return 0.5 * top3 + 0.5 * second - 1.5 * floor - 0.5 * closed + 0.8 * np.minimum(fdiff, 3.0)
+
+
 def _box_pixels(cx, cy, ex, ey, hx, hy, h, w):
     """(rows, cols) of the working-grid pixels inside an oriented box."""
     R = abs(hx) + abs(hy) + 1
@@ -222,14 +247,14 @@ def _box_pixels(cx, cy, ex, ey, hx, hy, h, w):
     return yy[m], xx[m]
 
 
-FEATURES = ('berm3', 'berm_third', 'side_min', 'floor_structure', 'floor_colour', 'berm_minus_floor_lum',
+FEATURES = ('box_bare', 'outside_bare', 'outside_colour', 'berm3', 'berm_third', 'side_min', 'floor_structure', 'floor_colour', 'berm_minus_floor_lum',
             'floor_lum', 'outside_structure', 'outside_lum', 'log_area', 'aspect', 'berm_lum_spread')
 # logistic-regression weights over FEATURES (+ bias), fitted by bench/train_pits.py on
 # generated depot scenes (seeds distinct from the benchmark's), see the README
 WEIGHTS = np.array([1.637, 0.5258, 0.7451, -1.442, -0.6584, -0.9115, -0.3578, -1.334, 0.08225, -0.5088, -0.6148, 0.2877, 0.001655])
 
 
-def _features(IE, ID, IZ, r, c, hx, hy, g):
+def _features(IE, ID, IZ, IB, r, c, hx, hy, g):
     """Feature vector of the box (rotated frame) centred at (r, c), half sizes hx, hy."""
     rc, cc = np.array([r]), np.array([c])
     t = int(round(float(np.clip(0.4 * min(hx, hy), 1.5 / g, 4.0 / g))))
@@ -247,9 +272,24 @@ def _features(IE, ID, IZ, r, c, hx, hy, g):
     out_e = np.mean([q(IE, *b) for b in outs])
     out_z = np.mean([q(IZ, *b) for b in outs])
     berm_z = sz[order[1:]].mean()
-    return np.array([se[order[1:]].mean(), se[order[1]], se[order[0]], floor_e, min(floor_d, 4.0),
+    in_b = q(IB, -hy, hy, -hx, hx)
+    out_b = np.mean([q(IB, *b) for b in outs])
+    out_d = np.mean([q(ID, *b) for b in outs])
+    return np.array([in_b, out_b, out_d, se[order[1:]].mean(), se[order[1]], se[order[0]], floor_e, min(floor_d, 4.0),
                      berm_z - floor_z, floor_z, out_e, out_z, math.log(max(1.0, 4 * hx * hy * g * g)),
                      max(hx, hy) / max(1, min(hx, hy)), float(sz[order[1:]].std())])
+
+
+def _classify(x):
+    """Log-odds of 'pit' from the boosted trees of core.pit_model (depth-2 trees)."""
+    from .pit_model import BIAS, TREES
+    z = BIAS
+    for f0, t0, f1, t1, f2, t2, v in TREES:
+        if x[f0] <= t0:
+            z += v[0] if x[f1] <= t1 else v[1]
+        else:
+            z += v[2] if x[f2] <= t2 else v[3]
+    return z
 
 
 def _sigmoid(x):
@@ -286,7 +326,7 @@ def detect_pits(block, params, debug=None):
         d_ = ndimage.gaussian_filter(cols[i], s1) - ndimage.gaussian_filter(cols[i], s2)
         e2 += d_ * d_
     E = ndimage.gaussian_filter(np.sqrt(e2), max(0.7, 0.5 / g))
-    emed = float(np.median(E[valid])) + 1e-4
+    emed = float(np.percentile(E[valid], 30)) + 1e-4   # plain ground dominates the low percentiles
     P = np.clip(E / emed, 0.0, 8.0) * valid
     Z = np.clip(dev / lscale, -4.0, 4.0) * valid
     is_bare = None
@@ -297,7 +337,8 @@ def detect_pits(block, params, debug=None):
         is_bare = exg_bg - exg              # > 0: less green than the surrounding ground
     # colour distance of every pixel to the surrounding ground, in units of its typical level
     dd = np.sqrt(((cols - bg) ** 2).sum(axis=0))
-    D = np.clip(dd / (float(np.median(dd[valid])) + 1e-4) - 1.5, 0.0, 4.0) * valid
+    D = np.clip(dd / (float(np.percentile(dd[valid], 30)) + 1e-4) - 2.0, 0.0, 4.0) * valid
+    B = (np.clip(is_bare / 0.1, -3, 3) if is_bare is not None else np.zeros_like(lum)) * valid
     thr = params.threshold
     stride = max(1, int(round(1.0 / g)))
     smin, smax = params.min_size / g, params.max_size / g
@@ -307,32 +348,38 @@ def detect_pits(block, params, debug=None):
     cands = []
     for phi in _orientations(lum, valid, g):
         frame = []
-        for arr in (P, D, valid.astype(np.float32), Z):
+        for arr in (P, D, valid.astype(np.float32), Z, B):
             rot, R, off = _rotate(arr, -phi)
             I = np.zeros((rot.shape[0] + 1, rot.shape[1] + 1))
             I[1:, 1:] = rot.cumsum(0).cumsum(1)
             frame.append(I)
-        IE, ID, IV, IZ = frame
+        IE, ID, IV, IZ, IB = frame
         Hr, Wr = IE.shape[0] - 1, IE.shape[1] - 1
         rc = np.arange(stride // 2, Hr, stride)
         cc = np.arange(stride // 2, Wr, stride)
+        M = int(math.ceil(smax * 0.6 + 4.0 / g)) + 2
+        Ep = np.pad(IE, M, mode='edge')
+        Dp = np.pad(ID, M, mode='edge')
         best = np.full((rc.size, cc.size), -np.inf)
         arg = np.zeros((rc.size, cc.size), int)
         for k, (a, b) in enumerate(combos):
             hx, hy = int(round(a / 2)), int(round(b / 2))
             t = int(round(float(np.clip(0.2 * min(a, b), 1.5 / g, 4.0 / g))))
-            sc = _box_scores(IE, ID, rc, cc, hx, hy, t)[0]
+            sc = _grid_scores(Ep, M, stride // 2, stride, rc.size, cc.size, Dp, hx, hy, t)
             upd = sc > best
             best[upd] = sc[upd]
             arg[upd] = k
         peak = (best == ndimage.maximum_filter(best, size=max(3, int(smin / stride * 0.6) | 1))) & (best > thr - 0.5)
         for i, j in zip(*np.nonzero(peak)):
-            cands.append((float(best[i, j]), int(rc[i]), int(cc[j]), combos[arg[i, j]], (IE, ID, IV, IZ, R, off)))
+            cands.append((float(best[i, j]), int(rc[i]), int(cc[j]), combos[arg[i, j]], (IE, ID, IV, IZ, IB, R, off)))
     cands.sort(key=lambda c: -c[0])
     # refine position and size of the strongest candidates on the full working grid
     refined = []
     for sc0, r0, c0, (a0, b0), fr in cands[:cap]:
-        IE, ID, IV, IZ, R, off = fr
+        IE, ID, IV, IZ, IB, R, off = fr
+        if PREFILTER and _classify(_features(IE, ID, IZ, IB, r0, c0, int(round(a0 / 2)), int(round(b0 / 2)), g)) \
+                < params.logit_threshold - 3.0:
+            continue                      # clearly not a pit: skip the refinement
         bestc = None
         rr = np.arange(r0 - stride, r0 + stride + 1)
         cc_ = np.arange(c0 - stride, c0 + stride + 1)
@@ -357,8 +404,8 @@ def detect_pits(block, params, debug=None):
         vfrac = float(_rsum(IV, np.array([r]), np.array([c]), -hy, hy, -hx, hx)[0, 0])
         if vfrac < 0.85:
             continue
-        feat = _features(IE, ID, IZ, r, c, hx, hy, g)
-        sc = float(feat @ WEIGHTS[:-1] + WEIGHTS[-1])
+        feat = _features(IE, ID, IZ, IB, r, c, hx, hy, g)
+        sc = float(_classify(feat))
         refined.append((sc, r, c, hx, hy, third, fdiff, sides, R, off, feat))
     if debug is not None:
         debug.update(P=P, D=D, lscale=lscale, ncand=len(cands), nref=len(refined), rejects=[])
@@ -377,7 +424,7 @@ def detect_pits(block, params, debug=None):
         if pr.size == 0 or occ[pr, pc].mean() > NMS:
             continue
         occ[pr, pc] = True
-        conf = _sigmoid(1.5 * (sc - thr) + 0.5)
+        conf = _sigmoid(sc)
         # freshness: the berms (three strongest sides) and floor against the ground
         ri, cj = min(h - 1, max(0, int(round(cyw)))), min(w - 1, max(0, int(round(cxw))))
         inside_l = float(lum_s[pr, pc].mean())

@@ -107,7 +107,7 @@ def depot_layout(seed=1, size=(600.0, 600.0), n_old=15, n_new=110, depot_angle=1
     def world(u, v):   # depot frame (u along rows, v across) -> world
         return cxd + u * ca + v * sa, cyd - u * sa + v * ca
 
-    per_row = 12
+    per_row = int(min(12, max(3, math.ceil(math.sqrt(n) * 1.2))))
     rows = int(math.ceil(n / per_row))
     row_pitch = 34.0
     v0 = -rows * row_pitch / 2
@@ -157,18 +157,24 @@ def depot_layout(seed=1, size=(600.0, 600.0), n_old=15, n_new=110, depot_angle=1
             x, y = rng.uniform(20, W - 20), rng.uniform(20, H - 20)
             if math.hypot(x - cxd, y - cyd) > depot_r + r:
                 return x, y
-        return rng.uniform(20, W - 20), rng.uniform(20, H - 20)
+        return None
+
+    k_area = W * H / 360000.0          # distractor density of the 600 m reference scene
 
     # a village-like cluster of buildings plus some sheds near the depot gate
-    for _ in range(14):
-        x, y = outside(15)
+    for _ in range(int(round(14 * k_area))):
+        if (p := outside(15)) is None:
+            continue
+        x, y = p
         roof = [(0.55, 0.55, 0.55), (0.45, 0.22, 0.18), (0.75, 0.76, 0.78), (0.18, 0.18, 0.2),
                 (0.35, 0.33, 0.3)][int(rng.integers(0, 5))]
         lay.buildings.append((x, y, float(rng.uniform(8, 30)), float(rng.uniform(6, 14)), float(rng.uniform(0, 180)),
                               float(rng.uniform(3, 8)), roof))
     # tree clumps and lines
-    for _ in range(12):
-        x, y = outside(12)
+    for _ in range(int(round(12 * k_area))):
+        if (p := outside(12)) is None:
+            continue
+        x, y = p
         for _ in range(int(rng.integers(3, 14))):
             lay.trees.append((x + rng.normal(0, 6), y + rng.normal(0, 6), float(rng.uniform(2, 4.5)),
                               float(rng.uniform(6, 12)), (0.09 + rng.uniform(0, 0.04), 0.16 + rng.uniform(0, 0.05),
@@ -180,12 +186,16 @@ def depot_layout(seed=1, size=(600.0, 600.0), n_old=15, n_new=110, depot_angle=1
             lay.trees.append((x + rng.normal(0, 1), y + rng.normal(0, 1), float(rng.uniform(2.5, 4)),
                               float(rng.uniform(8, 14)), (0.1, 0.18, 0.08)))
     # ploughed strips (firebreaks) and furrowed parcels
-    for _ in range(5):
-        x, y = outside(40)
+    for _ in range(int(round(5 * k_area))):
+        if (p := outside(40)) is None:
+            continue
+        x, y = p
         lay.strips.append((x, y, float(rng.uniform(50, 160)), float(rng.uniform(6, 14)), float(rng.uniform(0, 180)),
                            float(rng.uniform(2.5, 5))))
-    for _ in range(4):
-        x, y = outside(20)
+    for _ in range(int(round(4 * k_area))):
+        if (p := outside(20)) is None:
+            continue
+        x, y = p
         lay.patches.append((x, y, float(rng.uniform(5, 15))))
     # a country dirt road grid with junctions
     # (kept off the depot, which has its own perimeter road)
