@@ -95,7 +95,7 @@ def phase(kind, path):
     t = time.time()
     if kind == 'read':
         from osgeo import gdal
-        gdal.SetCacheMax(256 << 20)     # the same cache the count uses
+        gdal.SetCacheMax(96 << 20)      # the same cache the count uses
         overlap = int(-(-p.overlap_m // r.gsd))
         from osgeo import gdal
         bands = [r.ds.GetRasterBand(b) for b in r.bands]

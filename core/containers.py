@@ -647,7 +647,7 @@ def count_containers(raster, params=None, aoi=None, progress=None, cancelled=Non
     p = params or ContainerParams()
     check_gsd(raster.gsd)
     overlap = int(math.ceil(p.overlap_m / raster.gsd))
-    with _bounded_gdal_cache(256 << 20):
+    with _bounded_gdal_cache(96 << 20):
         found = scan(raster, lambda b: detect_containers(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
                      progress=progress, cancelled=cancelled)
     return found
