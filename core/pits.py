@@ -1,37 +1,35 @@
 """Storage-pit (open earthen revetment) detection on optical imagery.
 
 What a pit looks like from above: a rectangle of disturbed ground, roughly 6-40 m a
-side, with raised berms on three sides (bright: fresh bare soil, or at least a sunlit
-slope), a lower, darker floor (moist soil, and the shadow cast by the berm on the sun's
-side), open at one end for the vehicles, and a shadow outside the berm on the sun's far
-side.
+side, with raised berms on three sides (bare soil, a sunlit and a shaded slope), a lower
+floor (moist soil, and the shadow cast by the berm on the sun's side), open at one end
+for the vehicles, and a shadow outside the berm on the sun's far side.
 
-Method, per block of :func:`core.raster.scan` (working resolution at most ~min_size/12
-metres per pixel, the block is averaged down when the image is finer):
+Method, per block of :func:`core.raster.scan` (the block is averaged down so the
+smallest pit spans ~12 working pixels):
 
-1. Ground model: a robust (median) background per band over ~2x the largest pit size,
-   computed on a coarse grid. Every pixel gets its colour distance to that ground,
-   smoothed at berm scale. Pits, roads, roofs, trees and strips all stand out here.
-2. Candidates: pixels whose distance exceeds the block's typical level by ``k`` robust
-   deviations (``k`` from the sensitivity), cleaned (opening, holes filled) and
-   labelled; components outside the size range are dropped.
-3. Geometry: principal axes of each component give the orientation; robust extents give
-   length and width (outer footprint, berms included); rectangularity = fill of the
-   fitted rectangle.
-4. Structure test, in the rectangle's own frame: mean brightness of a band along each of
-   the four sides against the rectangle's centre (floor). A revetment has three sides
-   clearly brighter than its floor (the berms) and one that is not (the open end), or
-   at least two when one berm is in its own shadow. Buildings (uniform roof, one shaded
-   side), tree clumps (irregular, textured), ploughed strips (too long/thin), road
-   junctions (no floor, cross shaped) fail one of the tests.
-5. ``fresh_soil`` (0-1): how bare and bright the berms are against the surrounding
-   ground (colour: brightness lift and loss of green; grey: brightness lift).
-   ``confidence`` (0-1) combines berm contrast, number of berm sides, rectangularity
-   and floor darkness.
+1. Maps: a robust ground model (median over ~2x the largest pit, coarse grid); berm-scale
+   structure ``P`` (band-pass difference of Gaussians of the colour image, in units of
+   its 30th percentile, so plain ground ~1 whatever the sensor, band count or dtype);
+   colour distance to the ground ``D``; signed brightness ``Z``; bareness ``B`` (loss of
+   green against the ground; zero on grey images).
+2. Orientations: the dominant rectangle orientations (mod 90 deg) of the gradient
+   structure, up to three.
+3. Box matched filter: in each orientation (image rotated so boxes are axis aligned),
+   every box of the allowed sizes (ratio 1.28 steps, aspect <= 3.5) is scored at 1 m
+   spacing from integral images: three strongest sides' structure, a plain floor, an open
+   end weaker than the berms, floor colour unlike the ground. Local maxima are candidates.
+4. Refinement and classification: each candidate's size and position are refined, then a
+   small boosted-tree model (core.pit_model, fitted by bench/train_pits.py on generated
+   depot scenes) scores 15 box features (side/floor/outside structure, brightness and
+   colour, bareness, size, aspect) as log-odds of "pit". ``confidence`` = sigmoid of it.
+5. Non-maximum suppression on covered pixels (a berm belongs to one pit).
+6. ``fresh_soil`` (0-1): bright, bare (not green) footprint against the ground = freshly
+   dug; grassed-over old pits score low.
 
-Limits: pits closer together than ~2 m (or joined by their cast shadows) can merge and
-be rejected as too long; pits under tree cover, snow or covered (roofed) revetments are
-not seen; pits smaller than ~6 pixels a side are not resolved.
+Limits: tuned and validated on generated scenes only (see the README table); elongated
+pits and grassed-over old pits are the most often missed; pits touching each other or a
+road can merge; roofed revetments, pits under trees or snow are not seen.
 """
 import math
 from dataclasses import dataclass
