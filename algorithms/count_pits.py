@@ -19,7 +19,7 @@ once). In each block the dominant orientations of the rectangular structures are
 orientation every box of the allowed sizes is scored on integral images: berm-scale structure (a
 band-pass of the colour image) along its four sides, a plain floor inside, an open end weaker than the
 three berms, colour of the floor against the surrounding ground, brightness of berms against floor,
-structure just outside. A small logistic model over these features (fitted on generated depot
+structure just outside. A small boosted-tree model over these features (fitted on generated depot
 scenes) gives the <i>confidence</i>; overlapping boxes keep the best (a berm belongs to one pit).
 Geographic rasters are reprojected on the fly to UTM; the output is in the working (projected) CRS.</p>
 <h3>Parameters</h3>
@@ -39,7 +39,8 @@ pits, usable in models.</p>
 <h3>Limits</h3>
 <p>Pits closer than ~2 m to each other or to a road can be merged or missed; covered (roofed)
 revetments, pits under trees or snow are not seen. Accuracy figures (generated depot scenes) are in the
-README; check detections before reporting.</p>
+README (measured F1 0.55-0.83 on generated scenes: below the 0.9 goal, check detections before
+reporting; elongated and grassed-over pits are the most often missed).</p>
 """
 
 
