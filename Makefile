@@ -1,5 +1,5 @@
 # CargoWatch — every target installs what a bare Debian bookworm lacks, idempotently.
-#   make demo     set up, then count containers on the bundled sample scene via qgis_process
+#   make demo     set up, then via qgis_process: containers on the bundled scene, the AIS story, pits dug between two dates
 #   make test     set up, then run every test headless (pytest + pytest-qgis, real QGIS)
 #   make package  cargowatch.zip for QGIS's "Install from ZIP"
 #   make install  link this folder into the default QGIS profile
@@ -56,7 +56,11 @@ demo: deps
 	    SITES=sample_data/dunai_rajin_sites.gpkg OUTPUT=$(OUT)/dark_periods.gpkg
 	$(QGIS_PROCESS) run cargowatch:countvoyages -- INPUT=$(OUT)/ais_positions.gpkg \
 	    SITES=sample_data/dunai_rajin_sites.gpkg OUTPUT=$(OUT)/voyages.gpkg CALLS=$(OUT)/port_calls.gpkg
-	@echo "Outputs in $(OUT)/: containers.gpkg, containers.png, ais_positions.gpkg, dark_periods.gpkg, voyages.gpkg"
+	@echo "== 3. Storage pits dug at the depot between two dates (sample pair)"
+	$(QGIS_PROCESS) run cargowatch:detectchanges -- BEFORE=sample_data/tikhoretsk_before.tif \
+	    AFTER=sample_data/tikhoretsk_after.tif KIND=1 OUTPUT=$(OUT)/pit_changes.gpkg
+	$(VPY) tools/render_png.py sample_data/tikhoretsk_after.tif $(OUT)/pit_changes.gpkg $(OUT)/pit_changes.png
+	@echo "Outputs in $(OUT)/: containers.gpkg/.png, ais_positions.gpkg, dark_periods.gpkg, voyages.gpkg, port_calls.gpkg, pit_changes.gpkg/.png"
 
 resources: resources.py
 resources.py: resources.qrc $(wildcard icons/*.svg)
