@@ -2,11 +2,12 @@
 between Processing (parameters, feedback, exceptions) and the QGIS-free core/."""
 import os
 
-from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsGeometry, QgsPointXY,
-                       QgsProcessingAlgorithm, QgsProcessingException, QgsProject, QgsField)
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsField, QgsFields,
+                       QgsGeometry, QgsPointXY, QgsProcessingAlgorithm, QgsProcessingException, QgsProject)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ..compat import Q
 from ..core.errors import Cancelled, CargoWatchError
 from ..core import raster as core_raster
 
@@ -114,6 +115,27 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         if not wkts:
             raise QgsProcessingException(self.tr('The area of interest layer has no polygons.'))
         return core_raster.Aoi(wkts, source.sourceCrs().toWkt(), raster)
+
+    def write_polygons(self, parameters, name, context, feedback, spec, records, crs):
+        """Create the sink ``name`` with fields ``spec`` [(field, kind)] and write one polygon per record
+        (``geometry`` corners, attributes by field name); returns the destination. Called only once the
+        core work is done, so a cancelled run leaves no half-written output."""
+        if feedback.isCanceled():
+            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
+        fields = QgsFields()
+        for field, kind in spec:
+            fields.append(qfield(field, kind))
+        sink, dest = self.parameterAsSink(parameters, name, context, fields, Q.WKB_POLYGON, crs)
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, name))
+        for d in records:
+            f = QgsFeature(fields)
+            f.setGeometry(polygon_geometry(d['geometry']))
+            values = (d.get(field) for field, _ in spec)
+            f.setAttributes([v.item() if hasattr(v, 'item') else v for v in values])  # numpy scalars too
+            if not sink.addFeature(f, Q.FAST_INSERT):
+                raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
+        return dest
 
     @staticmethod
     def crs_of(raster):

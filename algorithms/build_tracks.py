@@ -6,7 +6,8 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterField, QgsProcessingParameterNumber)
 
 from .base import CargoWatchAlgorithm, progress_cb, qfield
-from .import_ais import Q, WGS84, read_positions, set_temporal, utc_datetime
+from ..compat import Q
+from .import_ais import WGS84, read_positions, set_temporal, utc_datetime
 from ..core import tracks
 
 HOUR_MS = 3600 * 1000

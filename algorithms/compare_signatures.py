@@ -1,8 +1,9 @@
 """cargowatch:comparesignatures — Compare container signatures (size class x colour mix) between sites."""
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsFields, QgsProcessing, QgsProcessingException,
-                       QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterString, QgsWkbTypes)
+from qgis.core import (QgsFeature, QgsFields, QgsProcessingException, QgsProcessingOutputNumber,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterString)
 
+from ..compat import Q
 from .base import CargoWatchAlgorithm, qfield
 from ..core import signatures as core
 
@@ -50,17 +51,17 @@ class CompareSignatures(CargoWatchAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         p = QgsProcessingParameterMultipleLayers(self.LAYERS, self.tr('Container layers'),
-                                                 QgsProcessing.SourceType.TypeVectorAnyGeometry)
+                                                 Q.SRC_ANY_GEOMETRY)
         p.setHelp(self.tr('Two or more outputs of "Count shipping containers", one per site or date.'))
         self.addParameter(p)
         p = QgsProcessingParameterString(self.NAMES, self.tr('Names (optional, comma-separated)'), optional=True)
         p.setHelp(self.tr('One name per layer, in the same order, e.g. "Rajin 2023-05, Dunai 2023-06". '
                           'Default: the layer names.'))
         self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Mix'), QgsProcessing.SourceType.TypeVector)
+        p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Mix'), Q.SRC_ANY)
         p.setHelp(self.tr('Share of each size class and colour in each layer (a table without geometry).'))
         self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink(self.PAIRS, self.tr('Pairs'), QgsProcessing.SourceType.TypeVector)
+        p = QgsProcessingParameterFeatureSink(self.PAIRS, self.tr('Pairs'), Q.SRC_ANY)
         p.setHelp(self.tr('Similarity of every pair of layers (a table without geometry).'))
         self.addParameter(p)
         self.addOutput(QgsProcessingOutputNumber(self.SIMILARITY, self.tr('Similarity of the first two layers')))
@@ -118,13 +119,13 @@ class CompareSignatures(CargoWatchAlgorithm):
             pf.append(qfield(n, k))
         results = {}
         for key, fields, rows in ((self.OUTPUT, mf, mix), (self.PAIRS, pf, pairs)):
-            sink, dest = self.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.Type.NoGeometry)
+            sink, dest = self.parameterAsSink(parameters, key, context, fields, Q.WKB_NONE)
             if sink is None:
                 raise QgsProcessingException(self.invalidSinkError(parameters, key))
             for row in rows:
                 f = QgsFeature(fields)
                 f.setAttributes([row[fields.at(i).name()] for i in range(fields.count())])
-                if not sink.addFeature(f, QgsFeatureSink.Flag.FastInsert):
+                if not sink.addFeature(f, Q.FAST_INSERT):
                     raise QgsProcessingException(self.writeFeatureError(sink, parameters, key))
             results[key] = dest
         for p in pairs:

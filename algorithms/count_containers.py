@@ -1,19 +1,12 @@
 """cargowatch:countcontainers — Count shipping containers on very-high-resolution imagery."""
-from qgis.core import (QgsFeature, QgsFields, QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingParameterBand, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterBand,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
-from .base import CargoWatchAlgorithm, polygon_geometry, progress_cb, qfield
-from ..compat import qenum
+from .base import CargoWatchAlgorithm, progress_cb
+from ..compat import Q
 from ..core import containers as core
 
-# QGIS 4 spellings first, 3.22 last (compat.qenum)
-SRC_POLYGON = qenum('Qgis.ProcessingSourceType.VectorPolygon', 'QgsProcessing.SourceType.TypeVectorPolygon')
-DOUBLE = qenum('Qgis.ProcessingNumberParameterType.Double', 'QgsProcessingParameterNumber.Type.Double')
-ADVANCED = qenum('Qgis.ProcessingParameterFlag.Advanced', 'QgsProcessingParameterDefinition.Flag.FlagAdvanced')
-WKB_POLYGON = qenum('Qgis.WkbType.Polygon', 'QgsWkbTypes.Type.Polygon')
-FAST_INSERT = qenum('QgsFeatureSink.Flag.FastInsert', 'QgsFeatureSink.FastInsert')
 
 FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
@@ -88,7 +81,7 @@ class CountContainers(CargoWatchAlgorithm):
                           'Leave empty to use the bands labelled red/green/blue, else 1-3, else band 1.'))
         self.addParameter(p)
         p = QgsProcessingParameterFeatureSource(self.AOI, self.tr('Area of interest (optional)'),
-                                                [SRC_POLYGON], optional=True)
+                                                [Q.SRC_POLYGON], optional=True)
         p.setHelp(self.tr('Count only inside these polygons, for instance the container yard.'))
         self.addParameter(p)
         defaults = core.ContainerParams()
@@ -96,16 +89,16 @@ class CountContainers(CargoWatchAlgorithm):
                 (self.LEN20, '20 ft container length (m)', defaults.len20, 'ISO 668: 6.058 m.'),
                 (self.LEN40, '40 ft container length (m)', defaults.len40, 'ISO 668: 12.192 m.'),
                 (self.WIDTH, 'Container width (m)', defaults.width, 'ISO 668: 2.438 m.')):
-            p = QgsProcessingParameterNumber(name, self.tr(label), DOUBLE,
+            p = QgsProcessingParameterNumber(name, self.tr(label), Q.DOUBLE,
                                              value, minValue=1.0, maxValue=20.0)
             p.setHelp(self.tr(help_))
-            p.setFlags(p.flags() | ADVANCED)
+            p.setFlags(p.flags() | Q.ADVANCED)
             self.addParameter(p)
-        p = QgsProcessingParameterNumber(self.SENSITIVITY, self.tr('Sensitivity'), DOUBLE, defaults.sensitivity,
+        p = QgsProcessingParameterNumber(self.SENSITIVITY, self.tr('Sensitivity'), Q.DOUBLE, defaults.sensitivity,
                                          minValue=0.0, maxValue=1.0)
         p.setHelp(self.tr('0 = strict (fewer false alarms), 1 = permissive (finds fainter containers).'))
         self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'), SRC_POLYGON)
+        p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'), Q.SRC_POLYGON)
         p.setHelp(self.tr('One oriented rectangle per container or block of touching containers.'))
         self.addParameter(p)
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr('Number of containers')))
@@ -135,21 +128,7 @@ class CountContainers(CargoWatchAlgorithm):
                                   + ('; reprojected to UTM' if raster.warped else '')))
         found = self.call_core(feedback, core.count_containers, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
-        if feedback.isCanceled():
-            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
-        fields = QgsFields()
-        for name, kind in FIELDS:
-            fields.append(qfield(name, kind))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields,
-                                          WKB_POLYGON, self.crs_of(raster))
-        if sink is None:
-            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        for d in found:
-            f = QgsFeature(fields)
-            f.setGeometry(polygon_geometry(d['geometry']))
-            f.setAttributes([d[name] for name, _ in FIELDS])
-            if not sink.addFeature(f, FAST_INSERT):
-                raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
+        dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, found, self.crs_of(raster))
         count, teu = core.summarise(found)
         feedback.pushInfo(self.tr(f'{count} containers ({teu} TEU) in {len(found)} features.'))
         feedback.setProgress(100)

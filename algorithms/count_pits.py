@@ -1,10 +1,10 @@
 """cargowatch:countpits — Count storage pits (open earthen revetments) on high-resolution imagery."""
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsFields, QgsProcessing, QgsProcessingException,
-                       QgsProcessingOutputNumber, QgsProcessingParameterBand, QgsProcessingParameterDefinition,
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterBand,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsWkbTypes)
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
-from .base import CargoWatchAlgorithm, polygon_geometry, progress_cb, qfield
+from ..compat import Q
+from .base import CargoWatchAlgorithm, progress_cb
 from ..core import pits as core
 
 FIELDS = (('length_m', 'double'), ('width_m', 'double'), ('area_m2', 'double'), ('orientation_deg', 'double'),
@@ -61,30 +61,30 @@ class CountPits(CargoWatchAlgorithm):
                                        self.INPUT, optional=True, allowMultiple=True)
         p.setHelp(self.tr('Three band numbers (red, green, blue) or one for a grey image. Default: the bands '
                           'labelled red/green/blue, else 1-3, else band 1.'))
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
         p = QgsProcessingParameterFeatureSource(self.AOI, self.tr('Area of interest (optional)'),
-                                                [QgsProcessing.SourceType.TypeVectorPolygon], optional=True)
+                                                [Q.SRC_POLYGON], optional=True)
         p.setHelp(self.tr('Count only inside these polygons, for instance the depot perimeter.'))
         self.addParameter(p)
         d = core.PitParams()
         p = QgsProcessingParameterNumber(self.MIN_SIZE, self.tr('Smallest pit side (m)'),
-                                         QgsProcessingParameterNumber.Type.Double, d.min_size, minValue=1.0,
+                                         Q.DOUBLE, d.min_size, minValue=1.0,
                                          maxValue=200.0)
         p.setHelp(self.tr('Shortest side of the smallest pit to find, in metres (berms included).'))
         self.addParameter(p)
         p = QgsProcessingParameterNumber(self.MAX_SIZE, self.tr('Largest pit side (m)'),
-                                         QgsProcessingParameterNumber.Type.Double, d.max_size, minValue=2.0,
+                                         Q.DOUBLE, d.max_size, minValue=2.0,
                                          maxValue=500.0)
         p.setHelp(self.tr('Longest side of the largest pit to find, in metres (berms included).'))
         self.addParameter(p)
         p = QgsProcessingParameterNumber(self.SENSITIVITY, self.tr('Sensitivity'),
-                                         QgsProcessingParameterNumber.Type.Double, d.sensitivity,
+                                         Q.DOUBLE, d.sensitivity,
                                          minValue=0.0, maxValue=1.0)
         p.setHelp(self.tr('0 = strict (fewer false alarms), 1 = permissive (finds faint, grassed-over pits).'))
         self.addParameter(p)
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Storage pits'),
-                                              QgsProcessing.SourceType.TypeVectorPolygon)
+                                              Q.SRC_POLYGON)
         p.setHelp(self.tr('One oriented rectangle per pit.'))
         self.addParameter(p)
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr('Number of pits')))
@@ -111,21 +111,7 @@ class CountPits(CargoWatchAlgorithm):
                                   + ('; reprojected to UTM' if raster.warped else '')))
         found = self.call_core(feedback, core.count_pits, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
-        if feedback.isCanceled():
-            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
-        fields = QgsFields()
-        for name, kind in FIELDS:
-            fields.append(qfield(name, kind))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields,
-                                          QgsWkbTypes.Type.Polygon, self.crs_of(raster))
-        if sink is None:
-            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        for d in found:
-            f = QgsFeature(fields)
-            f.setGeometry(polygon_geometry(d['geometry']))
-            f.setAttributes([float(d[name]) for name, _ in FIELDS])
-            if not sink.addFeature(f, QgsFeatureSink.Flag.FastInsert):
-                raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
+        dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, found, self.crs_of(raster))
         feedback.pushInfo(self.tr(f'{len(found)} storage pits.'))
         feedback.setProgress(100)
         return {self.OUTPUT: dest, self.COUNT: len(found)}

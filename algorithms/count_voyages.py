@@ -9,7 +9,8 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 
 from .base import CargoWatchAlgorithm, qfield
 from .build_tracks import add_position_inputs, duration_param, positions_from, vessel_name
-from .import_ais import Q, WGS84, set_temporal, utc_datetime
+from ..compat import Q
+from .import_ais import WGS84, set_temporal, utc_datetime
 from ..core import geo
 from ..core import gaps as core_gaps
 from ..core import voyages as core_voyages

@@ -1,10 +1,10 @@
 """cargowatch:detectchanges — Objects (storage pits or containers) appeared or removed between two dates."""
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsFields, QgsProcessing, QgsProcessingException,
-                       QgsProcessingOutputNumber, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsWkbTypes)
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
-from .base import CargoWatchAlgorithm, polygon_geometry, progress_cb, qfield
+from ..compat import Q
+from .base import CargoWatchAlgorithm, progress_cb
 from ..core import change as core
 from ..core import pits as core_pits
 
@@ -73,22 +73,22 @@ class DetectChanges(CargoWatchAlgorithm):
         p.setHelp(self.tr('Which objects to compare: shipping containers or storage pits.'))
         self.addParameter(p)
         p = QgsProcessingParameterNumber(self.TOLERANCE, self.tr('Tolerance (m)'),
-                                         QgsProcessingParameterNumber.Type.Double, 3.0, minValue=0.1,
+                                         Q.DOUBLE, 3.0, minValue=0.1,
                                          maxValue=100.0)
         p.setHelp(self.tr('Largest distance, after correcting the global misregistration, between the two '
                           'positions of the same object.'))
         self.addParameter(p)
         p = QgsProcessingParameterFeatureSource(self.AOI, self.tr('Area of interest (optional)'),
-                                                [QgsProcessing.SourceType.TypeVectorPolygon], optional=True)
+                                                [Q.SRC_POLYGON], optional=True)
         p.setHelp(self.tr('Compare only inside these polygons.'))
         self.addParameter(p)
         p = QgsProcessingParameterNumber(self.SENSITIVITY, self.tr('Detector sensitivity'),
-                                         QgsProcessingParameterNumber.Type.Double, 0.5, minValue=0.0, maxValue=1.0)
+                                         Q.DOUBLE, 0.5, minValue=0.0, maxValue=1.0)
         p.setHelp(self.tr('Sensitivity of the detector on both dates (0 strict .. 1 permissive).'))
-        p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+        p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Changes'),
-                                              QgsProcessing.SourceType.TypeVectorPolygon)
+                                              Q.SRC_POLYGON)
         p.setHelp(self.tr('Detections of both dates with their status: new, removed or kept.'))
         self.addParameter(p)
         for name, label in ((self.NEW_COUNT, 'New objects'), (self.REMOVED_COUNT, 'Removed objects'),
@@ -128,23 +128,8 @@ class DetectChanges(CargoWatchAlgorithm):
         records, info = self.call_core(feedback, core.detect_changes, before, after, kind=kind, tolerance=tol,
                                        params=params, aoi_wkts=aoi_wkts, aoi_srs_wkt=aoi_crs,
                                        progress=progress_cb(feedback, 0, 95))
-        if feedback.isCanceled():
-            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
-        fields = QgsFields()
-        fields.append(qfield('status', 'string'))
-        fields.append(qfield('shift_m', 'double'))
-        for name, k in fields_def:
-            fields.append(qfield(name, k))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields,
-                                          QgsWkbTypes.Type.Polygon, self.crs_of(after))
-        if sink is None:
-            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        for d in records:
-            f = QgsFeature(fields)
-            f.setGeometry(polygon_geometry(d['geometry']))
-            f.setAttributes([d['status'], d.get('shift_m')] + [d.get(name) for name, _ in fields_def])
-            if not sink.addFeature(f, QgsFeatureSink.Flag.FastInsert):
-                raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
+        spec = [('status', 'string'), ('shift_m', 'double')] + list(fields_def)
+        dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, spec, records, self.crs_of(after))
 
         def n(status):
             sel = [d for d in records if d['status'] in status]

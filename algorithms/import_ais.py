@@ -16,7 +16,7 @@ from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsFeature, QgsFeatur
 from qgis.PyQt.QtCore import QDateTime, QTimeZone
 
 from .base import CargoWatchAlgorithm, progress_cb, qfield
-from ..compat import qenum
+from ..compat import Q
 from ..core import ais_io
 from ..core.errors import CargoWatchError
 
@@ -24,26 +24,6 @@ WGS84 = 'EPSG:4326'
 TEXT_EXTENSIONS = {'.csv', '.txt', '.nmea', '.log', '.aivdm', '.ais', '.raw', '.json', '.jsonl', '.ndjson',
                    '.gz', '.tsv', '.dat'}
 _KEEP = []  # layer post-processors must outlive processAlgorithm
-
-
-class Q:
-    """Enums used by the AIS algorithms, resolved once for QGIS 3.22 (Qt5) to QGIS 4 (Qt6)."""
-    POINT_GEOMETRY = qenum('Qgis.GeometryType.Point', 'QgsWkbTypes.GeometryType.PointGeometry')
-    FILE = qenum('Qgis.ProcessingFileParameterBehavior.File', 'QgsProcessingParameterFile.Behavior.File')
-    ADVANCED = qenum('Qgis.ProcessingParameterFlag.Advanced', 'QgsProcessingParameterDefinition.Flag.FlagAdvanced')
-    DOUBLE = qenum('Qgis.ProcessingNumberParameterType.Double', 'QgsProcessingParameterNumber.Type.Double')
-    INTEGER = qenum('Qgis.ProcessingNumberParameterType.Integer', 'QgsProcessingParameterNumber.Type.Integer')
-    SRC_ANY = qenum('Qgis.ProcessingSourceType.Vector', 'QgsProcessing.SourceType.TypeVector')
-    SRC_POINT = qenum('Qgis.ProcessingSourceType.VectorPoint', 'QgsProcessing.SourceType.TypeVectorPoint')
-    SRC_LINE = qenum('Qgis.ProcessingSourceType.VectorLine', 'QgsProcessing.SourceType.TypeVectorLine')
-    SRC_POLYGON = qenum('Qgis.ProcessingSourceType.VectorPolygon', 'QgsProcessing.SourceType.TypeVectorPolygon')
-    HOURS = qenum('Qgis.TemporalUnit.Hours', 'QgsUnitTypes.TemporalUnit.TemporalHours')
-    WKB_POINT = qenum('Qgis.WkbType.Point', 'QgsWkbTypes.Type.Point')
-    WKB_NONE = qenum('Qgis.WkbType.NoGeometry', 'QgsWkbTypes.Type.NoGeometry')
-    WKB_LINE = qenum('Qgis.WkbType.LineString', 'QgsWkbTypes.Type.LineString')
-    WKB_LINE_M = qenum('Qgis.WkbType.LineStringM', 'QgsWkbTypes.Type.LineStringM')
-    FAST_INSERT = qenum('QgsFeatureSink.Flag.FastInsert', 'QgsFeatureSink.FastInsert')
-    PROP_STATIC = qenum('Qgis.PropertyType.Static', 'QgsProperty.Type.StaticProperty')
 
 
 def utc_datetime(t):
