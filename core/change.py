@@ -18,7 +18,6 @@ misregistered by a few metres. Method:
 Matched detections are reported with the *after* geometry; removed ones with the before
 geometry moved by the estimated shift so they sit on the after image.
 """
-import math
 
 import numpy as np
 from osgeo import ogr, osr
@@ -26,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from .errors import CargoWatchError
-from .raster import Aoi, RasterError, _srs
+from .raster import Aoi, RasterError, _srs, geometries_in
 
 KINDS = ('containers', 'pits')
 
@@ -65,16 +64,8 @@ def common_area(before, after, aoi_wkts=None, aoi_srs_wkt=None):
         raise RasterError('The two images do not overlap: they must show the same place '
                           '(check that each has the right coordinate reference system).')
     if aoi_wkts:
-        ct = None
-        if aoi_srs_wkt and not _srs(aoi_srs_wkt).IsSame(_srs(after.srs_wkt)):
-            ct = osr.CoordinateTransformation(_srs(aoi_srs_wkt), _srs(after.srs_wkt))
         union = None
-        for wkt in aoi_wkts:
-            g = ogr.CreateGeometryFromWkt(wkt)
-            if g is None or g.IsEmpty():
-                continue
-            if ct is not None:
-                g.Transform(ct)
+        for g in geometries_in(aoi_wkts, aoi_srs_wkt, after.srs_wkt):
             union = g if union is None else union.Union(g)
         if union is None:
             raise CargoWatchError('The area of interest holds no polygon.')

@@ -203,6 +203,21 @@ class Block:
     gsd: float
 
 
+def geometries_in(wkts, srs_wkt, target_wkt):
+    """OGR geometries of ``wkts`` (given in ``srs_wkt``, None = already in the target CRS) in
+    ``target_wkt``; empty ones are skipped."""
+    ct = None
+    if srs_wkt and not _srs(srs_wkt).IsSame(_srs(target_wkt)):
+        ct = osr.CoordinateTransformation(_srs(srs_wkt), _srs(target_wkt))
+    for wkt in wkts:
+        g = ogr.CreateGeometryFromWkt(wkt)
+        if g is None or g.IsEmpty():
+            continue
+        if ct is not None:
+            g.Transform(ct)
+        yield g
+
+
 class Aoi:
     """Polygons (WKT in ``srs_wkt``) rasterised block by block onto the raster grid."""
 
@@ -211,14 +226,8 @@ class Aoi:
         self._src = self._drv.CreateDataSource('aoi')
         target = _srs(raster.srs_wkt)
         self._layer = self._src.CreateLayer('aoi', srs=target, geom_type=ogr.wkbMultiPolygon)
-        ct = osr.CoordinateTransformation(_srs(srs_wkt), target) if srs_wkt else None
         env = None
-        for wkt in wkts:
-            g = ogr.CreateGeometryFromWkt(wkt)
-            if g is None or g.IsEmpty():
-                continue
-            if ct is not None:
-                g.Transform(ct)
+        for g in geometries_in(wkts, srs_wkt, raster.srs_wkt):
             f = ogr.Feature(self._layer.GetLayerDefn())
             f.SetGeometry(g)
             self._layer.CreateFeature(f)
