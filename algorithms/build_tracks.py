@@ -7,7 +7,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 
 from .base import CargoWatchAlgorithm, progress_cb, qfield
 from ..compat import Q
-from .import_ais import WGS84, read_positions, set_temporal, utc_datetime
+from .ais_layers import WGS84, read_positions, set_temporal, utc_datetime
 from ..core import tracks
 
 HOUR_MS = 3600 * 1000

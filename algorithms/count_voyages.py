@@ -10,7 +10,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 from .base import CargoWatchAlgorithm, qfield
 from .build_tracks import add_position_inputs, duration_param, positions_from, vessel_name
 from ..compat import Q
-from .import_ais import WGS84, set_temporal, utc_datetime
+from .ais_layers import WGS84, set_temporal, utc_datetime
 from ..core import geo
 from ..core import gaps as core_gaps
 from ..core import voyages as core_voyages

@@ -168,7 +168,7 @@ def test_importais_bad_file(tmp_path):
 
 def test_bulk_rtree_is_a_valid_sqlite_rtree(tmp_path):
     import sqlite3
-    from cargowatch.algorithms.import_ais import bulk_load_rtree
+    from cargowatch.algorithms.ais_layers import bulk_load_rtree
     rng = np.random.default_rng(3)
     n = 60000  # three levels with ~167 entries per node
     x = rng.uniform(-180, 180, n)

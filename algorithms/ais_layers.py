@@ -1,0 +1,526 @@
+"""Point-layer I/O shared by the AIS algorithms: a QGIS layer read into core position columns (OGR Arrow
+fast path for file layers, feature by feature otherwise), UTC datetimes, temporal set-up of outputs, and the
+bulk GeoPackage writer of importais. No algorithm here."""
+import os
+
+import numpy as np
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProcessing,
+                       QgsProcessingOutputLayerDefinition, QgsProcessingUtils, QgsProperty, QgsFields,
+                       QgsProcessingException, QgsProcessingFeatureSourceDefinition,
+                       QgsProcessingLayerPostProcessorInterface, QgsProviderRegistry, QgsVectorLayer,
+                       QgsWkbTypes)
+from qgis.PyQt.QtCore import QDateTime, QTimeZone
+
+from .base import qfield
+from ..compat import Q
+from ..core import ais_io
+from ..core.errors import CargoWatchError
+
+WGS84 = 'EPSG:4326'
+_KEEP = []  # layer post-processors must outlive processAlgorithm
+
+
+def utc_datetime(t):
+    """Unix seconds -> QDateTime in UTC."""
+    return QDateTime.fromSecsSinceEpoch(int(t), QTimeZone.utc())
+
+
+def position_fields():
+    """The fields of the importais output (the dock reads these names)."""
+    fields = QgsFields()
+    for name, kind in (('mmsi', 'long'), ('time', 'datetime'), ('sog', 'double'), ('cog', 'double'),
+                       ('heading', 'double'), ('status', 'int'), ('name', 'string'), ('imo', 'long'),
+                       ('callsign', 'string'), ('ship_type', 'string'), ('destination', 'string')):
+        fields.append(qfield(name, kind))
+    return fields
+
+
+class TemporalSetup(QgsProcessingLayerPostProcessorInterface):
+    """Switches on the temporal properties of an output layer (instant or start/end fields)."""
+
+    def __init__(self, start_field, end_field=None):
+        super().__init__()
+        self.start_field = start_field
+        self.end_field = end_field
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API)
+        if not isinstance(layer, QgsVectorLayer):
+            return
+        props = layer.temporalProperties()
+        if self.end_field:
+            props.setMode(Qgis.VectorTemporalMode.FeatureDateTimeStartAndEndFromFields)
+            props.setStartField(self.start_field)
+            props.setEndField(self.end_field)
+        else:
+            props.setMode(Qgis.VectorTemporalMode.FeatureDateTimeInstantFromField)
+            props.setStartField(self.start_field)
+        props.setIsActive(True)
+
+
+def set_temporal(context, dest_id, start_field, end_field=None):
+    if context.willLoadLayerOnCompletion(dest_id):
+        pp = TemporalSetup(start_field, end_field)
+        del _KEEP[:-20]
+        _KEEP.append(pp)
+        context.layerToLoadOnCompletionDetails(dest_id).setPostProcessor(pp)
+
+
+def site_param_help():
+    return ('Polygons of ports, anchorages, rail terminals (any CRS), with a field naming each site.')
+
+
+# --------------------------------------------------------------------------------------- reading layers
+def _field_index(names, wanted, role):
+    """Index of the field for a role: the one given by the user, or one of the recognised names."""
+    low = [n.lower() for n in names]
+    if wanted:
+        if wanted.lower() not in low:
+            raise CargoWatchError('the field {!r} is not in the layer (fields: {})'.format(wanted, ', '.join(names)))
+        return low.index(wanted.lower())
+    _layout, auto = ais_io.detect_layout(names)
+    return auto.get(role)
+
+
+def _time_ms(values):
+    """Time values of a layer (QDateTime, QDate, str, numbers, numpy datetime64/bytes) -> (ms int64, ok)."""
+    values = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    n = len(values)
+    if values.dtype.kind == 'M':
+        ok = ~np.isnat(values)
+        return values.astype('datetime64[ms]').astype(np.int64), ok
+    if values.dtype.kind in 'iuf':
+        f = values.astype(np.float64)
+        ok = np.isfinite(f)
+        return np.where(np.abs(f) > 1e11, f, f * 1000.0).astype(np.int64), ok
+    if values.dtype.kind in 'SU':
+        return ais_io.parse_times(values)
+    out = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    strings = []
+    sidx = []
+    for i, v in enumerate(values):
+        if isinstance(v, QDateTime):
+            if v.isValid():
+                out[i] = v.toMSecsSinceEpoch()
+                ok[i] = True
+        elif hasattr(v, 'isValid') and hasattr(v, 'toJulianDay'):  # QDate
+            if v.isValid():
+                out[i] = (v.toJulianDay() - 2440588) * 86400000
+                ok[i] = True
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[i] = int(v) if abs(v) > 1e11 else int(v * 1000)
+            ok[i] = True
+        elif v is not None and str(v) not in ('', 'NULL'):
+            strings.append(str(v).encode('utf-8'))
+            sidx.append(i)
+    if strings:
+        ms, good = ais_io.parse_times(np.array(strings, dtype='S'))
+        sidx = np.asarray(sidx)
+        out[sidx] = ms
+        ok[sidx] = good
+    return out, ok
+
+
+def _arrow_columns(layer, roles):
+    """Whole-layer columns through OGR's Arrow stream (GDAL >= 3.6), or None when not possible."""
+    try:
+        from osgeo import ogr
+    except ImportError:
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri('ogr', layer.source())
+    path = parts.get('path')
+    if not path or not os.path.isfile(path):
+        return None
+    ds = ogr.Open(path)
+    if ds is None:
+        return None
+    lname = parts.get('layerName')
+    lyr = ds.GetLayerByName(lname) if lname else (ds.GetLayer(parts.get('layerId') or 0))
+    if lyr is None or not hasattr(lyr, 'GetArrowStreamAsNumPy'):
+        return None
+    names = list(roles.values())
+    try:
+        lyr.SetIgnoredFields([lyr.GetLayerDefn().GetFieldDefn(i).GetName()
+                              for i in range(lyr.GetLayerDefn().GetFieldCount())
+                              if lyr.GetLayerDefn().GetFieldDefn(i).GetName() not in names])
+        stream = lyr.GetArrowStreamAsNumPy(options=['USE_MASKED_ARRAYS=NO'])
+        gname = lyr.GetGeometryColumn() or 'wkb_geometry'
+        chunks = {k: [] for k in list(roles) + ['x', 'y', 'fid']}
+        for batch in stream:
+            geom = batch.get(gname)
+            if geom is None:
+                return None
+            if geom.dtype.kind == 'V' and geom.dtype.itemsize == 21:
+                g = geom.view(np.uint8).reshape(len(geom), 21)
+                if not np.all(g[:, 0] == 1):
+                    return None
+                x = np.ascontiguousarray(g[:, 5:13]).view('<f8').ravel()
+                y = np.ascontiguousarray(g[:, 13:21]).view('<f8').ravel()
+            else:
+                x = np.empty(len(geom))
+                y = np.empty(len(geom))
+                for i, wkb in enumerate(geom):
+                    if wkb is None:
+                        x[i] = y[i] = np.nan
+                        continue
+                    gg = ogr.CreateGeometryFromWkb(bytes(wkb))
+                    if gg is None or gg.IsEmpty():
+                        x[i] = y[i] = np.nan
+                    else:
+                        x[i], y[i] = gg.GetX(), gg.GetY()
+            chunks['x'].append(x)
+            chunks['y'].append(y)
+            chunks['fid'].append(batch.get(lyr.GetFIDColumn() or 'OGC_FID', np.arange(len(geom))))
+            for role, fname in roles.items():
+                chunks[role].append(batch[fname])
+        return {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in chunks.items()}
+    except Exception:  # any Arrow trouble: the slow path is always right
+        return None
+
+
+def read_layer_columns(alg, parameters, name, context, feedback, user_fields=None, progress=None):
+    """A point layer -> (RawRows, static, n_features, fmt). Coordinates in WGS84.
+
+    user_fields: role -> field name (empty = recognised names: mmsi/ssvid, time/timestamp/basedatetime...).
+    """
+    source = alg.parameterAsSource(parameters, name, context)
+    if source is None:
+        raise QgsProcessingException(alg.tr('{}: the point layer could not be loaded.').format(name))
+    if QgsWkbTypes.geometryType(source.wkbType()) != Q.POINT_GEOMETRY:
+        raise QgsProcessingException(alg.tr('{}: the layer must hold points (AIS positions).').format(name))
+    names = [f.name() for f in source.fields()]
+    roles = {}
+    try:
+        for role in ais_io.ROLES:
+            if role in ('lat', 'lon'):
+                continue
+            idx = _field_index(names, (user_fields or {}).get(role), role)
+            if idx is not None:
+                roles[role] = names[idx]
+    except CargoWatchError as e:
+        raise QgsProcessingException(str(e))
+    for role in ('mmsi', 'time'):
+        if role not in roles:
+            raise QgsProcessingException(alg.tr(
+                'Cannot tell which field holds the {} (fields: {}); set the {} field parameter.').format(
+                role.upper() if role == 'mmsi' else 'time', ', '.join(names), role.upper()))
+    crs = source.sourceCrs()
+    wgs = QgsCoordinateReferenceSystem(WGS84)
+    cols = None
+    value = parameters.get(name)
+    selected = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.selectedFeaturesOnly
+    layer = alg.parameterAsVectorLayer(parameters, name, context)
+    if (layer is not None and layer.providerType() == 'ogr' and not layer.subsetString() and not selected
+            and not layer.isModified() and crs.authid() == WGS84):
+        cols = _arrow_columns(layer, roles)
+        if cols is not None:
+            feedback.pushInfo(alg.tr('Read {} features through OGR Arrow.').format(len(cols['x'])))
+    if cols is None:
+        request = QgsFeatureRequest()
+        request.setSubsetOfAttributes([names.index(f) for f in roles.values()])
+        if crs != wgs:
+            request.setDestinationCrs(wgs, context.transformContext())
+        total = source.featureCount() or 1
+        lists = {k: [] for k in list(roles) + ['x', 'y', 'fid']}
+        fidx = {role: names.index(f) for role, f in roles.items()}
+        for i, f in enumerate(source.getFeatures(request)):
+            if i % 20000 == 0:
+                if feedback.isCanceled():
+                    raise QgsProcessingException(alg.tr('Cancelled: no output was written.'))
+                if progress:
+                    progress(i / total)
+            attrs = f.attributes()
+            g = f.geometry()
+            if g is None or g.isEmpty():
+                lists['x'].append(np.nan)
+                lists['y'].append(np.nan)
+            else:
+                p = g.constGet()
+                if QgsWkbTypes.isMultiType(g.wkbType()):
+                    p = p.geometryN(0) if p.numGeometries() else None
+                lists['x'].append(p.x() if p is not None else np.nan)
+                lists['y'].append(p.y() if p is not None else np.nan)
+            lists['fid'].append(f.id())
+            for role, k in fidx.items():
+                v = attrs[k]
+                lists[role].append(None if v is None or (hasattr(v, 'isNull') and v.isNull()) else v)
+        cols = {}
+        for k, v in lists.items():
+            cols[k] = np.array(v, dtype=object) if k in roles else np.asarray(v)
+    n = len(cols['x'])
+    raw = ais_io.RawRows()
+    line = np.asarray(cols['fid'], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+    mmsi, bad_m = ais_io._to_mmsi(np.asarray(cols['mmsi'], dtype=object) if cols['mmsi'].dtype.kind == 'O'
+                                  else cols['mmsi'].astype(np.float64))
+    t_ms, ok_t = _time_ms(cols['time'])
+    out = {'mmsi': mmsi, 't_ms': t_ms, 'lon': np.asarray(cols['x'], dtype=np.float64),
+           'lat': np.asarray(cols['y'], dtype=np.float64), 'line': line}
+    for r in ('sog', 'cog', 'heading'):
+        if r in cols:
+            arr = cols[r]
+            out[r] = (ais_io._to_float(arr, np.float32)[0] if arr.dtype.kind == 'O'
+                      else arr.astype(np.float32))
+        else:
+            out[r] = np.full(n, np.nan, np.float32)
+    if 'status' in cols:
+        arr = cols['status']
+        if arr.dtype.kind == 'O':
+            arr = np.array([b'' if v is None else str(v).encode() for v in arr], dtype='S')
+        out['status'] = ais_io._status_codes(arr) if arr.dtype.kind in 'SO' else \
+            np.where((arr >= 0) & (arr <= 15), arr, -1).astype(np.int16)
+    else:
+        out['status'] = np.full(n, -1, np.int16)
+    garbled = bad_m | ~ok_t
+    raw.reject_many(line[garbled], ais_io.R_GARBLED)
+    keep = ~garbled
+    raw.add(**{k: v[keep] for k, v in out.items()})
+    static = {}
+    st = {}
+    for k in ais_io.STATIC_KEYS:
+        if k in cols:
+            arr = np.asarray(cols[k])[keep]
+            if arr.dtype.kind == 'O':  # feature by feature: QVariants, str, None
+                arr = np.array([None if (v is None or str(v) == 'NULL') else
+                                (v.decode('utf-8', 'replace') if isinstance(v, bytes) else str(v)) for v in arr],
+                               dtype=object)
+            st[k] = arr  # Arrow: bytes or numbers, handled vectorised
+    if st:
+        ais_io._static_from_columns(static, mmsi[keep], st)
+    fmt = 'layer {} ({})'.format(source.sourceName(), ', '.join('{}={}'.format(r, f) for r, f in roles.items()))
+    return raw, static, n, fmt
+
+
+def read_positions(alg, parameters, name, context, feedback, user_fields=None, progress=None):
+    """A point layer of positions -> (cols sorted by mmsi, t; static; notes). Light cleaning only: rows
+    without a valid MMSI, time or position are skipped (counted in notes); same-second repeats are dropped."""
+    raw, static, n, fmt = read_layer_columns(alg, parameters, name, context, feedback, user_fields, progress)
+    res = ais_io.import_from_raw(raw, static, fmt, [], max_speed_kn=0)
+    notes = []
+    if res.rows_rejected:
+        notes.append('{} of {} positions skipped: {}'.format(res.rows_rejected, n, ', '.join(
+            '{} {}'.format(v, k) for k, v in res.reasons.items() if v)))
+    return res.cols, res.static, notes
+
+
+# --------------------------------------------------------------------------------------- fast GeoPackage
+def temporary_as_geopackage(parameters, name):
+    """A temporary output becomes a temporary GeoPackage instead of a memory layer: millions of positions
+    stay on disk and are written in bulk."""
+    value = parameters.get(name)
+    target = None
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        if value.sink.propertyType() == Q.PROP_STATIC and \
+                value.sink.staticValue() == QgsProcessing.TEMPORARY_OUTPUT:
+            target = QgsProcessingOutputLayerDefinition(value)
+            target.sink = QgsProperty.fromValue(QgsProcessingUtils.generateTempFilename('ais_positions.gpkg'))
+    elif value == QgsProcessing.TEMPORARY_OUTPUT:
+        target = QgsProcessingUtils.generateTempFilename('ais_positions.gpkg')
+    if target is None:
+        return parameters
+    out = dict(parameters)
+    out[name] = target
+    return out
+
+def plain_gpkg_path(dest):
+    """The file path when a sink destination is a plain GeoPackage file (not memory, not a layer URI)."""
+    if not isinstance(dest, str) or '|' in dest or not dest.lower().endswith('.gpkg'):
+        return None
+    return dest if os.path.isfile(dest) else None
+
+
+def write_gpkg_points(path, cols, static, progress=None, cancelled=None):
+    """Bulk-insert the positions into the single empty point table of a GeoPackage QGIS just created
+    (fields of position_fields()). sqlite3 executemany in one transaction: about 20x faster than feature by
+    feature. The table's triggers (spatial index, feature count) are set aside, their effect applied in bulk,
+    and restored. Returns False (nothing changed) when the file is not as expected."""
+    import sqlite3
+    n = len(cols['mmsi'])
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT table_name FROM gpkg_contents WHERE data_type='features'").fetchall()
+        if len(rows) != 1:
+            return False
+        table = rows[0][0]
+        g = con.execute('SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE table_name=?', (table,)).fetchone()
+        if g is None:
+            return False
+        geom_col, srs_id = g
+        names = [r[1] for r in con.execute('PRAGMA table_info("{}")'.format(table.replace('"', '""')))]
+        wanted = [f.name() for f in position_fields()]
+        if not all(w in names for w in wanted) or con.execute('SELECT COUNT(*) FROM "{}"'.format(
+                table.replace('"', '""'))).fetchone()[0]:
+            return False
+        triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=?",
+                               (table,)).fetchall()
+        rtree = 'rtree_{}_{}'.format(table, geom_col)
+        has_rtree = con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (rtree,)).fetchone() is not None
+        has_ogr_count = con.execute("SELECT 1 FROM sqlite_master WHERE name='gpkg_ogr_contents'").fetchone()
+        vessels, inv = np.unique(cols['mmsi'], return_inverse=True)
+        st = [static.get(int(m)) or {} for m in vessels.tolist()]
+        per_vessel = {key: np.array([(rec.get(key) or None) for rec in st] + [None], dtype=object)[:-1]
+                      for key in ('name', 'imo', 'callsign', 'ship_type', 'destination')}
+        blob_t = np.dtype([('magic', 'S2'), ('ver', 'u1'), ('flags', 'u1'), ('srs', '<i4'), ('bo', 'u1'),
+                           ('type', '<u4'), ('x', '<f8'), ('y', '<f8')])
+
+        def nn(a):
+            a = a.astype(np.float64)
+            return np.where(np.isnan(a), None, a).tolist() if np.isnan(a).any() else a.tolist()
+
+        def chunk_rows(a, b):
+            # geometry blobs: GeoPackage header (no envelope, little endian) + WKB point
+            blob = np.zeros(b - a, dtype=blob_t)
+            blob['magic'] = b'GP'
+            blob['flags'] = 1
+            blob['srs'] = srs_id
+            blob['bo'] = 1
+            blob['type'] = 1
+            blob['x'] = cols['lon'][a:b]
+            blob['y'] = cols['lat'][a:b]
+            raw = blob.tobytes()
+            geoms = [raw[i:i + 29] for i in range(0, 29 * (b - a), 29)]
+            times = np.char.add(np.datetime_as_string(cols['t'][a:b].astype('datetime64[s]')).astype('U19'),
+                                '.000Z').tolist()
+            status = cols['status'][a:b].astype(np.int64)
+            status_l = np.where(status < 0, None, status).tolist() if (status < 0).any() else status.tolist()
+            iv = inv[a:b]
+            return zip(geoms, cols['mmsi'][a:b].tolist(), times, nn(cols['sog'][a:b]), nn(cols['cog'][a:b]),
+                       nn(cols['heading'][a:b]), status_l, *(per_vessel[k][iv].tolist() for k in
+                                                             ('name', 'imo', 'callsign', 'ship_type', 'destination')))
+        columns = [geom_col] + wanted
+        q = '"{}"'.format(table.replace('"', '""'))
+        insert = 'INSERT INTO {} ({}) VALUES ({})'.format(q, ', '.join('"{}"'.format(c) for c in columns),
+                                                         ', '.join('?' * len(columns)))
+        con.execute('PRAGMA cache_size=-131072')
+        con.execute('BEGIN')
+        for name, _sql in triggers:
+            con.execute('DROP TRIGGER "{}"'.format(name.replace('"', '""')))
+        step = 250000
+        for a in range(0, n, step):
+            if cancelled is not None and cancelled():
+                raise CargoWatchError('cancelled')
+            con.executemany(insert, chunk_rows(a, min(n, a + step)))
+            if progress is not None:
+                progress(min(n, a + step) / max(n, 1) * 0.85)
+        if has_rtree and n:
+            fids = np.array([r[0] for r in con.execute('SELECT fid FROM {} ORDER BY fid'.format(q))], dtype=np.int64)
+            bulk_load_rtree(con, rtree, fids, cols['lon'], cols['lat'])
+        if has_ogr_count:
+            con.execute('UPDATE gpkg_ogr_contents SET feature_count=? WHERE lower(table_name)=lower(?)', (n, table))
+        if n:
+            con.execute('UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=? WHERE table_name=?',
+                        (float(cols['lon'].min()), float(cols['lat'].min()), float(cols['lon'].max()),
+                         float(cols['lat'].max()), table))
+        for _name, sql in triggers:
+            if sql:
+                con.execute(sql)
+        con.commit()
+        return True
+    except Exception:
+        con.rollback()
+        raise
+    finally:
+        con.close()
+
+
+def _f32(v, up):
+    """float64 -> float32 rounded outward (down for minima, up for maxima), as SQLite's R*Tree stores them."""
+    f = v.astype(np.float32)
+    if up:
+        low = f.astype(np.float64) < v
+        f[low] = np.nextafter(f[low], np.float32(np.inf))
+    else:
+        high = f.astype(np.float64) > v
+        f[high] = np.nextafter(f[high], np.float32(-np.inf))
+    return f
+
+
+def bulk_load_rtree(con, rtree, ids, x, y):
+    """Fill an empty SQLite R*Tree (2-D, float) with points by Sort-Tile-Recursive packing, writing its
+    node/rowid/parent tables directly: inserting millions of rows one by one costs ~15 us each."""
+    import struct
+    root = con.execute('SELECT data FROM "{}_node" WHERE nodeno=1'.format(rtree)).fetchone()
+    nodesize = len(root[0]) if root else con.execute('PRAGMA page_size').fetchone()[0] - 64
+    cap = (nodesize - 4) // 24
+    cell = np.dtype([('id', '>i8'), ('x0', '>f4'), ('x1', '>f4'), ('y0', '>f4'), ('y1', '>f4')])
+    # level 0: the points
+    ent_id = np.asarray(ids, dtype=np.int64)
+    x0 = _f32(np.asarray(x, dtype=np.float64), False)
+    x1 = _f32(np.asarray(x, dtype=np.float64), True)
+    y0 = _f32(np.asarray(y, dtype=np.float64), False)
+    y1 = _f32(np.asarray(y, dtype=np.float64), True)
+    levels = []  # per level: (entries in node order as structured cells, node starts)
+    while True:
+        n = len(ent_id)
+        if n <= cap:
+            order = np.arange(n)
+            starts = np.array([0])
+        else:
+            nodes = -(-n // cap)
+            slices = int(np.ceil(np.sqrt(nodes)))
+            per_slice = slices * cap
+            ox = np.argsort((x0.astype(np.float64) + x1) * 0.5, kind='stable')
+            slice_of = np.arange(n) // per_slice
+            cy = ((y0.astype(np.float64) + y1) * 0.5)[ox]
+            order = ox[np.lexsort((cy, slice_of))]
+            # nodes of cap entries within each slice
+            pos_in_slice = np.arange(n) - slice_of * per_slice
+            starts = np.flatnonzero((pos_in_slice % cap) == 0)
+        cells = np.zeros(n, dtype=cell)
+        cells['id'] = ent_id[order]
+        cells['x0'] = x0[order]
+        cells['x1'] = x1[order]
+        cells['y0'] = y0[order]
+        cells['y1'] = y1[order]
+        levels.append((cells, starts))
+        if len(starts) == 1:
+            break
+        # parents: one entry per node, bounding box of its children (ids assigned later)
+        ends = np.r_[starts[1:], n]
+        x0 = np.minimum.reduceat(cells['x0'].astype(np.float32), starts)
+        x1 = np.maximum.reduceat(cells['x1'].astype(np.float32), starts)
+        y0 = np.minimum.reduceat(cells['y0'].astype(np.float32), starts)
+        y1 = np.maximum.reduceat(cells['y1'].astype(np.float32), starts)
+        ent_id = np.arange(len(starts), dtype=np.int64)  # placeholder: index of the node in its level
+        del ends
+    # node numbers: root = 1, then every other node level by level from the top
+    height = len(levels) - 1
+    number = []  # per level: node numbers of its nodes
+    next_no = 2
+    for lv in range(height, -1, -1):
+        k = len(levels[lv][1])
+        if lv == height:
+            number.append((lv, np.array([1], dtype=np.int64)))
+        else:
+            number.append((lv, np.arange(next_no, next_no + k, dtype=np.int64)))
+            next_no += k
+    numbers = dict(number)
+    con.execute('DELETE FROM "{}_node"'.format(rtree))
+    con.execute('DELETE FROM "{}_rowid"'.format(rtree))
+    con.execute('DELETE FROM "{}_parent"'.format(rtree))
+    node_rows, parent_rows = [], []
+    for lv in range(height, -1, -1):
+        cells, starts = levels[lv]
+        if lv > 0:
+            # children are nodes of the level below: their numbers replace the placeholder indices
+            cells = cells.copy()
+            child_no = numbers[lv - 1][cells['id']]
+            cells['id'] = child_no
+            ends = np.r_[starts[1:], len(cells)]
+            for node_i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+                for c in child_no[a:b].tolist():
+                    parent_rows.append((c, int(numbers[lv][node_i])))
+        raw = cells.tobytes()
+        ends = np.r_[starts[1:], len(cells)]
+        for node_i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+            depth = height if lv == height else 0
+            blob = struct.pack('>HH', depth, b - a) + raw[a * 24:b * 24]
+            node_rows.append((int(numbers[lv][node_i]), blob + b'\0' * (nodesize - len(blob))))
+        if lv == 0:
+            leaf_no = np.repeat(numbers[0], np.diff(np.r_[starts, len(cells)]))
+            con.executemany('INSERT INTO "{}_rowid" (rowid, nodeno) VALUES (?, ?)'.format(rtree),
+                            zip(cells['id'].astype(np.int64).tolist(), leaf_no.tolist()))
+    con.executemany('INSERT INTO "{}_node" (nodeno, data) VALUES (?, ?)'.format(rtree), node_rows)
+    con.executemany('INSERT INTO "{}_parent" (nodeno, parentnode) VALUES (?, ?)'.format(rtree), parent_rows)
+
+
+# --------------------------------------------------------------------------------------- the algorithm
