@@ -3,7 +3,9 @@ between Processing (parameters, feedback, exceptions) and the QGIS-free core/.""
 import os
 
 from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsField, QgsFields,
-                       QgsGeometry, QgsPointXY, QgsProcessingAlgorithm, QgsProcessingException, QgsProject)
+                       QgsGeometry, QgsPointXY, QgsProcessingAlgorithm, QgsProcessingException,
+                       QgsProcessingParameterBand, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterRasterLayer, QgsProject)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
@@ -105,6 +107,37 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
             return core_raster.open_raster(path, bands=bands)
         except CargoWatchError as e:
             raise QgsProcessingException(str(e))
+
+    def add_raster_inputs(self, input_help, aoi_help, bands_advanced=False):
+        """The INPUT raster, its optional BANDS (red, green, blue or one grey band) and an optional AOI."""
+        p = QgsProcessingParameterRasterLayer('INPUT', self.tr('Input raster'))
+        p.setHelp(self.tr(input_help))
+        self.addParameter(p)
+        p = QgsProcessingParameterBand('BANDS', self.tr('Red, green, blue bands (optional)'), None, 'INPUT',
+                                       optional=True, allowMultiple=True)
+        p.setHelp(self.tr('Three band numbers in the order red, green, blue (or one band for a grey image). '
+                          'Leave empty to use the bands labelled red/green/blue, else 1-3, else band 1.'))
+        if bands_advanced:
+            p.setFlags(p.flags() | Q.ADVANCED)
+        self.addParameter(p)
+        p = QgsProcessingParameterFeatureSource('AOI', self.tr('Area of interest (optional)'), [Q.SRC_POLYGON],
+                                                optional=True)
+        p.setHelp(self.tr(aoi_help))
+        self.addParameter(p)
+
+    def raster_inputs(self, parameters, context, feedback):
+        """(core Raster, core Aoi or None) from the parameters of add_raster_inputs, or a clear exception."""
+        bands = self.parameterAsInts(parameters, 'BANDS', context) or None
+        if bands is not None and len(bands) not in (1, 3):
+            raise QgsProcessingException(self.tr(f'Give three bands (red, green, blue) or one band, not '
+                                                 f'{len(bands)}.'))
+        raster = self.raster_param(parameters, 'INPUT', context, bands=bands)
+        aoi = self.aoi_param(parameters, 'AOI', context, raster)
+        if aoi is not None and aoi.pixel_window is None:
+            raise QgsProcessingException(self.tr('The area of interest does not overlap the raster.'))
+        feedback.pushInfo(self.tr(f'Ground resolution {raster.gsd:.2f} m; bands {list(raster.bands)}'
+                                  + ('; reprojected to UTM' if raster.warped else '')))
+        return raster, aoi
 
     def aoi_param(self, parameters, name, context, raster):
         """The polygon source ``name`` as a core Aoi on the raster's grid, or None if not given."""

@@ -1,7 +1,6 @@
 """cargowatch:countcontainers — Count shipping containers on very-high-resolution imagery."""
-from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterBand,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterNumber)
 
 from .base import CargoWatchAlgorithm, progress_cb
 from ..compat import Q
@@ -66,24 +65,12 @@ class CountContainers(CargoWatchAlgorithm):
     GROUP = 'imagery'
     HELP = HELP
 
-    INPUT, AOI = 'INPUT', 'AOI'
     LEN20, LEN40, WIDTH, SENSITIVITY, OUTPUT, COUNT, TEU = ('LENGTH_20FT', 'LENGTH_40FT', 'WIDTH',
                                                           'SENSITIVITY', 'OUTPUT', 'COUNT', 'TEU')
-    BANDS = 'BANDS'
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        p = QgsProcessingParameterRasterLayer(self.INPUT, self.tr('Input raster'))
-        p.setHelp(self.tr('Very-high-resolution image (0.15-0.8 m per pixel), 1, 3 or 4+ bands.'))
-        self.addParameter(p)
-        p = QgsProcessingParameterBand(self.BANDS, self.tr('Red, green, blue bands (optional)'), None,
-                                       self.INPUT, optional=True, allowMultiple=True)
-        p.setHelp(self.tr('Three band numbers in the order red, green, blue (or one band for a grey image). '
-                          'Leave empty to use the bands labelled red/green/blue, else 1-3, else band 1.'))
-        self.addParameter(p)
-        p = QgsProcessingParameterFeatureSource(self.AOI, self.tr('Area of interest (optional)'),
-                                                [Q.SRC_POLYGON], optional=True)
-        p.setHelp(self.tr('Count only inside these polygons, for instance the container yard.'))
-        self.addParameter(p)
+        self.add_raster_inputs('Very-high-resolution image (0.15-0.8 m per pixel), 1, 3 or 4+ bands.',
+                               'Count only inside these polygons, for instance the container yard.')
         defaults = core.ContainerParams()
         for name, label, value, help_ in (
                 (self.LEN20, '20 ft container length (m)', defaults.len20, 'ISO 668: 6.058 m.'),
@@ -105,18 +92,11 @@ class CountContainers(CargoWatchAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.TEU, self.tr('Twenty-foot equivalent units (TEU)')))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
-        bands = self.parameterAsInts(parameters, self.BANDS, context) or None
-        if bands is not None and len(bands) not in (1, 3):
-            raise QgsProcessingException(self.tr('Give three bands (red, green, blue) or one band, not '
-                                                 f'{len(bands)}.'))
-        raster = self.raster_param(parameters, self.INPUT, context, bands=bands)
+        raster, aoi = self.raster_inputs(parameters, context, feedback)
         try:
             core.check_gsd(raster.gsd)
         except core.RasterError as e:
             raise QgsProcessingException(str(e))
-        aoi = self.aoi_param(parameters, self.AOI, context, raster)
-        if aoi is not None and aoi.pixel_window is None:
-            raise QgsProcessingException(self.tr('The area of interest does not overlap the raster.'))
         params = core.ContainerParams(
             len20=self.parameterAsDouble(parameters, self.LEN20, context),
             len40=self.parameterAsDouble(parameters, self.LEN40, context),
@@ -124,8 +104,6 @@ class CountContainers(CargoWatchAlgorithm):
             sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context))
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
-        feedback.pushInfo(self.tr(f'Ground resolution {raster.gsd:.2f} m; bands {list(raster.bands)}'
-                                  + ('; reprojected to UTM' if raster.warped else '')))
         found = self.call_core(feedback, core.count_containers, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
         dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, found, self.crs_of(raster))

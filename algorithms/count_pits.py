@@ -1,7 +1,6 @@
 """cargowatch:countpits — Count storage pits (open earthen revetments) on high-resolution imagery."""
-from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterBand,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterNumber)
 
 from ..compat import Q
 from .base import CargoWatchAlgorithm, progress_cb
@@ -50,23 +49,12 @@ class CountPits(CargoWatchAlgorithm):
     GROUP = 'imagery'
     HELP = HELP
 
-    INPUT, BANDS, AOI, MIN_SIZE, MAX_SIZE, SENSITIVITY, OUTPUT, COUNT = (
-        'INPUT', 'BANDS', 'AOI', 'MIN_SIZE', 'MAX_SIZE', 'SENSITIVITY', 'OUTPUT', 'COUNT')
+    MIN_SIZE, MAX_SIZE, SENSITIVITY, OUTPUT, COUNT = 'MIN_SIZE', 'MAX_SIZE', 'SENSITIVITY', 'OUTPUT', 'COUNT'
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        p = QgsProcessingParameterRasterLayer(self.INPUT, self.tr('Input raster'))
-        p.setHelp(self.tr('High-resolution image (about 0.3-1 m per pixel), 1, 3 or 4+ bands, any CRS.'))
-        self.addParameter(p)
-        p = QgsProcessingParameterBand(self.BANDS, self.tr('Red, green, blue bands (optional)'), None,
-                                       self.INPUT, optional=True, allowMultiple=True)
-        p.setHelp(self.tr('Three band numbers (red, green, blue) or one for a grey image. Default: the bands '
-                          'labelled red/green/blue, else 1-3, else band 1.'))
-        p.setFlags(p.flags() | Q.ADVANCED)
-        self.addParameter(p)
-        p = QgsProcessingParameterFeatureSource(self.AOI, self.tr('Area of interest (optional)'),
-                                                [Q.SRC_POLYGON], optional=True)
-        p.setHelp(self.tr('Count only inside these polygons, for instance the depot perimeter.'))
-        self.addParameter(p)
+        self.add_raster_inputs('High-resolution image (about 0.3-1 m per pixel), 1, 3 or 4+ bands, any CRS.',
+                               'Count only inside these polygons, for instance the depot perimeter.',
+                               bands_advanced=True)
         d = core.PitParams()
         p = QgsProcessingParameterNumber(self.MIN_SIZE, self.tr('Smallest pit side (m)'),
                                          Q.DOUBLE, d.min_size, minValue=1.0,
@@ -99,16 +87,8 @@ class CountPits(CargoWatchAlgorithm):
             raise QgsProcessingException(str(e))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
-        bands = self.parameterAsInts(parameters, self.BANDS, context) or None
-        if bands is not None and len(bands) not in (1, 3):
-            raise QgsProcessingException(self.tr(f'Give three bands (red, green, blue) or one band, not {len(bands)}.'))
         params = self.pit_params(parameters, context)
-        raster = self.raster_param(parameters, self.INPUT, context, bands=bands)
-        aoi = self.aoi_param(parameters, self.AOI, context, raster)
-        if aoi is not None and aoi.pixel_window is None:
-            raise QgsProcessingException(self.tr('The area of interest does not overlap the raster.'))
-        feedback.pushInfo(self.tr(f'Ground resolution {raster.gsd:.2f} m; bands {list(raster.bands)}'
-                                  + ('; reprojected to UTM' if raster.warped else '')))
+        raster, aoi = self.raster_inputs(parameters, context, feedback)
         found = self.call_core(feedback, core.count_pits, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
         dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, found, self.crs_of(raster))
