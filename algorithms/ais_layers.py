@@ -1,19 +1,21 @@
 """Point-layer I/O shared by the AIS algorithms: a QGIS layer read into core position columns (OGR Arrow
 fast path for file layers, feature by feature otherwise), UTC datetimes, temporal set-up of outputs, and the
-bulk GeoPackage writer of importais. No algorithm here."""
+bulk GeoPackage writer of importais, and the parameters every AIS algorithm shares (positions, sites,
+durations). No algorithm here."""
 import os
 
 import numpy as np
-from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProcessing,
-                       QgsProcessingOutputLayerDefinition, QgsProcessingUtils, QgsProperty, QgsFields,
-                       QgsProcessingException, QgsProcessingFeatureSourceDefinition,
-                       QgsProcessingLayerPostProcessorInterface, QgsProviderRegistry, QgsVectorLayer,
-                       QgsWkbTypes)
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeatureRequest, QgsFields,
+                       QgsGeometry, QgsProcessing, QgsProcessingException, QgsProcessingFeatureSourceDefinition,
+                       QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputLayerDefinition,
+                       QgsProcessingParameterDuration, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingUtils, QgsProperty, QgsProviderRegistry,
+                       QgsVectorLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QDateTime, QTimeZone
 
-from .base import qfield
+from .base import progress_cb, qfield
 from ..compat import Q
-from ..core import ais_io
+from ..core import ais_io, geo
 from ..core.errors import CargoWatchError
 
 WGS84 = 'EPSG:4326'
@@ -524,3 +526,107 @@ def bulk_load_rtree(con, rtree, ids, x, y):
 
 
 # --------------------------------------------------------------------------------------- the algorithm
+
+
+HOUR_MS = 3600 * 1000
+
+
+def add_position_inputs(alg, help_text):
+    """INPUT points + optional MMSI/TIME field parameters (shared by the AIS algorithms)."""
+    p = QgsProcessingParameterFeatureSource('INPUT', alg.tr('AIS positions'),
+                                            [Q.SRC_POINT])
+    p.setHelp(alg.tr(help_text))
+    alg.addParameter(p)
+    for key, label in (('MMSI_FIELD', 'MMSI field'), ('TIME_FIELD', 'Time field')):
+        p = QgsProcessingParameterField(key, alg.tr(label), parentLayerParameterName='INPUT', optional=True)
+        p.setHelp(alg.tr('Empty: recognised by name (mmsi/ssvid; time/timestamp/basedatetime). Time may be a '
+                         'datetime, an ISO text or unix seconds.'))
+        p.setFlags(p.flags() | Q.ADVANCED)
+        alg.addParameter(p)
+
+
+def duration_param(alg, key, label, hours, help_text):
+    p = QgsProcessingParameterDuration(key, alg.tr(label), defaultValue=hours * HOUR_MS, minValue=0)
+    p.setDefaultUnit(Q.HOURS)
+    p.setHelp(alg.tr(help_text))
+    alg.addParameter(p)
+
+
+def positions_from(alg, parameters, context, feedback, start=0, end=40):
+    fields = {'mmsi': alg.parameterAsString(parameters, 'MMSI_FIELD', context),
+              'time': alg.parameterAsString(parameters, 'TIME_FIELD', context)}
+    cols, static, notes = read_positions(alg, parameters, 'INPUT', context, feedback,
+                                         {k: v for k, v in fields.items() if v}, progress_cb(feedback, start, end))
+    for n in notes:
+        feedback.pushInfo(n)
+    if len(cols['mmsi']) == 0:
+        raise QgsProcessingException(alg.tr('The layer has no usable positions (MMSI, time and a point).'))
+    return cols, static
+
+
+def vessel_name(static, mmsi):
+    rec = static.get(int(mmsi)) or {}
+    return rec.get('name') or None
+
+
+DENSIFY_DEG = 0.005  # ~0.3 nm between outline vertices used for distances to a site
+
+
+def read_sites(alg, parameters, context, feedback, key='SITES', name_key='SITE_NAME', required=False):
+    """Site polygons -> dict(names, polygons (list of list of rings, lon/lat), vertices, centroids, index_of)."""
+    source = alg.parameterAsSource(parameters, key, context)
+    if source is None:
+        if required:
+            raise QgsProcessingException(alg.tr('Sites: the polygon layer could not be loaded.'))
+        return None
+    field = alg.parameterAsString(parameters, name_key, context)
+    names_f = [f.name() for f in source.fields()]
+    if not field:
+        low = [n.lower() for n in names_f]
+        for cand in ('name', 'site', 'site_name', 'port', 'label'):
+            if cand in low:
+                field = names_f[low.index(cand)]
+                break
+        else:
+            string = qfield('', 'string').type()  # QVariant.String on Qt5, QMetaType.Type.QString on Qt6
+            text = [f.name() for f in source.fields() if f.type() == string]
+            field = text[0] if text else None
+    xform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(WGS84),
+                                   context.transformContext())
+    names, polygons, vertices, centroids = [], [], [], []
+    for f in source.getFeatures():
+        g = f.geometry()
+        if g is None or g.isEmpty():
+            continue
+        g = QgsGeometry(g)
+        if source.sourceCrs().authid() != WGS84:
+            g.transform(xform)
+        parts = g.asMultiPolygon() if g.isMultipart() else [g.asPolygon()]
+        polys = [[np.array([(p.x(), p.y()) for p in ring]) for ring in poly] for poly in parts if poly]
+        if not polys:
+            continue
+        dense = g.densifyByDistance(DENSIFY_DEG)
+        vx = np.array([v.x() for v in dense.vertices()])
+        vy = np.array([v.y() for v in dense.vertices()])
+        c = g.centroid().asPoint()
+        label = f[field] if field else None
+        names.append(str(label) if label not in (None, '') and str(label) != 'NULL' else 'site {}'.format(f.id()))
+        polygons.append(polys)
+        vertices.append((vx, vy))
+        centroids.append((c.x(), c.y()))
+    if not names:
+        raise QgsProcessingException(alg.tr('The sites layer has no polygons.'))
+    feedback.pushInfo(alg.tr('{} sites').format(len(names)))
+    return {'names': names, 'polygons': polygons, 'vertices': vertices, 'centroids': centroids,
+            'index_of': lambda lon, lat: geo.site_index_of_points(lon, lat, polygons)}
+
+def add_site_inputs(alg, help_text, optional=False):
+    """SITES polygons + optional SITE_NAME field (read with read_sites)."""
+    p = QgsProcessingParameterFeatureSource('SITES', alg.tr('Sites (ports, anchorages, terminals)'),
+                                            [Q.SRC_POLYGON], optional=optional)
+    p.setHelp(alg.tr(help_text))
+    alg.addParameter(p)
+    p = QgsProcessingParameterField('SITE_NAME', alg.tr('Site name field'), parentLayerParameterName='SITES',
+                                    optional=True)
+    p.setHelp(alg.tr('Empty: a field called name (or the first text field).'))
+    alg.addParameter(p)

@@ -1,55 +1,14 @@
 """cargowatch:buildtracks — one LineStringM per vessel segment (M = unix time), split at long gaps."""
 import numpy as np
 from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsGeometry, QgsLineString,
-                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterDuration,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterNumber)
+                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterNumber)
 
-from .base import CargoWatchAlgorithm, progress_cb, qfield
+from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
-from .ais_layers import WGS84, read_positions, set_temporal, utc_datetime
+from .ais_layers import (WGS84, add_position_inputs, duration_param, positions_from, set_temporal, utc_datetime,
+                         vessel_name)
 from ..core import tracks
-
-HOUR_MS = 3600 * 1000
-
-
-def add_position_inputs(alg, help_text):
-    """INPUT points + optional MMSI/TIME field parameters (shared by the AIS algorithms)."""
-    p = QgsProcessingParameterFeatureSource('INPUT', alg.tr('AIS positions'),
-                                            [Q.SRC_POINT])
-    p.setHelp(alg.tr(help_text))
-    alg.addParameter(p)
-    for key, label in (('MMSI_FIELD', 'MMSI field'), ('TIME_FIELD', 'Time field')):
-        p = QgsProcessingParameterField(key, alg.tr(label), parentLayerParameterName='INPUT', optional=True)
-        p.setHelp(alg.tr('Empty: recognised by name (mmsi/ssvid; time/timestamp/basedatetime). Time may be a '
-                         'datetime, an ISO text or unix seconds.'))
-        p.setFlags(p.flags() | Q.ADVANCED)
-        alg.addParameter(p)
-
-
-def duration_param(alg, key, label, hours, help_text):
-    p = QgsProcessingParameterDuration(key, alg.tr(label), defaultValue=hours * HOUR_MS, minValue=0)
-    p.setDefaultUnit(Q.HOURS)
-    p.setHelp(alg.tr(help_text))
-    alg.addParameter(p)
-
-
-def positions_from(alg, parameters, context, feedback, start=0, end=40):
-    fields = {'mmsi': alg.parameterAsString(parameters, 'MMSI_FIELD', context),
-              'time': alg.parameterAsString(parameters, 'TIME_FIELD', context)}
-    cols, static, notes = read_positions(alg, parameters, 'INPUT', context, feedback,
-                                         {k: v for k, v in fields.items() if v}, progress_cb(feedback, start, end))
-    for n in notes:
-        feedback.pushInfo(n)
-    if len(cols['mmsi']) == 0:
-        raise QgsProcessingException(alg.tr('The layer has no usable positions (MMSI, time and a point).'))
-    return cols, static
-
-
-def vessel_name(static, mmsi):
-    rec = static.get(int(mmsi)) or {}
-    return rec.get('name') or None
-
 
 class BuildTracks(CargoWatchAlgorithm):
     NAME = 'buildtracks'

@@ -1,71 +1,16 @@
 """cargowatch:countvoyages — port calls, observed voyages between sites and dark-voyage candidates."""
 from collections import Counter
 
-import numpy as np
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFields, QgsGeometry,
-                       QgsLineString, QgsPoint, QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterNumber)
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsGeometry, QgsLineString, QgsPoint,
+                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterNumber)
 
 from .base import CargoWatchAlgorithm, qfield
-from .build_tracks import add_position_inputs, duration_param, positions_from, vessel_name
 from ..compat import Q
-from .ais_layers import WGS84, set_temporal, utc_datetime
-from ..core import geo
+from .ais_layers import (WGS84, add_position_inputs, add_site_inputs, duration_param, positions_from,
+                         read_sites, set_temporal, utc_datetime, vessel_name)
 from ..core import gaps as core_gaps
 from ..core import voyages as core_voyages
-
-DENSIFY_DEG = 0.005  # ~0.3 nm between outline vertices used for distances to a site
-
-
-def read_sites(alg, parameters, context, feedback, key='SITES', name_key='SITE_NAME', required=False):
-    """Site polygons -> dict(names, polygons (list of list of rings, lon/lat), vertices, centroids, index_of)."""
-    source = alg.parameterAsSource(parameters, key, context)
-    if source is None:
-        if required:
-            raise QgsProcessingException(alg.tr('Sites: the polygon layer could not be loaded.'))
-        return None
-    field = alg.parameterAsString(parameters, name_key, context)
-    names_f = [f.name() for f in source.fields()]
-    if not field:
-        low = [n.lower() for n in names_f]
-        for cand in ('name', 'site', 'site_name', 'port', 'label'):
-            if cand in low:
-                field = names_f[low.index(cand)]
-                break
-        else:
-            string = qfield('', 'string').type()  # QVariant.String on Qt5, QMetaType.Type.QString on Qt6
-            text = [f.name() for f in source.fields() if f.type() == string]
-            field = text[0] if text else None
-    xform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(WGS84),
-                                   context.transformContext())
-    names, polygons, vertices, centroids = [], [], [], []
-    for f in source.getFeatures():
-        g = f.geometry()
-        if g is None or g.isEmpty():
-            continue
-        g = QgsGeometry(g)
-        if source.sourceCrs().authid() != WGS84:
-            g.transform(xform)
-        parts = g.asMultiPolygon() if g.isMultipart() else [g.asPolygon()]
-        polys = [[np.array([(p.x(), p.y()) for p in ring]) for ring in poly] for poly in parts if poly]
-        if not polys:
-            continue
-        dense = g.densifyByDistance(DENSIFY_DEG)
-        vx = np.array([v.x() for v in dense.vertices()])
-        vy = np.array([v.y() for v in dense.vertices()])
-        c = g.centroid().asPoint()
-        label = f[field] if field else None
-        names.append(str(label) if label not in (None, '') and str(label) != 'NULL' else 'site {}'.format(f.id()))
-        polygons.append(polys)
-        vertices.append((vx, vy))
-        centroids.append((c.x(), c.y()))
-    if not names:
-        raise QgsProcessingException(alg.tr('The sites layer has no polygons.'))
-    feedback.pushInfo(alg.tr('{} sites').format(len(names)))
-    return {'names': names, 'polygons': polygons, 'vertices': vertices, 'centroids': centroids,
-            'index_of': lambda lon, lat: geo.site_index_of_points(lon, lat, polygons)}
-
 
 class CountVoyages(CargoWatchAlgorithm):
     NAME = 'countvoyages'
@@ -99,14 +44,7 @@ class CountVoyages(CargoWatchAlgorithm):
 
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')
-        p = QgsProcessingParameterFeatureSource('SITES', self.tr('Sites (ports, anchorages, terminals)'),
-                                                [Q.SRC_POLYGON])
-        p.setHelp(self.tr('Polygons with a name field; any CRS.'))
-        self.addParameter(p)
-        p = QgsProcessingParameterField('SITE_NAME', self.tr('Site name field'), parentLayerParameterName='SITES',
-                                        optional=True)
-        p.setHelp(self.tr('Empty: a field called name (or the first text field).'))
-        self.addParameter(p)
+        add_site_inputs(self, 'Polygons with a name field; any CRS.')
         duration_param(self, 'MIN_STAY', 'Minimum stay for a port call', 1,
                        'Shorter visits (passing through) are not calls.')
         duration_param(self, 'MIN_GAP', 'Minimum gap (dark period)', 12,

@@ -1,14 +1,12 @@
 """cargowatch:detectgaps — AIS dark periods (intervals without positions longer than MIN_GAP)."""
 import numpy as np
 from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsGeometry, QgsLineString,
-                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField)
+                       QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink)
 
 from .base import CargoWatchAlgorithm, qfield
-from .build_tracks import add_position_inputs, duration_param, positions_from, vessel_name
-from .count_voyages import read_sites
 from ..compat import Q
-from .ais_layers import WGS84, set_temporal, utc_datetime
+from .ais_layers import (WGS84, add_position_inputs, add_site_inputs, duration_param, positions_from,
+                         read_sites, set_temporal, utc_datetime, vessel_name)
 from ..core import gaps as core_gaps
 from ..core import voyages as core_voyages
 
@@ -33,14 +31,7 @@ class DetectGaps(CargoWatchAlgorithm):
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')
         duration_param(self, 'MIN_GAP', 'Minimum gap', 12, 'Intervals without positions longer than this.')
-        p = QgsProcessingParameterFeatureSource('SITES', self.tr('Sites (ports, anchorages, terminals)'),
-                                                [Q.SRC_POLYGON], optional=True)
-        p.setHelp(self.tr('Optional polygons: the nearest one is named at each end of a gap.'))
-        self.addParameter(p)
-        p = QgsProcessingParameterField('SITE_NAME', self.tr('Site name field'), parentLayerParameterName='SITES',
-                                        optional=True)
-        p.setHelp(self.tr('Empty: a field called name (or the first text field).'))
-        self.addParameter(p)
+        add_site_inputs(self, 'Optional polygons: the nearest one is named at each end of a gap.', optional=True)
         p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('AIS dark periods'),
                                               Q.SRC_LINE)
         p.setHelp(self.tr('One line per gap.'))
