@@ -69,3 +69,17 @@ def run_qgis_process(alg_id, params, check=True, timeout=600):
     if check and proc.returncode != 0:
         raise AssertionError(f'qgis_process failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}')
     return proc, results
+
+
+def write_aoi(path, ring, epsg):
+    """A GeoPackage at ``path`` holding one polygon (the ``ring`` of (x, y), in EPSG ``epsg``); returns its path."""
+    from osgeo import ogr, osr
+    ds = ogr.GetDriverByName('GPKG').CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    lyr = ds.CreateLayer('aoi', srs, ogr.wkbPolygon)
+    f = ogr.Feature(lyr.GetLayerDefn())
+    f.SetGeometry(ogr.CreateGeometryFromWkt('POLYGON((' + ','.join(f'{x} {y}' for x, y in ring + ring[:1]) + '))'))
+    lyr.CreateFeature(f)
+    ds = None
+    return str(path)

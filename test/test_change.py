@@ -3,14 +3,14 @@ synthetic detections, and cargowatch:detectchanges through Processing on generat
 (different grid, season, light, misregistration), qgis_process, models, bad inputs."""
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal, osr
 from qgis.core import (QgsProcessingException, QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
                        QgsProcessingModelChildParameterSource, QgsProcessingModelParameter,
                        QgsProcessingOutputNumber, QgsProcessingParameterRasterLayer, QgsProcessingContext,
                        QgsProcessingFeedback)
 
 import processing
-from conftest import run_qgis_process
+from conftest import run_qgis_process, write_aoi
 from cargowatch.core import change as core
 from cargowatch.core.errors import CargoWatchError
 import depot_scenes as ds
@@ -141,16 +141,7 @@ def test_one_raster_unreadable(tmp_path, pair):
 
 
 def _aoi(tmp_path, ring, epsg=32637):
-    path = str(tmp_path / 'aoi.gpkg')
-    d = ogr.GetDriverByName('GPKG').CreateDataSource(path)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(epsg)
-    lyr = d.CreateLayer('aoi', srs, ogr.wkbPolygon)
-    f = ogr.Feature(lyr.GetLayerDefn())
-    f.SetGeometry(ogr.CreateGeometryFromWkt('POLYGON((' + ','.join(f'{x} {y}' for x, y in ring + ring[:1]) + '))'))
-    lyr.CreateFeature(f)
-    d = None
-    return path
+    return write_aoi(tmp_path / 'aoi.gpkg', ring, epsg)
 
 
 def test_aoi_outside_both(tmp_path, pair):

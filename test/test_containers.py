@@ -2,11 +2,10 @@
 generated scenes with exact truth: accuracy floor, bad inputs, geographic rasters, AOI, batch runs."""
 import numpy as np
 import pytest
-from osgeo import ogr, osr
 from qgis.core import QgsProcessingException, QgsVectorLayer
 
 import processing
-from conftest import run_qgis_process
+from conftest import run_qgis_process, write_aoi
 from cargowatch.core import containers as core
 from cargowatch.core import raster as core_raster
 import scenes
@@ -97,16 +96,7 @@ def test_geographic_raster_measured_in_metres(tmp_path, small_scene):
 
 
 def _aoi(tmp_path, ring, epsg=32652):
-    path = str(tmp_path / 'aoi.gpkg')
-    ds = ogr.GetDriverByName('GPKG').CreateDataSource(path)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(epsg)
-    lyr = ds.CreateLayer('aoi', srs, ogr.wkbPolygon)
-    f = ogr.Feature(lyr.GetLayerDefn())
-    f.SetGeometry(ogr.CreateGeometryFromWkt('POLYGON((' + ','.join(f'{x} {y}' for x, y in ring + ring[:1]) + '))'))
-    lyr.CreateFeature(f)
-    ds = None
-    return path
+    return write_aoi(tmp_path / 'aoi.gpkg', ring, epsg)
 
 
 def test_aoi_restricts_the_count(tmp_path, scene_tif):

@@ -2,11 +2,11 @@
 generated depot scenes: fields, accuracy floor, bands/dtypes/CRS, AOI, bad inputs, qgis_process, models."""
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingOutputNumber, QgsVectorLayer
 
 import processing
-from conftest import run_qgis_process
+from conftest import run_qgis_process, write_aoi
 from cargowatch.core import pits as core
 from cargowatch.core import raster as core_raster
 import depot_scenes as ds
@@ -103,16 +103,7 @@ def test_geographic_raster_measured_in_metres(tmp_path, depot):
 
 
 def _aoi(tmp_path, ring, epsg=32637, name='aoi.gpkg'):
-    path = str(tmp_path / name)
-    d = ogr.GetDriverByName('GPKG').CreateDataSource(path)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(epsg)
-    lyr = d.CreateLayer('aoi', srs, ogr.wkbPolygon)
-    f = ogr.Feature(lyr.GetLayerDefn())
-    f.SetGeometry(ogr.CreateGeometryFromWkt('POLYGON((' + ','.join(f'{x} {y}' for x, y in ring + ring[:1]) + '))'))
-    lyr.CreateFeature(f)
-    d = None
-    return path
+    return write_aoi(tmp_path / name, ring, epsg)
 
 
 def test_aoi_restricts_the_count(tmp_path, depot):

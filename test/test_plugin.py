@@ -4,7 +4,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 from qgis.core import QgsApplication
 
 from conftest import ROOT, run_qgis_process
