@@ -15,7 +15,7 @@ from qgis.PyQt.QtCore import QDateTime, QTimeZone
 
 from .base import progress_cb, qfield
 from ..compat import Q
-from ..core import ais_io, geo
+from ..core import ais_io, geo, ogr_columns
 from ..core.errors import CargoWatchError
 
 WGS84 = 'EPSG:4326'
@@ -124,60 +124,19 @@ def _time_ms(values):
 
 
 def _arrow_columns(layer, roles):
-    """Whole-layer columns through OGR's Arrow stream (GDAL >= 3.6), or None when not possible."""
-    try:
-        from osgeo import ogr
-    except ImportError:
-        return None
+    """Whole-layer columns (role -> values, x, y, fid) through OGR's Arrow stream, or None when not possible."""
     parts = QgsProviderRegistry.instance().decodeUri('ogr', layer.source())
     path = parts.get('path')
     if not path or not os.path.isfile(path):
         return None
-    ds = ogr.Open(path)
-    if ds is None:
-        return None
-    lname = parts.get('layerName')
-    lyr = ds.GetLayerByName(lname) if lname else (ds.GetLayer(parts.get('layerId') or 0))
-    if lyr is None or not hasattr(lyr, 'GetArrowStreamAsNumPy'):
-        return None
-    names = list(roles.values())
     try:
-        lyr.SetIgnoredFields([lyr.GetLayerDefn().GetFieldDefn(i).GetName()
-                              for i in range(lyr.GetLayerDefn().GetFieldCount())
-                              if lyr.GetLayerDefn().GetFieldDefn(i).GetName() not in names])
-        stream = lyr.GetArrowStreamAsNumPy(options=['USE_MASKED_ARRAYS=NO'])
-        gname = lyr.GetGeometryColumn() or 'wkb_geometry'
-        chunks = {k: [] for k in list(roles) + ['x', 'y', 'fid']}
-        for batch in stream:
-            geom = batch.get(gname)
-            if geom is None:
-                return None
-            if geom.dtype.kind == 'V' and geom.dtype.itemsize == 21:
-                g = geom.view(np.uint8).reshape(len(geom), 21)
-                if not np.all(g[:, 0] == 1):
-                    return None
-                x = np.ascontiguousarray(g[:, 5:13]).view('<f8').ravel()
-                y = np.ascontiguousarray(g[:, 13:21]).view('<f8').ravel()
-            else:
-                x = np.empty(len(geom))
-                y = np.empty(len(geom))
-                for i, wkb in enumerate(geom):
-                    if wkb is None:
-                        x[i] = y[i] = np.nan
-                        continue
-                    gg = ogr.CreateGeometryFromWkb(bytes(wkb))
-                    if gg is None or gg.IsEmpty():
-                        x[i] = y[i] = np.nan
-                    else:
-                        x[i], y[i] = gg.GetX(), gg.GetY()
-            chunks['x'].append(x)
-            chunks['y'].append(y)
-            chunks['fid'].append(batch.get(lyr.GetFIDColumn() or 'OGC_FID', np.arange(len(geom))))
-            for role, fname in roles.items():
-                chunks[role].append(batch[fname])
-        return {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in chunks.items()}
+        got = ogr_columns.read_points(path, list(roles.values()), parts.get('layerName'), parts.get('layerId'))
     except Exception:  # any Arrow trouble: the slow path is always right
         return None
+    if got is not None:
+        for role, fname in roles.items():
+            got[role] = got[fname]
+    return got
 
 
 def read_layer_columns(alg, parameters, name, context, feedback, user_fields=None, progress=None):

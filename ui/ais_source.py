@@ -12,6 +12,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProvi
 from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime
 
 from ..core.errors import Cancelled, CargoWatchError
+from ..core.ogr_columns import read_points
 from ..core.tracks import sort_positions
 from ..compat import qenum
 from .compat import GEOM_POINT
@@ -140,67 +141,14 @@ def _ogr_source(layer):
 
 
 def _read_ogr(fmap, src):
-    from osgeo import gdal, ogr
-
-    if tuple(int(x) for x in gdal.__version__.split('.')[:2]) < (3, 6):
-        return None
     path, lname, lid, subset = src
-    ds = ogr.Open(path)
-    if ds is None:
+    got = read_points(path, list(fmap.values()), lname, lid, subset)
+    if got is None:
         return None
-    lyr = ds.GetLayerByName(lname) if lname else ds.GetLayer(int(lid or 0))
-    if lyr is None:
-        return None
-    if subset:
-        lyr.SetAttributeFilter(subset)
-    want = {v for v in fmap.values()}
-    defn = lyr.GetLayerDefn()
-    lyr.SetIgnoredFields([defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())
-                          if defn.GetFieldDefn(i).GetName() not in want])
-    geom_name = lyr.GetGeometryColumn() or 'wkb_geometry'
-    chunks = {}
-    stream = lyr.GetArrowStreamAsNumPy()  # masked arrays: NULL is not 0
-    for batch in stream:
-        for k, v in batch.items():
-            chunks.setdefault(k, []).append(_unmask(v))
-    if not chunks:
-        return {}, 0
-    data = {k: np.concatenate(v) for k, v in chunks.items()}
-    geom = data.get(geom_name)
-    if geom is None:
-        geom = next((v for k, v in data.items() if v.dtype.kind in 'VO' and k not in want), None)
-    if geom is None:
-        return None
-    if geom.dtype.kind == 'V':
-        raw = geom.view(np.uint8).reshape(len(geom), -1)
-    else:  # object array of bytes: only fixed-size 2D/3D points are handled vectorised
-        lens = {len(g) for g in geom[:1000] if g is not None}
-        if len(lens) != 1:
-            return None
-        raw = np.frombuffer(b''.join(bytes(g) for g in geom), dtype=np.uint8).reshape(len(geom), -1)
-    if raw.shape[1] < 21 or not np.all(raw[:, 0] == 1):
-        return None
-    lon = raw[:, 5:13].copy().view('<f8').ravel()
-    lat = raw[:, 13:21].copy().view('<f8').ravel()
-    cols = {'lon': lon, 'lat': lat}
+    cols = {'lon': got['x'], 'lat': got['y']}
     for key, fname in fmap.items():
-        cols[key] = data[fname]
-    return cols, len(lon)
-
-
-def _unmask(v):
-    """A plain array from an Arrow column: NULL -> nan (floats), -1 (ints), NaT, '' or None."""
-    if not np.ma.isMaskedArray(v):
-        return np.asarray(v)
-    if not np.ma.is_masked(v):
-        return np.asarray(v.data)
-    kind = v.dtype.kind
-    fill = {'f': np.nan, 'i': -1, 'u': 0, 'M': np.datetime64('NaT'), 'S': b'', 'U': ''}.get(kind)
-    if fill is None:
-        out = np.asarray(v.data, dtype=object).copy()
-        out[np.ma.getmaskarray(v)] = None
-        return out
-    return v.filled(fill)
+        cols[key] = got[fname]
+    return cols, len(got['x'])
 
 
 def _qvariant_py(v):
