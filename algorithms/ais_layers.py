@@ -85,21 +85,12 @@ def _field_index(names, wanted, role):
 
 def _time_ms(values):
     """Time values of a layer (QDateTime, QDate, str, numbers, numpy datetime64/bytes) -> (ms int64, ok)."""
-    values = np.asarray(values) if not isinstance(values, np.ndarray) else values
-    n = len(values)
-    if values.dtype.kind == 'M':
-        ok = ~np.isnat(values)
-        return values.astype('datetime64[ms]').astype(np.int64), ok
-    if values.dtype.kind in 'iuf':
-        f = values.astype(np.float64)
-        ok = np.isfinite(f)
-        return np.where(np.abs(f) > 1e11, f, f * 1000.0).astype(np.int64), ok
-    if values.dtype.kind in 'SU':
-        return ais_io.parse_times(values)
-    out = np.zeros(n, dtype=np.int64)
-    ok = np.zeros(n, dtype=bool)
-    strings = []
-    sidx = []
+    values = np.asarray(values)
+    if values.dtype.kind != 'O':
+        return ais_io.times_ms(values)
+    out = np.zeros(len(values), dtype=np.int64)
+    ok = np.zeros(len(values), dtype=bool)
+    rest = []
     for i, v in enumerate(values):
         if isinstance(v, QDateTime):
             if v.isValid():
@@ -109,17 +100,11 @@ def _time_ms(values):
             if v.isValid():
                 out[i] = (v.toJulianDay() - 2440588) * 86400000
                 ok[i] = True
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[i] = int(v) if abs(v) > 1e11 else int(v * 1000)
-            ok[i] = True
         elif v is not None and str(v) not in ('', 'NULL'):
-            strings.append(str(v).encode('utf-8'))
-            sidx.append(i)
-    if strings:
-        ms, good = ais_io.parse_times(np.array(strings, dtype='S'))
-        sidx = np.asarray(sidx)
-        out[sidx] = ms
-        ok[sidx] = good
+            rest.append(i)
+    if rest:
+        rest = np.asarray(rest)
+        out[rest], ok[rest] = ais_io.times_ms(values[rest])
     return out, ok
 
 

@@ -368,6 +368,21 @@ def parse_times(a):
     return out, ok
 
 
+def times_ms(values):
+    """A time column of any type -> (unix ms int64, ok bool): datetime64, numbers (unix seconds, or ms when
+    above 1e11), or strings/bytes/objects as :func:`parse_times` reads them."""
+    a = np.asarray(values)
+    if a.dtype.kind == 'M':
+        ok = ~np.isnat(a)
+        return np.where(ok, a.astype('datetime64[ms]').astype(np.int64), 0), ok
+    if a.dtype.kind in 'iuf':
+        f = a.astype(np.float64)
+        ok = np.isfinite(f)
+        f = np.where(ok, f, 0.0)
+        return np.round(np.where(np.abs(f) > 1e11, f, f * 1000.0)).astype(np.int64), ok
+    return parse_times(a)
+
+
 # ---------------------------------------------------------------------------------------------- numbers
 def _to_float(a, dtype=np.float64):
     """bytes array -> (floats, bad) ; empty -> nan (not bad); unparsable -> nan and bad=True."""

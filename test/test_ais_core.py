@@ -103,6 +103,16 @@ def test_parse_times_layouts():
     assert ms[:5].tolist() == [1452603731218, 1452603731000, 1452603731000, 1452603731000, 1452603731000]
 
 
+def test_times_ms_of_any_column_type():
+    t0 = 1700000000
+    ms, ok = ais_io.times_ms(np.array(['2023-11-14T22:13:20', 'NaT'], dtype='datetime64[s]'))
+    assert ok.tolist() == [True, False] and ms[0] == t0 * 1000
+    ms, ok = ais_io.times_ms(np.array([t0, t0 * 1000.0 + 5, np.nan]))
+    assert ok.tolist() == [True, True, False] and ms[:2].tolist() == [t0 * 1000, t0 * 1000 + 5]
+    ms, ok = ais_io.times_ms(np.array(['2023-11-14 22:13:20Z', 'garbage', None], dtype=object))
+    assert ok.tolist() == [True, False, False] and ms[0] == t0 * 1000
+
+
 def test_clean_spike_duplicates_and_order():
     raw = ais_io.RawRows()
     # vessel 1 along the equator at 10 kn-ish, one spike; vessel 2 duplicates; out of order rows

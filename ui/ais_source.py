@@ -11,6 +11,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeatureRequest, QgsProvi
                        QgsWkbTypes)
 from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime
 
+from ..core import ais_io
 from ..core.errors import Cancelled, CargoWatchError
 from ..core.ogr_columns import read_points
 from ..core.tracks import sort_positions
@@ -19,16 +20,8 @@ from .compat import GEOM_POINT
 
 WKT_GDAL = qenum('Qgis.CrsWktVariant.PreferredGdal', 'QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED_GDAL')
 
-# accepted field names (lower case), first match wins
-ALIASES = {
-    'mmsi': ('mmsi', 'ssvid', 'userid', 'user_id'),
-    't': ('time', 'timestamp', 'basedatetime', 'datetime', 'date_time', 'ts', 't', 'time_utc'),
-    'sog': ('sog', 'speed', 'sog_knots'),
-    'cog': ('cog', 'course', 'cog_degrees'),
-    'heading': ('heading', 'true_heading', 'hdg'),
-    'name': ('name', 'shipname', 'vessel_name', 'vesselname', 'ship_name'),
-    'imo': ('imo', 'imo_number'),
-}
+DOCK_ROLES = {'mmsi': 'mmsi', 'time': 't', 'sog': 'sog', 'cog': 'cog', 'heading': 'heading', 'name': 'name',
+              'imo': 'imo'}
 
 
 def tr(text):
@@ -82,14 +75,10 @@ class AisData:
 
 
 def _field_map(layer):
-    names = {f.name().lower(): f.name() for f in layer.fields()}
-    out = {}
-    for key, aliases in ALIASES.items():
-        for a in aliases:
-            if a in names:
-                out[key] = names[a]
-                break
-    return out
+    """Dock column -> field name, recognised by core's header synonyms (as the AIS import does)."""
+    names = [f.name() for f in layer.fields()]
+    _layout, found = ais_io.detect_layout(names)
+    return {DOCK_ROLES[role]: names[i] for role, i in found.items() if role in DOCK_ROLES}
 
 
 def check_layer(layer):
@@ -108,26 +97,6 @@ def check_layer(layer):
         raise AisLayerError(tr('Layer "{}" has no {} field: it does not look like AIS positions.').format(
             layer.name(), tr(' and no ').join(want[m] for m in missing)))
     return fmap
-
-
-def _to_unix_s(values):
-    """numpy array of datetimes (datetime64, ISO strings/bytes, or numbers = unix s/ms) -> int64 unix s."""
-    a = np.asarray(values)
-    if a.dtype.kind == 'M':
-        return a.astype('datetime64[s]').astype(np.int64)
-    if a.dtype.kind in 'iuf':
-        a = a.astype(np.float64)
-        if len(a) and np.nanmax(np.abs(a)) > 1e11:  # milliseconds
-            a = a / 1000.0
-        return np.nan_to_num(a, nan=0).astype(np.int64)
-    s = a.astype('U')
-    s = np.char.strip(s)
-    s = np.char.replace(np.char.replace(s, 'Z', ''), '+00:00', '')
-    try:
-        return s.astype('datetime64[s]').astype(np.int64)
-    except ValueError:
-        raise AisLayerError(tr('The time field holds values that are not date-times, e.g. "{}".').format(
-            s[0] if len(s) else '')) from None
 
 
 def _ogr_source(layer):
@@ -272,7 +241,10 @@ def _columns(got, layer_name, crs_wkt):
         ct = osr.CoordinateTransformation(s_in, s_out)
         xy = np.asarray(ct.TransformPoints(np.c_[lon, lat]), dtype=np.float64)
         lon, lat = xy[:, 0], xy[:, 1]
-    t = _to_unix_s(raw['t'])
+    t_ms, t_ok = ais_io.times_ms(raw['t'])
+    if not t_ok.any():
+        raise AisLayerError(tr('The time field of "{}" holds no date-times.').format(layer_name))
+    t = t_ms // 1000
     cols = {
         'mmsi': mmsi.astype(np.int64), 't': t, 'lon': lon, 'lat': lat,
     }
@@ -283,7 +255,7 @@ def _columns(got, layer_name, crs_wkt):
     cols['sog'][cols['sog'] >= 102.3] = np.nan
     cols['cog'][cols['cog'] >= 360] = np.nan
     cols['heading'][cols['heading'] >= 360] = np.nan
-    ok = (np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180) & (mmsi > 0) & (t > 0))
+    ok = (np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180) & (mmsi > 0) & t_ok)
     names, imos = {}, {}
     for key, out in (('name', names), ('imo', imos)):
         v = raw.get(key)
