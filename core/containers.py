@@ -39,6 +39,7 @@ from .raster import RasterError, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery should be resampled (containers would be > 16 px wide)
 DEBUG = None
+FEATURES = False   # bench/train_containers.py: records carry their confidence features ('_x')
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
 
 
@@ -88,6 +89,10 @@ TUNE = {
     'area_fallback': True, 'fb_fill': 0.85,  # count unfit container-coloured rectangles by area
     'dark5': 0.25,               # below this GSD the seam filter is 5 px wide (else 3)
     'texture': 1.5,              # internal gradient / contrast above which a region is striped
+    # segmentations per block (factor on the seed thresholds, shift of the relative one): each
+    # finds roofs the others merge or break; overlapping results are resolved by confidence
+    'variants': ((1.0, 0.0), (0.67, -0.1), (1.5, 0.1)),
+    'overlap': 0.25,             # a detection overlapping kept ones by more than this is dropped
 }
 
 
@@ -120,20 +125,24 @@ def _noise_level(grad, valid):
     return float(np.median(v)) if v.size else 0.01
 
 
-def segment(data, valid, gsd, sensitivity=0.5):
+def segment(data, valid, gsd, sensitivity=0.5, feats=None, variant=(1.0, 0.0)):
     """Partition the block into homogeneous regions; returns (labels int32, n, sm, lum, grad).
 
     Interior seeds: pixels with a low colour gradient (absolute, following the block's noise
     level, or relative to the strongest edge nearby so that narrow roofs between two edges
-    still get a seed) and no dark line. Seeds then grow by watershed on the gradient, so
-    region borders land on the edge ridges, i.e. on the true outlines."""
-    sm, lum, grad, dark = _features(data, gsd)
+    still get a seed) and no dark line. Seeds then grow ~2 px into the edge zones, so region
+    borders land on the edge ridges, i.e. on the true outlines. ``variant`` = (factor on the
+    seed thresholds, shift of the relative one): stricter seeds split touching roofs, looser
+    ones keep narrow or textured roofs whole. ``feats`` = :func:`_features` already computed."""
+    sm, lum, grad, dark = feats if feats is not None else _features(data, gsd)
     noise = _noise_level(grad, valid)
     k = 1.0 - 0.6 * (sensitivity - 0.5)
-    t_edge = max(TUNE['e0'] * k, TUNE['ek'] * noise)
+    f, drho = variant
+    t_edge = f * max(TUNE['e0'] * k, TUNE['ek'] * noise)
     t_dark = max(TUNE['d0'] * k, TUNE['dk'] * noise)
     local_max = ndimage.maximum_filter(grad, size=5)
-    interior = grad < np.maximum(t_edge, np.minimum(TUNE['rho'] * local_max, TUNE['cap'] * (gsd / 0.3) ** TUNE['capx'] * t_edge))
+    cap = TUNE['cap'] * (gsd / 0.3) ** TUNE['capx'] * t_edge
+    interior = grad < np.maximum(t_edge, np.minimum((TUNE['rho'] + drho) * local_max, cap))
     interior &= (dark < t_dark) & valid
     labels, n = ndimage.label(interior)
     # drop specks (noise) so they do not steal edge pixels from real objects
@@ -312,8 +321,7 @@ def _refine(sm, col, fx, fy, ct, st, lu, lv, start_px, margin=3.0, step=0.5):
             edges.append((s0 + j) * step if j is not None else half)
         out.append(edges)
     (uh, ul), (vh, vl) = out
-    lum = smp.mean(axis=0)
-    return (uh - ul) / 2, (vh - vl) / 2, uh + ul, vh + vl, (us, vs, lum)
+    return (uh - ul) / 2, (vh - vl) / 2, uh + ul, vh + vl, (us, vs, smp)
 
 
 def _dips(prof, step, g, min_depth):
@@ -414,6 +422,51 @@ def _area_cell(rect, g, p, fill):
     return [(rect, (cls, rows, p.len40 if forty else p.len20, -0.2, along_u), rows > 1)]
 
 
+def _side_contrast(cell, us, vs, smp, g):
+    """Evidence for the four sides of a cell (px in the region's frame, colour samples ``smp``
+    on the grid ``us`` x ``vs``): per side, the larger of the colour distance between the
+    cell's inside and a strip 0.3-0.9 m outside it (an outline) and the darkening of the side
+    line itself (a seam between two alike roofs). Returns (weakest side, mean of the sides)."""
+    u0, u1, v0, v1 = cell
+    a, b = 0.3 / g, 0.9 / g
+    cu = (us >= u0 + 0.2 * (u1 - u0)) & (us <= u1 - 0.2 * (u1 - u0))
+    cv = (vs >= v0 + 0.2 * (v1 - v0)) & (vs <= v1 - 0.2 * (v1 - v0))
+    if not cu.any() or not cv.any():
+        return 0.0, 0.0
+    inner = smp[:, cv][:, :, cu].reshape(smp.shape[0], -1).mean(axis=1)
+    ilum = float(inner.mean())
+    out = []
+    for pos, lo_out, hi_out, across, along in ((u0, u0 - b, u0 - a, us, cv), (u1, u1 + a, u1 + b, us, cv),
+                                               (v0, v0 - b, v0 - a, vs, cu), (v1, v1 + a, v1 + b, vs, cu)):
+        strip = (across >= min(lo_out, hi_out)) & (across <= max(lo_out, hi_out))
+        line = np.abs(across - pos) <= max(0.5, 0.15 / g)
+        if across is us:
+            so, sl = smp[:, along][:, :, strip], smp[:, along][:, :, line]
+        else:
+            so, sl = smp[:, strip][:, :, along], smp[:, line][:, :, along]
+        d_out = float(np.sqrt(((so.reshape(smp.shape[0], -1).mean(axis=1) - inner) ** 2).mean())) if so.size else 0.0
+        d_line = ilum - float(sl.mean()) if sl.size else 0.0
+        out.append(max(d_out, d_line))
+    return min(out), sum(out) / 4
+
+
+def _confidence(x):
+    """Probability that a cell is a real container (or block) placed right, from its features
+    (logistic model learned on generated scenes by bench/train_containers.py, other seeds than
+    the benchmark's)."""
+    z = CONF_MODEL['bias'] + sum(w * (v - m) / s for w, v, m, s in zip(CONF_MODEL['w'], x, CONF_MODEL['mean'],
+                                                                         CONF_MODEL['scale']))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+# features: score, fill, leak, dist_bg, lum, chroma, texture, log rows, seamless, log cells, gsd,
+# weakest side, mean side. Generated by bench/train_containers.py; do not edit by hand.
+CONF_MODEL = {'bias': 2.499,
+              'w': (1.1534, 0.3293, -0.1212, -0.4322, 0.0859, 0.3471, -0.4013, -0.2312, -0.0958, 0.108, 0.2038, -0.1269, 0.6462),
+              'mean': (0.8309, 0.8979, 0.0058, 0.2106, 0.5538, 0.2421, 0.3206, 0.0896, 0.1042, 0.1893, 0.466, 0.1398, 0.2481),
+              'scale': (0.2895, 0.0806, 0.0184, 0.1296, 0.1668, 0.1912, 0.1814, 0.2806, 0.3055, 0.4333, 0.1138, 0.1111, 0.1134)}
+
+
 def _record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf):
     """Output dict (block-local corners, px) of one container or block."""
     half_l, half_w = L_m / g / 2, W_m / g / 2
@@ -488,15 +541,53 @@ def detect_containers(block, params=None):
     p = params or ContainerParams()
     g = float(block.gsd)
     sens = float(min(1.0, max(0.0, p.sensitivity)))
-    min_conf = p.min_confidence - 0.2 * (sens - 0.5)     # sensitivity 1 keeps down to 0.35 by default
     data, valid = block.data, block.valid
     if data.shape[0] > 3:
         data = data[:3]
     if not _busy(data, valid, g):
         return []
-    labels, n, sm, lum, grad = segment(data, valid, g, sens)
-    if n == 0:
-        return []
+    feats = _features(data, g)
+    found = []
+    for variant in TUNE['variants']:
+        labels, n, sm, lum, grad = segment(data, valid, g, sens, feats, variant)
+        if n:
+            found += _analyse(block, labels, n, sm, grad, g, p, sens)
+    return _join_halves(_resolve(found, valid.shape), g, p)
+
+
+def _resolve(dets, shape):
+    """Keep the most confident of overlapping detections (the same roofs seen by several
+    segmentations): a detection is dropped when more than TUNE['overlap'] of its area is
+    already covered by kept ones."""
+    if not dets:
+        return dets
+    h, w = shape
+    occ = np.zeros((h, w), dtype=bool)
+    kept = []
+    for d in sorted(dets, key=lambda d: -d['confidence']):
+        c = np.asarray(d['corners'])
+        x0, y0 = np.floor(c.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(c.max(axis=0)).astype(int)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1] + 0.5
+        ea, eb = c[1] - c[0], c[3] - c[0]
+        pa = ((xx - c[0, 0]) * ea[0] + (yy - c[0, 1]) * ea[1]) / (ea @ ea)
+        pb = ((xx - c[0, 0]) * eb[0] + (yy - c[0, 1]) * eb[1]) / (eb @ eb)
+        inside = (pa >= 0) & (pa <= 1) & (pb >= 0) & (pb <= 1)
+        area = inside.sum()
+        sub = occ[y0:y1, x0:x1]
+        if area == 0 or (sub & inside).sum() > TUNE['overlap'] * area:
+            continue
+        sub |= inside
+        kept.append(d)
+    return kept
+
+
+def _analyse(block, labels, n, sm, grad, g, p, sens):
+    """Container records of the regions of one segmentation (block-local corners)."""
+    min_conf = p.min_confidence - 0.2 * (sens - 0.5)     # sensitivity 1 keeps down to 0.35 by default
     h, w = labels.shape
     unit = p.len20 * p.width
     max_obj = p.len40 * (p.max_block_rows * (p.width + p.side_gap))
@@ -551,15 +642,17 @@ def detect_containers(block, params=None):
                 DEBUG.append(('shadow', lab, fx + xs.start, fy + ys.start, lum_r, chroma, lu * g, lv * g))
             continue    # a shadow
         # a roof is smooth inside: stripes (zebra crossings, slatted decks) are not containers
-        if float(grad[sl][m].mean()) > TUNE['texture'] * max(0.05, dist_bg + 0.02):
+        texture = float(grad[sl][m].mean()) / max(0.05, dist_bg + 0.02)
+        if texture > TUNE['texture']:
             if DEBUG is not None:
-                DEBUG.append(('texture', lab, fx + xs.start, fy + ys.start, float(grad[sl][m].mean()), dist_bg, lu * g, lv * g))
+                DEBUG.append(('texture', lab, fx + xs.start, fy + ys.start, texture, dist_bg, lu * g, lv * g))
             continue
         if min(lu, lv) * g < 0.55 * p.width or max(lu, lv) * g < 0.55 * p.len20:
             if DEBUG is not None:
                 DEBUG.append(('small', lab, fx + xs.start, fy + ys.start, 0, 0, lu * g, lv * g))
             continue
-        du, dv, lu2, lv2, (us, vs, lumg) = _refine(sm, None, fx + xs.start, fy + ys.start, ct, st, lu, lv, 1.2 / g)
+        du, dv, lu2, lv2, (us, vs, smp) = _refine(sm, None, fx + xs.start, fy + ys.start, ct, st, lu, lv, 1.2 / g)
+        lumg = smp.mean(axis=0)
         # how well the region fills its refined rectangle, and how much leaks out of it
         uu, vv = u - du, v - dv
         inside = (np.abs(uu) <= lu2 / 2 + 0.5) & (np.abs(vv) <= lv2 / 2 + 0.5)
@@ -589,16 +682,17 @@ def detect_containers(block, params=None):
                 L_m, W_m, ang = (u1 - u0) * g, (v1 - v0) * g, theta
             else:
                 L_m, W_m, ang = (v1 - v0) * g, (u1 - u0) * g, theta + math.pi / 2
-            conf = 0.35 + 0.45 * score + 0.2 * min(1.0, dist_bg / 0.15) - 0.15 * max(0.0, 0.9 - fill) / 0.2
-            if seamless:    # a block whose seams are not seen: could be any rectangular roof
-                conf -= min(0.4, 0.1 * (rows - 1)) + (0.15 if fill < 0.85 else 0.0)
-            conf = max(0.0, min(1.0, conf))
-            if conf < min_conf and DEBUG is not None:
-                DEBUG.append(('conf', lab, fx + xs.start, fy + ys.start, conf, rows, L_m, W_m))
+            x = (score, fill, leak, dist_bg, lum_r, chroma, texture, math.log(rows), float(seamless),
+                 math.log(len(cells)), g) + _side_contrast((u0, u1, v0, v1), us, vs, smp, g)
+            conf = _confidence(x)
             if conf < min_conf:
+                if DEBUG is not None:
+                    DEBUG.append(('conf', lab, fx + xs.start, fy + ys.start, conf, rows, L_m, W_m))
                 continue
             out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf))
-    return _join_halves(out, g, p)
+            if FEATURES:
+                out[-1]['_x'] = x
+    return out
 
 
 def _join_halves(dets, g, p):
