@@ -5,7 +5,8 @@
 Renders the benchmark's scene kinds (test/scenes.py) with OTHER seeds than bench_containers.py
 (201-210), runs the detector keeping every cell of every segmentation (no confidence floor, no
 overlap resolution), labels each cell by the share of its container units that lie within 1.6 m
-of a true container centre, and fits a logistic regression (L2, Newton) on the cell features.
+of a true container centre, and fits a logistic regression on the cell features, their squares and
+pairwise products (L2, Newton).
 Prints the held-out log-loss and the model; ``--write`` replaces CONF_MODEL in core/containers.py.
 """
 import argparse
@@ -59,10 +60,17 @@ def samples(seeds, tmp):
     return np.array(X, float), np.array(y), np.array(wt), np.array(grp)
 
 
+def design(X, mean, scale):
+    """Constant, standardised features and all their pairwise products (squares included)."""
+    S = (X - mean) / scale
+    iu = np.triu_indices(X.shape[1])
+    return np.hstack([np.ones((len(X), 1)), S, (S[:, :, None] * S[:, None, :])[:, iu[0], iu[1]]])
+
+
 def fit(X, y, w, l2=1.0, iters=30):
-    """Weighted logistic regression with soft labels (Newton steps)."""
+    """Weighted quadratic logistic regression with soft labels (Newton steps)."""
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-9
-    Z = np.hstack([np.ones((len(X), 1)), (X - mean) / scale])
+    Z = design(X, mean, scale)
     beta = np.zeros(Z.shape[1])
     reg = np.full(Z.shape[1], l2)
     reg[0] = 0
@@ -76,7 +84,7 @@ def fit(X, y, w, l2=1.0, iters=30):
 
 def predict(X, model):
     beta, mean, scale = model
-    return 1 / (1 + np.exp(-np.clip(beta[0] + ((X - mean) / scale) @ beta[1:], -30, 30)))
+    return 1 / (1 + np.exp(-np.clip(design(X, mean, scale) @ beta, -30, 30)))
 
 
 def logloss(p, y, w):
@@ -105,9 +113,15 @@ def main():
     print(f'{len(X)} cells, {y.mean():.2f} good; held-out log-loss {logloss(predict(X[test], m), y[test], w[test]):.3f} '
           f'(constant {logloss(np.full(test.sum(), base), y[test], w[test]):.3f})')
     beta, mean, scale = fit(X, y, w)
-    text = ("CONF_MODEL = {'bias': %r,\n              'w': %r,\n              'mean': %r,\n              'scale': %r}"
-            % (round(float(beta[0]), 4), tuple(round(float(v), 4) for v in beta[1:]),
-               tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in scale)))
+    k = X.shape[1]
+
+    def fmt(v):
+        return '(' + ', '.join(f'{float(x):.4g}' for x in v) + ')'
+    text = (f"CONF_MODEL = {{'bias': {float(beta[0]):.4g},\n"
+            f"              'mean': {fmt(mean)},\n"
+            f"              'scale': {fmt(scale)},\n"
+            f"              'w': {fmt(beta[1:k + 1])},\n"
+            f"              'q': {fmt(beta[k + 1:])}}}")
     print(text)
     if args.write:
         p = ROOT / 'core' / 'containers.py'
