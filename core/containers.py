@@ -86,7 +86,8 @@ TUNE = {
     'merge': 0.06,               # colour distance under which touching regions (no seam) merge
     'tw0': 0.55, 'twg': 1.75,     # width tolerance: max(tw0 + 0.3 sensitivity, twg px), metres
     'tl0': 0.12, 'tlpx': 1.8,    # length tolerance: max(tl0 + 0.04 sensitivity relative, tlpx px)
-    'area_fallback': True, 'fb_fill': 0.85,  # count unfit container-coloured rectangles by area
+    'area_fallback': True, 'fb_fill': 0.85, 'fb_max': 8,  # count unfit container-coloured rectangles
+                                 # by area (up to fb_max TEU)
     'dark5': 0.25,               # below this GSD the seam filter is 5 px wide (else 3)
     'texture': 1.5,              # internal gradient / contrast above which a region is striped
     # segmentations per block (factor on the seed thresholds, shift of the relative one): each
@@ -412,8 +413,8 @@ def _area_cell(rect, g, p, fill):
     if abs(short / pitch - round(short / pitch)) > 0.3 and abs(short / p.len20 - round(short / p.len20)) > 0.15:
         return []       # the short side is no whole number of container widths or lengths
     teu = int(round(a * b / ((p.len20 + 0.4) * (p.width + p.side_gap))))
-    if teu < 1:
-        return []
+    if teu < 1 or teu > TUNE['fb_max']:
+        return []       # large unfit rectangles are mostly roofs of buildings
     forty = long_ >= 0.8 * p.len40 and short < 0.8 * p.len40
     rows = max(1, int(round(teu / 2))) if forty else teu
     cls = '40ft' if forty else '20ft'
