@@ -1,20 +1,21 @@
-"""Fit the storage-pit candidate classifier (core.pits.WEIGHTS) on generated depot scenes.
+"""Fit the storage-pit candidate classifier (core/pit_model.py) on generated depot scenes.
 
     /usr/bin/python3 bench/train_pits.py [--out /tmp/pit_train]
 
-Renders a few depot scenes (seeds distinct from bench/bench_pits.py's), collects every
-refined box candidate with its feature vector (no suppression, no threshold), labels it
-by the ground truth (centre within max(2.5 m, 0.35 x width) of a pit whose size it fits
-within 40 %), fits a class-balanced L2 logistic regression and prints the weight vector
-to paste into core/pits.py. Plain numpy/scipy.
+Renders 27 depot scenes (seeds 21-47, distinct from bench/bench_pits.py's 101-106 and
+201-202: seasons, sun, 0.4-0.9 m grids, RGB and pan Byte/UInt16, old-pits-only and empty
+scenes, other depot orientations and elongated pits), collects every refined box
+candidate with its feature vector (no suppression, no threshold), labels it by the ground
+truth (centre within max(2.5 m, 0.35 x width) of a pit whose size it fits within 40 %),
+fits class-balanced gradient-boosted depth-2 trees (histogram splits) and writes them to
+core/pit_model.py. Candidates are cached per scene in --out (delete it after changing the
+detector). Plain numpy.
 """
 import argparse
-import math
 import os
 import sys
 
 import numpy as np
-from scipy.optimize import minimize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -36,19 +37,39 @@ TRAIN = [
     dict(seed=29, season='summer', sun_az=160, sun_el=40, gsd=0.5, n_old=0, n_new=0),
     dict(seed=30, season='summer', sun_az=150, sun_el=45, gsd=0.5, size=(260.0, 260.0), n_old=6, n_new=30),
     dict(seed=31, season='autumn', sun_az=210, sun_el=35, gsd=0.5, size=(300.0, 300.0), n_old=10, n_new=40),
+    # more variety: coarser and finer grids, pan Byte/UInt16, old-only and empty scenes, other depot
+    # orientations, elongated pits, many old pits
+    dict(seed=32, season='summer', sun_az=165, sun_el=52, gsd=0.8),
+    dict(seed=33, season='autumn', sun_az=200, sun_el=35, gsd=0.9),
+    dict(seed=34, season='spring', sun_az=140, sun_el=48, gsd=0.75, bands=1),
+    dict(seed=35, season='summer', sun_az=120, sun_el=35, gsd=0.6, bands=1, dtype='UInt16'),
+    dict(seed=36, season='autumn', sun_az=215, sun_el=30, gsd=0.5, which='before', n_old=30),
+    dict(seed=37, season='spring', sun_az=135, sun_el=55, gsd=0.7, which='before', n_old=25),
+    dict(seed=38, season='summer', sun_az=150, sun_el=60, gsd=0.8, which='before', n_old=30),
+    dict(seed=39, season='autumn', sun_az=195, sun_el=38, gsd=0.6, n_old=0, n_new=0),
+    dict(seed=40, season='spring', sun_az=160, sun_el=50, gsd=0.8, n_old=0, n_new=0, bands=1, dtype='UInt16'),
+    dict(seed=41, season='summer', sun_az=145, sun_el=45, gsd=0.5, lay=dict(depot_angle=40.0, pit_length=(8, 28))),
+    dict(seed=42, season='autumn', sun_az=210, sun_el=33, gsd=0.6,
+         lay=dict(depot_angle=-25.0, pit_length=(14, 24), pit_width=(6, 10))),
+    dict(seed=43, season='summer', sun_az=175, sun_el=58, gsd=0.7, dtype='UInt16', lay=dict(depot_angle=70.0)),
+    dict(seed=44, season='autumn', sun_az=225, sun_el=25, gsd=0.45),
+    dict(seed=45, season='summer', sun_az=155, sun_el=50, gsd=0.55, n_old=40, n_new=60),
+    dict(seed=46, season='spring', sun_az=125, sun_el=42, gsd=0.65, n_old=50, n_new=30, lay=dict(depot_angle=5.0)),
+    dict(seed=47, season='summer', sun_az=140, sun_el=56, gsd=0.6, which='before', n_old=40, bands=1,
+         dtype='UInt16'),
 ]
 
 
 def candidates(path, params):
     r = open_raster(path)
     old_nms, old_l = cp.NMS, cp.LOGIT0
-    cp.NMS, cp.LOGIT0, cp.PREFILTER = 1.01, -1e9, False
+    cp.NMS, cp.LOGIT0 = 1.01, -1e9
     try:
         overlap = cp.pit_overlap(r.gsd, params)
         dets = scan(r, lambda b: cp.detect_pits(b, params, debug={}), overlap=overlap,
-                    block=max(1024, 4 * overlap))
+                    block=max(2048, 4 * overlap))
     finally:
-        cp.NMS, cp.LOGIT0, cp.PREFILTER = old_nms, old_l, True
+        cp.NMS, cp.LOGIT0 = old_nms, old_l
     return dets
 
 
@@ -68,31 +89,35 @@ def label(dets, truth):
     return y
 
 
-def _best_split(X, g, hsum, idx, qs):
-    """Best (feature, threshold, gain) of a Newton split of the samples ``idx``."""
+def _best_split(Xb, edges, g, h, idx):
+    """Best (feature, threshold, gain) of a Newton split of the samples ``idx`` (features
+    pre-binned: ``Xb[f]`` bin indices, split "x <= edges[f][k]" is "bin <= k")."""
     best = (None, None, 0.0)
-    G, H = g[idx].sum(), hsum[idx].sum()
+    gi, hi = g[idx], h[idx]
+    G, H = gi.sum(), hi.sum()
     base = G * G / (H + 1.0)
-    for f in range(X.shape[1]):
-        x = X[idx, f]
-        for t in qs[f]:
-            left = x <= t
-            gl, hl = g[idx][left].sum(), hsum[idx][left].sum()
-            gr, hr = G - gl, H - hl
-            if hl < 1e-3 or hr < 1e-3:
-                continue
-            gain = gl * gl / (hl + 1.0) + gr * gr / (hr + 1.0) - base
-            if gain > best[2]:
-                best = (f, float(t), gain)
+    for f in range(len(Xb)):
+        nb = len(edges[f])
+        if nb < 2:
+            continue
+        xb = Xb[f][idx]
+        gl = np.cumsum(np.bincount(xb, weights=gi, minlength=nb + 1))[:nb]
+        hl = np.cumsum(np.bincount(xb, weights=hi, minlength=nb + 1))[:nb]
+        gr, hr = G - gl, H - hl
+        gain = np.where((hl > 1e-3) & (hr > 1e-3), gl * gl / (hl + 1.0) + gr * gr / (hr + 1.0) - base, 0.0)
+        k = int(np.argmax(gain))
+        if gain[k] > best[2]:
+            best = (f, float(edges[f][k]), float(gain[k]))
     return best
 
 
-def fit_trees(X, y, rounds=200, lr=0.25):
+def fit_trees(X, y, rounds=400, lr=0.2, nbins=32):
     """Gradient-boosted depth-2 trees on the logistic loss, class-balanced. Returns (bias, trees)."""
     wpos = 0.5 / max(1, y.sum())
     wneg = 0.5 / max(1, (1 - y).sum())
     sw = np.where(y > 0, wpos, wneg) * len(y)
-    qs = [np.unique(np.quantile(X[:, f], np.linspace(0.03, 0.97, 24))) for f in range(X.shape[1])]
+    edges = [np.unique(np.quantile(X[:, f], np.linspace(0.02, 0.98, nbins))) for f in range(X.shape[1])]
+    Xb = [np.searchsorted(edges[f], X[:, f], side='left').astype(np.uint8) for f in range(X.shape[1])]
     p0 = np.clip((sw * y).sum() / sw.sum(), 1e-3, 1 - 1e-3)
     bias = float(np.log(p0 / (1 - p0)))
     z = np.full(len(y), bias)
@@ -102,27 +127,21 @@ def fit_trees(X, y, rounds=200, lr=0.25):
         p = 1 / (1 + np.exp(-z))
         g = sw * (y - p)
         h = sw * p * (1 - p)
-        f0, t0, _ = _best_split(X, g, h, allidx, qs)
+        f0, t0, _ = _best_split(Xb, edges, g, h, allidx)
         if f0 is None:
             break
-        L = allidx[X[:, f0] <= t0]
-        Rr = allidx[X[:, f0] > t0]
-        leaves, splits = [], []
-        for part in (L, Rr):
-            f1, t1, _ = _best_split(X, g, h, part, qs)
+        parts = (allidx[X[:, f0] <= t0], allidx[X[:, f0] > t0])
+        splits, leaves = [], []
+        for part in parts:
+            f1, t1, _ = _best_split(Xb, edges, g, h, part)
             if f1 is None:
                 f1, t1 = f0, t0
             splits.append((f1, t1))
             for sub in (part[X[part, f1] <= t1], part[X[part, f1] > t1]):
                 leaves.append(lr * float(g[sub].sum() / (h[sub].sum() + 1.0)) if len(sub) else 0.0)
+                z[sub] += leaves[-1]
         trees.append((int(f0), float(t0), int(splits[0][0]), float(splits[0][1]), int(splits[1][0]),
                       float(splits[1][1]), tuple(round(v, 5) for v in leaves)))
-        # update
-        for k, (part, (f1, t1)) in enumerate(zip((L, Rr), splits)):
-            lo = part[X[part, f1] <= t1]
-            hi = part[X[part, f1] > t1]
-            z[lo] += leaves[2 * k]
-            z[hi] += leaves[2 * k + 1]
     return bias, trees
 
 
@@ -144,11 +163,13 @@ def main():
     for k, sc in enumerate(TRAIN):
         sc = dict(sc)
         path = os.path.join(a.out, f'train{k}.tif')
-        gsd = sc.pop('gsd')
-        truth = ds.depot_scene(path, gsd=gsd, **sc)
+        gsd, lay = sc.pop('gsd'), sc.pop('lay', None)
+        if lay is not None:
+            lay = ds.depot_layout(sc['seed'], n_old=sc.get('n_old', 15), n_new=sc.get('n_new', 110), **lay)
+        truth = ds.depot_scene(path, gsd=gsd, layout=lay, **sc)
         cache = os.path.join(a.out, f'cand{k}_{sc["seed"]}.npz')
-        if os.path.exists(cache):
-            z = np.load(cache)
+        z = np.load(cache) if os.path.exists(cache) else None
+        if z is not None and z['X'].shape[1] == len(cp.FEATURES):
             X, y = z['X'], z['y']
         else:
             dets = candidates(path, params)

@@ -5,8 +5,9 @@ side, with raised berms on three sides (bare soil, a sunlit and a shaded slope),
 floor (moist soil, and the shadow cast by the berm on the sun's side), open at one end
 for the vehicles, and a shadow outside the berm on the sun's far side.
 
-Method, per block of :func:`core.raster.scan` (the block is averaged down so the
-smallest pit spans ~12 working pixels):
+Method, per block of :func:`core.raster.scan` (the block is area-averaged to a working
+grid on which the smallest pit spans ~8 pixels, 0.75 m for the default 6 m, whatever the
+image's resolution: every image is seen at the same scale):
 
 1. Maps: a robust ground model (median over ~2x the largest pit, coarse grid); berm-scale
    structure ``P`` (band-pass difference of Gaussians of the colour image, in units of
@@ -16,14 +17,19 @@ smallest pit spans ~12 working pixels):
 2. Orientations: the dominant rectangle orientations (mod 90 deg) of the gradient
    structure, up to three.
 3. Box matched filter: in each orientation (image rotated so boxes are axis aligned),
-   every box of the allowed sizes (ratio 1.28 steps, aspect <= 3.5) is scored at 1 m
-   spacing from integral images: three strongest sides' structure, a plain floor, an open
-   end weaker than the berms, floor colour unlike the ground. Local maxima are candidates.
-4. Refinement and classification: each candidate's size and position are refined, then a
+   every box of the allowed sizes (ratio 1.28 steps, aspect <= 3.5) is scored at 1.5 m
+   spacing from integral images: three strong sides (a side's strength is the weaker of
+   its halves: a berm runs the whole side), an open end weaker than the berms, little
+   floor structure, floor colour unlike the ground. Side strips depend on one box
+   dimension only and are computed once per size and shifted into place. Local maxima
+   are taken per short-side size, so a pit is not outshone by a bigger box over its row.
+4. Refinement and classification: each candidate's position and size are refined, then a
    small boosted-tree model (core.pit_model, fitted by bench/train_pits.py on generated
-   depot scenes) scores 15 box features (side/floor/outside structure, brightness and
-   colour, bareness, size, aspect) as log-odds of "pit". ``confidence`` = sigmoid of it.
-5. Non-maximum suppression on covered pixels (a berm belongs to one pit).
+   depot scenes) scores 29 box features (side/floor/outside structure, brightness and
+   colour, bareness, size, aspect, open end) as log-odds of "pit"; ``confidence`` =
+   sigmoid of it. Hypotheses of several sizes at one place compete through it.
+5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
+   to one pit).
 6. ``fresh_soil`` (0-1): bright, bare (not green) footprint against the ground = freshly
    dug; grassed-over old pits score low.
 
@@ -40,10 +46,14 @@ from scipy import ndimage
 from .errors import CargoWatchError
 from .raster import scan
 
-SIGNED = False
-LOGIT0 = 1.0
-NMS = 0.1
-PREFILTER = True
+LOGIT0 = 2.5          # learned-score threshold at sensitivity 0.5 (log-odds + 1.5 - 3 x sensitivity)
+NMS = 0.1             # a box is dropped when this share of its pixels is already taken
+WORK_PX = 8.0         # the smallest pit spans this many working pixels
+STRIDE_M = 1.5        # spacing (m) of the box centres scored before refinement
+FLOOR_W = 0.5         # weight of the floor structure against the berms in the box score
+ISOLATION = 3.0       # extra log-odds required of a pit with no neighbour (see _context)
+CONTEXT_M = 30.0      # neighbourhood radius (m) of that test
+CAPK = 1.0           # candidates kept per size: CAPK x as many as boxes of that size fit the block
 FIELDS = ('length_m', 'width_m', 'area_m2', 'orientation_deg', 'fresh_soil', 'confidence')
 
 
@@ -80,8 +90,9 @@ class PitParams:
 
 
 def working_factor(gsd, params):
-    """Integer down-sampling factor so the smallest pit spans ~12 working pixels."""
-    return max(1, int(math.floor(params.min_size / 12.0 / gsd)))
+    """Down-sampling factor (>= 1, may be fractional) to the working grid, on which the
+    smallest pit spans ~8 pixels: every image is analysed at the same scale."""
+    return max(1.0, params.min_size / WORK_PX / gsd)
 
 
 def pit_overlap(gsd, params):
@@ -90,12 +101,23 @@ def pit_overlap(gsd, params):
     return int(math.ceil((0.72 * params.max_size + 14.0) / gsd))
 
 
-def _downsample(a, f):
-    if f == 1:
-        return a
-    h, w = a.shape[-2] // f * f, a.shape[-1] // f * f
-    a = a[..., :h, :w]
-    return a.reshape(a.shape[:-2] + (h // f, f, w // f, f)).mean(axis=(-3, -1))
+def _resample(a, f):
+    """Area-average ``a`` (..., h, w) down by ``f`` (>= 1). Returns the array and the
+    (row, col) factors mapping working pixel edges back to input pixels."""
+    h, w = a.shape[-2:]
+    if f <= 1.0001:
+        return a, (1.0, 1.0)
+    fi = int(round(f))
+    if abs(f - fi) < 1e-3:
+        h2, w2 = h // fi * fi, w // fi * fi
+        a = a[..., :h2, :w2]
+        return a.reshape(a.shape[:-2] + (h2 // fi, fi, w2 // fi, fi)).mean(axis=(-3, -1)), (float(fi), float(fi))
+    oh, ow = max(1, int(h / f)), max(1, int(w / f))
+    sig = [0.0] * (a.ndim - 2) + [0.42 * f, 0.42 * f]
+    a = ndimage.gaussian_filter(a, sig, mode='nearest')
+    zoom = [1.0] * (a.ndim - 2) + [oh / h, ow / w]
+    out = ndimage.zoom(a, zoom, order=1, mode='nearest', grid_mode=True)
+    return out, (h / out.shape[-2], w / out.shape[-1])
 
 
 def _background(img, valid, gsd, window_m):
@@ -170,64 +192,114 @@ def _sizes(lo, hi, ratio=1.28):
     return out
 
 
-def _rsum(I, rc, cc, y0, y1, x0, x1):
-    """Mean over the box rows rc+[y0, y1) x cols cc+[x0, x1) from integral image ``I``."""
-    H1, W1 = I.shape[0] - 1, I.shape[1] - 1
-    r0 = np.minimum(np.maximum(rc + y0, 0), H1)[:, None]      # (np.clip is slow on tiny arrays)
-    r1 = np.minimum(np.maximum(rc + y1, 0), H1)[:, None]
-    c0 = np.minimum(np.maximum(cc + x0, 0), W1)[None, :]
-    c1 = np.minimum(np.maximum(cc + x1, 0), W1)[None, :]
-    return (I[r1, c1] - I[r0, c1] - I[r1, c0] + I[r0, c0]) / max(1, (y1 - y0) * (x1 - x0))
+def _band(a, g):
+    """Berm band width (pixels) of a box side ``a`` pixels long."""
+    return np.rint(np.clip(0.2 * a, 1.5 / g, 4.0 / g)).astype(int)
 
 
-def _box_scores(IE, ID, rc, cc, hx, hy, t):
-    """Score of an axis-aligned pit hypothesis (half sizes hx, hy, berm band t, pixels)
-    centred at rows rc x cols cc. ``IE``: integral of berm-scale structure; ``ID``:
-    integral of the colour distance to the surrounding ground. Returns
-    (score, third-best side, floor structure, floor difference, side means (4, ...))."""
-    ti = int(round(t * 1.25))
-    sides = np.stack([
-        _rsum(IE, rc, cc, -hy + t, hy - t, -hx, -hx + t),
-        _rsum(IE, rc, cc, -hy + t, hy - t, hx - t, hx),
-        _rsum(IE, rc, cc, -hy, -hy + t, -hx + t, hx - t),
-        _rsum(IE, rc, cc, hy - t, hy, -hx + t, hx - t),
-    ])
-    floor = _rsum(IE, rc, cc, -hy + ti, hy - ti, -hx + ti, hx - ti)
-    fdiff = _rsum(ID, rc, cc, -hy + ti, hy - ti, -hx + ti, hx - ti)
-    srt = np.sort(sides, axis=0)
-    top3 = srt[1:].mean(axis=0)
-    third = srt[1]
-    # a pit's open end is weaker than its three berms; a roof outline is closed
-    closed = np.maximum(0.0, srt[0] - 0.8 * third)
-    if SIGNED:
-        score = 0.5 * top3 + 0.5 * third - 1.0 * floor - 0.5 * closed + 0.5 * np.minimum(fdiff, 3.0)
-    else:
-        score = 0.5 * top3 + 0.5 * third - 1.5 * floor - 0.5 * closed + 0.8 * np.minimum(fdiff, 3.0)
-    return score, third, floor, fdiff, sides
+def _boxmean(I, r, c, y0, y1, x0, x1):
+    """Means over boxes rows r+[y0, y1) x cols c+[x0, x1) (broadcast int arrays) from the
+    integral image(s) ``I`` ((H+1, W+1) or (k, H+1, W+1)), boxes clipped to the image."""
+    H1, W1 = I.shape[-2] - 1, I.shape[-1] - 1
+    ra, rb = np.clip(r + y0, 0, H1), np.clip(r + y1, 0, H1)
+    ca, cb = np.clip(c + x0, 0, W1), np.clip(c + x1, 0, W1)
+    s = I[..., rb, cb] - I[..., ra, cb] - I[..., rb, ca] + I[..., ra, ca]
+    return s / np.maximum(1, (y1 - y0) * (x1 - x0))
 
 
-def _grid_scores(Ip, M, rc0, stride, nr, nc, ID_p, hx, hy, t):
-    """:func:`_box_scores` on the whole regular grid of centres (rows rc0 + k*stride), from
-    integral images padded by ``M`` on every side: strided views instead of gathers."""
-    def rs(I, y0, y1, x0, x1):
-        a0, a1 = rc0 + M + y0, rc0 + M + y1
-        b0, b1 = rc0 + M + x0, rc0 + M + x1
-        sl = lambda a, b: I[a:a + stride * nr:stride, b:b + stride * nc:stride]
-        return (sl(a1, b1) - sl(a0, b1) - sl(a1, b0) + sl(a0, b0)) * (1.0 / max(1, (y1 - y0) * (x1 - x0)))
-    ti = int(round(t * 1.25))
-    s0 = rs(Ip, -hy + t, hy - t, -hx, -hx + t)
-    s1 = rs(Ip, -hy + t, hy - t, hx - t, hx)
-    s2 = rs(Ip, -hy, -hy + t, -hx + t, hx - t)
-    s3 = rs(Ip, hy - t, hy, -hx + t, hx - t)
-    floor = rs(Ip, -hy + ti, hy - ti, -hx + ti, hx - ti)
-    fdiff = rs(ID_p, -hy + ti, hy - ti, -hx + ti, hx - ti)
+def _combine(s0, s1, s2, s3, floor, fdiff):
+    """Box score from the four sides' structure, the floor's structure and colour difference:
+    three strong berms, an open end weaker than them, a plain floor unlike the ground."""
     lo01, hi01 = np.minimum(s0, s1), np.maximum(s0, s1)
     lo23, hi23 = np.minimum(s2, s3), np.maximum(s2, s3)
     mn = np.minimum(lo01, lo23)
-    second = np.minimum(np.maximum(lo01, lo23), np.minimum(hi01, hi23))
-    top3 = (s0 + s1 + s2 + s3 - mn) / 3.0
-    closed = np.maximum(0.0, mn - 0.8 * second)
-    return 0.5 * top3 + 0.5 * second - 1.5 * floor - 0.5 * closed + 0.8 * np.minimum(fdiff, 3.0)
+    third = np.minimum(np.maximum(lo01, lo23, out=lo01), np.minimum(hi01, hi23, out=hi01), out=lo23)
+    sc = s0 + s1
+    sc += s2
+    sc += s3
+    sc -= mn
+    sc *= 0.5 / 3.0                                   # mean of the three strongest sides, halved
+    sc += 0.5 * third
+    sc -= FLOOR_W * floor
+    third *= -0.8
+    third += mn
+    np.maximum(third, 0.0, out=third)                 # open end not weaker than the berms: a closed outline
+    sc -= 0.5 * third
+    sc += 0.8 * np.minimum(fdiff, 3.0)
+    return sc
+
+
+def _score_at(I, r, c, hx, hy, t):
+    """:func:`_combine` of boxes (half sizes hx, hy, band t; broadcast arrays) centred at
+    (r, c); ``I`` stacks the integrals of structure and colour difference. A side's strength
+    is the weaker of its two halves: a berm runs the whole side, a road or a neighbour's
+    berm only part of an oversized box's side."""
+    ti = np.rint(t * 1.25).astype(int)
+    E = I[0]
+    s0 = np.minimum(_boxmean(E, r, c, -hy + t, 0, -hx, -hx + t), _boxmean(E, r, c, 0, hy - t, -hx, -hx + t))
+    s1 = np.minimum(_boxmean(E, r, c, -hy + t, 0, hx - t, hx), _boxmean(E, r, c, 0, hy - t, hx - t, hx))
+    s2 = np.minimum(_boxmean(E, r, c, -hy, -hy + t, -hx + t, 0), _boxmean(E, r, c, -hy, -hy + t, 0, hx - t))
+    s3 = np.minimum(_boxmean(E, r, c, hy - t, hy, -hx + t, 0), _boxmean(E, r, c, hy - t, hy, 0, hx - t))
+    fl = _boxmean(I[:2], r, c, -hy + ti, hy - ti, -hx + ti, hx - ti)
+    return _combine(s0, s1, s2, s3, fl[0], fl[1])
+
+
+class _Grid:
+    """Box scores of every size on a regular grid of centres (rows/cols ``o + k*stride`` of the
+    rotated frame) from the integral images of structure and colour difference, padded by ``M``.
+    Side strips depend on one box dimension only: they are computed once per (half size,
+    band) and shifted into place for every box size (strided views, no gathers)."""
+
+    def __init__(self, IE, ID, M, stride):
+        self.Ep, self.Dp = np.pad(IE, M, mode='edge'), np.pad(ID, M, mode='edge')
+        self.M, self.s = M, stride
+        H, W = IE.shape[0] - 1, IE.shape[1] - 1
+        self.o = stride // 2
+        self.nr, self.nc = len(range(self.o, H, stride)), len(range(self.o, W, stride))
+        self.Wp, self.Hp = self.Ep.shape[1] - 1, self.Ep.shape[0] - 1
+        self.cache = {}
+
+    def _box(self, I, rows, cols, y0, y1, x0, x1):
+        """Box means for centre rows ``rows`` (slice start, count, step) x cols likewise."""
+        (ra, nr, sr), (ca, nc, sc) = rows, cols
+        sl = lambda a, b: I[ra + a:ra + a + sr * nr:sr, ca + b:ca + b + sc * nc:sc]
+        out = sl(y1, x1) - sl(y0, x1)
+        out -= sl(y1, x0)
+        out += sl(y0, x0)
+        return (out * (1.0 / max(1, (y1 - y0) * (x1 - x0)))).astype(np.float32)
+
+    def vert(self, hy, t):
+        """Left-edge strips (rows r-hy+t..r+hy-t, cols c..c+t) at centre rows, every padded col:
+        the weaker of their two halves (a berm runs the whole side)."""
+        k = ('v', hy, t)
+        if k not in self.cache:
+            rows, cols = (self.M + self.o, self.nr, self.s), (0, self.Wp - t, 1)
+            self.cache[k] = np.minimum(self._box(self.Ep, rows, cols, -hy + t, 0, 0, t),
+                                       self._box(self.Ep, rows, cols, 0, hy - t, 0, t))
+        return self.cache[k]
+
+    def horiz(self, hx, t):
+        """Top-edge strips (rows r..r+t, cols c-hx+t..c+hx-t) at every padded row, centre cols:
+        the weaker of their two halves."""
+        k = ('h', hx, t)
+        if k not in self.cache:
+            rows, cols = (0, self.Hp - t, 1), (self.M + self.o, self.nc, self.s)
+            self.cache[k] = np.minimum(self._box(self.Ep, rows, cols, 0, t, -hx + t, 0),
+                                       self._box(self.Ep, rows, cols, 0, t, 0, hx - t))
+        return self.cache[k]
+
+    def scores(self, hx, hy, t):
+        M, o, s, nr, nc = self.M, self.o, self.s, self.nr, self.nc
+        V, Hz = self.vert(hy, t), self.horiz(hx, t)
+        c0, c1 = M + o - hx, M + o + hx - t
+        r0, r1 = M + o - hy, M + o + hy - t
+        s0, s1 = V[:, c0:c0 + s * nc:s], V[:, c1:c1 + s * nc:s]
+        s2, s3 = Hz[r0:r0 + s * nr:s], Hz[r1:r1 + s * nr:s]
+        ti = int(round(t * 1.25))
+        rows, cols = (M + o, nr, s), (M + o, nc, s)
+        fl = self._box(self.Ep, rows, cols, -hy + ti, hy - ti, -hx + ti, hx - ti)
+        fd = self._box(self.Dp, rows, cols, -hy + ti, hy - ti, -hx + ti, hx - ti)
+        return _combine(s0, s1, s2, s3, fl, fd)
 
 
 def _box_pixels(cx, cy, ex, ey, hx, hy, h, w):
@@ -245,52 +317,47 @@ def _box_pixels(cx, cy, ex, ey, hx, hy, h, w):
     return yy[m], xx[m]
 
 
-FEATURES = ('box_bare', 'outside_bare', 'outside_colour', 'berm3', 'berm_third', 'side_min', 'floor_structure', 'floor_colour', 'berm_minus_floor_lum',
-            'floor_lum', 'outside_structure', 'outside_lum', 'log_area', 'aspect', 'berm_lum_spread')
-# logistic-regression weights over FEATURES (+ bias), fitted by bench/train_pits.py on
-# generated depot scenes (seeds distinct from the benchmark's), see the README
-WEIGHTS = np.array([1.637, 0.5258, 0.7451, -1.442, -0.6584, -0.9115, -0.3578, -1.334, 0.08225, -0.5088, -0.6148, 0.2877, 0.001655])
+FEATURES = ('box_bare', 'outside_bare', 'outside_colour', 'berm3', 'berm_third', 'side_min', 'floor_structure',
+            'floor_colour', 'berm_minus_floor_lum', 'floor_lum', 'outside_structure', 'outside_lum', 'log_area',
+            'aspect', 'berm_lum_spread', 'box_score', 'open_end', 'floor_minus_outside_lum', 'log_width',
+            'berm_colour', 'outside_minus_berm_bare', 'side_spread', 'outside_colour_max', 'outside_structure_max',
+            'outside_lum_min', 'outside_lum_max', 'side_lum_min', 'side_lum_max', 'floor_bare')
 
 
-def _features(IE, ID, IZ, IB, r, c, hx, hy, g):
-    """Feature vector of the box (rotated frame) centred at (r, c), half sizes hx, hy."""
-    t = int(round(min(max(0.4 * min(hx, hy), 1.5 / g), 4.0 / g)))
-    ti = int(round(t * 1.25))
-    H1, W1 = IE.shape[0] - 1, IE.shape[1] - 1
-
-    def q(I, y0, y1, x0, x1):
-        r0, r1 = min(max(r + y0, 0), H1), min(max(r + y1, 0), H1)
-        c0, c1 = min(max(c + x0, 0), W1), min(max(c + x1, 0), W1)
-        return float(I[r1, c1] - I[r0, c1] - I[r1, c0] + I[r0, c0]) / max(1, (y1 - y0) * (x1 - x0))
-    boxes = [(-hy + t, hy - t, -hx, -hx + t), (-hy + t, hy - t, hx - t, hx),
-             (-hy, -hy + t, -hx + t, hx - t), (hy - t, hy, -hx + t, hx - t)]
-    se = np.array([q(IE, *b) for b in boxes])
-    sz = np.array([q(IZ, *b) for b in boxes])
-    order = np.argsort(se)
-    fl = (-hy + ti, hy - ti, -hx + ti, hx - ti)
-    floor_e, floor_d, floor_z = q(IE, *fl), q(ID, *fl), q(IZ, *fl)
+def _features(I, r, c, hx, hy, g, score):
+    """Feature matrix (n, len(FEATURES)) of boxes (rotated frame) centred at rows ``r``, cols
+    ``c`` with half sizes ``hx``, ``hy`` (int arrays); ``I`` stacks the integral images of
+    structure, colour difference, signed brightness and bareness."""
+    t = np.rint(np.clip(0.4 * np.minimum(hx, hy), 1.5 / g, 4.0 / g)).astype(int)
+    ti = np.rint(t * 1.25).astype(int)
+    bm = lambda y0, y1, x0, x1: _boxmean(I, r, c, y0, y1, x0, x1)     # (4, n): E, D, Z, B
+    sides = np.stack([bm(-hy + t, hy - t, -hx, -hx + t), bm(-hy + t, hy - t, hx - t, hx),
+                      bm(-hy, -hy + t, -hx + t, hx - t), bm(hy - t, hy, -hx + t, hx - t)])   # (4 sides, 4, n)
+    fl = bm(-hy + ti, hy - ti, -hx + ti, hx - ti)
     o = t
-    outs = [(-hy, hy, -hx - o, -hx), (-hy, hy, hx, hx + o), (-hy - o, -hy, -hx, hx), (hy, hy + o, -hx, hx)]
-    out_e = np.mean([q(IE, *b) for b in outs])
-    out_z = np.mean([q(IZ, *b) for b in outs])
-    berm_z = sz[order[1:]].mean()
-    in_b = q(IB, -hy, hy, -hx, hx)
-    out_b = np.mean([q(IB, *b) for b in outs])
-    out_d = np.mean([q(ID, *b) for b in outs])
-    return np.array([in_b, out_b, out_d, se[order[1:]].mean(), se[order[1]], se[order[0]], floor_e, min(floor_d, 4.0),
-                     berm_z - floor_z, floor_z, out_e, out_z, math.log(max(1.0, 4 * hx * hy * g * g)),
-                     max(hx, hy) / max(1, min(hx, hy)), float(sz[order[1:]].std())])
+    around = np.stack([bm(-hy, hy, -hx - o, -hx), bm(-hy, hy, hx, hx + o), bm(-hy - o, -hy, -hx, hx),
+                       bm(hy, hy + o, -hx, hx)])           # (4 bands outside the sides, 4, n)
+    outs = around.mean(axis=0)
+    inside = bm(-hy, hy, -hx, hx)
+    order = np.argsort(sides[:, 0], axis=0)                # sides by structure, weakest first
+    srt = np.take_along_axis(sides, order[:, None, :], axis=0)
+    berm3 = srt[1:].mean(axis=0)                           # (4, n) three strongest sides
+    berm_z = srt[1:, 2]
+    return np.column_stack([
+        inside[3], outs[3], outs[1], berm3[0], srt[1, 0], srt[0, 0], fl[0], np.minimum(fl[1], 4.0),
+        berm3[2] - fl[2], fl[2], outs[0], outs[2], np.log(np.maximum(1.0, 4 * hx * hy * g * g)),
+        np.maximum(hx, hy) / np.maximum(1, np.minimum(hx, hy)), berm_z.std(axis=0), score,
+        srt[0, 0] / (srt[1, 0] + 0.1), fl[2] - outs[2], np.log(2 * np.minimum(hx, hy) * g), berm3[1],
+        outs[3] - berm3[3], sides[:, 0].std(axis=0), around[:, 1].max(axis=0), around[:, 0].max(axis=0),
+        around[:, 2].min(axis=0), around[:, 2].max(axis=0), sides[:, 2].min(axis=0), sides[:, 2].max(axis=0), fl[3]])
 
 
-def _classify(x):
-    """Log-odds of 'pit' from the boosted trees of core.pit_model (depth-2 trees)."""
+def _classify(X):
+    """Log-odds of 'pit' for feature rows ``X`` from the boosted depth-2 trees of core.pit_model."""
     from .pit_model import BIAS, TREES
-    z = BIAS
+    z = np.full(len(X), BIAS)
     for f0, t0, f1, t1, f2, t2, v in TREES:
-        if x[f0] <= t0:
-            z += v[0] if x[f1] <= t1 else v[1]
-        else:
-            z += v[2] if x[f2] <= t2 else v[3]
+        z += np.where(X[:, f0] <= t0, np.where(X[:, f1] <= t1, v[0], v[1]), np.where(X[:, f2] <= t2, v[2], v[3]))
     return z
 
 
@@ -298,17 +365,10 @@ def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def detect_pits(block, params, debug=None):
-    """Pits in one :class:`core.raster.Block` -> list of dicts (``corners`` in block pixels + fields)."""
-    f = working_factor(block.gsd, params)
-    g = block.gsd * f
-    data = _downsample(block.data, f).astype(np.float32)
-    valid = _downsample(block.valid.astype(np.float32), f) > 0.5 if f > 1 else block.valid
-    nb = data.shape[0]
-    h, w = data.shape[1:]
-    if h < 8 or w < 8 or valid.sum() < 64:
-        return []
-    colour = nb >= 3
+def _maps(data, valid, g, params):
+    """Working-grid maps of a block: colours, luminance, ground model, structure P, colour
+    distance D, signed brightness Z, bareness B (see the module docstring)."""
+    colour = data.shape[0] >= 3
     cols = data[:3] if colour else data[:1]
     if not valid.all():
         cols = np.where(valid[None], cols, np.median(cols[:, valid], axis=1)[:, None, None])
@@ -341,83 +401,113 @@ def detect_pits(block, params, debug=None):
     dd = np.sqrt(((cols - bg) ** 2).sum(axis=0))
     D = np.clip(dd / (float(np.percentile(dd[valid], 30)) + 1e-4) - 2.0, 0.0, 4.0) * valid
     B = (np.clip(is_bare / 0.1, -3, 3) if is_bare is not None else np.zeros_like(lum)) * valid
-    thr = params.threshold
-    stride = max(1, int(round(1.0 / g)))
+    return lum_s, bg_lum, is_bare, P, D, Z, B
+
+
+def _refine(I, rc, cc, a, b, d, g):
+    """Best of the boxes of sizes ``a`` x ``b`` ((n, k) pixels, NaN = not allowed) centred at
+    (rc, cc) + every shift in ``d`` x ``d``: (rows, cols, half sizes hx, hy, scores)."""
+    a, b = np.broadcast_arrays(a, b)
+    ok = np.isfinite(a)
+    a = np.where(ok, a, b)
+    hx, hy = np.rint(a / 2).astype(int), np.rint(b / 2).astype(int)
+    t = _band(np.minimum(a, b), g)
+    dr, dc = (v.ravel() for v in np.meshgrid(d, d, indexing='ij'))
+    sc = _score_at(I, rc[:, None, None] + dr, cc[:, None, None] + dc, hx[..., None], hy[..., None], t[..., None])
+    sc = np.where(ok[..., None], sc, -np.inf)
+    iv, ish = np.unravel_index(sc.reshape(len(rc), -1).argmax(axis=1), sc.shape[1:])
+    n = np.arange(len(rc))
+    return rc + dr[ish], cc + dc[ish], hx[n, iv], hy[n, iv], sc[n, iv, ish]
+
+
+def _candidates(maps, valid, g, params):
+    """Box hypotheses in every dominant orientation: local maxima of the box score over
+    the grid of centres, each with its TOPK best distinct sizes, refined in size and
+    position. Returns (frames, per-frame arrays r, c, hx, hy, score)."""
+    lum, P, D, Z, B = maps
+    stride = max(1, int(round(STRIDE_M / g)))
     smin, smax = params.min_size / g, params.max_size / g
     sizes = _sizes(smin, smax)
-    combos = [(a, b) for a in sizes for b in sizes if max(a, b) / min(a, b) <= 3.5]
-    cap = int(4 * valid.sum() * g * g / params.min_size ** 2 / 9) + 50   # far more than pits can fit
-    cands = []
+    combos = np.array([(a, b) for a in sizes for b in sizes if max(a, b) / min(a, b) <= 3.5])
+    chx, chy = np.rint(combos[:, 0] / 2).astype(int), np.rint(combos[:, 1] / 2).astype(int)
+    ct = _band(combos.min(axis=1), g)
+    out = []
     for phi in _orientations(lum, valid, g):
-        frame = []
-        for arr in (P, D, valid.astype(np.float32), Z, B):
-            rot, R, off = _rotate(arr, -phi)
-            I = np.zeros((rot.shape[0] + 1, rot.shape[1] + 1))
-            I[1:, 1:] = rot.cumsum(0).cumsum(1)
-            frame.append(I)
-        IE, ID, IV, IZ, IB = frame
-        Hr, Wr = IE.shape[0] - 1, IE.shape[1] - 1
-        rc = np.arange(stride // 2, Hr, stride)
-        cc = np.arange(stride // 2, Wr, stride)
+        rot = [_rotate(a, -phi) for a in (P, D, Z, B, valid.astype(np.float32))]
+        R, off = rot[0][1], rot[0][2]
+        I = np.zeros((5, rot[0][0].shape[0] + 1, rot[0][0].shape[1] + 1))
+        for k, (a, _, _) in enumerate(rot):
+            I[k, 1:, 1:] = a.cumsum(0).cumsum(1)
         M = int(math.ceil(smax * 0.6 + 4.0 / g)) + 2
-        Ep = np.pad(IE, M, mode='edge')
-        Dp = np.pad(ID, M, mode='edge')
-        best = np.full((rc.size, cc.size), -np.inf)
-        arg = np.zeros((rc.size, cc.size), int)
-        for k, (a, b) in enumerate(combos):
-            hx, hy = int(round(a / 2)), int(round(b / 2))
-            t = int(round(float(np.clip(0.2 * min(a, b), 1.5 / g, 4.0 / g))))
-            sc = _grid_scores(Ep, M, stride // 2, stride, rc.size, cc.size, Dp, hx, hy, t)
-            upd = sc > best
-            best[upd] = sc[upd]
-            arg[upd] = k
-        peak = (best == ndimage.maximum_filter(best, size=max(3, int(smin / stride * 0.6) | 1))) & (best > thr - 0.5)
-        for i, j in zip(*np.nonzero(peak)):
-            cands.append((float(best[i, j]), int(rc[i]), int(cc[j]), combos[arg[i, j]], (IE, ID, IV, IZ, IB, R, off)))
-    cands.sort(key=lambda c: -c[0])
-    # refine position and size of the strongest candidates on the full working grid
-    refined = []
-    for sc0, r0, c0, (a0, b0), fr in cands[:cap]:
-        IE, ID, IV, IZ, IB, R, off = fr
-        if PREFILTER and _classify(_features(IE, ID, IZ, IB, r0, c0, int(round(a0 / 2)), int(round(b0 / 2)), g)) \
-                < params.logit_threshold - 3.0:
-            continue                      # clearly not a pit: skip the refinement
-        bestc = None
-        rr = np.arange(r0 - stride, r0 + stride + 1)
-        cc_ = np.arange(c0 - stride, c0 + stride + 1)
-        for da in (0.86, 0.93, 1.0, 1.08, 1.16):
-            for db in (0.86, 0.93, 1.0, 1.08, 1.16):
-                a, b = a0 * da, b0 * db
-                if not (smin * 0.85 <= min(a, b) and max(a, b) <= smax * 1.1 and max(a, b) / min(a, b) <= 4):
-                    continue
-                hx, hy = int(round(a / 2)), int(round(b / 2))
-                t = int(round(float(np.clip(0.2 * min(a, b), 1.5 / g, 4.0 / g))))
-                sc, third, floor, fdiff, sides = _box_scores(IE, ID, rr, cc_, hx, hy, t)
-                i, j = np.unravel_index(np.argmax(sc), sc.shape)
-                if bestc is None or sc[i, j] > bestc[0]:
-                    bestc = (float(sc[i, j]), int(rr[i]), int(cc_[j]), hx, hy, float(third[i, j]),
-                             float(fdiff[i, j]), sides[:, i, j].copy())
-        if bestc is None or bestc[0] < thr or bestc[5] < params.min_berm:
+        grid = _Grid(I[0], I[1], M, stride)
+        # one best-score map per short side: a pit is a local maximum among boxes of its own
+        # scale, not outshone by a bigger box around its row or a berm-sized one inside it
+        short = np.searchsorted(sizes, combos.min(axis=1) - 1e-6)
+        rc, cc, a0, b0 = [], [], [], []
+        area = valid.sum() * g * g
+        for q in np.unique(short):
+            ks = np.nonzero(short == q)[0]
+            best = np.full((grid.nr, grid.nc), -np.inf, np.float32)
+            arg = np.zeros((grid.nr, grid.nc), np.int16)
+            for k in ks:
+                sc = grid.scores(chx[k], chy[k], ct[k])
+                upd = sc > best
+                best[upd] = sc[upd]
+                arg[upd] = k
+            win = max(3, int(sizes[q] / stride * 0.6) | 1)
+            peak = (best == ndimage.maximum_filter(best, size=win)) & (best > params.threshold - 0.5)
+            pi, pj = np.nonzero(peak)
+            cap = int(area / (sizes[q] * g) ** 2 * CAPK) + 20     # far more than pits of that size can fit
+            keep = np.argsort(-best[pi, pj])[:cap]
+            pi, pj = pi[keep], pj[keep]
+            rc.append(pi * stride + stride // 2)
+            cc.append(pj * stride + stride // 2)
+            a0.append(combos[arg[pi, pj], 0])
+            b0.append(combos[arg[pi, pj], 1])
+        del grid
+        rc, cc, a0, b0 = (np.concatenate(v) for v in (rc, cc, a0, b0))
+        if rc.size == 0:
             continue
-        sc, r, c, hx, hy, third, fdiff, sides = bestc
-        floor_e = float(_rsum(IE, np.array([r]), np.array([c]), -hy + 3, hy - 3, -hx + 3, hx - 3)[0, 0])
-        if False and third < 1.8 * floor_e:          # the floor must be plain next to its berms
-            continue
-        vfrac = float(_rsum(IV, np.array([r]), np.array([c]), -hy, hy, -hx, hx)[0, 0])
-        if vfrac < 0.85:
-            continue
-        feat = _features(IE, ID, IZ, IB, r, c, hx, hy, g)
-        sc = float(_classify(feat))
-        refined.append((sc, r, c, hx, hy, third, fdiff, sides, R, off, feat))
+        # refinement: position within a stride, then sizes x0.88..1.13
+        rc, cc = _refine(I, rc, cc, a0[:, None], b0[:, None], np.arange(-(stride // 2 + 1), stride // 2 + 2), g)[:2]
+        f = np.array([0.88, 1.0, 1.13])
+        da, db = np.meshgrid(f, f, indexing='ij')
+        a, b = a0[:, None] * da.ravel()[None], b0[:, None] * db.ravel()[None]
+        ok = (np.minimum(a, b) >= smin * 0.85) & (np.maximum(a, b) <= smax * 1.1) & \
+             (np.maximum(a, b) / np.minimum(a, b) <= 4)
+        r, c, hx, hy, score = _refine(I, rc, cc, np.where(ok, a, np.nan), b, np.arange(0, 1), g)
+        vfrac = _boxmean(I[4], r, c, -hy, hy, -hx, hx)
+        good = (score >= params.threshold) & (vfrac >= 0.85)
+        r, c, hx, hy, score = r[good], c[good], hx[good], hy[good], score[good]
+        X = _features(I[:4], r, c, hx, hy, g, score)
+        out.append((R, off, r, c, hx, hy, X))
+    return out
+
+
+def detect_pits(block, params, debug=None):
+    """Pits in one :class:`core.raster.Block` -> list of dicts (``corners`` in block pixels + fields)."""
+    f = working_factor(block.gsd, params)
+    data, (fy, fx) = _resample(block.data, f)
+    data = data.astype(np.float32)
+    valid = _resample(block.valid.astype(np.float32), f)[0] > 0.5 if f > 1.0001 else block.valid
+    g = block.gsd * math.sqrt(fx * fy)
+    h, w = data.shape[1:]
+    if h < 8 or w < 8 or valid.sum() < 64:
+        return []
+    lum_s, bg_lum, is_bare, P, D, Z, B = _maps(data, valid, g, params)
+    hyps = []
+    for R, off, r, c, hx, hy, X in _candidates((lum_s, P, D, Z, B), valid, g, params):
+        z = _classify(X)
+        hyps += [(float(z[k]), R, off, int(r[k]), int(c[k]), int(hx[k]), int(hy[k]), X[k]) for k in range(len(z))]
     if debug is not None:
-        debug.update(P=P, D=D, lscale=lscale, ncand=len(cands), nref=len(refined), rejects=[])
-    refined.sort(key=lambda c: -c[0])
+        debug.update(P=P, D=D, nref=len(hyps))
+    hyps.sort(key=lambda q: -q[0])
     # non-maximum suppression on the pixels the boxes cover: a berm belongs to one pit
     occ = np.zeros((h, w), bool)
-    found = []
-    for sc, r, c, hx, hy, third, fdiff, sides, R, off, feat in refined:
+    found, centres = [], []
+    for sc, R, off, r, c, hx, hy, feat in hyps:
         if sc < params.logit_threshold:
-            continue
+            break
         ci = R @ np.array([r, c]) + off
         cyw, cxw = float(ci[0]), float(ci[1])
         ex = R @ np.array([0.0, 1.0])       # box x axis, as (row, col) in the working grid
@@ -444,16 +534,30 @@ def detect_pits(block, params, debug=None):
         for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
             prow = cyw + su * hx * ex[0] + sv * hy * ey[0]
             pcol = cxw + su * hx * ex[1] + sv * hy * ey[1]
-            corners.append(((pcol + 0.5) * f, (prow + 0.5) * f))
+            corners.append(((pcol + 0.5) * fx, (prow + 0.5) * fy))
         angle = math.degrees(math.atan2(-axis[0], axis[1])) % 180.0
         Lm, Wm = L * g, W * g
         found.append(dict(corners=corners, length_m=round(Lm, 2), width_m=round(Wm, 2), area_m2=round(Lm * Wm, 1),
                           orientation_deg=round(angle, 1), fresh_soil=round(fresh, 3), confidence=round(conf, 3),
                           score=round(sc, 3), **({'_feat': feat} if debug is not None else {})))
-    return found
+        centres.append((cyw * g, cxw * g))
+    return _context(found, centres, params)
 
 
-def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=1024):
+def _context(found, centres, params):
+    """Storage pits come in groups: a pit with no other within CONTEXT_M needs ISOLATION more
+    log-odds (half that with one neighbour), which removes lone look-alikes (a tree clump,
+    a shed's shadow, a track junction) far from any depot."""
+    if not found or ISOLATION <= 0:
+        return found
+    c = np.asarray(centres)
+    d = np.hypot(c[:, None, 0] - c[None, :, 0], c[:, None, 1] - c[None, :, 1])
+    n = (d < CONTEXT_M).sum(axis=1) - 1
+    need = params.logit_threshold + ISOLATION * np.maximum(0, 2 - n) / 2.0
+    return [f for f, k in zip(found, need) if f['score'] >= k]
+
+
+def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=2048):
     """Storage pits in ``raster`` (a :class:`core.raster.Raster`), streamed in blocks.
 
     Returns dicts with ``geometry`` (4 map corners in ``raster.srs_wkt``) and the fields
@@ -467,6 +571,5 @@ def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, blo
                               f'(use imagery of {params.min_size / 6:.1f} m/pixel or finer, or raise the minimum size).')
     overlap = pit_overlap(raster.gsd, params)
     blk = max(block, 4 * overlap)
-    blk = int(math.ceil(blk / f) * f)
     return scan(raster, lambda b: detect_pits(b, params), overlap=overlap, block=blk, aoi=aoi,
                 progress=progress, cancelled=cancelled)
