@@ -94,6 +94,7 @@ TUNE = {
     # finds roofs the others merge or break; overlapping results are resolved by confidence
     'variants': ((1.0, 0.0), (0.67, -0.1), (1.5, 0.1)),
     'overlap': 0.25,             # a detection overlapping kept ones by more than this is dropped
+    'sure': 0.9,                 # ... and regions under detections this confident are not analysed again
 }
 
 
@@ -138,9 +139,9 @@ def segment(data, valid, gsd, sensitivity=0.5, feats=None, variant=(1.0, 0.0)):
     sm, lum, grad, dark = feats if feats is not None else _features(data, gsd)
     noise = _noise_level(grad, valid)
     k = 1.0 - 0.6 * (sensitivity - 0.5)
-    f, drho = variant
+    f, drho, fd, fm = tuple(variant) + (1.0, 1.0)[len(variant) - 2:]
     t_edge = f * max(TUNE['e0'] * k, TUNE['ek'] * noise)
-    t_dark = max(TUNE['d0'] * k, TUNE['dk'] * noise)
+    t_dark = fd * max(TUNE['d0'] * k, TUNE['dk'] * noise)
     local_max = ndimage.maximum_filter(grad, size=5)
     cap = TUNE['cap'] * (gsd / 0.3) ** TUNE['capx'] * t_edge
     interior = grad < np.maximum(t_edge, np.minimum((TUNE['rho'] + drho) * local_max, cap))
@@ -158,7 +159,7 @@ def segment(data, valid, gsd, sensitivity=0.5, feats=None, variant=(1.0, 0.0)):
     # every other pixel joins a neighbouring seed region, growing ~2 px (seeds compete)
     full = _grow(labels, int(round(TUNE['grow'])))
     full[~valid] = 0
-    full, n = _merge_fragments(full, n, sm, dark, t_dark, TUNE['merge'] * (1.2 - 0.4 * sensitivity))
+    full, n = _merge_fragments(full, n, sm, dark, t_dark, fm * TUNE['merge'] * (1.2 - 0.4 * sensitivity))
     return full, n, sm, lum, grad
 
 
@@ -550,37 +551,43 @@ def detect_containers(block, params=None):
     if not _busy(data, valid, g):
         return []
     feats = _features(data, g)
-    found = []
+    found, done = [], np.zeros(valid.shape, dtype=bool)
     for variant in TUNE['variants']:
         labels, n, sm, lum, grad = segment(data, valid, g, sens, feats, variant)
         if n:
-            found += _analyse(block, labels, n, sm, grad, g, p, sens)
+            new = _analyse(block, labels, n, sm, grad, g, p, sens, done)
+            for d in new:       # roofs found with high confidence need no other segmentation
+                if d['confidence'] >= TUNE['sure']:
+                    sl, inside = _footprint(d['corners'], done.shape)
+                    done[sl] |= inside
+            found += new
     return _join_halves(_resolve(found, valid.shape), g, p)
+
+
+def _footprint(corners, shape):
+    """(slices, bool mask) of the pixels whose centres lie inside a detection's rectangle."""
+    c = np.asarray(corners, dtype=np.float64)
+    h, w = shape
+    x0, y0 = np.maximum(0, np.floor(c.min(axis=0)).astype(int))
+    x1, y1 = np.ceil(c.max(axis=0)).astype(int)
+    x1, y1 = max(x0, min(w, x1)), max(y0, min(h, y1))
+    yy, xx = np.mgrid[y0:y1, x0:x1] + 0.5
+    ea, eb = c[1] - c[0], c[3] - c[0]
+    pa = ((xx - c[0, 0]) * ea[0] + (yy - c[0, 1]) * ea[1]) / (ea @ ea)
+    pb = ((xx - c[0, 0]) * eb[0] + (yy - c[0, 1]) * eb[1]) / (eb @ eb)
+    return (slice(y0, y1), slice(x0, x1)), (pa >= 0) & (pa <= 1) & (pb >= 0) & (pb <= 1)
 
 
 def _resolve(dets, shape):
     """Keep the most confident of overlapping detections (the same roofs seen by several
     segmentations): a detection is dropped when more than TUNE['overlap'] of its area is
     already covered by kept ones."""
-    if not dets:
-        return dets
-    h, w = shape
-    occ = np.zeros((h, w), dtype=bool)
+    occ = np.zeros(shape, dtype=bool)
     kept = []
     for d in sorted(dets, key=lambda d: -d['confidence']):
-        c = np.asarray(d['corners'])
-        x0, y0 = np.floor(c.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(c.max(axis=0)).astype(int)
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        yy, xx = np.mgrid[y0:y1, x0:x1] + 0.5
-        ea, eb = c[1] - c[0], c[3] - c[0]
-        pa = ((xx - c[0, 0]) * ea[0] + (yy - c[0, 1]) * ea[1]) / (ea @ ea)
-        pb = ((xx - c[0, 0]) * eb[0] + (yy - c[0, 1]) * eb[1]) / (eb @ eb)
-        inside = (pa >= 0) & (pa <= 1) & (pb >= 0) & (pb <= 1)
+        sl, inside = _footprint(d['corners'], shape)
         area = inside.sum()
-        sub = occ[y0:y1, x0:x1]
+        sub = occ[sl]
         if area == 0 or (sub & inside).sum() > TUNE['overlap'] * area:
             continue
         sub |= inside
@@ -588,8 +595,9 @@ def _resolve(dets, shape):
     return kept
 
 
-def _analyse(block, labels, n, sm, grad, g, p, sens):
-    """Container records of the regions of one segmentation (block-local corners)."""
+def _analyse(block, labels, n, sm, grad, g, p, sens, done):
+    """Container records of the regions of one segmentation (block-local corners); regions
+    mostly inside ``done`` (sure detections of an earlier segmentation) are skipped."""
     min_conf = p.min_confidence - 0.2 * (sens - 0.5)     # sensitivity 1 keeps down to 0.35 by default
     h, w = labels.shape
     unit = p.len20 * p.width
@@ -614,6 +622,8 @@ def _analyse(block, labels, n, sm, grad, g, p, sens):
         m = labels[sl] == lab
         rr, cc = np.nonzero(m)
         npx = rr.size
+        if done[sl][m].mean() > 0.6:
+            continue
         fy, fx = rr.mean(), cc.mean()
         dy, dx = rr - fy, cc - fx
         cyy, cxx, cxy = (dy * dy).mean(), (dx * dx).mean(), (dx * dy).mean()
