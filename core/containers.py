@@ -88,6 +88,7 @@ TUNE = {
     'tl0': 0.12, 'tlpx': 1.8,    # length tolerance: max(tl0 + 0.04 sensitivity relative, tlpx px)
     'area_fallback': True, 'fb_fill': 0.85, 'fb_max': 8,  # count unfit container-coloured rectangles
                                  # by area (up to fb_max TEU)
+    'line_m': 1.6, 'line_t': 0.15,  # thin bright lines (girders, markings): width < line_m, contrast
     'dark5': 0.25,               # below this GSD the seam filter is 5 px wide (else 3)
     'texture': 1.5,              # internal gradient / contrast above which a region is striped
     # segmentations per block (factor on the seed thresholds, shift of the relative one): each
@@ -118,6 +119,33 @@ def _features(data, gsd):
     dark = ndimage.grey_closing(lum, size=(size, size))
     dark -= lum
     return sm, lum, grad, dark
+
+
+def _unveil(data, valid, g):
+    """Remove thin bright lines that are not ground-coloured (crane girders across a block of
+    containers, road markings, painted slot outlines, zebra stripes): pixels brighter than a
+    grey opening of ~1.6 m (narrower than a container roof) are filled from their unmarked
+    neighbours (normalised Gaussian convolution), so a roof under a girder is seen whole."""
+    lum = data.mean(axis=0)
+    se = max(2, int(round(TUNE['line_m'] / g)))
+    flag = lum - ndimage.grey_opening(lum, size=(se, se)) > TUNE['line_t']
+    if not flag.any():
+        return data
+    v = data[:, valid]
+    ground = np.median(v[:, :: max(1, v.shape[1] // 50000)], axis=1) if v.size else np.zeros(data.shape[0])
+    flag &= np.abs(data - ground.reshape(-1, 1, 1)).mean(axis=0) > TUNE['line_t']
+    flag = ndimage.binary_dilation(flag) & valid
+    if not flag.any():
+        return data
+    keep = (valid & ~flag).astype(np.float32)
+    sigma = TUNE['line_m'] / 2 / g
+    den = ndimage.gaussian_filter(keep, sigma, truncate=2.5)[flag]
+    ok = den > 0.02
+    out = data.copy()
+    for i in range(data.shape[0]):
+        num = ndimage.gaussian_filter(data[i] * keep, sigma, truncate=2.5)[flag]
+        out[i][flag] = np.where(ok, num / np.maximum(den, 1e-6), data[i][flag])
+    return out
 
 
 def _noise_level(grad, valid):
@@ -550,7 +578,7 @@ def detect_containers(block, params=None):
         data = data[:3]
     if not _busy(data, valid, g):
         return []
-    feats = _features(data, g)
+    feats = _features(_unveil(data, valid, g), g)
     found, done = [], np.zeros(valid.shape, dtype=bool)
     for variant in TUNE['variants']:
         labels, n, sm, lum, grad = segment(data, valid, g, sens, feats, variant)
