@@ -2,7 +2,7 @@
 
     /usr/bin/python3 bench/train_pits.py [--out /tmp/pit_train]
 
-Renders 27 depot scenes (seeds 21-47, distinct from bench/bench_pits.py's 101-106 and
+Renders 32 depot scenes (seeds 21-50, 57, 58, distinct from bench/bench_pits.py's 101-106 and
 201-202: seasons, sun, 0.4-0.9 m grids, RGB and pan Byte/UInt16, old-pits-only and empty
 scenes, other depot orientations and elongated pits), collects every refined box
 candidate with its feature vector (no suppression, no threshold), labels it by the ground
@@ -57,6 +57,13 @@ TRAIN = [
     dict(seed=46, season='spring', sun_az=125, sun_el=42, gsd=0.65, n_old=50, n_new=30, lay=dict(depot_angle=5.0)),
     dict(seed=47, season='summer', sun_az=140, sun_el=56, gsd=0.6, which='before', n_old=40, bands=1,
          dtype='UInt16'),
+    dict(seed=48, season='spring', sun_az=135, sun_el=45, gsd=0.6, bands=1, dtype='UInt16'),
+    dict(seed=49, season='summer', sun_az=200, sun_el=35, gsd=0.5, bands=1),
+    dict(seed=50, season='autumn', sun_az=150, sun_el=55, gsd=0.7, bands=1, dtype='UInt16',
+         lay=dict(depot_angle=-10.0, pit_width=(6, 10))),
+    dict(seed=57, season='spring', sun_az=165, sun_el=40, gsd=0.55, which='before', n_old=35),
+    dict(seed=58, season='summer', sun_az=130, sun_el=62, gsd=0.65, which='before', n_old=35,
+         lay=dict(depot_angle=30.0)),
 ]
 
 

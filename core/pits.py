@@ -25,7 +25,7 @@ image's resolution: every image is seen at the same scale):
    are taken per short-side size, so a pit is not outshone by a bigger box over its row.
 4. Refinement and classification: each candidate's position and size are refined, then a
    small boosted-tree model (core.pit_model, fitted by bench/train_pits.py on generated
-   depot scenes) scores 29 box features (side/floor/outside structure, brightness and
+   depot scenes) scores 30 box features (side/floor/outside structure, brightness and
    colour, bareness, size, aspect, open end) as log-odds of "pit"; ``confidence`` =
    sigmoid of it. Hypotheses of several sizes at one place compete through it.
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from .errors import CargoWatchError
 from .raster import scan
@@ -321,7 +322,7 @@ FEATURES = ('box_bare', 'outside_bare', 'outside_colour', 'berm3', 'berm_third',
             'floor_colour', 'berm_minus_floor_lum', 'floor_lum', 'outside_structure', 'outside_lum', 'log_area',
             'aspect', 'berm_lum_spread', 'box_score', 'open_end', 'floor_minus_outside_lum', 'log_width',
             'berm_colour', 'outside_minus_berm_bare', 'side_spread', 'outside_colour_max', 'outside_structure_max',
-            'outside_lum_min', 'outside_lum_max', 'side_lum_min', 'side_lum_max', 'floor_bare')
+            'outside_lum_min', 'outside_lum_max', 'side_lum_min', 'side_lum_max', 'floor_bare', 'floor_centre_structure')
 
 
 def _features(I, r, c, hx, hy, g, score):
@@ -339,6 +340,9 @@ def _features(I, r, c, hx, hy, g, score):
                        bm(hy, hy + o, -hx, hx)])           # (4 bands outside the sides, 4, n)
     outs = around.mean(axis=0)
     inside = bm(-hy, hy, -hx, hx)
+    # a berm across the middle of the floor: the box straddles two pits (or a pit and a road)
+    mid = np.maximum(_boxmean(I[0], r, c, -hy // 6 - 1, hy // 6 + 1, -hx + ti, hx - ti),
+                     _boxmean(I[0], r, c, -hy + ti, hy - ti, -hx // 6 - 1, hx // 6 + 1))
     order = np.argsort(sides[:, 0], axis=0)                # sides by structure, weakest first
     srt = np.take_along_axis(sides, order[:, None, :], axis=0)
     berm3 = srt[1:].mean(axis=0)                           # (4, n) three strongest sides
@@ -349,7 +353,7 @@ def _features(I, r, c, hx, hy, g, score):
         np.maximum(hx, hy) / np.maximum(1, np.minimum(hx, hy)), berm_z.std(axis=0), score,
         srt[0, 0] / (srt[1, 0] + 0.1), fl[2] - outs[2], np.log(2 * np.minimum(hx, hy) * g), berm3[1],
         outs[3] - berm3[3], sides[:, 0].std(axis=0), around[:, 1].max(axis=0), around[:, 0].max(axis=0),
-        around[:, 2].min(axis=0), around[:, 2].max(axis=0), sides[:, 2].min(axis=0), sides[:, 2].max(axis=0), fl[3]])
+        around[:, 2].min(axis=0), around[:, 2].max(axis=0), sides[:, 2].min(axis=0), sides[:, 2].max(axis=0), fl[3], mid])
 
 
 def _classify(X):
@@ -550,9 +554,7 @@ def _context(found, centres, params):
     a shed's shadow, a track junction) far from any depot."""
     if not found or ISOLATION <= 0:
         return found
-    c = np.asarray(centres)
-    d = np.hypot(c[:, None, 0] - c[None, :, 0], c[:, None, 1] - c[None, :, 1])
-    n = (d < CONTEXT_M).sum(axis=1) - 1
+    n = cKDTree(np.asarray(centres)).query_ball_point(centres, CONTEXT_M, return_length=True) - 1
     need = params.logit_threshold + ISOLATION * np.maximum(0, 2 - n) / 2.0
     return [f for f, k in zip(found, need) if f['score'] >= k]
 

@@ -64,7 +64,8 @@ def test_counts_through_processing(depot):
         assert f.geometry().area() == pytest.approx(f['area_m2'], rel=0.05)
     assert layer.crs().authid() == 'EPSG:32637'
     tp = match(layer_dets(layer), truth)
-    assert tp >= 0.5 * len(truth)
+    assert tp >= 0.85 * len(truth)          # measured 35 of 36 (recall 0.97, precision 0.90)
+    assert tp >= 0.8 * len(feats)
 
 
 def test_batch_runs_give_the_same_result(depot):
