@@ -3,14 +3,20 @@
 Method (per overlapping block of the raster, at its own ground resolution):
 
 1. A cheap pre-filter skips blocks without container-sized contrast (water, fields).
-2. Light Gaussian smoothing; a colour gradient (sum of per-band Sobel magnitudes) and a
+2. Thin bright lines that are not ground-coloured (crane girders across a block, road
+   markings, painted slot outlines, zebra stripes: brighter than a ~1.6 m grey opening) are
+   filled from their neighbours, so a roof under a girder is seen whole.
+3. Light Gaussian smoothing; a colour gradient (sum of per-band Sobel magnitudes) and a
    dark-line filter (black top-hat: seams between touching containers, gaps between bays).
-3. Seeds = pixels with a low gradient (absolute, following the block's noise, or relative to
-   the strongest edge nearby so narrow roofs between two edges still get one) and no dark
-   line. Connected seeds are roofs: one container, a block of touching containers whose seams
-   are not resolved, ground, buildings, shadows. Seeds grow ~2 px into the edge zones, and
-   touching regions of one colour without a seam between them are merged.
-4. Regions of plausible size and second moments (vectorised filter) get an oriented
+4. Three segmentations with strict, normal and loose seed thresholds (each finds roofs the
+   others merge or break). Seeds = pixels with a low gradient (absolute, following the
+   block's noise, or relative to the strongest edge nearby so narrow roofs between two edges
+   still get one) and no dark line. Connected seeds are roofs: one container, a block of
+   touching containers whose seams are not resolved, ground, buildings, shadows. Seeds grow
+   ~2 px into the edge zones, and touching regions of one colour without a seam between
+   them are merged. Regions under sure detections (>= 0.9) of an earlier segmentation are
+   not analysed again.
+5. Regions of plausible size and second moments (vectorised filter) get an oriented
    rectangle (PCA) whose sides are refined on colour-distance profiles (edge at half
    contrast, or on the seam line between two similar roofs). Ground-coloured regions
    (painted slots), dark colourless ones (shadows) and striped ones (zebra crossings) are
@@ -18,9 +24,14 @@ Method (per overlapping block of the raster, at its own ground resolution):
    its width a whole number k of container widths (k > 1: a *block* of touching containers);
    otherwise it is cut at the dark dips of its luminance profiles (seams, bay gaps) and each
    piece is fitted; rectangles of container colour that still fit nothing are counted by
-   area at a low confidence. Two abutting same-colour 20 ft halves become one 40 ft.
-   Cars (too short), trailers (too long), crane girders and markings (too thin) and roofs
-   (wrong size) fail the fit.
+   area (up to 8 TEU). Cars (too short), trailers (too long) and roofs (wrong size) fail the fit.
+6. Confidence of each cell = a logistic model (features, their squares and products: ISO fit
+   score, fill, leak, contrast with the ground, luminance, chroma, texture, rows, seams seen,
+   cells in the region, GSD, evidence of its four sides) learned on generated scenes by
+   bench/train_containers.py (other seeds than the benchmark's): the probability that it is
+   a real container placed within 1.6 m. Cells below the floor are dropped; of overlapping
+   cells of the three segmentations the most confident is kept. Two abutting same-colour
+   20 ft halves become one 40 ft.
 
 The public API (used by other detectors, keep the names): :class:`ContainerParams`,
 :func:`detect_containers`, :func:`count_containers`, :data:`MIN_GSD`, :data:`MAX_GSD`,
