@@ -52,6 +52,7 @@ NMS = 0.1             # a box is dropped when this share of its pixels is alread
 WORK_PX = 8.0         # the smallest pit spans this many working pixels
 STRIDE_M = 1.5        # spacing (m) of the box centres scored before refinement
 FLOOR_W = 0.5         # weight of the floor structure against the berms in the box score
+MARGIN_M = 0.0        # no pit centred within this distance of a kept one's footprint
 ISOLATION = 3.0       # extra log-odds required of a pit with no neighbour (see _context)
 CONTEXT_M = 30.0      # neighbourhood radius (m) of that test
 CAPK = 1.0           # candidates kept per size: CAPK x as many as boxes of that size fit the block
@@ -76,18 +77,13 @@ class PitParams:
 
     @property
     def threshold(self):
-        """Minimum box score (berm brightness minus floor, in ground-contrast units)."""
+        """Minimum box score of a candidate (berm structure minus floor, in plain-ground units)."""
         return -2.0
 
     @property
     def logit_threshold(self):
         """Minimum learned score (log-odds of being a pit)."""
         return LOGIT0 + 1.5 - 3.0 * self.sensitivity
-
-    @property
-    def min_berm(self):
-        """The third-brightest side must be at least this much brighter than the ground."""
-        return -5.0
 
 
 def working_factor(gsd, params):
@@ -425,9 +421,10 @@ def _refine(I, rc, cc, a, b, d, g):
 
 
 def _candidates(maps, valid, g, params):
-    """Box hypotheses in every dominant orientation: local maxima of the box score over
-    the grid of centres, each with its TOPK best distinct sizes, refined in size and
-    position. Returns (frames, per-frame arrays r, c, hx, hy, score)."""
+    """Box hypotheses in every dominant orientation: local maxima of the box score over the
+    grid of centres, one map per short-side size, refined in position and size. Returns a
+    list of (R, off, rows, cols, hx, hy, features) per orientation (rotated-frame pixels;
+    ``R``, ``off`` map them back to the working grid)."""
     lum, P, D, Z, B = maps
     stride = max(1, int(round(STRIDE_M / g)))
     smin, smax = params.min_size / g, params.max_size / g
@@ -508,6 +505,7 @@ def detect_pits(block, params, debug=None):
     hyps.sort(key=lambda q: -q[0])
     # non-maximum suppression on the pixels the boxes cover: a berm belongs to one pit
     occ = np.zeros((h, w), bool)
+    near = np.zeros((h, w), bool)        # kept boxes grown by MARGIN_M: no second pit centred there
     found, centres = [], []
     for sc, R, off, r, c, hx, hy, feat in hyps:
         if sc < params.logit_threshold:
@@ -517,12 +515,15 @@ def detect_pits(block, params, debug=None):
         ex = R @ np.array([0.0, 1.0])       # box x axis, as (row, col) in the working grid
         ey = R @ np.array([1.0, 0.0])
         pr, pc = _box_pixels(cxw, cyw, ex, ey, hx, hy, h, w)
-        if pr.size == 0 or occ[pr, pc].mean() > NMS:
+        ri, cj = min(h - 1, max(0, int(round(cyw)))), min(w - 1, max(0, int(round(cxw))))
+        if pr.size == 0 or occ[pr, pc].mean() > NMS or near[ri, cj]:
             continue
         occ[pr, pc] = True
+        if MARGIN_M > 0:
+            m = int(round(MARGIN_M / g))
+            near[_box_pixels(cxw, cyw, ex, ey, hx + m, hy + m, h, w)] = True
         conf = _sigmoid(sc)
         # freshness: the berms (three strongest sides) and floor against the ground
-        ri, cj = min(h - 1, max(0, int(round(cyw)))), min(w - 1, max(0, int(round(cxw))))
         inside_l = float(lum_s[pr, pc].mean())
         lift = (inside_l - float(bg_lum[ri, cj])) / max(float(bg_lum[ri, cj]), 0.05)
         fresh = float(np.clip(0.5 + lift / 0.4, 0, 1))
@@ -559,7 +560,7 @@ def _context(found, centres, params):
     return [f for f, k in zip(found, need) if f['score'] >= k]
 
 
-def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=2048):
+def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=1024):
     """Storage pits in ``raster`` (a :class:`core.raster.Raster`), streamed in blocks.
 
     Returns dicts with ``geometry`` (4 map corners in ``raster.srs_wkt``) and the fields
