@@ -118,7 +118,7 @@ def _best_split(Xb, edges, g, h, idx):
     return best
 
 
-def fit_trees(X, y, rounds=400, lr=0.2, nbins=32):
+def fit_trees(X, y, rounds=700, lr=0.2, nbins=32):
     """Gradient-boosted depth-2 trees on the logistic loss, class-balanced. Returns (bias, trees)."""
     wpos = 0.5 / max(1, y.sum())
     wneg = 0.5 / max(1, (1 - y).sum())

@@ -52,7 +52,7 @@ NMS = 0.1             # a box is dropped when this share of its pixels is alread
 WORK_PX = 8.0         # the smallest pit spans this many working pixels
 STRIDE_M = 1.5        # spacing (m) of the box centres scored before refinement
 FLOOR_W = 0.5         # weight of the floor structure against the berms in the box score
-MARGIN_M = 0.0        # no pit centred within this distance of a kept one's footprint
+ORIENT_REL = 0.35     # an orientation is searched when its gradient weight is this share of the main one
 ISOLATION = 3.0       # extra log-odds required of a pit with no neighbour (see _context)
 CONTEXT_M = 30.0      # neighbourhood radius (m) of that test
 CAPK = 1.0           # candidates kept per size: CAPK x as many as boxes of that size fit the block
@@ -155,7 +155,7 @@ def _orientations(lum, valid, g, maxn=3):
     top = hist[peaks[0]] if peaks else 0
     out = []
     for i in peaks:
-        if len(out) >= maxn or hist[i] < 0.35 * top:
+        if len(out) >= maxn or hist[i] < ORIENT_REL * top:
             break
         # refine the peak by a parabola through its neighbours
         y0, y1, y2 = hist[i - 1], hist[i], hist[(i + 1) % 45]
@@ -505,7 +505,6 @@ def detect_pits(block, params, debug=None):
     hyps.sort(key=lambda q: -q[0])
     # non-maximum suppression on the pixels the boxes cover: a berm belongs to one pit
     occ = np.zeros((h, w), bool)
-    near = np.zeros((h, w), bool)        # kept boxes grown by MARGIN_M: no second pit centred there
     found, centres = [], []
     for sc, R, off, r, c, hx, hy, feat in hyps:
         if sc < params.logit_threshold:
@@ -515,15 +514,12 @@ def detect_pits(block, params, debug=None):
         ex = R @ np.array([0.0, 1.0])       # box x axis, as (row, col) in the working grid
         ey = R @ np.array([1.0, 0.0])
         pr, pc = _box_pixels(cxw, cyw, ex, ey, hx, hy, h, w)
-        ri, cj = min(h - 1, max(0, int(round(cyw)))), min(w - 1, max(0, int(round(cxw))))
-        if pr.size == 0 or occ[pr, pc].mean() > NMS or near[ri, cj]:
+        if pr.size == 0 or occ[pr, pc].mean() > NMS:
             continue
         occ[pr, pc] = True
-        if MARGIN_M > 0:
-            m = int(round(MARGIN_M / g))
-            near[_box_pixels(cxw, cyw, ex, ey, hx + m, hy + m, h, w)] = True
         conf = _sigmoid(sc)
         # freshness: the berms (three strongest sides) and floor against the ground
+        ri, cj = min(h - 1, max(0, int(round(cyw)))), min(w - 1, max(0, int(round(cxw))))
         inside_l = float(lum_s[pr, pc].mean())
         lift = (inside_l - float(bg_lum[ri, cj])) / max(float(bg_lum[ri, cj]), 0.05)
         fresh = float(np.clip(0.5 + lift / 0.4, 0, 1))
