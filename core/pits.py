@@ -29,7 +29,8 @@ image's resolution: every image is seen at the same scale):
    colour, bareness, size, aspect, open end) as log-odds of "pit"; ``confidence`` =
    sigmoid of it. Hypotheses of several sizes at one place compete through it.
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
-   to one pit).
+   to one pit); two boxes end to end that are one pit seen as two halves are merged; a
+   pit with no neighbour within 30 m needs a higher score (pits come in groups).
 6. ``fresh_soil`` (0-1): bright, bare (not green) footprint against the ground = freshly
    dug; grassed-over old pits score low.
 
@@ -53,6 +54,7 @@ WORK_PX = 8.0         # the smallest pit spans this many working pixels
 STRIDE_M = 1.5        # spacing (m) of the box centres scored before refinement
 FLOOR_W = 0.5         # weight of the floor structure against the berms in the box score
 ORIENT_REL = 0.35     # an orientation is searched when its gradient weight is this share of the main one
+MERGE_M = 2.0         # end-to-end boxes at most this far apart are one pit (see _merge_halves)
 ISOLATION = 3.0       # extra log-odds required of a pit with no neighbour (see _context)
 CONTEXT_M = 30.0      # neighbourhood radius (m) of that test
 CAPK = 1.0           # candidates kept per size: CAPK x as many as boxes of that size fit the block
@@ -485,6 +487,49 @@ def _candidates(maps, valid, g, params):
     return out
 
 
+def _pixels(R, off, r, c, hx, hy, h, w):
+    """Working-grid pixels of the box (rotated-frame centre r, c; half sizes hx, hy)."""
+    ci = R @ np.array([r, c]) + off
+    return _box_pixels(float(ci[1]), float(ci[0]), R @ np.array([0.0, 1.0]), R @ np.array([1.0, 0.0]), hx, hy, h, w)
+
+
+def _merge_halves(kept, gap, longest):
+    """Two kept boxes of one orientation, end to end (aligned, same width within 25 %, at most
+    ``gap`` pixels apart) are the two halves of one pit seen as two: merged into their union
+    when it is no longer than ``longest``. Neighbouring pits stand side by side, not end to end."""
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(kept)):
+            for j in range(i + 1, len(kept)):
+                a, b = kept[i], kept[j]
+                if a[1] is not b[1]:
+                    continue
+                for ax in (0, 1):          # 0: joined along rows (y), 1: along columns (x)
+                    pa, pb = (a[3], b[3]) if ax == 0 else (a[4], b[4])     # along the join
+                    qa, qb = (a[4], b[4]) if ax == 0 else (a[3], b[3])     # across
+                    la, lb = (a[6], b[6]) if ax == 0 else (a[5], b[5])     # half lengths along
+                    wa, wb = (a[5], b[5]) if ax == 0 else (a[6], b[6])     # half widths across
+                    if abs(wa - wb) > 0.25 * max(wa, wb) or abs(qa - qb) > 0.3 * min(wa, wb):
+                        continue
+                    if not -0.3 * min(la, lb) <= abs(pa - pb) - la - lb <= gap:
+                        continue
+                    lo, hi = min(pa - la, pb - lb), max(pa + la, pb + lb)
+                    if hi - lo > longest:
+                        continue
+                    p, half, q, wd = (lo + hi) // 2, (hi - lo + 1) // 2, (qa + qb) // 2, max(wa, wb)
+                    r, c, hx, hy = (p, q, wd, half) if ax == 0 else (q, p, half, wd)
+                    kept[i] = [max(a[0], b[0]), a[1], a[2], r, c, hx, hy, a[7] if a[0] >= b[0] else b[7]]
+                    del kept[j]
+                    merged = True
+                    break
+                if merged:
+                    break
+            if merged:
+                break
+    return kept
+
+
 def detect_pits(block, params, debug=None):
     """Pits in one :class:`core.raster.Block` -> list of dicts (``corners`` in block pixels + fields)."""
     f = working_factor(block.gsd, params)
@@ -505,18 +550,24 @@ def detect_pits(block, params, debug=None):
     hyps.sort(key=lambda q: -q[0])
     # non-maximum suppression on the pixels the boxes cover: a berm belongs to one pit
     occ = np.zeros((h, w), bool)
-    found, centres = [], []
+    kept = []
     for sc, R, off, r, c, hx, hy, feat in hyps:
         if sc < params.logit_threshold:
             break
+        pr, pc = _pixels(R, off, r, c, hx, hy, h, w)
+        if pr.size == 0 or occ[pr, pc].mean() > NMS:
+            continue
+        occ[pr, pc] = True
+        kept.append([sc, R, off, r, c, hx, hy, feat])
+    if MERGE_M > 0 and debug is None:          # (training sees the raw candidates)
+        kept = _merge_halves(kept, MERGE_M / g, params.max_size / g)
+    found, centres = [], []
+    for sc, R, off, r, c, hx, hy, feat in kept:
+        pr, pc = _pixels(R, off, r, c, hx, hy, h, w)
         ci = R @ np.array([r, c]) + off
         cyw, cxw = float(ci[0]), float(ci[1])
         ex = R @ np.array([0.0, 1.0])       # box x axis, as (row, col) in the working grid
         ey = R @ np.array([1.0, 0.0])
-        pr, pc = _box_pixels(cxw, cyw, ex, ey, hx, hy, h, w)
-        if pr.size == 0 or occ[pr, pc].mean() > NMS:
-            continue
-        occ[pr, pc] = True
         conf = _sigmoid(sc)
         # freshness: the berms (three strongest sides) and floor against the ground
         ri, cj = min(h - 1, max(0, int(round(cyw)))), min(w - 1, max(0, int(round(cxw))))
