@@ -1,6 +1,6 @@
 """Storage pits and change detection: accuracy on generated depot scenes, and speed/memory.
 
-    /usr/bin/python3 bench/bench_pits.py accuracy [--out DIR]
+    /usr/bin/python3 bench/bench_pits.py accuracy [--out DIR] [--pairs-only]
     /usr/bin/python3 bench/bench_pits.py speed [--out DIR] [--tiles 3]
 
 accuracy: per scene, pit count error %, precision, recall, F1 (a detection is right when its
@@ -56,13 +56,13 @@ def match(dets, truth):
     return int((C[r, c] < 1e6).sum())
 
 
-def accuracy(out):
+def accuracy(out, pairs_only=False):
     import depot_scenes as ds
     from core.pits import count_pits
     from core.raster import open_raster
     from core.change import detect_changes
     rows = []
-    for name, kw in SCENES:
+    for name, kw in ([] if pairs_only else SCENES):
         kw = dict(kw)
         path = os.path.join(out, f"scene{kw['seed']}.tif")
         truth = ds.depot_scene(path, **kw)
@@ -187,10 +187,11 @@ def main():
     ap.add_argument('what', choices=('accuracy', 'speed'))
     ap.add_argument('--out', default='/tmp/cargowatch_bench_pits')
     ap.add_argument('--tiles', type=int, default=3)
+    ap.add_argument('--pairs-only', action='store_true', help='accuracy: only the before/after pairs')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     if a.what == 'accuracy':
-        accuracy(a.out)
+        accuracy(a.out, a.pairs_only)
     else:
         speed(a.out, a.tiles)
 

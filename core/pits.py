@@ -530,17 +530,72 @@ def _merge_halves(kept, gap, longest):
     return kept
 
 
-def detect_pits(block, params, debug=None):
-    """Pits in one :class:`core.raster.Block` -> list of dicts (``corners`` in block pixels + fields)."""
+def _working(block, params):
+    """A block on the working grid: ((fy, fx) factors back to block pixels, working pixel size g,
+    validity, :func:`_maps`), or None when too small to hold a pit."""
     f = working_factor(block.gsd, params)
     data, (fy, fx) = _resample(block.data, f)
     data = data.astype(np.float32)
     valid = _resample(block.valid.astype(np.float32), f)[0] > 0.5 if f > 1.0001 else block.valid
-    g = block.gsd * math.sqrt(fx * fy)
     h, w = data.shape[1:]
     if h < 8 or w < 8 or valid.sum() < 64:
+        return None
+    g = block.gsd * math.sqrt(fx * fy)
+    return (fy, fx), g, valid, _maps(data, valid, g, params)
+
+
+def score_boxes(block, boxes, params, search_m=1.5):
+    """Learned score (log-odds of 'pit', as detect_pits' ``score``) of given oriented boxes in
+    one block: ``boxes`` are 4 corners each in block pixels (col, row), in the order of
+    detect_pits' ``corners``. The best over a small local search (shifts up to ``search_m``,
+    sizes x0.88..1.13) of the same features and classifier as detect_pits; -inf for a box
+    outside the block's valid pixels."""
+    out = np.full(len(boxes), -np.inf)
+    wk = _working(block, params)
+    if wk is None:
+        return out
+    (fy, fx), g, valid, (lum_s, bg_lum, is_bare, P, D, Z, B) = wk
+    h, w = valid.shape
+    stack = (P, D, Z, B, valid.astype(np.float32))
+    s = max(1, int(round(search_m / g)))
+    fs = np.array([0.88, 1.0, 1.13])
+    dr, dc, fa, fb = (v.ravel() for v in np.meshgrid(np.arange(-s, s + 1), np.arange(-s, s + 1), fs, fs,
+                                                          indexing='ij'))
+    for k, cs in enumerate(boxes):
+        cs = np.asarray(cs, dtype=float)
+        rows, cols = cs[:, 1] / fy - 0.5, cs[:, 0] / fx - 0.5       # working-grid (row, col)
+        cy, cx = rows.mean(), cols.mean()
+        e1 = (rows[1] - rows[0], cols[1] - cols[0])                  # box x axis, 2 hx long
+        hx0, hy0 = 0.5 * math.hypot(*e1), 0.5 * math.hypot(rows[2] - rows[1], cols[2] - cols[1])
+        rad = int(math.ceil(math.hypot(hx0, hy0) * 1.13 + 4.0 / g + s + 3))
+        r0, c0 = int(cy) - rad, int(cx) - rad
+        if r0 < 0 or c0 < 0 or r0 + 2 * rad + 1 > h or c0 + 2 * rad + 1 > w or hx0 < 1 or hy0 < 1:
+            continue
+        # rotate a crop around the box so the box is axis aligned (x axis = rotated columns)
+        deg = math.degrees(math.atan2(-e1[0], e1[1]))
+        rot = [_rotate(a[r0:r0 + 2 * rad + 1, c0:c0 + 2 * rad + 1], deg) for a in stack]
+        R, off = rot[0][1], rot[0][2]
+        I = np.zeros((5, rot[0][0].shape[0] + 1, rot[0][0].shape[1] + 1))
+        for j, (a, _, _) in enumerate(rot):
+            I[j, 1:, 1:] = a.cumsum(0).cumsum(1)
+        rc, cc = R.T @ (np.array([cy - r0, cx - c0]) - off)
+        r, c = np.rint(rc + dr).astype(int), np.rint(cc + dc).astype(int)
+        hx, hy = np.rint(hx0 * fa).astype(int), np.rint(hy0 * fb).astype(int)
+        t = _band(2 * np.minimum(hx, hy), g)
+        score = _score_at(I, r, c, hx, hy, t)
+        ok = _boxmean(I[4], r, c, -hy, hy, -hx, hx) >= 0.85
+        if ok.any():
+            out[k] = float(_classify(_features(I[:4], r[ok], c[ok], hx[ok], hy[ok], g, score[ok])).max())
+    return out
+
+
+def detect_pits(block, params, debug=None):
+    """Pits in one :class:`core.raster.Block` -> list of dicts (``corners`` in block pixels + fields)."""
+    wk = _working(block, params)
+    if wk is None:
         return []
-    lum_s, bg_lum, is_bare, P, D, Z, B = _maps(data, valid, g, params)
+    (fy, fx), g, valid, (lum_s, bg_lum, is_bare, P, D, Z, B) = wk
+    h, w = valid.shape
     hyps = []
     for R, off, r, c, hx, hy, X in _candidates((lum_s, P, D, Z, B), valid, g, params):
         z = _classify(X)

@@ -220,3 +220,26 @@ def test_containers_pair_misregistered(tmp_path):
     assert res['SHIFT_X'] == pytest.approx(1.2, abs=0.3)
     fields = [f.name() for f in res['OUTPUT'].fields()]
     assert 'size_class' in fields and 'colour' in fields
+
+
+def test_cross_check_turns_a_before_missed_pit_into_kept(pair):
+    from cargowatch.core.pits import count_pits
+    from cargowatch.core.raster import open_raster
+    b, a, truth = pair
+    B, A = open_raster(b), open_raster(a)
+    bd, ad = count_pits(B), count_pits(A)
+    old = np.array([(t['x'], t['y']) for t in truth['old']])
+    # the before detection misses every old pit: all after detections look new
+    recs, info = core.compare([], ad, B.srs_wkt, A.srs_wkt)
+    assert info['kept'] == 0
+    recs2, info2 = core.cross_check(recs, info, B, A)
+    kept = [np.mean(r['geometry'], axis=0) for r in recs2 if r['status'] == 'kept']
+    assert 1 <= len(kept) <= len(old) + 1 and info2['new'] == info['new'] - len(kept)
+    # ... and what it turns into kept are the old pits (the after image is shifted by (0.8, -0.6) m)
+    near_old = [np.hypot(*(old - (c - (0.8, -0.6))).T).min() < 4.0 for c in kept]
+    assert sum(near_old) >= len(kept) - 1
+    # an old pit the before image still shows is not reported as removed
+    recs, info = core.compare(bd, [], B.srs_wkt, A.srs_wkt)
+    recs3, info3 = core.cross_check(recs, info, B, A)
+    assert info3['removed'] < info['removed'] or info['removed'] == 0
+    assert info3['kept'] == info['removed'] - info3['removed']
