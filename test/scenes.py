@@ -541,13 +541,16 @@ class Occupancy:
         self.cell = cell
         self.grid = np.zeros((int(height_m / cell) + 2, int(width_m / cell) + 2), dtype=bool)
 
-    def _cells(self, poly, margin):
+    def _cells(self, poly, margin, clip=False):
         poly = np.asarray(poly, float)
         c = poly.mean(axis=0)
         poly = c + (poly - c) * (1 + margin / max(1e-6, np.abs(poly - c).max()))
         x0, y0 = np.floor(poly.min(axis=0) / self.cell).astype(int)
         x1, y1 = np.ceil(poly.max(axis=0) / self.cell).astype(int)
-        if x0 < 0 or y0 < 0 or y1 >= self.grid.shape[0] or x1 >= self.grid.shape[1]:
+        h, w = self.grid.shape
+        if clip:    # an object partly outside the scene (a train running off the edge) takes what is inside
+            return max(y0, 0), min(y1, h - 1), max(x0, 0), min(x1, w - 1)
+        if x0 < 0 or y0 < 0 or y1 >= h or x1 >= w:
             return None
         return y0, y1, x0, x1
 
@@ -559,7 +562,7 @@ class Occupancy:
         return not self.grid[y0:y1 + 1, x0:x1 + 1].any()
 
     def take(self, poly, margin=0.0):
-        y0, y1, x0, x1 = self._cells(poly, margin)
+        y0, y1, x0, x1 = self._cells(poly, margin, clip=True)
         self.grid[y0:y1 + 1, x0:x1 + 1] = True
 
 
