@@ -175,13 +175,17 @@ def segment(data, valid, gsd, sensitivity=0.5, feats=None, variant=(1.0, 0.0)):
     borders land on the edge ridges, i.e. on the true outlines. ``variant`` = (factor on the
     seed thresholds, shift of the relative one): stricter seeds split touching roofs, looser
     ones keep narrow or textured roofs whole. ``feats`` = :func:`_features` already computed."""
-    sm, lum, grad, dark = feats if feats is not None else _features(data, gsd)
-    noise = _noise_level(grad, valid)
+    sm, lum, grad, dark = feats[:4] if feats is not None else _features(data, gsd)
+    # variant-independent: the block's noise level and the strongest edge within 5 px
+    # (detect_containers passes them in ``feats`` so the three segmentations share them)
+    if feats is not None and len(feats) > 4:
+        noise, local_max = feats[4], feats[5]
+    else:
+        noise, local_max = _noise_level(grad, valid), ndimage.maximum_filter(grad, size=5)
     k = 1.0 - 0.6 * (sensitivity - 0.5)
     f, drho, fd, fm = tuple(variant) + (1.0, 1.0)[len(variant) - 2:]
     t_edge = f * max(TUNE['e0'] * k, TUNE['ek'] * noise)
     t_dark = fd * max(TUNE['d0'] * k, TUNE['dk'] * noise)
-    local_max = ndimage.maximum_filter(grad, size=5)
     cap = TUNE['cap'] * (gsd / 0.3) ** TUNE['capx'] * t_edge
     interior = grad < np.maximum(t_edge, np.minimum((TUNE['rho'] + drho) * local_max, cap))
     interior &= (dark < t_dark) & valid
@@ -372,15 +376,22 @@ def _dips(prof, step, g, min_depth):
     n = prof.size
     w = max(2, int(round(1.2 / g / step)))
     h = max(1, int(round(0.6 / g / step)))
+    if n < 5:
+        return []
+    # sliding minimum / maximum (exact, order free) instead of a Python loop over samples
+    win = np.lib.stride_tricks.sliding_window_view
+    lo_pad = np.concatenate([np.full(w, -np.inf, prof.dtype), prof, np.full(w, -np.inf, prof.dtype)])
+    hi_pad = np.concatenate([np.full(h, np.inf, prof.dtype), prof, np.full(h, np.inf, prof.dtype)])
+    idx = np.arange(1, n - 1)
+    ok = (idx - np.maximum(0, idx - w) >= 2) & (np.minimum(n, idx + w + 1) - idx >= 3)
+    loc_min = win(hi_pad, 2 * h + 1).min(axis=1)[idx]          # min over [i-h, i+h]
+    left = win(lo_pad, w)[idx].max(axis=1)                       # max over [i-w, i)
+    right = win(lo_pad, w)[idx + w + 1].max(axis=1)              # max over (i, i+w]
+    ok &= ~(prof[idx] > loc_min)
+    depth = (np.minimum(left, right) - prof[idx]).astype(np.float64)
     out = []
-    for i in range(1, n - 1):
-        lo, hi = max(0, i - w), min(n, i + w + 1)
-        if i - lo < 2 or hi - i < 3:
-            continue
-        if prof[i] > prof[max(0, i - h):i + h + 1].min():
-            continue
-        depth = min(prof[lo:i].max(), prof[i + 1:hi].max()) - prof[i]
-        if depth >= min_depth and (not out or i - out[-1] > w):
+    for i, d, o in zip(idx.tolist(), depth.tolist(), ok.tolist()):
+        if o and d >= min_depth and (not out or i - out[-1] > w):
             out.append(i)
     return out
 
@@ -594,6 +605,7 @@ def detect_containers(block, params=None):
     if not _busy(data, valid, g):
         return []
     feats = _features(_unveil(data, valid, g), g)
+    feats = feats + (_noise_level(feats[2], valid), ndimage.maximum_filter(feats[2], size=5))
     found, done = [], np.zeros(valid.shape, dtype=bool)
     for variant in TUNE['variants']:
         labels, n, sm, lum, grad = segment(data, valid, g, sens, feats, variant)
@@ -614,7 +626,8 @@ def _footprint(corners, shape):
     x0, y0 = np.maximum(0, np.floor(c.min(axis=0)).astype(int))
     x1, y1 = np.ceil(c.max(axis=0)).astype(int)
     x1, y1 = max(x0, min(w, x1)), max(y0, min(h, y1))
-    yy, xx = np.mgrid[y0:y1, x0:x1] + 0.5
+    yy = np.arange(y0, y1, dtype=np.float64).reshape(-1, 1) + 0.5
+    xx = np.arange(x0, x1, dtype=np.float64).reshape(1, -1) + 0.5
     ea, eb = c[1] - c[0], c[3] - c[0]
     pa = ((xx - c[0, 0]) * ea[0] + (yy - c[0, 1]) * ea[1]) / (ea @ ea)
     pb = ((xx - c[0, 0]) * eb[0] + (yy - c[0, 1]) * eb[1]) / (eb @ eb)
