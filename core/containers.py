@@ -144,7 +144,7 @@ def _unveil(data, valid, g):
         return data
     v = data[:, valid]
     ground = np.median(v[:, :: max(1, v.shape[1] // 50000)], axis=1) if v.size else np.zeros(data.shape[0])
-    flag &= np.abs(data - ground.reshape(-1, 1, 1)).mean(axis=0) > TUNE['line_t']
+    flag[flag] = np.abs(data[:, flag] - ground.reshape(-1, 1)).mean(axis=0) > TUNE['line_t']   # flagged px only
     flag = ndimage.binary_dilation(flag) & valid
     if not flag.any():
         return data
@@ -344,13 +344,16 @@ def _refine(sm, col, fx, fy, ct, st, lu, lv, start_px, margin=3.0, step=0.5):
     nv = int((lv / 2 + margin) / step)
     us = np.arange(-nu, nu + 1) * step
     vs = np.arange(-nv, nv + 1) * step
-    U, V = np.meshgrid(us, vs)
-    X = fx + U * ct - V * st
-    Y = fy + U * st + V * ct
+    # sample grid (rows: v, columns: u) by broadcasting, as one (2, N) coordinate array
+    X = (fx + us * ct).reshape(1, -1) - (vs * st).reshape(-1, 1)
+    Y = (fy + us * st).reshape(1, -1) + (vs * ct).reshape(-1, 1)
+    coords = np.stack([Y.ravel(), X.ravel()])
     cu = np.abs(us) <= max(1.0, 0.35 * lu)
     cv = np.abs(vs) <= max(0.75, 0.35 * lv)
-    smp = np.stack([ndimage.map_coordinates(sm[i], [Y.ravel(), X.ravel()], order=1, mode='nearest')
-                    for i in range(sm.shape[0])]).reshape((sm.shape[0],) + U.shape)
+    smp = np.empty((sm.shape[0], vs.size * us.size), dtype=sm.dtype)
+    for i in range(sm.shape[0]):
+        ndimage.map_coordinates(sm[i], coords, output=smp[i], order=1, mode='nearest')
+    smp = smp.reshape((sm.shape[0], vs.size, us.size))
     core = smp[:, cv][:, :, cu].reshape(sm.shape[0], -1)
     ref = core.mean(axis=1) if col is None else col
     d = np.sqrt(((smp - ref.reshape(-1, 1, 1)) ** 2).mean(axis=0))
@@ -488,14 +491,16 @@ def _side_contrast(cell, us, vs, smp, g):
     inner = smp[:, cv][:, :, cu].reshape(smp.shape[0], -1).mean(axis=1)
     ilum = float(inner.mean())
     out = []
-    for pos, lo_out, hi_out, across, along in ((u0, u0 - b, u0 - a, us, cv), (u1, u1 + a, u1 + b, us, cv),
-                                               (v0, v0 - b, v0 - a, vs, cu), (v1, v1 + a, v1 + b, vs, cu)):
+    rows_cv, cols_cu = smp[:, cv], smp[:, :, cu]     # the bands along the u sides / the v sides
+    lw = max(0.5, 0.15 / g)
+    for pos, lo_out, hi_out, across in ((u0, u0 - b, u0 - a, us), (u1, u1 + a, u1 + b, us),
+                                        (v0, v0 - b, v0 - a, vs), (v1, v1 + a, v1 + b, vs)):
         strip = (across >= min(lo_out, hi_out)) & (across <= max(lo_out, hi_out))
-        line = np.abs(across - pos) <= max(0.5, 0.15 / g)
+        line = np.abs(across - pos) <= lw
         if across is us:
-            so, sl = smp[:, along][:, :, strip], smp[:, along][:, :, line]
+            so, sl = rows_cv[:, :, strip], rows_cv[:, :, line]
         else:
-            so, sl = smp[:, strip][:, :, along], smp[:, line][:, :, along]
+            so, sl = cols_cu[:, strip], cols_cu[:, line]
         d_out = float(np.sqrt(((so.reshape(smp.shape[0], -1).mean(axis=1) - inner) ** 2).mean())) if so.size else 0.0
         d_line = ilum - float(sl.mean()) if sl.size else 0.0
         out.append(max(d_out, d_line))
