@@ -310,6 +310,15 @@ def _background_colours(labels, n, sm, gsd, max_obj_m2):
     return cols
 
 
+def _avg(x):
+    """``x.mean()`` of a whole array, the same value and type (numpy's own reduction and
+    division), without the overhead of ndarray.mean (called tens of thousands of times)."""
+    if x.dtype.kind in 'biu':
+        return np.add.reduce(x, axis=None, dtype=np.float64) / np.intp(x.size)
+    r = np.add.reduce(x, axis=None)
+    return r.dtype.type(r / np.intp(x.size))
+
+
 def _crossing(seg, inside, peak_window):
     """Index (fractional) of the edge in a colour-distance profile ``seg`` going outwards: the
     half-way rise from ``inside`` to its maximum (a step edge), or the top of a narrow peak
@@ -361,7 +370,7 @@ def _refine(sm, col, fx, fy, ct, st, lu, lv, start_px, margin=3.0, step=0.5):
     pu = d[cv, :].mean(axis=0)    # along profile (function of u)
     out = []
     for prof, half, n, central in ((pu, lu / 2, nu, cu), (pv, lv / 2, nv, cv)):
-        inside = float(prof[central].mean())
+        inside = float(_avg(prof[central]))
         s0 = int(max(0.0, half - start_px) / step)
         edges = []
         for seg in (prof[n + s0:], prof[:n - s0 + 1][::-1]):
@@ -387,9 +396,9 @@ def _dips(prof, step, g, min_depth):
     hi_pad = np.concatenate([np.full(h, np.inf, prof.dtype), prof, np.full(h, np.inf, prof.dtype)])
     idx = np.arange(1, n - 1)
     ok = (idx - np.maximum(0, idx - w) >= 2) & (np.minimum(n, idx + w + 1) - idx >= 3)
-    loc_min = win(hi_pad, 2 * h + 1).min(axis=1)[idx]          # min over [i-h, i+h]
-    left = win(lo_pad, w)[idx].max(axis=1)                       # max over [i-w, i)
-    right = win(lo_pad, w)[idx + w + 1].max(axis=1)              # max over (i, i+w]
+    loc_min = win(hi_pad, 2 * h + 1).min(axis=1)[1:n - 1]      # min over [i-h, i+h]
+    fwd = win(lo_pad, w).max(axis=1)                             # fwd[j] = max of prof[j-w .. j-1]
+    left, right = fwd[idx], fwd[idx + w + 1]                     # max over [i-w, i) and (i, i+w]
     ok &= ~(prof[idx] > loc_min)
     depth = (np.minimum(left, right) - prof[idx]).astype(np.float64)
     out = []
@@ -489,7 +498,7 @@ def _side_contrast(cell, us, vs, smp, g):
     if not cu.any() or not cv.any():
         return 0.0, 0.0
     inner = smp[:, cv][:, :, cu].reshape(smp.shape[0], -1).mean(axis=1)
-    ilum = float(inner.mean())
+    ilum = float(_avg(inner))
     out = []
     rows_cv, cols_cu = smp[:, cv], smp[:, :, cu]     # the bands along the u sides / the v sides
     lw = max(0.5, 0.15 / g)
@@ -501,8 +510,8 @@ def _side_contrast(cell, us, vs, smp, g):
             so, sl = rows_cv[:, :, strip], rows_cv[:, :, line]
         else:
             so, sl = cols_cu[:, strip], cols_cu[:, line]
-        d_out = float(np.sqrt(((so.reshape(smp.shape[0], -1).mean(axis=1) - inner) ** 2).mean())) if so.size else 0.0
-        d_line = ilum - float(sl.mean()) if sl.size else 0.0
+        d_out = float(np.sqrt(_avg((so.reshape(smp.shape[0], -1).mean(axis=1) - inner) ** 2))) if so.size else 0.0
+        d_line = ilum - float(_avg(sl)) if sl.size else 0.0
         out.append(max(d_out, d_line))
     return min(out), sum(out) / 4
 
@@ -683,18 +692,18 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
         m = labels[sl] == lab
         rr, cc = np.nonzero(m)
         npx = rr.size
-        if done[sl][m].mean() > 0.6:
+        if _avg(done[sl][m]) > 0.6:
             continue
-        fy, fx = rr.mean(), cc.mean()
+        fy, fx = _avg(rr), _avg(cc)
         dy, dx = rr - fy, cc - fx
-        cyy, cxx, cxy = (dy * dy).mean(), (dx * dx).mean(), (dx * dy).mean()
+        cyy, cxx, cxy = _avg(dy * dy), _avg(dx * dx), _avg(dx * dy)
         theta = 0.5 * math.atan2(2 * cxy, cxx - cyy)
         ct, st = math.cos(theta), math.sin(theta)
         u = dx * ct + dy * st
         v = -dx * st + dy * ct
-        lu = math.sqrt(12 * (u * u).mean() + 1)
-        lv = math.sqrt(12 * (v * v).mean() + 1)
-        col = np.array([sm[i][sl][m].mean() for i in range(sm.shape[0])])
+        lu = math.sqrt(12 * _avg(u * u) + 1)
+        lv = math.sqrt(12 * _avg(v * v) + 1)
+        col = np.array([_avg(sm[i][sl][m]) for i in range(sm.shape[0])])
         if not (0.6 < npx / (lu * lv) < 1.4):
             if DEBUG is not None:
                 DEBUG.append(('moments', lab, fx + xs.start, fy + ys.start, npx / (lu * lv), 0, lu * g, lv * g))
@@ -702,9 +711,9 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
         if col.size == 1:
             col = np.repeat(col, 3)
         # contrast with the ground: shadows and painted slots are ground-coloured or dark+grey
-        lum_r = float(col.mean())
+        lum_r = float(_avg(col))
         chroma = float(col.max() - col.min())
-        dist_bg = min((float(np.abs(col - (np.repeat(b, 3) if b.size == 1 else b)).mean()) for b in bgs), default=1.0)
+        dist_bg = min((float(_avg(np.abs(col - (np.repeat(b, 3) if b.size == 1 else b)))) for b in bgs), default=1.0)
         bg_l = float(np.mean(bgs[0])) if bgs else 0.3
         if dist_bg < 0.045 - 0.03 * sens:
             if DEBUG is not None:
@@ -716,7 +725,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
                 DEBUG.append(('shadow', lab, fx + xs.start, fy + ys.start, lum_r, chroma, lu * g, lv * g))
             continue    # a shadow
         # a roof is smooth inside: stripes (zebra crossings, slatted decks) are not containers
-        texture = float(grad[sl][m].mean()) / max(0.05, dist_bg + 0.02)
+        texture = float(_avg(grad[sl][m])) / max(0.05, dist_bg + 0.02)
         if texture > TUNE['texture']:
             if DEBUG is not None:
                 DEBUG.append(('texture', lab, fx + xs.start, fy + ys.start, texture, dist_bg, lu * g, lv * g))
@@ -731,7 +740,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
         uu, vv = u - du, v - dv
         inside = (np.abs(uu) <= lu2 / 2 + 0.5) & (np.abs(vv) <= lv2 / 2 + 0.5)
         cover = inside.sum() / max(1.0, lu2 * lv2)
-        leak = 1.0 - inside.mean()
+        leak = 1.0 - _avg(inside)
         fill = min(cover, 1.0)
         if cover < 0.7 - 0.1 * sens or leak > 0.3:
             if DEBUG is not None:
