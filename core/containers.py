@@ -142,8 +142,9 @@ def _unveil(data, valid, g):
     flag = lum - ndimage.grey_opening(lum, size=(se, se)) > TUNE['line_t']
     if not flag.any():
         return data
-    v = data[:, valid]
-    ground = np.median(v[:, :: max(1, v.shape[1] // 50000)], axis=1) if v.size else np.zeros(data.shape[0])
+    vi = np.flatnonzero(valid)      # the ground colour from a sample of the valid pixels
+    vi = vi[:: max(1, vi.size // 50000)]
+    ground = np.median(data.reshape(data.shape[0], -1)[:, vi], axis=1) if vi.size else np.zeros(data.shape[0])
     flag[flag] = np.abs(data[:, flag] - ground.reshape(-1, 1)).mean(axis=0) > TUNE['line_t']   # flagged px only
     flag = ndimage.binary_dilation(flag) & valid
     if not flag.any():
@@ -235,8 +236,9 @@ def _merge_fragments(labels, n, sm, dark, t_dark, max_dist):
     for a, b, da, db in ((labels[:, :-1], labels[:, 1:], dark[:, :-1], dark[:, 1:]),
                          (labels[:-1, :], labels[1:, :], dark[:-1, :], dark[1:, :])):
         m = (a != b) & (a > 0) & (b > 0)
-        lo = np.minimum(a[m], b[m]).astype(np.int64)
-        hi = np.maximum(a[m], b[m]).astype(np.int64)
+        am, bm = a[m], b[m]
+        lo = np.minimum(am, bm).astype(np.int64)
+        hi = np.maximum(am, bm).astype(np.int64)
         pairs.append(lo * (n + 1) + hi)
         darks.append(np.maximum(da[m], db[m]))
     key = np.concatenate(pairs)
