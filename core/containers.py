@@ -683,6 +683,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
     cut_l, cut_t = block.x0 < cx0, block.y0 < cy0
     cut_r, cut_b = block.x0 + w > cx1, block.y0 + h > cy1
     slices = ndimage.find_objects(labels)
+    any_done = bool(done.any())     # nothing is done before the first segmentation's sure finds
     out = []
     for lab in cand:
         sl = slices[lab - 1]
@@ -694,7 +695,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
         m = labels[sl] == lab
         rr, cc = np.nonzero(m)
         npx = rr.size
-        if _avg(done[sl][m]) > 0.6:
+        if any_done and _avg(done[sl][m]) > 0.6:
             continue
         fy, fx = _avg(rr), _avg(cc)
         dy, dx = rr - fy, cc - fx
@@ -705,7 +706,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
         v = -dx * st + dy * ct
         lu = math.sqrt(12 * _avg(u * u) + 1)
         lv = math.sqrt(12 * _avg(v * v) + 1)
-        col = np.array([_avg(sm[i][sl][m]) for i in range(sm.shape[0])])
+        col = np.array([_avg(c) for c in sm[(slice(None),) + sl][:, m]])
         if not (0.6 < npx / (lu * lv) < 1.4):
             if DEBUG is not None:
                 DEBUG.append(('moments', lab, fx + xs.start, fy + ys.start, npx / (lu * lv), 0, lu * g, lv * g))
