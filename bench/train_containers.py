@@ -32,6 +32,10 @@ from scipy.spatial import cKDTree  # noqa: E402
 def samples(seeds, tmp):
     X, y, wt, grp = [], [], [], []
     containers.FEATURES = True
+    # the current model scores the cells while sampling (it decides which regions are sure),
+    # on its own features when new ones were appended to the feature vector
+    conf, k = containers._confidence, len(containers.CONF_MODEL['mean'])
+    containers._confidence = lambda x: conf(x[:k])
     overlap = containers.TUNE['overlap']
     containers.TUNE['overlap'] = 10.0
     try:
@@ -56,6 +60,7 @@ def samples(seeds, tmp):
             print(f'{seed} {name}: {n} cells', flush=True)
     finally:
         containers.FEATURES = False
+        containers._confidence = conf
         containers.TUNE['overlap'] = overlap
     return np.array(X, float), np.array(y), np.array(wt), np.array(grp)
 
