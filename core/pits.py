@@ -25,8 +25,9 @@ image's resolution: every image is seen at the same scale):
    are taken per short-side size, so a pit is not outshone by a bigger box over its row.
 4. Refinement and classification: each candidate's position and size are refined, then a
    small boosted-tree model (core.pit_model, fitted by bench/train_pits.py on generated
-   depot scenes) scores 30 box features (side/floor/outside structure, brightness and
-   colour, bareness, size, aspect, open end) as log-odds of "pit"; ``confidence`` =
+   depot scenes) scores 31 box features (side/floor/outside structure, brightness and
+   colour, bareness, size, aspect, open end, a side whose line runs on past both ends of
+   the box: a track or a roof edge) as log-odds of "pit"; ``confidence`` =
    sigmoid of it. Hypotheses of several sizes at one place compete through it.
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
    to one pit); two boxes end to end that are one pit seen as two halves are merged; a
@@ -320,7 +321,8 @@ FEATURES = ('box_bare', 'outside_bare', 'outside_colour', 'berm3', 'berm_third',
             'floor_colour', 'berm_minus_floor_lum', 'floor_lum', 'outside_structure', 'outside_lum', 'log_area',
             'aspect', 'berm_lum_spread', 'box_score', 'open_end', 'floor_minus_outside_lum', 'log_width',
             'berm_colour', 'outside_minus_berm_bare', 'side_spread', 'outside_colour_max', 'outside_structure_max',
-            'outside_lum_min', 'outside_lum_max', 'side_lum_min', 'side_lum_max', 'floor_bare', 'floor_centre_structure')
+            'outside_lum_min', 'outside_lum_max', 'side_lum_min', 'side_lum_max', 'floor_bare', 'floor_centre_structure',
+            'side_continues')
 
 
 def _features(I, r, c, hx, hy, g, score):
@@ -341,6 +343,14 @@ def _features(I, r, c, hx, hy, g, score):
     # a berm across the middle of the floor: the box straddles two pits (or a pit and a road)
     mid = np.maximum(_boxmean(I[0], r, c, -hy // 6 - 1, hy // 6 + 1, -hx + ti, hx - ti),
                      _boxmean(I[0], r, c, -hy + ti, hy - ti, -hx // 6 - 1, hx // 6 + 1))
+    # a side whose line runs on past both ends of the box is a track or a roof edge, not a berm
+    e = np.maximum(np.minimum(hx, hy), 2 * t)
+    E = I[0]
+    ext = np.stack([np.minimum(_boxmean(E, r, c, -hy - e, -hy, -hx, -hx + t), _boxmean(E, r, c, hy, hy + e, -hx, -hx + t)),
+                    np.minimum(_boxmean(E, r, c, -hy - e, -hy, hx - t, hx), _boxmean(E, r, c, hy, hy + e, hx - t, hx)),
+                    np.minimum(_boxmean(E, r, c, -hy, -hy + t, -hx - e, -hx), _boxmean(E, r, c, -hy, -hy + t, hx, hx + e)),
+                    np.minimum(_boxmean(E, r, c, hy - t, hy, -hx - e, -hx), _boxmean(E, r, c, hy - t, hy, hx, hx + e))])
+    continues = (ext / (sides[:, 0] + 0.1)).max(axis=0)
     order = np.argsort(sides[:, 0], axis=0)                # sides by structure, weakest first
     srt = np.take_along_axis(sides, order[:, None, :], axis=0)
     berm3 = srt[1:].mean(axis=0)                           # (4, n) three strongest sides
@@ -351,7 +361,8 @@ def _features(I, r, c, hx, hy, g, score):
         np.maximum(hx, hy) / np.maximum(1, np.minimum(hx, hy)), berm_z.std(axis=0), score,
         srt[0, 0] / (srt[1, 0] + 0.1), fl[2] - outs[2], np.log(2 * np.minimum(hx, hy) * g), berm3[1],
         outs[3] - berm3[3], sides[:, 0].std(axis=0), around[:, 1].max(axis=0), around[:, 0].max(axis=0),
-        around[:, 2].min(axis=0), around[:, 2].max(axis=0), sides[:, 2].min(axis=0), sides[:, 2].max(axis=0), fl[3], mid])
+        around[:, 2].min(axis=0), around[:, 2].max(axis=0), sides[:, 2].min(axis=0), sides[:, 2].max(axis=0), fl[3], mid,
+        continues])
 
 
 def _classify(X):
