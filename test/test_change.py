@@ -111,6 +111,9 @@ def test_pits_pair_through_processing(pair):
     assert res['NEW_COUNT'] > res['REMOVED_COUNT']
     assert res['AFTER_COUNT'] > res['BEFORE_COUNT']
     assert layer.crs().authid() == 'EPSG:32637'
+    # accuracy floor: measured 25 new of 24 true, 6 kept of 6 old
+    assert abs(res['NEW_COUNT'] - len(truth['new'])) <= 3
+    assert st.count('kept') >= len(truth['old']) - 2
 
 
 def test_after_in_another_crs_works(tmp_path, pair):
