@@ -5,7 +5,7 @@ import os
 from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsField, QgsFields,
                        QgsGeometry, QgsPointXY, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingParameterBand, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterRasterLayer, QgsProject)
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsProject)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
@@ -124,6 +124,19 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
                                                 optional=True)
         p.setHelp(self.tr(aoi_help))
         self.addParameter(p)
+
+    def add_min_confidence(self, what):
+        """MIN_CONFIDENCE: keep only detections at least this confident (the counts follow)."""
+        p = QgsProcessingParameterNumber('MIN_CONFIDENCE', self.tr('Minimum confidence'), Q.DOUBLE, 0.0,
+                                         minValue=0.0, maxValue=1.0)
+        p.setHelp(self.tr(f'Keep only {what} whose confidence is at least this (0 = all the detector keeps); '
+                          'the counts are of the kept ones. 0.9 trades recall for far fewer false alarms.'))
+        self.addParameter(p)
+
+    def confident(self, parameters, context, records):
+        """The records at or above MIN_CONFIDENCE."""
+        floor = self.parameterAsDouble(parameters, 'MIN_CONFIDENCE', context)
+        return [d for d in records if d['confidence'] >= floor] if floor > 0 else records
 
     def raster_inputs(self, parameters, context, feedback):
         """(core Raster, core Aoi or None) from the parameters of add_raster_inputs, or a clear exception."""

@@ -29,6 +29,8 @@ nodata respected; 0.3-1 m per pixel works best (a pit needs ~6 pixels a side).</
 <li><b>Area of interest</b> (optional): count only inside these polygons.</li>
 <li><b>Smallest / largest pit side</b> in metres (default 6-40 m: open ammunition revetments).</li>
 <li><b>Sensitivity</b> 0-1: higher finds fainter, grassed-over pits but admits more false alarms.</li>
+<li><b>Minimum confidence</b> (default 0: all): keep only pits at least this confident; COUNT counts
+the kept ones.</li>
 </ul>
 <h3>Outputs</h3>
 <p><b>Pits</b> polygons with <i>length_m</i>, <i>width_m</i>, <i>area_m2</i>, <i>orientation_deg</i>
@@ -38,8 +40,8 @@ pits, usable in models.</p>
 <h3>Limits</h3>
 <p>Pits closer than ~2 m to each other or to a road can be merged or missed; covered (roofed)
 revetments, pits under trees or snow are not seen. Accuracy figures (generated depot scenes) are in the
-README (measured F1 0.55-0.83 on generated scenes: below the 0.9 goal, check detections before
-reporting; elongated and grassed-over pits are the most often missed).</p>
+README (F1 0.91-0.94 on generated colour depots, about 0.78 on panchromatic ones and on faint,
+grassed-over old pits: check detections before reporting).</p>
 """
 
 
@@ -71,6 +73,7 @@ class CountPits(CargoWatchAlgorithm):
                                          minValue=0.0, maxValue=1.0)
         p.setHelp(self.tr('0 = strict (fewer false alarms), 1 = permissive (finds faint, grassed-over pits).'))
         self.addParameter(p)
+        self.add_min_confidence('pits')
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Storage pits'),
                                               Q.SRC_POLYGON)
         p.setHelp(self.tr('One oriented rectangle per pit.'))
@@ -91,6 +94,7 @@ class CountPits(CargoWatchAlgorithm):
         raster, aoi = self.raster_inputs(parameters, context, feedback)
         found = self.call_core(feedback, core.count_pits, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
+        found = self.confident(parameters, context, found)
         dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, found, self.crs_of(raster))
         feedback.pushInfo(self.tr(f'{len(found)} storage pits.'))
         feedback.setProgress(100)

@@ -55,6 +55,17 @@ def test_batch_runs_give_the_same_result(scene_tif):
     assert (a['COUNT'], a['TEU']) == (b['COUNT'], b['TEU'])
 
 
+def test_min_confidence_keeps_the_confident_and_counts_them(scene_tif):
+    every = list(run({'INPUT': scene_tif})['OUTPUT'].getFeatures())
+    res = run({'INPUT': scene_tif, 'MIN_CONFIDENCE': 0.9})
+    kept = list(res['OUTPUT'].getFeatures())
+    sure = [f for f in every if f['confidence'] >= 0.9]
+    assert 0 < len(kept) == len(sure) < len(every)
+    assert all(f['confidence'] >= 0.9 for f in kept)
+    assert res['COUNT'] == sum(f['containers'] for f in sure)
+    assert res['TEU'] == sum(f['teu'] for f in sure)
+
+
 @pytest.mark.parametrize('seed,gsd', [(21, 0.3), (23, 0.4), (22, 0.5), (24, 0.6)])
 def test_accuracy_floor(tmp_path, seed, gsd):
     """Regression floor on small generated scenes (180 m square; the README/docs table has the

@@ -68,6 +68,16 @@ def test_counts_through_processing(depot):
     assert tp >= 0.8 * len(feats)
 
 
+def test_min_confidence_keeps_the_confident_and_counts_them(depot):
+    path, _ = depot
+    every = [f['confidence'] for f in run({'INPUT': path})['OUTPUT'].getFeatures()]
+    floor = float(np.median(every))
+    res = run({'INPUT': path, 'MIN_CONFIDENCE': floor})
+    kept = [f['confidence'] for f in res['OUTPUT'].getFeatures()]
+    assert res['COUNT'] == len(kept) == sum(c >= floor for c in every) < len(every)
+    assert min(kept) >= floor
+
+
 def test_batch_runs_give_the_same_result(depot):
     path, _ = depot
     assert run({'INPUT': path})['COUNT'] == run({'INPUT': path, 'SENSITIVITY': 0.5})['COUNT']
