@@ -54,11 +54,11 @@ models.</p>
 <p>Containers stacked in blocks whose seams are not visible are counted from the block's width, so a
 20 ft pair end to end without a visible gap counts as one 40 ft (the TEU stays right); rectangles of
 container colour that fit no ISO combination are counted by area at a low confidence. Containers on
-trucks and wagons are counted. On generated colour scenes at 0.3-0.6 m the count is within about 5 % (more short at 0.7 m);
-1-band (panchromatic) imagery is undercounted by about a third: dark roofs of the same grey as shadows
-are taken for shadows, and neighbouring roofs of equal grey merge. Outside ports, rectangular roof sections, vans and yard patches can be
-reported: restrict the count with an area of interest and set a minimum confidence. See the README's
-benchmark table.</p>
+trucks and wagons are counted. On generated colour scenes at 0.3-0.6 m the count is within about 5 %
+(more short at 0.7 m); 1-band (panchromatic) imagery is undercounted by about a third: dark roofs of
+the same grey as shadows are taken for shadows, and neighbouring roofs of equal grey merge. Outside
+ports, rectangular roof sections, vans and yard patches can be reported: restrict the count with an
+area of interest and set a minimum confidence. See the README's benchmark table.</p>
 """
 
 
