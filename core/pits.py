@@ -321,8 +321,8 @@ FEATURES = ('box_bare', 'outside_bare', 'outside_colour', 'berm3', 'berm_third',
             'floor_colour', 'berm_minus_floor_lum', 'floor_lum', 'outside_structure', 'outside_lum', 'log_area',
             'aspect', 'berm_lum_spread', 'box_score', 'open_end', 'floor_minus_outside_lum', 'log_width',
             'berm_colour', 'outside_minus_berm_bare', 'side_spread', 'outside_colour_max', 'outside_structure_max',
-            'outside_lum_min', 'outside_lum_max', 'side_lum_min', 'side_lum_max', 'floor_bare', 'floor_centre_structure',
-            'side_continues')
+            'outside_lum_min', 'outside_lum_max', 'side_lum_min', 'side_lum_max', 'floor_bare',
+            'floor_centre_structure', 'side_continues')
 
 
 def _features(I, r, c, hx, hy, g, score):
