@@ -48,7 +48,8 @@ misregistration in metres.</p>
 <h3>Limits</h3>
 <p>An object missed by the detector on one date shows up as new or removed: look at the
 <i>confidence</i> field. A misregistration larger than the search radius or a rotation between the
-images is not corrected.</p>
+images is not corrected. On generated depot pairs (15 old, 110-120 new pits, 1-2 px misregistration,
+another season and sun) the new-pit count is within 5 % of the truth; see the README's tables.</p>
 """
 
 
