@@ -136,7 +136,7 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
     def confident(self, parameters, context, records):
         """The records at or above MIN_CONFIDENCE."""
         floor = self.parameterAsDouble(parameters, 'MIN_CONFIDENCE', context)
-        return [d for d in records if d['confidence'] >= floor] if floor > 0 else records
+        return [d for d in records if d['confidence'] >= floor]
 
     def raster_inputs(self, parameters, context, feedback):
         """(core Raster, core Aoi or None) from the parameters of add_raster_inputs, or a clear exception."""

@@ -345,11 +345,11 @@ def _features(I, r, c, hx, hy, g, score):
                      _boxmean(I[0], r, c, -hy + ti, hy - ti, -hx // 6 - 1, hx // 6 + 1))
     # a side whose line runs on past both ends of the box is a track or a roof edge, not a berm
     e = np.maximum(np.minimum(hx, hy), 2 * t)
-    E = I[0]
-    ext = np.stack([np.minimum(_boxmean(E, r, c, -hy - e, -hy, -hx, -hx + t), _boxmean(E, r, c, hy, hy + e, -hx, -hx + t)),
-                    np.minimum(_boxmean(E, r, c, -hy - e, -hy, hx - t, hx), _boxmean(E, r, c, hy, hy + e, hx - t, hx)),
-                    np.minimum(_boxmean(E, r, c, -hy, -hy + t, -hx - e, -hx), _boxmean(E, r, c, -hy, -hy + t, hx, hx + e)),
-                    np.minimum(_boxmean(E, r, c, hy - t, hy, -hx - e, -hx), _boxmean(E, r, c, hy - t, hy, hx, hx + e))])
+    ends_v = lambda x0, x1: np.minimum(_boxmean(I[0], r, c, -hy - e, -hy, x0, x1),      # above and below
+                                       _boxmean(I[0], r, c, hy, hy + e, x0, x1))
+    ends_h = lambda y0, y1: np.minimum(_boxmean(I[0], r, c, y0, y1, -hx - e, -hx),      # left and right
+                                       _boxmean(I[0], r, c, y0, y1, hx, hx + e))
+    ext = np.stack([ends_v(-hx, -hx + t), ends_v(hx - t, hx), ends_h(-hy, -hy + t), ends_h(hy - t, hy)])
     continues = (ext / (sides[:, 0] + 0.1)).max(axis=0)
     order = np.argsort(sides[:, 0], axis=0)                # sides by structure, weakest first
     srt = np.take_along_axis(sides, order[:, None, :], axis=0)
@@ -361,8 +361,8 @@ def _features(I, r, c, hx, hy, g, score):
         np.maximum(hx, hy) / np.maximum(1, np.minimum(hx, hy)), berm_z.std(axis=0), score,
         srt[0, 0] / (srt[1, 0] + 0.1), fl[2] - outs[2], np.log(2 * np.minimum(hx, hy) * g), berm3[1],
         outs[3] - berm3[3], sides[:, 0].std(axis=0), around[:, 1].max(axis=0), around[:, 0].max(axis=0),
-        around[:, 2].min(axis=0), around[:, 2].max(axis=0), sides[:, 2].min(axis=0), sides[:, 2].max(axis=0), fl[3], mid,
-        continues])
+        around[:, 2].min(axis=0), around[:, 2].max(axis=0), sides[:, 2].min(axis=0), sides[:, 2].max(axis=0), fl[3],
+        mid, continues])
 
 
 def _classify(X):
