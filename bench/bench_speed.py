@@ -9,6 +9,9 @@ fresh process (so peak memory is its own):
 
   read   GDAL reads every block of the three bands (the same windows, overlap included, that the
          count uses; plain ReadAsArray, no processing) -> seconds
+  smooth the least a detector that looks at pixel neighbourhoods does: every block read as float
+         (read_window, as the count reads it) and each band Gaussian-smoothed once at the
+         detector's scale -> seconds (a floor for any such detector in numpy/scipy here)
   count  the full core.containers.count_containers over the raster -> seconds, containers, peak RSS
 
 Prints the figures and the ratio count / read.
@@ -93,15 +96,20 @@ def phase(kind, path):
     r = raster.open_raster(path)
     p = containers.ContainerParams()
     t = time.time()
-    if kind == 'read':
+    if kind in ('read', 'smooth'):
         from osgeo import gdal
+        from scipy import ndimage
         gdal.SetCacheMax(96 << 20)      # the same cache the count uses
         overlap = int(-(-p.overlap_m // r.gsd))
-        from osgeo import gdal
         bands = [r.ds.GetRasterBand(b) for b in r.bands]
+        sigma = min(1.5, max(0.6, containers.TUNE['sigma_m'] / r.gsd))
         for x0, y0, w, h, _ in raster.block_windows(r.width, r.height, p.block_px, overlap):
-            for band in bands:
-                band.ReadAsArray(x0, y0, w, h)
+            if kind == 'read':
+                for band in bands:
+                    band.ReadAsArray(x0, y0, w, h)
+            else:
+                for band in raster.read_window(r, x0, y0, w, h)[0]:
+                    ndimage.gaussian_filter(band, sigma, output=band, truncate=2.5)
         out = {'seconds': time.time() - t}
     else:
         found = containers.count_containers(r, p)
@@ -116,7 +124,7 @@ def main():
     ap.add_argument('--size', type=int, default=16384)
     ap.add_argument('--gsd', type=float, default=0.5)
     ap.add_argument('--out', default='/tmp/cw_bench')
-    ap.add_argument('--phase', choices=['read', 'count', 'build'])
+    ap.add_argument('--phase', choices=['read', 'smooth', 'count', 'build'])
     ap.add_argument('--path')
     args = ap.parse_args()
     if args.phase == 'build':
@@ -129,7 +137,7 @@ def main():
         subprocess.run([sys.executable, __file__, '--phase', 'build', '--path', str(path), '--size', str(args.size),
                         '--gsd', str(args.gsd)], check=True)
     res = {}
-    for kind in ('read', 'count'):
+    for kind in ('read', 'smooth', 'count'):
         proc = subprocess.run([sys.executable, __file__, '--phase', kind, '--path', str(path)],
                               capture_output=True, text=True)
         if proc.returncode:
@@ -142,6 +150,8 @@ def main():
     print(f"\n{args.size} x {args.size} x 3 ({mpx:.0f} Mpx, {os.path.getsize(path) / 1e6:.0f} MB DEFLATE) "
           f"at {args.gsd} m, {os.cpu_count()} CPU")
     print(f"GDAL read of every block: {res['read']['seconds']:.1f} s (peak RSS {res['read']['peak_rss_mb']:.0f} MB)")
+    print(f"read as float + one Gaussian smoothing per band: {res['smooth']['seconds']:.1f} s "
+          f"({res['smooth']['seconds'] / res['read']['seconds']:.1f}x read)")
     print(f"container count:          {res['count']['seconds']:.1f} s (peak RSS {res['count']['peak_rss_mb']:.0f} MB), "
           f"{res['count']['containers']} containers counted / {meta['truth_containers']} true")
     print(f"ratio count / read:       {res['count']['seconds'] / res['read']['seconds']:.1f}x")
