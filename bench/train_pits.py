@@ -5,11 +5,11 @@
 Renders 32 depot scenes (seeds 21-50, 57, 58, distinct from bench/bench_pits.py's 101-106 and
 201-202: seasons, sun, 0.4-0.9 m grids, RGB and pan Byte/UInt16, old-pits-only and empty
 scenes, other depot orientations and elongated pits), collects every refined box
-candidate with its feature vector (no suppression, no threshold), labels it by the ground
-truth (centre within max(2.5 m, 0.35 x width) of a pit whose size it fits within 40 %),
+candidate with its feature vector and corners (no suppression, no threshold), labels it by
+the ground truth (a pit when it overlaps the nearest true pit by IoU >= --iou, default 0.6),
 fits class-balanced gradient-boosted depth-2 trees (histogram splits) and writes them to
 core/pit_model.py. Candidates are cached per scene in --out (delete it after changing the
-detector). Plain numpy.
+detector). Plain numpy (and OGR for the box overlaps).
 """
 import argparse
 import os
@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'test'))
 from core import pits as cp  # noqa: E402
 from core.raster import open_raster, scan  # noqa: E402
 import depot_scenes as ds  # noqa: E402
+
+LABEL_IOU = 0.6     # a candidate box is a pit when it overlaps a true pit this much (IoU)
 
 TRAIN = [
     dict(seed=21, season='summer', sun_az=150, sun_el=45, gsd=0.5),
@@ -80,19 +82,26 @@ def candidates(path, params):
     return dets
 
 
-def label(dets, truth):
-    y = np.zeros(len(dets))
-    if not truth:
+def label(G, truth, min_iou=LABEL_IOU):
+    """1 for the candidate boxes (corners ``G``, map coordinates) that outline a pit: overlap
+    (intersection over union) with the nearest true pit at least ``min_iou``."""
+    from osgeo import ogr
+    y = np.zeros(len(G))
+    if not truth or not len(G):
         return y
+
+    def poly(c):
+        return ogr.CreateGeometryFromWkt('POLYGON ((%s))' % ', '.join(f'{x} {y_}' for x, y_ in list(c) + [c[0]]))
     tc = np.array([[t['x'], t['y']] for t in truth])
-    for i, d in enumerate(dets):
-        c = np.mean(np.asarray(d['geometry']), axis=0)
-        dd = np.hypot(*(tc - c).T)
-        j = int(np.argmin(dd))
-        t = truth[j]
-        ok = dd[j] <= max(2.5, 0.35 * t['width_m'])
-        ok &= abs(d['length_m'] / t['length_m'] - 1) < 0.4 and abs(d['width_m'] / t['width_m'] - 1) < 0.4
-        y[i] = 1.0 if ok else 0.0
+    tpoly = [poly(np.asarray(t['geometry'])) for t in truth]
+    cen = G.mean(axis=1)
+    dd = np.hypot(cen[:, None, 0] - tc[None, :, 0], cen[:, None, 1] - tc[None, :, 1])
+    near = dd.argmin(axis=1)
+    reach = np.array([t['length_m'] for t in truth])[near]
+    for i in np.nonzero(dd[np.arange(len(G)), near] < reach)[0]:
+        a, b = poly(G[i]), tpoly[near[i]]
+        inter = a.Intersection(b).GetArea()
+        y[i] = inter / (a.GetArea() + b.GetArea() - inter) >= min_iou
     return y
 
 
@@ -163,6 +172,7 @@ def predict(X, bias, trees):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default='/tmp/pit_train')
+    ap.add_argument('--iou', type=float, default=LABEL_IOU, help='overlap with a true pit that labels a box a pit')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     params = cp.PitParams()
@@ -176,13 +186,14 @@ def main():
         truth = ds.depot_scene(path, gsd=gsd, layout=lay, **sc)
         cache = os.path.join(a.out, f'cand{k}_{sc["seed"]}.npz')
         z = np.load(cache) if os.path.exists(cache) else None
-        if z is not None and z['X'].shape[1] == len(cp.FEATURES):
-            X, y = z['X'], z['y']
+        if z is not None and z['X'].shape[1] == len(cp.FEATURES) and 'G' in z:
+            X, G = z['X'], z['G']
         else:
             dets = candidates(path, params)
             X = np.array([d['_feat'] for d in dets])
-            y = label(dets, truth)
-            np.savez(cache, X=X, y=y)
+            G = np.array([d['geometry'] for d in dets], dtype=float).reshape(-1, 4, 2)
+            np.savez(cache, X=X, G=G)
+        y = label(G, truth, a.iou)
         print(f'scene {k}: {len(X)} candidates, {int(y.sum())} positive, {len(truth)} pits', flush=True)
         Xs.append(X)
         ys.append(y)

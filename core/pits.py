@@ -49,7 +49,7 @@ from scipy.spatial import cKDTree
 from .errors import CargoWatchError
 from .raster import scan
 
-LOGIT0 = 2.5          # learned-score threshold at sensitivity 0.5 (log-odds + 1.5 - 3 x sensitivity)
+LOGIT0 = 2.0          # learned-score threshold at sensitivity 0.5 (log-odds + 1.5 - 3 x sensitivity)
 NMS = 0.1             # a box is dropped when this share of its pixels is already taken
 WORK_PX = 8.0         # the smallest pit spans this many working pixels
 STRIDE_M = 1.5        # spacing (m) of the box centres scored before refinement
