@@ -101,6 +101,16 @@ class CountContainers(CargoWatchAlgorithm):
             core.check_gsd(raster.gsd)
         except core.RasterError as e:
             raise QgsProcessingException(str(e))
+        if not raster.is_colour:
+            feedback.pushWarning(self.tr(
+                'A 1-band (panchromatic) raster: dark container roofs have the grey of shadows and are dropped with '
+                'them, so the count runs about a third low (measured on generated yards). Treat it as a lower '
+                'bound, or use a colour or pan-sharpened image of the same date.'))
+        if raster.gsd > 0.65:
+            feedback.pushWarning(self.tr(
+                f'At {raster.gsd:.2f} m per pixel a container is under 4 pixels wide and touching containers are '
+                'rarely told apart: the total stays close, but single detections are less reliable '
+                '(F1 about 0.8 at 0.7 m on generated yards).'))
         params = core.ContainerParams(
             len20=self.parameterAsDouble(parameters, self.LEN20, context),
             len40=self.parameterAsDouble(parameters, self.LEN40, context),
