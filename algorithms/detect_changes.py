@@ -23,9 +23,10 @@ HELP = """
 is run through the same detector as <i>Count storage pits</i> / <i>Count shipping containers</i>, on
 its own grid: the two images may differ in grid, resolution, CRS, light and season. The detections of
 the first date are moved into the CRS of the second. Misregistration of a few metres is estimated as
-one global shift: every pair of detections closer than max(8 m, 3 &times; tolerance) votes for its
-displacement and the densest cluster of votes wins (refined by the median of its pairs; used when at
-least 3 pairs agree). After that shift, detections are paired one to one (optimal assignment on
+one global shift, from the images themselves when they agree on one (phase correlation of their edges on a
+common grid, to a fraction of a pixel; up to max(8 m, 3 &times; tolerance)); otherwise from the detections:
+every pair closer than that votes for its displacement and the densest cluster of votes wins (refined by
+the median of its pairs; used when at least 3 pairs agree). After that shift, detections are paired one to one (optimal assignment on
 distance) within the tolerance. For pits, a detection left unpaired gets a second look: if the other
 image still shows a pit at the same place (the detector's own score there, with a small local search),
 it was missed or misplaced on that date and is <i>kept</i>, not new or removed (<i>shift_m</i> empty).</p>
@@ -143,9 +144,10 @@ class DetectChanges(CargoWatchAlgorithm):
                self.KEPT_COUNT: n(('kept',)), self.BEFORE_COUNT: n(('kept', 'removed')),
                self.AFTER_COUNT: n(('kept', 'new')), self.SHIFT_X: round(info['shift'][0], 2),
                self.SHIFT_Y: round(info['shift'][1], 2)}
+        how = (f"from the {info['shift_source']}; {info['shift_pairs']} pairs of detections agree"
+               if info['shift_source'] != 'none' else 'none found, no shift applied')
         feedback.pushInfo(self.tr(f"{res[self.NEW_COUNT]} new, {res[self.REMOVED_COUNT]} removed, "
                                   f"{res[self.KEPT_COUNT]} kept; estimated misregistration "
-                                  f"{info['shift'][0]:+.1f} m east, {info['shift'][1]:+.1f} m north "
-                                  f"({info['shift_pairs']} pairs)."))
+                                  f"{info['shift'][0]:+.1f} m east, {info['shift'][1]:+.1f} m north ({how})."))
         feedback.setProgress(100)
         return res

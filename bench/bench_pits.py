@@ -38,7 +38,7 @@ SCENES = [
                                              n_new=0)),
 ]
 PAIRS = [
-    ('Tikhoretsk-like pair A (15 old, 110 new; 0.6 m summer -> 0.5 m autumn, 1.4 m shift)', dict(seed=201)),
+    ('Tikhoretsk-like pair A (15 old, 110 new; 0.6 m summer -> 0.5 m autumn, 1 m shift)', dict(seed=201)),
     ('pair B (15 old, 120 new; 2 px shift)', dict(seed=202, n_new=120, shift=(1.0, 0.6))),
 ]
 

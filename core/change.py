@@ -7,9 +7,11 @@ misregistered by a few metres. Method:
    in common (footprint intersection, optionally clipped by the analyst's AOI) is
    analysed in each, with the *same* detector of core/ (pits or containers).
 2. Before-detections are transformed into the after image's working CRS.
-3. Misregistration: every before/after pair closer than ``search`` metres votes for a
-   shift; the densest cluster of votes (a Gaussian-kernel mode on the votes, refined by
-   the median of the one-to-one matches it explains) is the global shift. With no or
+3. Misregistration, one global shift: from the images themselves when they agree on one
+   (core.coregister: phase correlation of their edges on a common grid, to a fraction of
+   a pixel); else from the detections: every before/after pair closer than ``search``
+   metres votes for a shift, the densest cluster of votes (a Gaussian-kernel mode on the
+   votes, refined by the median of the one-to-one matches it explains) wins. With no or
    too few pairs, no shift is applied.
 4. Final one-to-one match (Hungarian assignment on centre distance) within
    ``tolerance`` metres after the shift: matched = kept, unmatched after = new,
@@ -30,6 +32,7 @@ from osgeo import ogr, osr
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from .coregister import image_shift
 from .errors import CargoWatchError
 from .raster import Aoi, RasterError, _srs, geometries_in
 
@@ -156,11 +159,13 @@ def match(cb, ca, tolerance):
 
 
 def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.0, search=None,
-            min_pairs=3):
+            min_pairs=3, shift=None):
     """Match detections of two dates. ``*_dets``: dicts with map ``geometry`` in their
-    image's CRS. Returns (records, info): records are the detection dicts (geometry in
+    image's CRS; ``shift``: the misregistration (dx, dy) if known (else estimated from the
+    detections). Returns (records, info): records are the detection dicts (geometry in
     the after CRS) with ``status`` new | removed | kept and ``shift_m``; info has the
-    estimated shift (dx, dy), the number of pairs behind it and the counts."""
+    shift (dx, dy), where it came from ('images', 'detections' or 'none'), the number of
+    detection pairs that agree with it and the counts."""
     if tolerance <= 0:
         raise CargoWatchError('The matching tolerance must be a positive distance in metres.')
     before = []
@@ -173,8 +178,13 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
     cb, ca = _centres(before), _centres(after_dets)
     search = search or max(8.0, 3.0 * tolerance)
     (dx, dy), npairs = estimate_shift(cb, ca, search=search)
-    if npairs < min_pairs:
+    source = 'detections'
+    if shift is not None:
+        (dx, dy), source = shift, 'images'
+        npairs = len(match(cb + np.array([dx, dy]) if len(cb) else cb, ca, max(1.0, tolerance / 2)))
+    elif npairs < min_pairs:
         dx = dy = 0.0
+        source = 'none'
     pairs = match(cb + np.array([dx, dy]) if len(cb) else cb, ca, tolerance)
     mb = {i for i, _ in pairs}
     ma = {j for _, j in pairs}
@@ -197,7 +207,7 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
             r['status'] = 'removed'
             r['shift_m'] = None
             out.append(r)
-    info = dict(shift=(dx, dy), shift_pairs=npairs, before=len(before_dets), after=len(after_dets),
+    info = dict(shift=(dx, dy), shift_source=source, shift_pairs=npairs, before=len(before_dets), after=len(after_dets),
                 kept=len(pairs), new=len(after_dets) - len(pairs), removed=len(before_dets) - len(pairs))
     return out, info
 
@@ -296,7 +306,8 @@ def detect_changes(before, after, kind='pits', tolerance=3.0, params=None, aoi_w
     kw = {} if params is None else {'params': params}
     bd = count(before, aoi=aoi_b, progress=part(0.0, 0.45), cancelled=cancelled, **kw)
     ad = count(after, aoi=aoi_a, progress=part(0.45, 0.9), cancelled=cancelled, **kw)
-    out, info = compare(bd, ad, before.srs_wkt, after.srs_wkt, tolerance=tolerance)
+    out, info = compare(bd, ad, before.srs_wkt, after.srs_wkt, tolerance=tolerance,
+                        shift=image_shift(before, after, area, search=max(8.0, 3.0 * tolerance)))
     if kind == 'pits':
         out, info = cross_check(out, info, before, after, params)
     if progress is not None:

@@ -37,9 +37,13 @@ def test_compare_finds_new_removed_kept_under_misregistration():
     after = [box(x + shift[0], y + shift[1]) for x, y in pts[:40]] + \
         [box(x + shift[0], y + shift[1]) for x, y in pts[40:]]  # 60 new
     recs, info = core.compare(before + gone, after, UTM_WKT, UTM_WKT, tolerance=3.0)
-    assert info['shift'] == pytest.approx(shift, abs=0.05)
+    assert info['shift'] == pytest.approx(shift, abs=0.05) and info['shift_source'] == 'detections'
     status = [r['status'] for r in recs]
     assert status.count('kept') == 40 and status.count('new') == 60 and status.count('removed') == 5
+    # a shift known from the images is used as given (and the detections that agree are counted)
+    recs2, info2 = core.compare(before + gone, after, UTM_WKT, UTM_WKT, tolerance=3.0, shift=(4.0, -3.0))
+    assert info2['shift'] == (4.0, -3.0) and info2['shift_source'] == 'images' and info2['shift_pairs'] == 40
+    assert [r['status'] for r in recs2] == status
     removed = [r for r in recs if r['status'] == 'removed']
     c = np.mean(removed[0]['geometry'], axis=0)
     assert c[1] > 5077000 + 390          # drawn where they were, moved by the shift
@@ -73,6 +77,21 @@ def test_compare_empty_sides():
     assert info['removed'] == 1
     with pytest.raises(CargoWatchError, match='tolerance'):
         core.compare([], [], UTM_WKT, UTM_WKT, tolerance=0)
+
+
+def test_image_shift_from_the_images(tmp_path):
+    """core.coregister on a generated pair (other season, sun and grid) misregistered by 5 m, more
+    than the matching tolerance: the shift comes back to a fraction of a pixel; an image without
+    any texture gives none (the detections' estimate is used then)."""
+    from cargowatch.core.coregister import image_shift
+    from cargowatch.core.raster import open_raster
+    b, a, _ = ds.depot_pair(tmp_path, seed=5, shift=(4.0, 3.0))
+    B, A = open_raster(b), open_raster(a)
+    # content drawn with a world offset (dx, dy) sits at (-dx, +dy) on the map (depot_scenes)
+    assert image_shift(B, A, core.common_area(B, A)) == pytest.approx((-4.0, 3.0), abs=0.4)
+    flat = ds.write_geotiff(str(tmp_path / 'flat.tif'), np.full((3, 200, 200), 0.4), A.gt)
+    F = open_raster(flat)
+    assert image_shift(B, F, core.common_area(B, F)) is None
 
 
 def test_shift_ignores_outliers():
