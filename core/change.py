@@ -177,14 +177,14 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
         before.append(nd)
     cb, ca = _centres(before), _centres(after_dets)
     search = search or max(8.0, 3.0 * tolerance)
-    (dx, dy), npairs = estimate_shift(cb, ca, search=search)
-    source = 'detections'
     if shift is not None:
         (dx, dy), source = shift, 'images'
         npairs = len(match(cb + np.array([dx, dy]) if len(cb) else cb, ca, max(1.0, tolerance / 2)))
-    elif npairs < min_pairs:
-        dx = dy = 0.0
-        source = 'none'
+    else:
+        (dx, dy), npairs = estimate_shift(cb, ca, search=search)
+        source = 'detections'
+        if npairs < min_pairs:
+            (dx, dy), source = (0.0, 0.0), 'none'
     pairs = match(cb + np.array([dx, dy]) if len(cb) else cb, ca, tolerance)
     mb = {i for i, _ in pairs}
     ma = {j for _, j in pairs}
@@ -207,8 +207,9 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
             r['status'] = 'removed'
             r['shift_m'] = None
             out.append(r)
-    info = dict(shift=(dx, dy), shift_source=source, shift_pairs=npairs, before=len(before_dets), after=len(after_dets),
-                kept=len(pairs), new=len(after_dets) - len(pairs), removed=len(before_dets) - len(pairs))
+    info = dict(shift=(dx, dy), shift_source=source, shift_pairs=npairs, before=len(before_dets),
+                after=len(after_dets), kept=len(pairs), new=len(after_dets) - len(pairs),
+                removed=len(before_dets) - len(pairs))
     return out, info
 
 

@@ -20,13 +20,16 @@ from .raster import quiet_gdal
 
 def _grid_image(raster, bounds, res, srs_wkt):
     """Luminance of ``raster`` on the grid (bounds = xmin, ymin, xmax, ymax), NaN where nodata."""
-    with quiet_gdal():
-        ds = gdal.Warp('', raster.ds, format='MEM', outputBounds=bounds, xRes=res, yRes=res, dstSRS=srs_wkt,
-                       resampleAlg='average', outputType=gdal.GDT_Float32, dstNodata=float('nan'))
-    if ds is None:
+    try:
+        with quiet_gdal():
+            ds = gdal.Warp('', raster.ds, format='MEM', outputBounds=bounds, xRes=res, yRes=res, dstSRS=srs_wkt,
+                           resampleAlg='average', outputType=gdal.GDT_Float32, dstNodata=float('nan'))
+            bands = [ds.GetRasterBand(k).ReadAsArray() for k in raster.bands] if ds is not None else [None]
+    except RuntimeError:        # GDAL exceptions on (a corrupt block): no estimate from the images
         return None
-    a = np.stack([ds.GetRasterBand(k).ReadAsArray() for k in raster.bands]).astype(np.float32)
-    return a.mean(axis=0)
+    if any(b is None for b in bands):
+        return None
+    return np.mean(bands, axis=0, dtype=np.float32)
 
 
 def _structure(lum, sigma=1.0):
