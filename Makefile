@@ -16,7 +16,7 @@ OUT := demo_out
 export QT_QPA_PLATFORM := offscreen
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps system mp test demo package install bench resources clean
+.PHONY: all deps system mp test demo package install bench bench-real resources clean
 all: test
 
 system:
@@ -78,7 +78,22 @@ install:
 	@echo "Linked into the default QGIS profile; enable CargoWatch in Plugins ▸ Manage and Install Plugins."
 
 bench: deps mp
-	for b in bench/bench_*.py; do echo "== $$b"; $(VPY) $$b || exit 1; done
+	$(VPY) bench/bench_containers.py --markdown
+	$(VPY) bench/bench_pits.py accuracy
+	$(VPY) bench/bench_pits.py speed
+	$(VPY) bench/bench_speed.py
+	$(VPY) bench/bench_ais.py
+	$(VPY) bench/bench_dock.py
+
+# Real imagery (WorldView-2 chips of Rotterdam from the solaris 0.4.0 wheel, Apache-2.0; not committed)
+SOLARIS := build/solaris/solaris/data/preproc_tutorial
+$(SOLARIS)/pan1.tif: | deps
+	$(VPY) -m pip download -q --no-deps solaris==0.4.0 -d build/solaris
+	cd build/solaris && unzip -o -q solaris-0.4.0-*.whl 'solaris/data/preproc_tutorial/*'
+
+bench-real: $(SOLARIS)/pan1.tif
+	$(VPY) bench/bench_coregister.py $(SOLARIS)
+	$(VPY) bench/bench_real.py $(SOLARIS)/pan1.tif $(SOLARIS)/pan2.tif $(SOLARIS)/pan3.tif --out bench/out/real_rotterdam.png
 
 clean:
 	rm -rf build $(OUT) cargowatch.zip .pytest_cache
