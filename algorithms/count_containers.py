@@ -55,8 +55,8 @@ models.</p>
 20 ft pair end to end without a visible gap counts as one 40 ft (the TEU stays right); rectangles of
 container colour that fit no ISO combination are counted by area at a low confidence. Containers on
 trucks and wagons are counted. On generated colour scenes at 0.3-0.6 m the count is within about 5 %
-(more short at 0.7 m); 1-band (panchromatic) imagery is undercounted by about a third: dark roofs of
-the same grey as shadows are taken for shadows, and neighbouring roofs of equal grey merge. Outside
+(more short at 0.7 m); 1-band (panchromatic) imagery is undercounted by 15-35 %: in grey, dark roofs
+look like the asphalt or the shadows around them, and neighbouring roofs of equal grey merge. Outside
 ports, rectangular roof sections, vans and yard patches can be reported: restrict the count with an
 area of interest and set a minimum confidence. See the README's benchmark table.</p>
 """
@@ -103,9 +103,9 @@ class CountContainers(CargoWatchAlgorithm):
             raise QgsProcessingException(str(e))
         if not raster.is_colour:
             feedback.pushWarning(self.tr(
-                'A 1-band (panchromatic) raster: dark container roofs have the grey of shadows and are dropped with '
-                'them, so the count runs about a third low (measured on generated yards). Treat it as a lower '
-                'bound, or use a colour or pan-sharpened image of the same date.'))
+                'A 1-band (panchromatic) raster: in grey, dark container roofs look like the asphalt or shadows '
+                'around them and touching roofs of equal grey merge, so the count runs low (15-35 % on generated '
+                'yards). Treat it as a lower bound, or use a colour or pan-sharpened image of the same date.'))
         if raster.gsd > 0.65:
             feedback.pushWarning(self.tr(
                 f'At {raster.gsd:.2f} m per pixel a container is under 4 pixels wide and touching containers are '
