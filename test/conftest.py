@@ -83,3 +83,18 @@ def write_aoi(path, ring, epsg):
     lyr.CreateFeature(f)
     ds = None
     return str(path)
+
+
+def warnings_feedback():
+    """A QgsProcessingFeedback that keeps what the algorithm pushed as warnings (in ``.seen``)."""
+    from qgis.core import QgsProcessingFeedback
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def pushWarning(self, text):  # noqa: N802 (QGIS API)
+            self.seen.append(text)
+            super().pushWarning(text)
+    return Warnings()

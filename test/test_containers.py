@@ -5,7 +5,7 @@ import pytest
 from qgis.core import QgsProcessingException, QgsVectorLayer
 
 import processing
-from conftest import run_qgis_process, write_aoi
+from conftest import run_qgis_process, warnings_feedback, write_aoi
 from cargowatch.core import containers as core
 from cargowatch.core import raster as core_raster
 import scenes
@@ -82,28 +82,18 @@ def test_accuracy_floor(tmp_path, seed, gsd):
 
 
 def test_one_band_raster_works_and_warns(tmp_path, small_scene):
-    from qgis.core import QgsProcessingFeedback
-
-    class Warnings(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.seen = []
-
-        def pushWarning(self, text):  # noqa: N802 (QGIS API)
-            self.seen.append(text)
-            super().pushWarning(text)
     path = scenes.write_scene(small_scene, tmp_path / 'pan.tif', layout='pan', dtype='UInt16')
-    fb = Warnings()
+    fb = warnings_feedback()
     res = processing.run(ALG, {'INPUT': path, 'OUTPUT': 'memory:'}, feedback=fb)
     assert res['COUNT'] > 0.3 * small_scene.n_containers
     colours = {f['colour'] for f in res['OUTPUT'].getFeatures()}
     assert colours <= {'white', 'grey', 'black'}
     assert len(fb.seen) == 1 and 'panchromatic' in fb.seen[0] and 'lower bound' in fb.seen[0]
-    fb = Warnings()
+    fb = warnings_feedback()
     processing.run(ALG, {'INPUT': scenes.write_scene(small_scene, tmp_path / 'rgb.tif'), 'OUTPUT': 'memory:'},
                    feedback=fb)
     assert fb.seen == []            # a colour raster at 0.4 m: nothing to warn about
-    fb = Warnings()
+    fb = warnings_feedback()
     coarse = scenes.port_scene(seed=11, gsd=0.7, size_px=300)
     processing.run(ALG, {'INPUT': scenes.write_scene(coarse, tmp_path / 'c.tif'), 'OUTPUT': 'memory:'}, feedback=fb)
     assert len(fb.seen) == 1 and '0.70 m per pixel' in fb.seen[0]
