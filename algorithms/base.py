@@ -138,8 +138,9 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         floor = self.parameterAsDouble(parameters, 'MIN_CONFIDENCE', context)
         return [d for d in records if d['confidence'] >= floor]
 
-    def raster_inputs(self, parameters, context, feedback):
-        """(core Raster, core Aoi or None) from the parameters of add_raster_inputs, or a clear exception."""
+    def raster_inputs(self, parameters, context, feedback, grey_warning=None):
+        """(core Raster, core Aoi or None) from the parameters of add_raster_inputs, or a clear exception;
+        ``grey_warning`` is pushed as a warning when the raster is read as one (panchromatic) band."""
         bands = self.parameterAsInts(parameters, 'BANDS', context) or None
         if bands is not None and len(bands) not in (1, 3):
             raise QgsProcessingException(self.tr(f'Give three bands (red, green, blue) or one band, not '
@@ -150,6 +151,8 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.tr('The area of interest does not overlap the raster.'))
         feedback.pushInfo(self.tr(f'Ground resolution {raster.gsd:.2f} m; bands {list(raster.bands)}'
                                   + ('; reprojected to UTM' if raster.warped else '')))
+        if grey_warning and not raster.is_colour:
+            feedback.pushWarning(self.tr(grey_warning))
         return raster, aoi
 
     def aoi_param(self, parameters, name, context, raster):

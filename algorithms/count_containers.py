@@ -96,16 +96,14 @@ class CountContainers(CargoWatchAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.TEU, self.tr('Twenty-foot equivalent units (TEU)')))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
-        raster, aoi = self.raster_inputs(parameters, context, feedback)
+        raster, aoi = self.raster_inputs(parameters, context, feedback, grey_warning=(
+            'A 1-band (panchromatic) raster: in grey, dark container roofs look like the asphalt or shadows '
+            'around them and touching roofs of equal grey merge, so the count runs low (15-35 % on generated '
+            'yards). Treat it as a lower bound, or use a colour or pan-sharpened image of the same date.'))
         try:
             core.check_gsd(raster.gsd)
         except core.RasterError as e:
             raise QgsProcessingException(str(e))
-        if not raster.is_colour:
-            feedback.pushWarning(self.tr(
-                'A 1-band (panchromatic) raster: in grey, dark container roofs look like the asphalt or shadows '
-                'around them and touching roofs of equal grey merge, so the count runs low (15-35 % on generated '
-                'yards). Treat it as a lower bound, or use a colour or pan-sharpened image of the same date.'))
         if raster.gsd > 0.65:
             feedback.pushWarning(self.tr(
                 f'At {raster.gsd:.2f} m per pixel a container is under 4 pixels wide and touching containers are '

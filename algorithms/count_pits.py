@@ -91,12 +91,10 @@ class CountPits(CargoWatchAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
         params = self.pit_params(parameters, context)
-        raster, aoi = self.raster_inputs(parameters, context, feedback)
-        if not raster.is_colour:
-            feedback.pushWarning(self.tr(
-                'A 1-band (panchromatic) raster: without colour, fresh soil and grass look alike, so boxes are more '
-                'often misplaced or straddle two pits (F1 about 0.8 on generated depots, 0.92-0.95 in colour). '
-                'Check the detections by eye, or use a colour or pan-sharpened image.'))
+        raster, aoi = self.raster_inputs(parameters, context, feedback, grey_warning=(
+            'A 1-band (panchromatic) raster: without colour, fresh soil and grass look alike, so boxes are more '
+            'often misplaced or straddle two pits (F1 about 0.8 on generated depots, 0.92-0.95 in colour). '
+            'Check the detections by eye, or use a colour or pan-sharpened image.'))
         found = self.call_core(feedback, core.count_pits, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
         found = self.confident(parameters, context, found)

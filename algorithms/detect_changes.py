@@ -26,10 +26,11 @@ the first date are moved into the CRS of the second. Misregistration of a few me
 one global shift, from the images themselves when they agree on one (phase correlation of their edges on a
 common grid, to a fraction of a pixel; up to max(8 m, 3 &times; tolerance)); otherwise from the detections:
 every pair closer than that votes for its displacement and the densest cluster of votes wins (refined by
-the median of its pairs; used when at least 3 pairs agree). After that shift, detections are paired one to one (optimal assignment on
-distance) within the tolerance. For pits, a detection left unpaired gets a second look: if the other
-image still shows a pit at the same place (the detector's own score there, with a small local search),
-it was missed or misplaced on that date and is <i>kept</i>, not new or removed (<i>shift_m</i> empty).</p>
+the median of its pairs; used when at least 3 pairs agree). After that shift, detections are paired one
+to one (optimal assignment on distance) within the tolerance. For pits, a detection left unpaired gets
+a second look: if the other image still shows a pit at the same place (the detector's own score there,
+with a small local search), it was missed or misplaced on that date and is <i>kept</i>, not new or
+removed (<i>shift_m</i> empty).</p>
 <h3>Parameters</h3>
 <ul>
 <li><b>Before</b>, <b>After</b>: the two rasters (any CRS; geographic ones are reprojected to UTM).</li>

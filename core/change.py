@@ -179,13 +179,15 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
     search = search or max(8.0, 3.0 * tolerance)
     if shift is not None:
         (dx, dy), source = shift, 'images'
-        npairs = len(match(cb + np.array([dx, dy]) if len(cb) else cb, ca, max(1.0, tolerance / 2)))
     else:
         (dx, dy), npairs = estimate_shift(cb, ca, search=search)
         source = 'detections'
         if npairs < min_pairs:
             (dx, dy), source = (0.0, 0.0), 'none'
-    pairs = match(cb + np.array([dx, dy]) if len(cb) else cb, ca, tolerance)
+    moved = cb + np.array([dx, dy]) if len(cb) else cb
+    pairs = match(moved, ca, tolerance)
+    if shift is not None:       # the detections that agree with the images' shift
+        npairs = int(sum(np.hypot(*(ca[j] - moved[i])) <= max(1.0, tolerance / 2) for i, j in pairs))
     mb = {i for i, _ in pairs}
     ma = {j for _, j in pairs}
     out = []

@@ -24,9 +24,9 @@ def scene_tif(tmp_path, small_scene):
     return scenes.write_scene(small_scene, tmp_path / 'port.tif')
 
 
-def run(params):
+def run(params, **kw):
     params.setdefault('OUTPUT', 'memory:')
-    return processing.run(ALG, params)
+    return processing.run(ALG, params, **kw)
 
 
 def test_counts_through_processing(scene_tif, small_scene):
@@ -84,18 +84,17 @@ def test_accuracy_floor(tmp_path, seed, gsd):
 def test_one_band_raster_works_and_warns(tmp_path, small_scene):
     path = scenes.write_scene(small_scene, tmp_path / 'pan.tif', layout='pan', dtype='UInt16')
     fb = warnings_feedback()
-    res = processing.run(ALG, {'INPUT': path, 'OUTPUT': 'memory:'}, feedback=fb)
+    res = run({'INPUT': path}, feedback=fb)
     assert res['COUNT'] > 0.3 * small_scene.n_containers
     colours = {f['colour'] for f in res['OUTPUT'].getFeatures()}
     assert colours <= {'white', 'grey', 'black'}
     assert len(fb.seen) == 1 and 'panchromatic' in fb.seen[0] and 'lower bound' in fb.seen[0]
     fb = warnings_feedback()
-    processing.run(ALG, {'INPUT': scenes.write_scene(small_scene, tmp_path / 'rgb.tif'), 'OUTPUT': 'memory:'},
-                   feedback=fb)
+    run({'INPUT': scenes.write_scene(small_scene, tmp_path / 'rgb.tif')}, feedback=fb)
     assert fb.seen == []            # a colour raster at 0.4 m: nothing to warn about
     fb = warnings_feedback()
     coarse = scenes.port_scene(seed=11, gsd=0.7, size_px=300)
-    processing.run(ALG, {'INPUT': scenes.write_scene(coarse, tmp_path / 'c.tif'), 'OUTPUT': 'memory:'}, feedback=fb)
+    run({'INPUT': scenes.write_scene(coarse, tmp_path / 'c.tif')}, feedback=fb)
     assert len(fb.seen) == 1 and '0.70 m per pixel' in fb.seen[0]
 
 

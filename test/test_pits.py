@@ -94,13 +94,13 @@ def test_one_band_uint16_and_four_band(tmp_path):
     t1 = ds.depot_scene(str(tmp_path / 'pan.tif'), seed=6, size=(200.0, 200.0), n_old=0, n_new=20, bands=1,
                         dtype='UInt16')
     fb = warnings_feedback()
-    r1 = processing.run(ALG, {'INPUT': str(tmp_path / 'pan.tif'), 'OUTPUT': 'memory:'}, feedback=fb)
+    r1 = run({'INPUT': str(tmp_path / 'pan.tif')}, feedback=fb)
     assert r1['COUNT'] > 0
     assert len(fb.seen) == 1 and 'panchromatic' in fb.seen[0]      # lower accuracy without colour: said
     ds.depot_scene(str(tmp_path / 'ms.tif'), seed=6, size=(200.0, 200.0), n_old=0, n_new=20, bands=4,
                    dtype='Float32')
     fb = warnings_feedback()
-    r4 = processing.run(ALG, {'INPUT': str(tmp_path / 'ms.tif'), 'BANDS': [1, 2, 3], 'OUTPUT': 'memory:'}, feedback=fb)
+    r4 = run({'INPUT': str(tmp_path / 'ms.tif'), 'BANDS': [1, 2, 3]}, feedback=fb)
     assert r4['COUNT'] > 0 and fb.seen == []
     assert match(layer_dets(r1['OUTPUT']), t1) > 0
 
