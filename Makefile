@@ -89,7 +89,8 @@ bench: deps mp
 SOLARIS := build/solaris/solaris/data/preproc_tutorial
 $(SOLARIS)/pan1.tif: | deps
 	$(VPY) -m pip download -q --no-deps solaris==0.4.0 -d build/solaris
-	cd build/solaris && unzip -o -q solaris-0.4.0-*.whl 'solaris/data/preproc_tutorial/*'
+	$(VPY) -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('build/solaris/solaris-0.4.0-*.whl')[0]); \
+	  [z.extract(n, 'build/solaris') for n in z.namelist() if n.startswith('solaris/data/preproc_tutorial/')]"
 
 bench-real: $(SOLARIS)/pan1.tif
 	$(VPY) bench/bench_coregister.py $(SOLARIS)
