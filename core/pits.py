@@ -25,10 +25,10 @@ image's resolution: every image is seen at the same scale):
    are taken per short-side size, so a pit is not outshone by a bigger box over its row.
 4. Refinement and classification: each candidate's position and size are refined, then a
    small boosted-tree model (core.pit_model, fitted by bench/train_pits.py on generated
-   depot scenes) scores 31 box features (side/floor/outside structure, brightness and
-   colour, bareness, size, aspect, open end, a side whose line runs on past both ends of
-   the box: a track or a roof edge) as log-odds of "pit"; ``confidence`` =
-   sigmoid of it. Hypotheses of several sizes at one place compete through it.
+   depot scenes; core.pit_model_pan, fitted on the 1-band ones, for panchromatic images)
+   scores 31 box features (side/floor/outside structure, brightness and colour, bareness,
+   size, aspect, open end, a side whose line runs on past both ends of the box: a track or
+   a roof edge) as log-odds of "pit"; ``confidence`` = sigmoid of it. Hypotheses of several sizes at one place compete through it.
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
    to one pit); two boxes end to end that are one pit seen as two halves are merged; a
    pit with no neighbour within 30 m needs a higher score (pits come in groups).
@@ -365,9 +365,13 @@ def _features(I, r, c, hx, hy, g, score):
         mid, continues])
 
 
-def _classify(X):
-    """Log-odds of 'pit' for feature rows ``X`` from the boosted depth-2 trees of core.pit_model."""
-    from .pit_model import BIAS, TREES
+def _classify(X, grey=False):
+    """Log-odds of 'pit' for feature rows ``X`` from the boosted depth-2 trees of core.pit_model
+    (core.pit_model_pan for 1-band images, ``grey``)."""
+    if grey:
+        from .pit_model_pan import BIAS, TREES
+    else:
+        from .pit_model import BIAS, TREES
     z = np.full(len(X), BIAS)
     for f0, t0, f1, t1, f2, t2, v in TREES:
         z += np.where(X[:, f0] <= t0, np.where(X[:, f1] <= t1, v[0], v[1]), np.where(X[:, f2] <= t2, v[2], v[3]))
@@ -596,7 +600,8 @@ def score_boxes(block, boxes, params, search_m=1.5):
         score = _score_at(I, r, c, hx, hy, t)
         ok = _boxmean(I[4], r, c, -hy, hy, -hx, hx) >= 0.85
         if ok.any():
-            out[k] = float(_classify(_features(I[:4], r[ok], c[ok], hx[ok], hy[ok], g, score[ok])).max())
+            X = _features(I[:4], r[ok], c[ok], hx[ok], hy[ok], g, score[ok])
+            out[k] = float(_classify(X, grey=is_bare is None).max())
     return out
 
 
@@ -609,7 +614,7 @@ def detect_pits(block, params, debug=None):
     h, w = valid.shape
     hyps = []
     for R, off, r, c, hx, hy, X in _candidates((lum_s, P, D, Z, B), valid, g, params):
-        z = _classify(X)
+        z = _classify(X, grey=is_bare is None)
         hyps += [(float(z[k]), R, off, int(r[k]), int(c[k]), int(hx[k]), int(hy[k]), X[k]) for k in range(len(z))]
     if debug is not None:
         debug.update(P=P, D=D, nref=len(hyps))
