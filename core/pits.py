@@ -366,16 +366,17 @@ def _features(I, r, c, hx, hy, g, score):
 
 
 def _classify(X, grey=False):
-    """Log-odds of 'pit' for feature rows ``X`` from the boosted depth-2 trees of core.pit_model
-    (core.pit_model_pan for 1-band images, ``grey``)."""
-    if grey:
-        from .pit_model_pan import BIAS, TREES
-    else:
-        from .pit_model import BIAS, TREES
-    z = np.full(len(X), BIAS)
-    for f0, t0, f1, t1, f2, t2, v in TREES:
-        z += np.where(X[:, f0] <= t0, np.where(X[:, f1] <= t1, v[0], v[1]), np.where(X[:, f2] <= t2, v[2], v[3]))
-    return z
+    """Log-odds of 'pit' for feature rows ``X`` from the boosted depth-2 trees of core.pit_model;
+    for 1-band images (``grey``) the mean of it and core.pit_model_pan, fitted on grey scenes
+    only (better on full depots, worse alone on small sparse ones)."""
+    from . import pit_model, pit_model_pan
+    models = (pit_model, pit_model_pan) if grey else (pit_model,)
+    z = np.zeros(len(X))
+    for m in models:
+        z += m.BIAS
+        for f0, t0, f1, t1, f2, t2, v in m.TREES:
+            z += np.where(X[:, f0] <= t0, np.where(X[:, f1] <= t1, v[0], v[1]), np.where(X[:, f2] <= t2, v[2], v[3]))
+    return z / len(models)
 
 
 def _sigmoid(x):

@@ -102,7 +102,7 @@ def test_one_band_uint16_and_four_band(tmp_path):
     fb = warnings_feedback()
     r4 = run({'INPUT': str(tmp_path / 'ms.tif'), 'BANDS': [1, 2, 3]}, feedback=fb)
     assert r4['COUNT'] > 0 and fb.seen == []
-    assert match(layer_dets(r1['OUTPUT']), t1) > 0
+    assert match(layer_dets(r1['OUTPUT']), t1) >= 6     # measured 8 of 20 (grey, small and sparse: weak)
 
 
 def test_geographic_raster_measured_in_metres(tmp_path, depot):
