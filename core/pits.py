@@ -28,7 +28,8 @@ image's resolution: every image is seen at the same scale):
    depot scenes; core.pit_model_pan, fitted on the 1-band ones, for panchromatic images)
    scores 31 box features (side/floor/outside structure, brightness and colour, bareness,
    size, aspect, open end, a side whose line runs on past both ends of the box: a track or
-   a roof edge) as log-odds of "pit"; ``confidence`` = sigmoid of it. Hypotheses of several sizes at one place compete through it.
+   a roof edge) as log-odds of "pit"; ``confidence`` = sigmoid of it. Hypotheses of several
+   sizes at one place compete through it.
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
    to one pit); two boxes end to end that are one pit seen as two halves are merged; a
    pit with no neighbour within 30 m needs a higher score (pits come in groups).
