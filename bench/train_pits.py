@@ -8,9 +8,9 @@ scenes, other depot orientations and elongated pits), collects every refined box
 candidate with its feature vector and corners (no suppression, no threshold), labels it by
 the ground truth (a pit when it overlaps the nearest true pit by IoU >= --iou, default 0.6),
 fits class-balanced gradient-boosted depth-2 trees (histogram splits) and writes them to
-core/pit_model.py. With --pan it fits the model of 1-band images, core/pit_model_pan.py, on the
-pan scenes among them and PAN_EXTRA (seeds 83, 86, 87). Candidates are cached per scene in --out (delete it after changing the
-detector). Plain numpy (and OGR for the box overlaps).
+core/pit_model.py. With --pan it fits the model of 1-band images, core/pit_model_pan.py, on
+the pan scenes among them and PAN_EXTRA (seeds 83, 86, 87). Candidates are cached per scene in
+--out (delete it after changing the detector). Plain numpy (and OGR for the box overlaps).
 """
 import argparse
 import os
@@ -169,14 +169,6 @@ def fit_trees(X, y, rounds=700, lr=0.2, nbins=32):
     return bias, trees
 
 
-def predict(X, bias, trees):
-    z = np.full(len(X), bias)
-    for f0, t0, f1, t1, f2, t2, v in trees:
-        left = X[:, f0] <= t0
-        z += np.where(left, np.where(X[:, f1] <= t1, v[0], v[1]), np.where(X[:, f2] <= t2, v[2], v[3]))
-    return z
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default='/tmp/pit_train')
@@ -210,7 +202,7 @@ def main():
     X, y = np.concatenate(Xs), np.concatenate(ys)
     np.savez(os.path.join(a.out, 'train_pan.npz' if a.pan else 'train.npz'), X=X, y=y)
     bias, trees = fit_trees(X, y)
-    z = predict(X, bias, trees)
+    z = cp.tree_logits(X, bias, trees)
     for th in (-1, 0, 1, 2):
         pred = z > th
         tp = (pred & (y > 0)).sum()

@@ -372,12 +372,15 @@ def _classify(X, grey=False):
     only (better on full depots, worse alone on small sparse ones)."""
     from . import pit_model, pit_model_pan
     models = (pit_model, pit_model_pan) if grey else (pit_model,)
-    z = np.zeros(len(X))
-    for m in models:
-        z += m.BIAS
-        for f0, t0, f1, t1, f2, t2, v in m.TREES:
-            z += np.where(X[:, f0] <= t0, np.where(X[:, f1] <= t1, v[0], v[1]), np.where(X[:, f2] <= t2, v[2], v[3]))
-    return z / len(models)
+    return sum(tree_logits(X, m.BIAS, m.TREES) for m in models) / len(models)
+
+
+def tree_logits(X, bias, trees):
+    """Sum of boosted depth-2 trees (f0, t0, f1, t1, f2, t2, leaves) over feature rows ``X``."""
+    z = np.full(len(X), float(bias))
+    for f0, t0, f1, t1, f2, t2, v in trees:
+        z += np.where(X[:, f0] <= t0, np.where(X[:, f1] <= t1, v[0], v[1]), np.where(X[:, f2] <= t2, v[2], v[3]))
+    return z
 
 
 def _sigmoid(x):
