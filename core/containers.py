@@ -19,7 +19,7 @@ Method (per overlapping block of the raster, at its own ground resolution):
 5. Regions of plausible size and second moments (vectorised filter) get an oriented
    rectangle (PCA) whose sides are refined on colour-distance profiles (edge at half
    contrast, or on the seam line between two similar roofs). Ground-coloured regions
-   (painted slots), dark colourless ones (shadows) and striped ones (zebra crossings) are
+   (painted slots; on colour rasters only), dark colourless ones (shadows) and striped ones (zebra crossings) are
    dropped. The rectangle is kept when its length fits an ISO 20 ft or 40 ft container and
    its width a whole number k of container widths (k > 1: a *block* of touching containers);
    otherwise it is cut at the dark dips of its luminance profiles (seams, bay gaps) and each
@@ -718,11 +718,13 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
         chroma = float(col.max() - col.min())
         dist_bg = min((float(_avg(np.abs(col - (np.repeat(b, 3) if b.size == 1 else b)))) for b in bgs), default=1.0)
         bg_l = float(np.mean(bgs[0])) if bgs else 0.3
-        if dist_bg < 0.045 - 0.03 * sens:
+        grey_only = sm.shape[0] == 1
+        # painted slots: ground-coloured. In grey, though, roofs of the ground's grey are common
+        # (outlined by seams and shadows): there the confidence model weighs their contrast
+        if not grey_only and dist_bg < 0.045 - 0.03 * sens:
             if DEBUG is not None:
                 DEBUG.append(('ground', lab, fx + xs.start, fy + ys.start, dist_bg, 0, lu * g, lv * g))
             continue
-        grey_only = sm.shape[0] == 1
         if (lum_r < 0.55 * bg_l) if grey_only else (lum_r < 0.75 * bg_l and chroma < 0.06 + 0.3 * lum_r):
             if DEBUG is not None:
                 DEBUG.append(('shadow', lab, fx + xs.start, fy + ys.start, lum_r, chroma, lu * g, lv * g))
