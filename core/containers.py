@@ -92,7 +92,9 @@ TUNE = {
     'rho': 0.35, 'cap': 2.0, 'capx': 1.0,   # ... or below rho x strongest edge within 5 px,
                                  # capped at cap x (gsd/0.3)^capx x the absolute threshold
     'd0': 0.02, 'dk': 4.0,       # dark-line (seam) strength that breaks a seed region
-    'sigma_m': 0.3,              # smoothing, metres
+    'sigma_m': 0.25,             # smoothing, metres ...
+    'sigma_min': 0.3,            # ... and pixels at least (at 0.7 m a container is 3.5 px wide: a wider
+                                 # smoothing leaves no low-gradient interior to seed its roof)
     'grow': 2.0,                 # px that seed regions grow into the edge zones
     'merge': 0.06,               # colour distance under which touching regions (no seam) merge
     'tw0': 0.55, 'twg': 1.75,     # width tolerance: max(tw0 + 0.3 sensitivity, twg px), metres
@@ -112,7 +114,7 @@ TUNE = {
 
 def _features(data, gsd):
     """Smoothed bands, luminance, colour gradient magnitude and dark-line strength."""
-    sigma = min(1.5, max(0.6, TUNE['sigma_m'] / gsd))
+    sigma = min(1.5, max(TUNE['sigma_min'], TUNE['sigma_m'] / gsd))
     sm = np.empty_like(data)
     grad = np.zeros(data.shape[1:], dtype=np.float32)
     tmp = np.empty(data.shape[1:], dtype=np.float32)
