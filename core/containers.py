@@ -19,8 +19,8 @@ Method (per overlapping block of the raster, at its own ground resolution):
 5. Regions of plausible size and second moments (vectorised filter) get an oriented
    rectangle (PCA) whose sides are refined on colour-distance profiles (edge at half
    contrast, or on the seam line between two similar roofs). Ground-coloured regions
-   (painted slots; on colour rasters only), dark colourless ones (shadows) and striped ones (zebra crossings) are
-   dropped. The rectangle is kept when its length fits an ISO 20 ft or 40 ft container and
+   (painted slots; on colour rasters only), dark colourless ones (shadows) and striped ones
+   (zebra crossings) are dropped. The rectangle is kept when its length fits an ISO 20 ft or 40 ft container and
    its width a whole number k of container widths (k > 1: a *block* of touching containers);
    otherwise it is cut at the dark dips of its luminance profiles (seams, bay gaps) and each
    piece is fitted; rectangles of container colour that still fit nothing are counted by
