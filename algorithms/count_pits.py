@@ -40,7 +40,7 @@ pits, usable in models.</p>
 <h3>Limits</h3>
 <p>Pits closer than ~2 m to each other or to a road can be merged or missed; covered (roofed)
 revetments, pits under trees or snow are not seen. Accuracy figures (generated depot scenes) are in the
-README (F1 0.92-0.95 on generated colour depots, about 0.8 on panchromatic ones and on faint,
+README (F1 0.92-0.95 on generated colour depots, 0.85-0.9 on panchromatic ones, about 0.8 on faint,
 grassed-over old pits: check detections before reporting).</p>
 """
 

@@ -8,8 +8,9 @@ scenes, other depot orientations and elongated pits), collects every refined box
 candidate with its feature vector and corners (no suppression, no threshold), labels it by
 the ground truth (a pit when it overlaps the nearest true pit by IoU >= --iou, default 0.6),
 fits class-balanced gradient-boosted depth-2 trees (histogram splits) and writes them to
-core/pit_model.py. With --pan it fits the model of 1-band images, core/pit_model_pan.py, on
-the pan scenes among them and PAN_EXTRA (seeds 83, 86, 87). Candidates are cached per scene in
+core/pit_model.py (every scene on the colour working grid, core.pits.WORK_PX). With --pan it
+fits the model of 1-band images, core/pit_model_pan.py, on the pan scenes among them and PAN_EXTRA
+(seeds 83, 86, 87), on their own finer grid (WORK_PX_GREY). Candidates are cached per scene in
 --out (delete it after changing the detector). Plain numpy (and OGR for the box overlaps).
 """
 import argparse
@@ -178,6 +179,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     params = cp.PitParams()
     scenes = [sc for sc in TRAIN if sc.get('bands', 3) == 1] + PAN_EXTRA if a.pan else TRAIN
+    if not a.pan:       # the joint model learns berm geometry from the grey scenes too, on its grid
+        cp.WORK_PX_GREY = cp.WORK_PX
     Xs, ys = [], []
     for k, sc in enumerate(scenes):
         sc = dict(sc)
@@ -186,7 +189,7 @@ def main():
         if lay is not None:
             lay = ds.depot_layout(sc['seed'], n_old=sc.get('n_old', 15), n_new=sc.get('n_new', 110), **lay)
         truth = ds.depot_scene(path, gsd=gsd, layout=lay, **sc)
-        cache = os.path.join(a.out, f'cand{sc["seed"]}.npz')
+        cache = os.path.join(a.out, f'cand{sc["seed"]}{"_pan" if a.pan else ""}.npz')   # grids differ
         z = np.load(cache) if os.path.exists(cache) else None
         if z is not None and z['X'].shape[1] == len(cp.FEATURES) and 'G' in z:
             X, G = z['X'], z['G']

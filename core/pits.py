@@ -7,7 +7,8 @@ for the vehicles, and a shadow outside the berm on the sun's far side.
 
 Method, per block of :func:`core.raster.scan` (the block is area-averaged to a working
 grid on which the smallest pit spans ~8 pixels, 0.75 m for the default 6 m, whatever the
-image's resolution: every image is seen at the same scale):
+image's resolution: every image is seen at the same scale; ~10 pixels on 1-band images,
+where without colour neighbouring pits are told apart by their berms' geometry alone):
 
 1. Maps: a robust ground model (median over ~2x the largest pit, coarse grid); berm-scale
    structure ``P`` (band-pass difference of Gaussians of the colour image, in units of
@@ -25,7 +26,7 @@ image's resolution: every image is seen at the same scale):
    are taken per short-side size, so a pit is not outshone by a bigger box over its row.
 4. Refinement and classification: each candidate's position and size are refined, then a
    small boosted-tree model (core.pit_model, fitted by bench/train_pits.py on generated
-   depot scenes; core.pit_model_pan, fitted on the 1-band ones, for panchromatic images)
+   depot scenes; for panchromatic images core.pit_model_pan, fitted on the 1-band ones)
    scores 31 box features (side/floor/outside structure, brightness and colour, bareness,
    size, aspect, open end, a side whose line runs on past both ends of the box: a track or
    a roof edge) as log-odds of "pit"; ``confidence`` = sigmoid of it. Hypotheses of several
@@ -52,7 +53,8 @@ from .raster import scan
 
 LOGIT0 = 2.0          # learned-score threshold at sensitivity 0.5 (log-odds + 1.5 - 3 x sensitivity)
 NMS = 0.1             # a box is dropped when this share of its pixels is already taken
-WORK_PX = 8.0         # the smallest pit spans this many working pixels
+WORK_PX = 8.0         # the smallest pit spans this many working pixels ...
+WORK_PX_GREY = 10.0   # ... on 1-band images (finer: no colour to tell neighbouring pits apart)
 STRIDE_M = 1.5        # spacing (m) of the box centres scored before refinement
 FLOOR_W = 0.5         # weight of the floor structure against the berms in the box score
 ORIENT_REL = 0.35     # an orientation is searched when its gradient weight is this share of the main one
@@ -90,10 +92,11 @@ class PitParams:
         return LOGIT0 + 1.5 - 3.0 * self.sensitivity
 
 
-def working_factor(gsd, params):
+def working_factor(gsd, params, grey=False):
     """Down-sampling factor (>= 1, may be fractional) to the working grid, on which the
-    smallest pit spans ~8 pixels: every image is analysed at the same scale."""
-    return max(1.0, params.min_size / WORK_PX / gsd)
+    smallest pit spans WORK_PX pixels (WORK_PX_GREY on 1-band images): every image of a
+    kind is analysed at the same scale."""
+    return max(1.0, params.min_size / (WORK_PX_GREY if grey else WORK_PX) / gsd)
 
 
 def pit_overlap(gsd, params):
@@ -367,12 +370,12 @@ def _features(I, r, c, hx, hy, g, score):
 
 
 def _classify(X, grey=False):
-    """Log-odds of 'pit' for feature rows ``X`` from the boosted depth-2 trees of core.pit_model;
-    for 1-band images (``grey``) the mean of it and core.pit_model_pan, fitted on grey scenes
-    only (better on full depots, worse alone on small sparse ones)."""
+    """Log-odds of 'pit' for feature rows ``X`` from the boosted depth-2 trees of core.pit_model,
+    or for 1-band images (``grey``, seen on their finer working grid) of core.pit_model_pan,
+    fitted on grey scenes only."""
     from . import pit_model, pit_model_pan
-    models = (pit_model, pit_model_pan) if grey else (pit_model,)
-    return sum(tree_logits(X, m.BIAS, m.TREES) for m in models) / len(models)
+    m = pit_model_pan if grey else pit_model
+    return tree_logits(X, m.BIAS, m.TREES)
 
 
 def tree_logits(X, bias, trees):
@@ -553,7 +556,7 @@ def _merge_halves(kept, gap, longest):
 def _working(block, params):
     """A block on the working grid: ((fy, fx) factors back to block pixels, working pixel size g,
     validity, :func:`_maps`), or None when too small to hold a pit."""
-    f = working_factor(block.gsd, params)
+    f = working_factor(block.gsd, params, grey=block.data.shape[0] < 3)
     data, (fy, fx) = _resample(block.data, f)
     data = data.astype(np.float32)
     valid = _resample(block.valid.astype(np.float32), f)[0] > 0.5 if f > 1.0001 else block.valid

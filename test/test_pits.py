@@ -90,6 +90,17 @@ def test_sensitivity_is_monotonic(depot):
     assert lo <= hi
 
 
+def test_panchromatic_depot_floor(tmp_path):
+    """A whole depot in one grey band (0.6 m, 125 pits). Measured when set: F1 0.87 (0.83 before
+    1-band images had their own, finer working grid and classifier alone)."""
+    path = str(tmp_path / 'pan.tif')
+    truth = ds.depot_scene(path, seed=56, season='spring', sun_az=130, sun_el=50, gsd=0.6, bands=1, dtype='UInt16')
+    dets = core.count_pits(core_raster.open_raster(path))
+    tp = match(dets, truth)
+    p, r = tp / len(dets), tp / len(truth)
+    assert 2 * p * r / (p + r) >= 0.85, (tp, len(dets), len(truth))
+
+
 def test_one_band_uint16_and_four_band(tmp_path):
     t1 = ds.depot_scene(str(tmp_path / 'pan.tif'), seed=6, size=(200.0, 200.0), n_old=0, n_new=20, bands=1,
                         dtype='UInt16')
@@ -102,7 +113,7 @@ def test_one_band_uint16_and_four_band(tmp_path):
     fb = warnings_feedback()
     r4 = run({'INPUT': str(tmp_path / 'ms.tif'), 'BANDS': [1, 2, 3]}, feedback=fb)
     assert r4['COUNT'] > 0 and fb.seen == []
-    assert match(layer_dets(r1['OUTPUT']), t1) >= 6     # measured 8 of 20 (grey, small and sparse: weak)
+    assert match(layer_dets(r1['OUTPUT']), t1) >= 6     # measured 9 of 20 (grey, small and sparse: weak)
 
 
 def test_geographic_raster_measured_in_metres(tmp_path, depot):
