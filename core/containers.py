@@ -20,8 +20,9 @@ Method (per overlapping block of the raster, at its own ground resolution):
    rectangle (PCA) whose sides are refined on colour-distance profiles (edge at half
    contrast, or on the seam line between two similar roofs). Ground-coloured regions
    (painted slots; on colour rasters only), dark colourless ones (shadows) and striped ones
-   (zebra crossings) are dropped. The rectangle is kept when its length fits an ISO 20 ft or 40 ft container and
-   its width a whole number k of container widths (k > 1: a *block* of touching containers);
+   (zebra crossings) are dropped. The rectangle is kept when its length fits an ISO 20 ft or
+   40 ft container and its width a whole number k of container widths (k > 1: a *block* of
+   touching containers);
    otherwise it is cut at the dark dips of its luminance profiles (seams, bay gaps) and each
    piece is fitted; rectangles of container colour that still fit nothing are counted by
    area (up to 8 TEU). Cars (too short), trailers (too long) and roofs (wrong size) fail the fit.
