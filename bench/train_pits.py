@@ -69,8 +69,8 @@ TRAIN = [
     dict(seed=58, season='summer', sun_az=130, sun_el=62, gsd=0.65, which='before', n_old=35,
          lay=dict(depot_angle=30.0)),
 ]
-# --pan: the panchromatic model (averaged with the joint one on 1-band images: grey imagery has no
-# colour or bareness cue) learns from the 1-band scenes above and these
+# --pan: the model of 1-band images (used alone on them: grey imagery has no colour or bareness cue)
+# learns from the 1-band scenes above and these, on the finer grey working grid
 PAN_EXTRA = [
     dict(seed=83, season='summer', sun_az=130, sun_el=55, gsd=0.7, n_old=0, n_new=0, bands=1, dtype='UInt16'),
     dict(seed=86, season='spring', sun_az=125, sun_el=50, gsd=0.6, bands=1, dtype='UInt16'),

@@ -687,6 +687,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
     cut_r, cut_b = block.x0 + w > cx1, block.y0 + h > cy1
     slices = ndimage.find_objects(labels)
     any_done = bool(done.any())     # nothing is done before the first segmentation's sure finds
+    grey_only = sm.shape[0] == 1
     out = []
     for lab in cand:
         sl = slices[lab - 1]
@@ -721,7 +722,6 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
         chroma = float(col.max() - col.min())
         dist_bg = min((float(_avg(np.abs(col - (np.repeat(b, 3) if b.size == 1 else b)))) for b in bgs), default=1.0)
         bg_l = float(np.mean(bgs[0])) if bgs else 0.3
-        grey_only = sm.shape[0] == 1
         # painted slots: ground-coloured. In grey, though, roofs of the ground's grey are common
         # (outlined by seams and shadows): there the confidence model weighs their contrast
         if not grey_only and dist_bg < 0.045 - 0.03 * sens:
