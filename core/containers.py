@@ -109,6 +109,9 @@ TUNE = {
     # finds roofs the others merge or break; overlapping results are resolved by confidence
     'variants': ((1.0, 0.0), (0.67, -0.1), (1.5, 0.1)),
     'overlap': 0.25,             # a detection overlapping kept ones by more than this is dropped
+    # 1-band: ground regions larger than this (m2) give up their pixels off the ground's grey by
+    # more than max(abs, k x its robust spread) as regions of their own (see _split_ground)
+    'split_m2': 375.0, 'split_abs': 0.03, 'split_k': 3.0, 'split_win': 20.0,
     'sure': 0.9,                 # ... and regions under detections this confident are not analysed again
 }
 
@@ -207,7 +210,33 @@ def segment(data, valid, gsd, sensitivity=0.5, feats=None, variant=(1.0, 0.0)):
     full = _grow(labels, int(round(TUNE['grow'])))
     full[~valid] = 0
     full, n = _merge_fragments(full, n, sm, dark, t_dark, fm * TUNE['merge'] * (1.2 - 0.4 * sensitivity))
+    if sm.shape[0] == 1:
+        full, n = _split_ground(full, n, lum, gsd)
     return full, n, sm, lum, grad
+
+
+def _split_ground(labels, n, lum, gsd):
+    """1-band images: a roof whose outline is too faint to close (grey roofs on grey ground)
+    leaks into the ground's region. In every region larger than any block of containers, the
+    pixels clearly off its median grey become regions of their own (the confidence model
+    judges them). On colour images this only adds false roofs (ground patches)."""
+    cnt = np.bincount(labels.ravel(), minlength=n + 1)
+    cnt[0] = 0
+    out = labels
+    size = max(3, int(round(TUNE['split_win'] / gsd)))
+    for lab in np.nonzero(cnt > TUNE['split_m2'] / (gsd * gsd))[0]:
+        m = labels == lab
+        mf = m.astype(np.float32)
+        local = ndimage.uniform_filter(lum * mf, size) / np.maximum(ndimage.uniform_filter(mf, size), 1e-3)
+        dev = lum - local
+        v = dev[m]
+        thr = max(TUNE['split_abs'], TUNE['split_k'] * 1.4826 * float(np.median(np.abs(v - np.median(v)))))
+        sub, k = ndimage.label(m & (np.abs(dev) > thr))
+        if k:
+            out = out if out is not labels else labels.copy()
+            out[sub > 0] = sub[sub > 0] + n
+            n += k
+    return out, n
 
 
 def _grow(labels, steps):
