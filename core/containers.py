@@ -100,6 +100,7 @@ TUNE = {
     'merge': 0.06,               # colour distance under which touching regions (no seam) merge
     'tw0': 0.55, 'twg': 1.75,     # width tolerance: max(tw0 + 0.3 sensitivity, twg px), metres
     'tl0': 0.12, 'tlpx': 1.8,    # length tolerance: max(tl0 + 0.04 sensitivity relative, tlpx px)
+    'tlpx_grey': 2.5,            # ... on 1-band images (a roof's end often fades into its neighbour's grey)
     'area_fallback': True, 'fb_fill': 0.85, 'fb_max': 8,  # count unfit container-coloured rectangles
                                  # by area (up to fb_max TEU)
     'line_m': 1.6, 'line_t': 0.15,  # thin bright lines (girders, markings): width < line_m, contrast
@@ -303,15 +304,16 @@ def _merge_fragments(labels, n, sm, dark, t_dark, max_dist):
 # ------------------------------------------------------------------------------------------------
 # Region analysis
 # ------------------------------------------------------------------------------------------------
-def _fit(length, width, p, gsd, sens):
+def _fit(length, width, p, gsd, sens, grey=False):
     """Best ISO interpretation of a (length >= width) rectangle in metres:
     (size_class, rows, unit_length, score 0..1, swapped) or None; ``swapped`` when the
     container length lies along the rectangle's shorter side (a wide block of short rows)."""
     best = None
     tol_l = max(TUNE['tl0'] + 0.04 * sens, 1.3 * gsd / 12.0)
+    tlpx = TUNE['tlpx_grey' if grey else 'tlpx']
     for swapped, (axis_len, axis_w) in enumerate(((length, width), (width, length))):
         for cls, ul in (('20ft', p.len20), ('40ft', p.len40)):
-            el = abs(axis_len - ul) / (ul * max(tol_l, TUNE['tlpx'] * gsd / ul))
+            el = abs(axis_len - ul) / (ul * max(tol_l, tlpx * gsd / ul))
             if el > 1:
                 continue
             rows = int(round((axis_w + p.side_gap) / (p.width + p.side_gap)))
@@ -448,10 +450,10 @@ def _segments(lo, hi, cuts, min_len):
     return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b - a >= min_len]
 
 
-def _fit_cell(lu_px, lv_px, p, g, sens):
+def _fit_cell(lu_px, lv_px, p, g, sens, grey=False):
     """_fit for a cell with sizes along u and v (px): (cls, rows, ul, score, along_u) or None."""
     a, b = lu_px * g, lv_px * g
-    fit = _fit(max(a, b), min(a, b), p, g, sens)
+    fit = _fit(max(a, b), min(a, b), p, g, sens, grey)
     if fit is None:
         return None
     cls, rows, ul, score, swapped = fit
@@ -459,13 +461,13 @@ def _fit_cell(lu_px, lv_px, p, g, sens):
     return cls, rows, ul, score, along_u
 
 
-def _cells(rect, us, vs, lumg, g, p, sens):
+def _cells(rect, us, vs, lumg, g, p, sens, grey=False):
     """Container cells of a region's rectangle: the whole rectangle when it is one container;
     else cut at the dark dips (seams, bay gaps) of its luminance profiles and fit each piece.
     Returns [((u0, u1, v0, v1), fit)] (px in the region's frame) or []."""
     u0, u1, v0, v1 = rect
     step = us[1] - us[0]
-    whole = _fit_cell(u1 - u0, v1 - v0, p, g, sens)
+    whole = _fit_cell(u1 - u0, v1 - v0, p, g, sens, grey)
     if whole is not None and whole[1] == 1:
         return [(rect, whole, False)]
     su = (us >= u0) & (us <= u1)
@@ -488,7 +490,7 @@ def _cells(rect, us, vs, lumg, g, p, sens):
     cells = []
     for a0, a1 in segs_u:
         for b0, b1 in segs_v:
-            f = _fit_cell(a1 - a0, b1 - b0, p, g, sens)
+            f = _fit_cell(a1 - a0, b1 - b0, p, g, sens, grey)
             if f is not None:
                 cells.append(((a0, a1, b0, b1), f, f[1] > 1))
     covered = sum((c[0][1] - c[0][0]) * (c[0][3] - c[0][2]) for c in cells)
@@ -785,7 +787,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
             continue
         # the region's rectangle in its own (u, v) frame, px
         rect = (du - lu2 / 2, du + lu2 / 2, dv - lv2 / 2, dv + lv2 / 2)
-        cells = _cells(rect, us, vs, lumg, g, p, sens)
+        cells = _cells(rect, us, vs, lumg, g, p, sens, grey_only)
         if not cells and TUNE['area_fallback']:
             cells = _area_cell(rect, g, p, fill)
         if not cells:
