@@ -100,7 +100,8 @@ TUNE = {
     'merge': 0.06,               # colour distance under which touching regions (no seam) merge
     'tw0': 0.55, 'twg': 1.75,     # width tolerance: max(tw0 + 0.3 sensitivity, twg px), metres
     'tl0': 0.12, 'tlpx': 1.8,    # length tolerance: max(tl0 + 0.04 sensitivity relative, tlpx px)
-    'tlpx_grey': 2.5,            # ... on 1-band images (a roof's end often fades into its neighbour's grey)
+    'tlpx_grey': 2.5, 'twg_grey': 2.2,  # ... on 1-band images, where a roof's end or side often fades into
+                                 # its neighbour's grey or its shadow
     'area_fallback': True, 'fb_fill': 0.85, 'fb_max': 8,  # count unfit container-coloured rectangles
                                  # by area (up to fb_max TEU)
     'line_m': 1.6, 'line_t': 0.15,  # thin bright lines (girders, markings): width < line_m, contrast
@@ -310,7 +311,7 @@ def _fit(length, width, p, gsd, sens, grey=False):
     container length lies along the rectangle's shorter side (a wide block of short rows)."""
     best = None
     tol_l = max(TUNE['tl0'] + 0.04 * sens, 1.3 * gsd / 12.0)
-    tlpx = TUNE['tlpx_grey' if grey else 'tlpx']
+    tlpx, twg = (TUNE['tlpx_grey'], TUNE['twg_grey']) if grey else (TUNE['tlpx'], TUNE['twg'])
     for swapped, (axis_len, axis_w) in enumerate(((length, width), (width, length))):
         for cls, ul in (('20ft', p.len20), ('40ft', p.len40)):
             el = abs(axis_len - ul) / (ul * max(tol_l, tlpx * gsd / ul))
@@ -320,7 +321,7 @@ def _fit(length, width, p, gsd, sens, grey=False):
             if rows < 1 or rows > p.max_block_rows:
                 continue
             expect = rows * p.width + (rows - 1) * p.side_gap
-            tol_w = max(TUNE['tw0'] + 0.3 * sens, TUNE['twg'] * gsd) + 0.06 * (rows - 1)
+            tol_w = max(TUNE['tw0'] + 0.3 * sens, twg * gsd) + 0.06 * (rows - 1)
             tol_w = min(tol_w, 0.48 * (p.width + p.side_gap))
             ew = abs(axis_w - expect) / tol_w
             if ew > 1:

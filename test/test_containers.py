@@ -97,8 +97,8 @@ def test_accuracy_floor_at_0_7_m(tmp_path):
 
 
 def test_panchromatic_floor(tmp_path):
-    """1-band 0.5 m yards (two development scenes pooled). Measured when set: count -6.3 %, F1 0.89;
-    before the ground split and the looser grey length tolerance -9.7 %."""
+    """1-band 0.5 m yards (two development scenes pooled). Measured when set: count -4.9 %, F1 0.89;
+    before the ground split and the looser grey length and width tolerances -9.7 %."""
     true = counted = 0
     f1 = []
     for seed in (338, 388):
@@ -107,16 +107,19 @@ def test_panchromatic_floor(tmp_path):
         ev = scenes.evaluate(core.count_containers(r), scenes.truth_map_coords(sc))
         true, counted = true + ev['true'], counted + ev['counted']
         f1.append(ev['f1'])
-    assert counted >= 0.92 * true, (counted, true)
+    assert counted >= 0.925 * true, (counted, true)
     assert sum(f1) / len(f1) >= 0.86, f1
 
 
-def test_grey_length_tolerance():
-    """A roof cut short at one end (4.9 m at 0.5 m/px) still fits a 20 ft container in grey, where
-    a roof's end fades into its neighbour's; not in colour. A car (4.5 m) fits neither."""
+def test_grey_size_tolerances():
+    """A roof cut short at one end (4.9 m at 0.5 m/px) or seen with a strip of its shadow (3.5 m
+    wide) still fits a 20 ft container in grey, where a roof's end or side fades into its
+    neighbour or shadow; not in colour. A car (4.5 m) fits neither."""
     p = core.ContainerParams()
     assert core._fit(4.9, 2.44, p, 0.5, 0.5, grey=True)[0] == '20ft'
     assert core._fit(4.9, 2.44, p, 0.5, 0.5) is None
+    assert core._fit(6.0, 3.5, p, 0.5, 0.5, grey=True)[:2] == ('20ft', 1)
+    assert core._fit(6.0, 3.5, p, 0.5, 0.5) is None
     assert core._fit(4.5, 1.8, p, 0.5, 0.5, grey=True) is None
 
 
