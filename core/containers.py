@@ -14,15 +14,17 @@ Method (per overlapping block of the raster, at its own ground resolution):
    still get one) and no dark line. Connected seeds are roofs: one container, a block of
    touching containers whose seams are not resolved, ground, buildings, shadows. Seeds grow
    ~2 px into the edge zones, and touching regions of one colour without a seam between
-   them are merged. Regions under sure detections (>= 0.9) of an earlier segmentation are
-   not analysed again.
+   them are merged. On 1-band images, pixels clearly off the ground's local grey are split
+   off the ground's region (grey roofs whose faint outline let the ground swallow them).
+   Regions under sure detections (>= 0.9) of an earlier segmentation are not analysed again.
 5. Regions of plausible size and second moments (vectorised filter) get an oriented
    rectangle (PCA) whose sides are refined on colour-distance profiles (edge at half
    contrast, or on the seam line between two similar roofs). Ground-coloured regions
    (painted slots; on colour rasters only), dark colourless ones (shadows) and striped ones
    (zebra crossings) are dropped. The rectangle is kept when its length fits an ISO 20 ft or
    40 ft container and its width a whole number k of container widths (k > 1: a *block* of
-   touching containers);
+   touching containers; the tolerances are looser on 1-band images, where a roof's end or side
+   fades into its neighbour's grey or its shadow);
    otherwise it is cut at the dark dips of its luminance profiles (seams, bay gaps) and each
    piece is fitted; rectangles of container colour that still fit nothing are counted by
    area (up to 8 TEU). Cars (too short), trailers (too long) and roofs (wrong size) fail the fit.
@@ -220,24 +222,24 @@ def segment(data, valid, gsd, sensitivity=0.5, feats=None, variant=(1.0, 0.0)):
 def _split_ground(labels, n, lum, gsd):
     """1-band images: a roof whose outline is too faint to close (grey roofs on grey ground)
     leaks into the ground's region. In every region larger than any block of containers, the
-    pixels clearly off its median grey become regions of their own (the confidence model
-    judges them). On colour images this only adds false roofs (ground patches)."""
+    pixels clearly off the region's local grey (its mean over ~20 m) become regions of their
+    own, which the confidence model judges. (On colour images this only added false roofs.)"""
     cnt = np.bincount(labels.ravel(), minlength=n + 1)
     cnt[0] = 0
-    out = labels
+    big = np.nonzero(cnt > TUNE['split_m2'] / (gsd * gsd))[0]
+    if big.size == 0:
+        return labels, n
+    out = labels.copy()
     size = max(3, int(round(TUNE['split_win'] / gsd)))
-    for lab in np.nonzero(cnt > TUNE['split_m2'] / (gsd * gsd))[0]:
+    for lab in big:
         m = labels == lab
         mf = m.astype(np.float32)
-        local = ndimage.uniform_filter(lum * mf, size) / np.maximum(ndimage.uniform_filter(mf, size), 1e-3)
-        dev = lum - local
+        dev = lum - ndimage.uniform_filter(lum * mf, size) / np.maximum(ndimage.uniform_filter(mf, size), 1e-3)
         v = dev[m]
         thr = max(TUNE['split_abs'], TUNE['split_k'] * 1.4826 * float(np.median(np.abs(v - np.median(v)))))
         sub, k = ndimage.label(m & (np.abs(dev) > thr))
-        if k:
-            out = out if out is not labels else labels.copy()
-            out[sub > 0] = sub[sub > 0] + n
-            n += k
+        out[sub > 0] = sub[sub > 0] + n
+        n += k
     return out, n
 
 
