@@ -238,7 +238,8 @@ def _split_ground(labels, n, lum, gsd):
         v = dev[m]
         thr = max(TUNE['split_abs'], TUNE['split_k'] * 1.4826 * float(np.median(np.abs(v - np.median(v)))))
         sub, k = ndimage.label(m & (np.abs(dev) > thr))
-        out[sub > 0] = sub[sub > 0] + n
+        part = sub > 0
+        out[part] = sub[part] + n
         n += k
     return out, n
 
