@@ -122,6 +122,7 @@ class Canvas:
 
     def __init__(self, height, width, gsd, supersample=4):
         self.img = np.zeros((3, height, width), dtype=np.float32)
+        self.shade = np.ones((3, height, width), dtype=np.float32)   # light left by shadows so far
         self.gsd = float(gsd)
         self.ss = int(supersample)
 
@@ -175,9 +176,11 @@ class Canvas:
         sub = self.img[:, r0:r0 + h, c0:c0 + w]
         sub *= 1 - frac
         sub += mean_val * frac
+        shade = self.shade[:, r0:r0 + h, c0:c0 + w]     # what is painted over is lit again
+        shade += (1 - shade) * frac
 
     def darken(self, poly, factor, tint=(1.0, 1.0, 1.0)):
-        """Multiply the polygon's pixels by ``factor`` (shadows), with anti-aliased edges."""
+        """Darken the polygon's pixels to ``factor`` (shadows), with anti-aliased edges."""
         cov = self._coverage(poly)
         if cov is None:
             return
@@ -186,7 +189,12 @@ class Canvas:
         h, w = inside.shape[0] // s, inside.shape[1] // s
         frac = inside.reshape(h, s, w, s).mean(axis=(1, 3))
         mult = 1 - frac[None] * (1 - factor * np.asarray(tint, np.float32).reshape(3, 1, 1))
-        self.img[:, r0:r0 + h, c0:c0 + w] *= mult
+        # shadows do not add up: where two overlap (touching containers, a stack behind a
+        # stack) the ground is as dark as under the darker one, not darker
+        shade = self.shade[:, r0:r0 + h, c0:c0 + w]
+        new = np.minimum(shade, mult)
+        self.img[:, r0:r0 + h, c0:c0 + w] *= new / shade
+        shade[:] = new
 
     def line(self, p0, p1, width, rgb, alpha=1.0):
         p0, p1 = np.asarray(p0, float), np.asarray(p1, float)

@@ -258,6 +258,22 @@ def test_qgis_process(tmp_path, scene_tif):
     assert layer.featureCount() > 0
 
 
+def test_generator_shadows_do_not_add_up():
+    """Scene generator: where two shadows overlap the ground is as dark as under one; a roof
+    painted over a shadow is lit, and a shadow cast on it afterwards darkens it once."""
+    cv = scenes.Canvas(40, 40, 0.5)
+    cv.img[:] = 0.4
+    square = [(2, 2), (12, 2), (12, 12), (2, 12)]
+    cv.darken(square, 0.5)
+    cv.darken([(7, 7), (17, 7), (17, 17), (7, 17)], 0.5)
+    assert np.allclose(cv.img[:, 20, 20], 0.2) and np.allclose(cv.img[:, 6, 6], 0.2)
+    assert np.allclose(cv.img[:, 30, 30], 0.2) and np.allclose(cv.img[:, 38, 38], 0.4)
+    cv.paint([(4, 4), (8, 4), (8, 8), (4, 8)], (0.6, 0.6, 0.6))
+    assert np.allclose(cv.img[:, 12, 12], 0.6)
+    cv.darken(square, 0.5)
+    assert np.allclose(cv.img[:, 12, 12], 0.3) and np.allclose(cv.img[:, 6, 6], 0.2)
+
+
 def test_colour_names():
     from cargowatch.core.colour import colour_name
     assert colour_name(0.9, 0.9, 0.9) == 'white'
