@@ -21,7 +21,9 @@ Method (per overlapping block of the raster, at its own ground resolution):
    rectangle (PCA) whose sides are refined on colour-distance profiles (edge at half
    contrast, or on the seam line between two similar roofs). Ground-coloured regions
    (painted slots; on colour rasters only), dark colourless ones (shadows) and striped ones
-   (zebra crossings) are dropped. The rectangle is kept when its length fits an ISO 20 ft or
+   (zebra crossings) are dropped. On 1-band images a dark region is a roof, not a shadow, when
+   just beyond it, in the direction shadows fall in the block (dark pixels beyond bright ones),
+   lies something no brighter than itself: its own shadow. The rectangle is kept when its length fits an ISO 20 ft or
    40 ft container and its width a whole number k of container widths (k > 1: a *block* of
    touching containers; the tolerances are looser on 1-band images, where a roof's end or side
    fades into its neighbour's grey or its shadow);
@@ -116,6 +118,9 @@ TUNE = {
     # 1-band: ground regions larger than this (m2) give up their pixels off the ground's grey by
     # more than max(abs, k x its robust spread) as regions of their own (see _split_ground)
     'split_m2': 375.0, 'split_abs': 0.03, 'split_k': 3.0, 'split_win': 20.0,
+    # 1-band: a dark region that has something no brighter (+ cast_abs) than itself cast_m beyond
+    # it where shadows fall is a roof, not a shadow (direction found if > sun_min of bright pixels vote)
+    'cast_m': 1.0, 'cast_abs': 0.02, 'sun_min': 0.05,
     'sure': 0.9,                 # ... and regions under detections this confident are not analysed again
 }
 
@@ -661,10 +666,11 @@ def detect_containers(block, params=None):
     feats = _features(_unveil(data, valid, g), g)
     feats = feats + (_noise_level(feats[2], valid), ndimage.maximum_filter(feats[2], size=5))
     found, done = [], np.zeros(valid.shape, dtype=bool)
+    sun = _shadow_direction(feats[1], valid, g) if data.shape[0] == 1 else None
     for variant in TUNE['variants']:
         labels, n, sm, lum, grad = segment(data, valid, g, sens, feats, variant)
         if n:
-            new = _analyse(block, labels, n, sm, grad, g, p, sens, done)
+            new = _analyse(block, labels, n, sm, grad, g, p, sens, done, sun)
             for d in new:       # roofs found with high confidence need no other segmentation
                 if d['confidence'] >= TUNE['sure']:
                     sl, inside = _footprint(d['corners'], done.shape)
@@ -705,7 +711,7 @@ def _resolve(dets, shape):
     return kept
 
 
-def _analyse(block, labels, n, sm, grad, g, p, sens, done):
+def _analyse(block, labels, n, sm, grad, g, p, sens, done, sun=None):
     """Container records of the regions of one segmentation (block-local corners); regions
     mostly inside ``done`` (sure detections of an earlier segmentation) are skipped."""
     min_conf = p.min_confidence - 0.2 * (sens - 0.5)     # sensitivity 1 keeps down to 0.35 by default
@@ -763,7 +769,12 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
             if DEBUG is not None:
                 DEBUG.append(('ground', lab, fx + xs.start, fy + ys.start, dist_bg, 0, lu * g, lv * g))
             continue
-        if (lum_r < 0.55 * bg_l) if grey_only else (lum_r < 0.75 * bg_l and chroma < 0.06 + 0.3 * lum_r):
+        if grey_only:   # in grey a dark roof is told from a shadow by the shadow it casts
+            shadow = lum_r < 0.55 * bg_l and not (sun is not None and _stands_up(
+                sm[0], labels, lab, rr + ys.start, cc + xs.start, sun, g, lum_r))
+        else:
+            shadow = lum_r < 0.75 * bg_l and chroma < 0.06 + 0.3 * lum_r
+        if shadow:
             if DEBUG is not None:
                 DEBUG.append(('shadow', lab, fx + xs.start, fy + ys.start, lum_r, chroma, lu * g, lv * g))
             continue    # a shadow
@@ -819,6 +830,42 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done):
             if FEATURES:
                 out[-1]['_x'] = x
     return out
+
+
+def _shadow_direction(lum, valid, g):
+    """Unit vector (x, y in pixels) in which shadows fall in a grey block, or None: the
+    direction in which dark pixels most often lie 1.5-3 m beyond bright ones (and not before)."""
+    bg = float(np.median(lum[valid])) if valid.any() else 0.0
+    if bg <= 0:
+        return None
+    bright = (lum > 1.3 * bg) & valid
+    dark = (lum < 0.7 * bg) & valid
+    nb = int(bright.sum())
+    h, w = lum.shape
+    best, vec = 0, None
+    for ang in np.arange(16) * (np.pi / 16):
+        score = 0
+        for k in (1.5 / g, 3.0 / g):
+            dx, dy = int(round(k * math.cos(ang))), int(round(k * math.sin(ang)))
+            # bright at (y, x) and dark at (y + dy, x + dx), minus the same the other way
+            a = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
+            b = (slice(max(0, dy), h + min(0, dy)), slice(max(0, dx), w + min(0, dx)))
+            score += int((bright[a] & dark[b]).sum()) - int((bright[b] & dark[a]).sum())
+        if abs(score) > abs(best):
+            best, vec = score, np.sign(score) * np.array([math.cos(ang), math.sin(ang)])
+    return vec if abs(best) > TUNE['sun_min'] * nb else None
+
+
+def _stands_up(lum, labels, lab, rr, cc, sun, g, own):
+    """Whether a dark region stands up (a dark roof) rather than lies flat (a shadow), given
+    the direction ``sun`` in which shadows fall: just beyond it that way lies something no
+    brighter than itself (its own shadow), where beyond a shadow lies brighter ground."""
+    h, w = lum.shape
+    k = TUNE['cast_m'] / g
+    y = np.clip(np.rint(rr + k * sun[1]).astype(int), 0, h - 1)
+    x = np.clip(np.rint(cc + k * sun[0]).astype(int), 0, w - 1)
+    out = labels[y, x] != lab
+    return out.sum() >= 3 and float(np.mean(lum[y[out], x[out]])) < own + TUNE['cast_abs']
 
 
 def _join_halves(dets, g, p):

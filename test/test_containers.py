@@ -1,5 +1,7 @@
 """cargowatch:countcontainers through Processing (real QGIS, real GDAL rasters) and the core detector on
 generated scenes with exact truth: accuracy floor, bad inputs, geographic rasters, AOI, batch runs."""
+import math
+
 import numpy as np
 import pytest
 from qgis.core import QgsProcessingException, QgsVectorLayer
@@ -139,6 +141,40 @@ def test_grey_roofs_leaking_into_the_ground_are_split_off(tmp_path, monkeypatch)
     monkeypatch.setitem(core.TUNE, 'split_m2', 1e12)
     assert found() == 0
 
+
+def test_dark_roofs_casting_a_shadow_are_not_shadows(tmp_path, monkeypatch):
+    """1-band concrete yard: dark grey roofs, darker than the shadow threshold. A dark region
+    with something no brighter than itself just beyond it, in the direction shadows fall (its
+    own shadow), stands up and is counted; the shadows themselves are not. Without the rule at
+    most one of the six dark roofs is found."""
+    rng = np.random.default_rng(5)
+    cv = scenes.Canvas(240, 240, 0.5)
+    scenes.ground_texture(cv, rng, (0.38, 0.37, 0.35), joints_m=6.0)
+    sun = (math.radians(160), math.radians(40))
+    truth = [scenes.Container(15 + 15 * i, 30 + 45 * k, 6.06, 2.44, 0.2, '20ft', name, rgb)
+             for k, (name, rgb) in enumerate((('white', (0.85, 0.85, 0.82)), ('grey', (0.25, 0.25, 0.25))))
+             for i in range(6)]
+    for c in truth:
+        scenes.cast_shadow(cv, c.corners(), 2.6, *sun)
+    for c in truth:
+        scenes.paint_container(cv, c, rng)
+    img = scenes.add_noise(scenes.blur(cv.img, 0.6), rng, sigma=0.006, shot=0.01)
+    sc = scenes.Scene(img.astype(np.float32), 0.5, truth)
+    r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'pan.tif', layout='pan', dtype='UInt16'))
+    cent = np.array([[t['x'], t['y']] for t in scenes.truth_map_coords(sc)])
+    dark = cent[6:]
+    # the shadows' visible strips: half a roof width and half a shadow length beyond the roofs
+    reach = 2.44 / 2 + 2.6 / math.tan(sun[1]) / 2
+    shadows = cent + reach * np.array([-math.sin(sun[0]), -math.cos(sun[0])])     # map y is up
+
+    def found():
+        units = np.array([u for d in core.count_containers(r) for u in scenes.detection_units(d)])
+        return (sum(np.hypot(*(units - c).T).min() < 1.6 for c in dark),
+                sum(np.hypot(*(units - c).T).min() < 1.2 for c in shadows))
+    n_dark, n_shadows = found()
+    assert n_dark >= 4 and n_shadows == 0, (n_dark, n_shadows)
+    monkeypatch.setattr(core, '_shadow_direction', lambda *a: None)
+    assert found()[0] <= 1
 
 def test_ground_split_leaves_plain_ground_whole():
     """_split_ground takes a roof off a mottled ground region, and nothing container-sized off
