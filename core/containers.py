@@ -122,6 +122,10 @@ TUNE = {
     # it where shadows fall is a roof, not a shadow (direction found if > sun_min of bright pixels vote)
     'cast_m': 1.0, 'cast_abs': 0.02, 'sun_min': 0.05,
     'sure': 0.9,                 # ... and regions under detections this confident are not analysed again
+    # 1-band images are segmented as grey ** grey_gamma: it lifts the contrast of dark roofs, their
+    # seams and shadows (noise there is smaller, photon noise grows with the signal) to that of the
+    # rest, so a block of navy roofs no longer merges into one region with its shadow
+    'grey_gamma': 0.65,
 }
 
 
@@ -663,6 +667,8 @@ def detect_containers(block, params=None):
         data = data[:3]
     if not _busy(data, valid, g):
         return []
+    if data.shape[0] == 1:      # grey: see TUNE['grey_gamma']
+        data = data ** TUNE['grey_gamma']
     feats = _features(_unveil(data, valid, g), g)
     feats = feats + (_noise_level(feats[2], valid), ndimage.maximum_filter(feats[2], size=5))
     found, done = [], np.zeros(valid.shape, dtype=bool)
@@ -826,7 +832,8 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done, sun=None):
                 if DEBUG is not None:
                     DEBUG.append(('conf', lab, fx + xs.start, fy + ys.start, conf, rows, L_m, W_m))
                 continue
-            out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows, col, conf))
+            out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows,
+                               col ** (1 / TUNE['grey_gamma']) if grey_only else col, conf))
             if FEATURES:
                 out[-1]['_x'] = x
     return out

@@ -105,11 +105,12 @@ def test_accuracy_floor_at_0_7_m(tmp_path):
 
 
 def test_panchromatic_floor(tmp_path):
-    """1-band 0.5 m yards (two development scenes pooled). Measured when set: count -4.9 %, F1 0.89;
-    before the ground split and the looser grey length and width tolerances -9.7 %."""
+    """1-band 0.5 m yards (two development scenes pooled). Measured when set: count -1.4 %, F1 0.89;
+    segmenting linear grey instead of grey ** 0.65: -4.2 % (before the ground split and the looser
+    grey length and width tolerances -9.7 %)."""
     true, counted, f1 = pooled(tmp_path, (338, 388), dict(gsd=0.5, size_px=900), dict(layout='pan', dtype='UInt16'))
-    assert counted >= 0.925 * true, (counted, true)
-    assert sum(f1) / len(f1) >= 0.86, f1
+    assert abs(counted - true) <= 0.03 * true, (counted, true)
+    assert sum(f1) / len(f1) >= 0.87, f1
 
 
 def test_grey_size_tolerances():
@@ -125,21 +126,39 @@ def test_grey_size_tolerances():
 
 
 def test_grey_roofs_leaking_into_the_ground_are_split_off(tmp_path, monkeypatch):
-    """1-band: a block of five 20 ft roofs (pan scene 308, seen missed) whose faint outline lets
-    the ground's region swallow them; split off the ground by their grey they are all found
-    (none without the split)."""
-    sc = scenes.port_scene(seed=308, gsd=0.5, size_px=900)
+    """1-band: a row of seven roofs (pan development scene 338) whose faint outline lets the
+    ground's region swallow some of them; split off the ground by their grey they are all found
+    (three without the split)."""
+    sc = scenes.port_scene(seed=338, gsd=0.5, size_px=900)
     r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'pan.tif', layout='pan', dtype='UInt16'))
     block = np.array([[t['x'], t['y']] for t in scenes.truth_map_coords(sc)
-                      if 500018 < t['x'] < 500030 and 3999905 < t['y'] < 3999920])
-    assert len(block) >= 5
+                      if 500364 < t['x'] < 500378 and 3999750 < t['y'] < 3999762])
+    assert len(block) == 7
 
     def found():
         units = np.array([u for d in core.count_containers(r) for u in scenes.detection_units(d)])
         return sum(np.hypot(*(units - c).T).min() < 1.6 for c in block)
     assert found() == len(block)
     monkeypatch.setitem(core.TUNE, 'split_m2', 1e12)
-    assert found() == 0
+    assert found() <= 4
+
+
+def test_dark_roofs_seen_apart_from_their_shadow(tmp_path, monkeypatch):
+    """1-band: a block of twelve mostly navy roofs that, in linear grey, merges with its own
+    shadow into one dark patch (pan development scene 378): segmented as grey ** 0.65 the seams
+    and the roof-shadow edge stand out (5 found, 2 in linear grey)."""
+    sc = scenes.port_scene(seed=378, gsd=0.5, size_px=900)
+    r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'pan.tif', layout='pan', dtype='UInt16'))
+    block = np.array([[t['x'], t['y']] for t in scenes.truth_map_coords(sc)
+                      if 500045 < t['x'] < 500070 and 3999570 < t['y'] < 3999605])
+    assert len(block) == 12
+
+    def found():
+        units = np.array([u for d in core.count_containers(r) for u in scenes.detection_units(d)])
+        return sum(np.hypot(*(units - c).T).min() < 1.6 for c in block)
+    assert found() >= 5
+    monkeypatch.setitem(core.TUNE, 'grey_gamma', 1.0)
+    assert found() <= 2
 
 
 def test_dark_roofs_casting_a_shadow_are_not_shadows(tmp_path, monkeypatch):
@@ -152,7 +171,7 @@ def test_dark_roofs_casting_a_shadow_are_not_shadows(tmp_path, monkeypatch):
     scenes.ground_texture(cv, rng, (0.38, 0.37, 0.35), joints_m=6.0)
     sun = (math.radians(160), math.radians(40))
     truth = [scenes.Container(15 + 15 * i, 30 + 45 * k, 6.06, 2.44, 0.2, '20ft', name, rgb)
-             for k, (name, rgb) in enumerate((('white', (0.85, 0.85, 0.82)), ('grey', (0.25, 0.25, 0.25))))
+             for k, (name, rgb) in enumerate((('white', (0.85, 0.85, 0.82)), ('grey', (0.22, 0.22, 0.22))))
              for i in range(6)]
     for c in truth:
         scenes.cast_shadow(cv, c.corners(), 2.6, *sun)
