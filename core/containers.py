@@ -8,6 +8,8 @@ Method (per overlapping block of the raster, at its own ground resolution):
    filled from their neighbours, so a roof under a girder is seen whole.
 3. Light Gaussian smoothing; a colour gradient (sum of per-band Sobel magnitudes) and a
    dark-line filter (black top-hat: seams between touching containers, gaps between bays).
+   1-band images are worked on as grey^0.65, which spreads apart the dark end (navy roofs,
+   their seams and their shadows are all near black in linear grey).
 4. Three segmentations with strict, normal and loose seed thresholds (each finds roofs the
    others merge or break). Seeds = pixels with a low gradient (absolute, following the
    block's noise, or relative to the strongest edge nearby so narrow roofs between two edges
