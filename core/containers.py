@@ -113,6 +113,7 @@ TUNE = {
     'line_m': 1.6, 'line_t': 0.15,  # thin bright lines (girders, markings): width < line_m, contrast
     'dark5': 0.25,               # below this GSD the seam filter is 5 px wide (else 3)
     'texture': 1.5,              # internal gradient / contrast above which a region is striped
+    'texture_grey': 2.2,         # ... on 1-band images (grey ** grey_gamma roughens dark corrugated roofs)
     # segmentations per block (factor on the seed thresholds, shift of the relative one): each
     # finds roofs the others merge or break; overlapping results are resolved by confidence
     'variants': ((1.0, 0.0), (0.67, -0.1), (1.5, 0.1)),
@@ -788,7 +789,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done, sun=None):
             continue    # a shadow
         # a roof is smooth inside: stripes (zebra crossings, slatted decks) are not containers
         texture = float(_avg(grad[sl][m])) / max(0.05, dist_bg + 0.02)
-        if texture > TUNE['texture']:
+        if texture > TUNE['texture_grey' if grey_only else 'texture']:
             if DEBUG is not None:
                 DEBUG.append(('texture', lab, fx + xs.start, fy + ys.start, texture, dist_bg, lu * g, lv * g))
             continue
