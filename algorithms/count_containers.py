@@ -55,7 +55,7 @@ models.</p>
 20 ft pair end to end without a visible gap counts as one 40 ft (the TEU stays right); rectangles of
 container colour that fit no ISO combination are counted by area at a low confidence. Containers on
 trucks and wagons are counted. On generated colour scenes at 0.3-0.6 m the count is within about 5 %
-(more short at 0.7 m); 1-band (panchromatic) imagery is undercounted by up to ~12 %: in grey, dark roofs
+(more short at 0.7 m); 1-band (panchromatic) imagery is undercounted by up to ~10 %: in grey, dark roofs
 look like the asphalt or the shadows around them, and neighbouring roofs of equal grey merge. Outside
 ports, rectangular roof sections, vans and yard patches can be reported: restrict the count with an
 area of interest and set a minimum confidence. See the README's benchmark table.</p>
@@ -98,7 +98,7 @@ class CountContainers(CargoWatchAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
         raster, aoi = self.raster_inputs(parameters, context, feedback, grey_warning=(
             'A 1-band (panchromatic) raster: in grey, dark container roofs look like the asphalt or shadows '
-            'around them and touching roofs of equal grey merge, so the count runs low (up to ~12 % on generated '
+            'around them and touching roofs of equal grey merge, so the count runs low (up to ~10 % on generated '
             'yards). Treat it as a lower bound, or use a colour or pan-sharpened image of the same date.'))
         try:
             core.check_gsd(raster.gsd)
