@@ -25,10 +25,10 @@ Method (per overlapping block of the raster, at its own ground resolution):
    (painted slots; on colour rasters only), dark colourless ones (shadows) and striped ones
    (zebra crossings) are dropped. On 1-band images a dark region is a roof, not a shadow, when
    just beyond it, in the direction shadows fall in the block (dark pixels beyond bright ones),
-   lies something no brighter than itself: its own shadow. The rectangle is kept when its length fits an ISO 20 ft or
-   40 ft container and its width a whole number k of container widths (k > 1: a *block* of
-   touching containers; the tolerances are looser on 1-band images, where a roof's end or side
-   fades into its neighbour's grey or its shadow);
+   lies something no brighter than itself: its own shadow. The rectangle is kept when its
+   length fits an ISO 20 ft or 40 ft container and its width a whole number k of container
+   widths (k > 1: a *block* of touching containers; the tolerances are looser on 1-band
+   images, where a roof's end or side fades into its neighbour's grey or its shadow);
    otherwise it is cut at the dark dips of its luminance profiles (seams, bay gaps) and each
    piece is fitted; rectangles of container colour that still fit nothing are counted by
    area (up to 8 TEU). Cars (too short), trailers (too long) and roofs (wrong size) fail the fit.
@@ -118,6 +118,10 @@ TUNE = {
     # finds roofs the others merge or break; overlapping results are resolved by confidence
     'variants': ((1.0, 0.0), (0.67, -0.1), (1.5, 0.1)),
     'overlap': 0.25,             # a detection overlapping kept ones by more than this is dropped
+    # 1-band images are segmented as grey ** grey_gamma: it lifts the contrast of dark roofs, their
+    # seams and shadows (noise there is smaller, photon noise grows with the signal) to that of the
+    # rest, so a block of navy roofs no longer merges into one region with its shadow
+    'grey_gamma': 0.65,
     # 1-band: ground regions larger than this (m2) give up their pixels off the ground's grey by
     # more than max(abs, k x its robust spread) as regions of their own (see _split_ground)
     'split_m2': 375.0, 'split_abs': 0.03, 'split_k': 3.0, 'split_win': 20.0,
@@ -125,10 +129,6 @@ TUNE = {
     # it where shadows fall is a roof, not a shadow (direction found if > sun_min of bright pixels vote)
     'cast_m': 1.0, 'cast_abs': 0.02, 'sun_min': 0.05,
     'sure': 0.9,                 # ... and regions under detections this confident are not analysed again
-    # 1-band images are segmented as grey ** grey_gamma: it lifts the contrast of dark roofs, their
-    # seams and shadows (noise there is smaller, photon noise grows with the signal) to that of the
-    # rest, so a block of navy roofs no longer merges into one region with its shadow
-    'grey_gamma': 0.65,
 }
 
 
@@ -670,12 +670,13 @@ def detect_containers(block, params=None):
         data = data[:3]
     if not _busy(data, valid, g):
         return []
-    if data.shape[0] == 1:      # grey: see TUNE['grey_gamma']
+    grey = data.shape[0] == 1
+    if grey:
         data = data ** TUNE['grey_gamma']
     feats = _features(_unveil(data, valid, g), g)
     feats = feats + (_noise_level(feats[2], valid), ndimage.maximum_filter(feats[2], size=5))
     found, done = [], np.zeros(valid.shape, dtype=bool)
-    sun = _shadow_direction(feats[1], valid, g) if data.shape[0] == 1 else None
+    sun = _shadow_direction(feats[1], valid, g) if grey else None
     for variant in TUNE['variants']:
         labels, n, sm, lum, grad = segment(data, valid, g, sens, feats, variant)
         if n:
