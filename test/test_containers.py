@@ -125,56 +125,56 @@ def test_grey_size_tolerances():
     assert core._fit(4.5, 1.8, p, 0.5, 0.5, grey=True) is None
 
 
+def pan_scene(tmp_path, seed):
+    """A 0.5 m development scene written as a 1-band UInt16 raster: (raster, true centres (n, 2))."""
+    sc = scenes.port_scene(seed=seed, gsd=0.5, size_px=900)
+    r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'pan.tif', layout='pan', dtype='UInt16'))
+    return r, np.array([[t['x'], t['y']] for t in scenes.truth_map_coords(sc)])
+
+
+def found_at(r, centres, radius=1.6):
+    """Which of ``centres`` (map x, y) have a counted container unit within ``radius`` m."""
+    units = np.array([u for d in core.count_containers(r) for u in scenes.detection_units(d)])
+    return np.array([np.hypot(*(units - c).T).min() < radius for c in centres])
+
+
+def in_box(centres, x0, x1, y0, y1):
+    x, y = centres.T
+    return centres[(x0 < x) & (x < x1) & (y0 < y) & (y < y1)]
+
+
 def test_grey_roofs_leaking_into_the_ground_are_split_off(tmp_path, monkeypatch):
     """1-band: a row of seven roofs (pan development scene 338) whose faint outline lets the
     ground's region swallow some of them; split off the ground by their grey they are all found
     (three without the split)."""
-    sc = scenes.port_scene(seed=338, gsd=0.5, size_px=900)
-    r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'pan.tif', layout='pan', dtype='UInt16'))
-    block = np.array([[t['x'], t['y']] for t in scenes.truth_map_coords(sc)
-                      if 500364 < t['x'] < 500378 and 3999750 < t['y'] < 3999762])
+    r, truth = pan_scene(tmp_path, 338)
+    block = in_box(truth, 500364, 500378, 3999750, 3999762)
     assert len(block) == 7
-
-    def found():
-        units = np.array([u for d in core.count_containers(r) for u in scenes.detection_units(d)])
-        return sum(np.hypot(*(units - c).T).min() < 1.6 for c in block)
-    assert found() == len(block)
+    assert found_at(r, block).all()
     monkeypatch.setitem(core.TUNE, 'split_m2', 1e12)
-    assert found() <= 4
+    assert found_at(r, block).sum() <= 4
 
 
 def test_dark_roofs_seen_apart_from_their_shadow(tmp_path, monkeypatch):
     """1-band: a block of twelve mostly navy roofs that, in linear grey, merges with its own
     shadow into one dark patch (pan development scene 378): segmented as grey ** 0.65 the seams
     and the roof-shadow edge stand out (5 found, 2 in linear grey)."""
-    sc = scenes.port_scene(seed=378, gsd=0.5, size_px=900)
-    r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'pan.tif', layout='pan', dtype='UInt16'))
-    block = np.array([[t['x'], t['y']] for t in scenes.truth_map_coords(sc)
-                      if 500045 < t['x'] < 500070 and 3999570 < t['y'] < 3999605])
+    r, truth = pan_scene(tmp_path, 378)
+    block = in_box(truth, 500045, 500070, 3999570, 3999605)
     assert len(block) == 12
-
-    def found():
-        units = np.array([u for d in core.count_containers(r) for u in scenes.detection_units(d)])
-        return sum(np.hypot(*(units - c).T).min() < 1.6 for c in block)
-    assert found() >= 5
+    assert found_at(r, block).sum() >= 5
     monkeypatch.setitem(core.TUNE, 'grey_gamma', 1.0)
-    assert found() <= 2
+    assert found_at(r, block).sum() <= 2
 
 
 def test_grey_texture_threshold(tmp_path, monkeypatch):
     """1-band: in grey ** 0.65 a dark corrugated roof looks rougher than in colour; with the
     colour threshold (1.5) 13 containers of pan development scene 378 are dropped as striped that
     the grey one (2.2) keeps, and none is lost."""
-    sc = scenes.port_scene(seed=378, gsd=0.5, size_px=900)
-    r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'pan.tif', layout='pan', dtype='UInt16'))
-    truth = np.array([[t['x'], t['y']] for t in scenes.truth_map_coords(sc)])
-
-    def found():
-        units = np.array([u for d in core.count_containers(r) for u in scenes.detection_units(d)])
-        return np.array([np.hypot(*(units - c).T).min() < 1.6 for c in truth])
-    grey = found()
+    r, truth = pan_scene(tmp_path, 378)
+    grey = found_at(r, truth)
     monkeypatch.setitem(core.TUNE, 'texture_grey', core.TUNE['texture'])
-    colour = found()
+    colour = found_at(r, truth)
     assert (grey & ~colour).sum() >= 10 and not (colour & ~grey).any()
 
 
@@ -202,15 +202,11 @@ def test_dark_roofs_casting_a_shadow_are_not_shadows(tmp_path, monkeypatch):
     # the shadows' visible strips: half a roof width and half a shadow length beyond the roofs
     reach = 2.44 / 2 + 2.6 / math.tan(sun[1]) / 2
     shadows = cent + reach * np.array([-math.sin(sun[0]), -math.cos(sun[0])])     # map y is up
-
-    def found():
-        units = np.array([u for d in core.count_containers(r) for u in scenes.detection_units(d)])
-        return (sum(np.hypot(*(units - c).T).min() < 1.6 for c in dark),
-                sum(np.hypot(*(units - c).T).min() < 1.2 for c in shadows))
-    n_dark, n_shadows = found()
+    n_dark, n_shadows = found_at(r, dark).sum(), found_at(r, shadows, 1.2).sum()
     assert n_dark >= 4 and n_shadows == 0, (n_dark, n_shadows)
     monkeypatch.setattr(core, '_shadow_direction', lambda *a: None)
-    assert found()[0] <= 1
+    assert found_at(r, dark).sum() <= 1
+
 
 def test_ground_split_leaves_plain_ground_whole():
     """_split_ground takes a roof off a mottled ground region, and nothing container-sized off
