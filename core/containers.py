@@ -820,6 +820,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done, sun=None):
                 DEBUG.append(('fit', lab, fx + xs.start, fy + ys.start, fill, leak, max(lu2, lv2) * g, min(lu2, lv2) * g))
             continue
         ox, oy = fx + xs.start, fy + ys.start
+        shown = col ** (1 / TUNE['grey_gamma']) if grey_only else col   # the output's linear grey
         for (u0, u1, v0, v1), fit, seamless in cells:
             cls, rows, ul, score, along_u = fit
             uc, vc = (u0 + u1) / 2, (v0 + v1) / 2
@@ -836,8 +837,7 @@ def _analyse(block, labels, n, sm, grad, g, p, sens, done, sun=None):
                 if DEBUG is not None:
                     DEBUG.append(('conf', lab, fx + xs.start, fy + ys.start, conf, rows, L_m, W_m))
                 continue
-            out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows,
-                               col ** (1 / TUNE['grey_gamma']) if grey_only else col, conf))
+            out.append(_record(cx, cy, L_m, W_m, ang, g, cls, rows, shown, conf))
             if FEATURES:
                 out[-1]['_x'] = x
     return out
