@@ -33,7 +33,8 @@ where without colour neighbouring pits are told apart by their berms' geometry a
    sizes at one place compete through it.
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
    to one pit); two boxes end to end that are one pit seen as two halves are merged; a
-   pit with no neighbour within 30 m needs a higher score (pits come in groups).
+   pit with no neighbour within 30 m needs a much higher score, one with a single neighbour
+   a little higher (pits come in groups).
 6. ``fresh_soil`` (0-1): bright, bare (not green) footprint against the ground = freshly
    dug; grassed-over old pits score low.
 
@@ -59,7 +60,7 @@ STRIDE_M = 1.5        # spacing (m) of the box centres scored before refinement
 FLOOR_W = 0.5         # weight of the floor structure against the berms in the box score
 ORIENT_REL = 0.35     # an orientation is searched when its gradient weight is this share of the main one
 MERGE_M = 2.0         # end-to-end boxes at most this far apart are one pit (see _merge_halves)
-ISOLATION = 3.0       # extra log-odds required of a pit with no neighbour (see _context)
+ISOLATION = (6.0, 1.5)   # extra log-odds required of a pit with no / one neighbour (see _context)
 CONTEXT_M = 30.0      # neighbourhood radius (m) of that test
 CAPK = 1.0           # candidates kept per size: CAPK x as many as boxes of that size fit the block
 FIELDS = ('length_m', 'width_m', 'area_m2', 'orientation_deg', 'fresh_soil', 'confidence')
@@ -676,13 +677,13 @@ def detect_pits(block, params, debug=None):
 
 
 def _context(found, centres, params):
-    """Storage pits come in groups: a pit with no other within CONTEXT_M needs ISOLATION more
-    log-odds (half that with one neighbour), which removes lone look-alikes (a tree clump,
-    a shed's shadow, a track junction) far from any depot."""
-    if not found or ISOLATION <= 0:
+    """Storage pits come in groups: a pit with no other within CONTEXT_M needs ISOLATION[0]
+    more log-odds, one with a single neighbour ISOLATION[1], which removes lone look-alikes
+    (a tree clump, a shed, a track junction) far from any depot."""
+    if not found:
         return found
     n = cKDTree(np.asarray(centres)).query_ball_point(centres, CONTEXT_M, return_length=True) - 1
-    need = params.logit_threshold + ISOLATION * np.maximum(0, 2 - n) / 2.0
+    need = params.logit_threshold + np.select([n == 0, n == 1], ISOLATION, 0.0)
     return [f for f, k in zip(found, need) if f['score'] >= k]
 
 

