@@ -14,7 +14,9 @@ misregistered by a few metres. Method:
    votes, refined by the median of the one-to-one matches it explains) wins. With no or
    too few pairs, no shift is applied.
 4. Final one-to-one match (Hungarian assignment on centre distance) within
-   ``tolerance`` metres after the shift: matched = kept, unmatched after = new,
+   ``tolerance`` metres after the shift; for pits, then, the objects left unpaired whose
+   outlines overlap by half the smaller one are paired too (one pit outlined whole on one
+   date and as its closed half on the other). Matched = kept, unmatched after = new,
    unmatched before = removed.
 5. Cross-check (pits): an unmatched after-pit whose box, moved back by the shift, still
    scores as a pit in the before image (core.pits.score_boxes: the detector's own features
@@ -158,11 +160,38 @@ def match(cb, ca, tolerance):
     return [(ub[r], ua[c]) for r, c in zip(ri, ci) if C[r, c] <= tolerance]
 
 
+def overlap_pairs(before_geoms, after_geoms, share=0.5):
+    """Pairs (i, j) of outlines of two dates, one-to-one, largest overlap first, that overlap by
+    at least ``share`` of the smaller one: the same object outlined differently on each date
+    (a pit seen whole on one and as its closed half on the other), too far apart centre to
+    centre to pair by distance."""
+    def poly(g):
+        return ogr.CreateGeometryFromWkt('POLYGON ((%s))' % ', '.join(f'{x!r} {y!r}' for x, y in list(g) + [g[0]]))
+    if not before_geoms or not after_geoms:
+        return []
+    pb, pa = [poly(g) for g in before_geoms], [poly(g) for g in after_geoms]
+    cands = []
+    for i, a in enumerate(pb):
+        for j, b in enumerate(pa):
+            if a.Intersects(b):
+                s = a.Intersection(b).GetArea() / max(1e-9, min(a.GetArea(), b.GetArea()))
+                if s >= share:
+                    cands.append((s, i, j))
+    pairs, used_b, used_a = [], set(), set()
+    for s, i, j in sorted(cands, reverse=True):
+        if i not in used_b and j not in used_a:
+            pairs.append((i, j))
+            used_b.add(i)
+            used_a.add(j)
+    return pairs
+
+
 def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.0, search=None,
-            min_pairs=3, shift=None):
+            min_pairs=3, shift=None, overlap=None):
     """Match detections of two dates. ``*_dets``: dicts with map ``geometry`` in their
     image's CRS; ``shift``: the misregistration (dx, dy) if known (else estimated from the
-    detections). Returns (records, info): records are the detection dicts (geometry in
+    detections); ``overlap``: also pair the objects left unpaired whose outlines (after the
+    shift) overlap by this share of the smaller (see :func:`overlap_pairs`). Returns (records, info): records are the detection dicts (geometry in
     the after CRS) with ``status`` new | removed | kept and ``shift_m``; info has the
     shift (dx, dy), where it came from ('images', 'detections' or 'none'), the number of
     detection pairs that agree with it and the counts."""
@@ -188,6 +217,13 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
     pairs = match(moved, ca, tolerance)
     if shift is not None:       # the detections that agree with the images' shift
         npairs = int(sum(np.hypot(*(ca[j] - moved[i])) <= max(1.0, tolerance / 2) for i, j in pairs))
+    if overlap:
+        pb, pa = {i for i, _ in pairs}, {j for _, j in pairs}
+        ub = [i for i in range(len(before)) if i not in pb]
+        ua = [j for j in range(len(after_dets)) if j not in pa]
+        more = overlap_pairs([[(x + dx, y + dy) for x, y in before[i]['geometry']] for i in ub],
+                             [after_dets[j]['geometry'] for j in ua], overlap)
+        pairs = pairs + [(ub[i], ua[j]) for i, j in more]
     mb = {i for i, _ in pairs}
     ma = {j for _, j in pairs}
     out = []
@@ -215,6 +251,7 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
     return out, info
 
 
+PIT_OVERLAP = 0.5     # pits left unpaired whose outlines overlap this much (of the smaller) are one pit
 XCHECK_MARGIN = 1.0   # log-odds below the detector's threshold at which the other date still "shows a pit"
 
 
@@ -310,7 +347,8 @@ def detect_changes(before, after, kind='pits', tolerance=3.0, params=None, aoi_w
     bd = count(before, aoi=aoi_b, progress=part(0.0, 0.45), cancelled=cancelled, **kw)
     ad = count(after, aoi=aoi_a, progress=part(0.45, 0.9), cancelled=cancelled, **kw)
     out, info = compare(bd, ad, before.srs_wkt, after.srs_wkt, tolerance=tolerance,
-                        shift=image_shift(before, after, area, search=max(8.0, 3.0 * tolerance)))
+                        shift=image_shift(before, after, area, search=max(8.0, 3.0 * tolerance)),
+                        overlap=PIT_OVERLAP if kind == 'pits' else None)
     if kind == 'pits':
         out, info = cross_check(out, info, before, after, params)
     if progress is not None:

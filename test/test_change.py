@@ -79,6 +79,25 @@ def test_compare_empty_sides():
         core.compare([], [], UTM_WKT, UTM_WKT, tolerance=0)
 
 
+def test_one_pit_outlined_differently_on_two_dates_is_kept_once():
+    """A pit seen whole on one date (20 x 10 m) and as its closed half on the other (10 x 10 m):
+    centres 5 m apart, beyond the 3 m tolerance. Paired by distance alone it was one removed and
+    one new pit (and the cross-check then drew it twice as kept); its outlines overlap."""
+    whole = {'geometry': [(0.0, 0.0), (20.0, 0.0), (20.0, 10.0), (0.0, 10.0)]}
+    half = {'geometry': [(10.0, 0.0), (20.0, 0.0), (20.0, 10.0), (10.0, 10.0)]}
+    far = {'geometry': [(40.0, 0.0), (50.0, 0.0), (50.0, 10.0), (40.0, 10.0)]}
+    geo = dict(before_srs_wkt=UTM_WKT, after_srs_wkt=UTM_WKT, tolerance=3.0, shift=(0.0, 0.0))
+    recs, info = core.compare([whole], [half, far], **geo)
+    assert (info['kept'], info['new'], info['removed']) == (0, 2, 1)
+    recs, info = core.compare([whole], [half, far], overlap=0.5, **geo)
+    assert (info['kept'], info['new'], info['removed']) == (1, 1, 0)
+    assert [r['status'] for r in recs] == ['kept', 'new'] and recs[0]['geometry'] == half['geometry']
+    # touching or barely overlapping neighbours stay apart
+    side = {'geometry': [(18.0, 0.0), (30.0, 0.0), (30.0, 10.0), (18.0, 10.0)]}
+    recs, info = core.compare([whole], [side], overlap=0.5, **geo)
+    assert (info['kept'], info['new'], info['removed']) == (0, 1, 1)
+
+
 def test_image_shift_from_the_images(tmp_path):
     """core.coregister on a generated pair (other season, sun and grid) misregistered by 5 m, more
     than the matching tolerance: the shift comes back to a fraction of a pixel; an image without
