@@ -192,9 +192,10 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
     image's CRS; ``shift``: the misregistration (dx, dy) if known (else estimated from the
     detections); ``overlap``: also pair the objects left unpaired whose outlines (after the
     shift) overlap by this share of the smaller (see :func:`overlap_pairs`). Returns
-    (records, info): records are the detection dicts (geometry in the after CRS) with ``status`` new | removed | kept and ``shift_m``; info has the
-    shift (dx, dy), where it came from ('images', 'detections' or 'none'), the number of
-    detection pairs that agree with it and the counts."""
+    (records, info): records are the detection dicts (geometry in the after CRS) with
+    ``status`` new | removed | kept and ``shift_m``; info has the shift (dx, dy), where it
+    came from ('images', 'detections' or 'none'), the number of detection pairs that agree
+    with it and the counts."""
     if tolerance <= 0:
         raise CargoWatchError('The matching tolerance must be a positive distance in metres.')
     before = []
