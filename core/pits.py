@@ -29,7 +29,8 @@ where without colour neighbouring pits are told apart by their berms' geometry a
    depot scenes; for panchromatic images core.pit_model_pan, fitted on the 1-band ones)
    scores 31 box features (side/floor/outside structure, brightness and colour, bareness,
    size, aspect, open end, a side whose line runs on past both ends of the box: a track or
-   a roof edge) as log-odds of "pit"; ``confidence`` = sigmoid of it. Hypotheses of several
+   a roof edge; on 1-band images also the darkest band just beyond the berms, where a tree
+   or a building casts its long shadow) as log-odds of "pit"; ``confidence`` = sigmoid of it. Hypotheses of several
    sizes at one place compete through it.
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
    to one pit); two boxes end to end that are one pit seen as two halves are merged; a
@@ -327,7 +328,13 @@ FEATURES = ('box_bare', 'outside_bare', 'outside_colour', 'berm3', 'berm_third',
             'aspect', 'berm_lum_spread', 'box_score', 'open_end', 'floor_minus_outside_lum', 'log_width',
             'berm_colour', 'outside_minus_berm_bare', 'side_spread', 'outside_colour_max', 'outside_structure_max',
             'outside_lum_min', 'outside_lum_max', 'side_lum_min', 'side_lum_max', 'floor_bare',
-            'floor_centre_structure', 'side_continues')
+            'floor_centre_structure', 'side_continues', 'far_shadow')
+GREY_ONLY = 1         # the last features are used by the 1-band model only (core.pit_model_pan)
+
+
+def model_features(grey):
+    """Names of the features a model uses: the colour model does without the grey-only ones."""
+    return FEATURES if grey else FEATURES[:len(FEATURES) - GREY_ONLY]
 
 
 def _features(I, r, c, hx, hy, g, score):
@@ -360,6 +367,13 @@ def _features(I, r, c, hx, hy, g, score):
     srt = np.take_along_axis(sides, order[:, None, :], axis=0)
     berm3 = srt[1:].mean(axis=0)                           # (4, n) three strongest sides
     berm_z = srt[1:, 2]
+    # the darkest half-side band 0-4 m beyond the berms: a tree or a building casts a shadow
+    # several metres long, a berm 1-2 m high does not (grey-only: with colour it did not help)
+    f = t + int(round(4.0 / g))
+    zb = lambda y0, y1, x0, x1: _boxmean(I[2], r, c, y0, y1, x0, x1)
+    far = np.min([zb(-hy, 0, -hx - f, -hx - t), zb(0, hy, -hx - f, -hx - t), zb(-hy, 0, hx + t, hx + f),
+                  zb(0, hy, hx + t, hx + f), zb(-hy - f, -hy - t, -hx, 0), zb(-hy - f, -hy - t, 0, hx),
+                  zb(hy + t, hy + f, -hx, 0), zb(hy + t, hy + f, 0, hx)], axis=0)
     return np.column_stack([
         inside[3], outs[3], outs[1], berm3[0], srt[1, 0], srt[0, 0], fl[0], np.minimum(fl[1], 4.0),
         berm3[2] - fl[2], fl[2], outs[0], outs[2], np.log(np.maximum(1.0, 4 * hx * hy * g * g)),
@@ -367,7 +381,7 @@ def _features(I, r, c, hx, hy, g, score):
         srt[0, 0] / (srt[1, 0] + 0.1), fl[2] - outs[2], np.log(2 * np.minimum(hx, hy) * g), berm3[1],
         outs[3] - berm3[3], sides[:, 0].std(axis=0), around[:, 1].max(axis=0), around[:, 0].max(axis=0),
         around[:, 2].min(axis=0), around[:, 2].max(axis=0), sides[:, 2].min(axis=0), sides[:, 2].max(axis=0), fl[3],
-        mid, continues])
+        mid, continues, far])
 
 
 def _classify(X, grey=False):

@@ -217,6 +217,19 @@ def test_lone_look_alikes_need_a_much_higher_score():
     assert [f['score'] for f in core._context(*pair, p)] == [thr + 2.0]
 
 
+def test_models_read_the_features_they_were_fitted_on():
+    """The colour model does without the grey-only features (the far shadow did not help it), the
+    1-band model uses them; each model file names its features in order (retrain both after
+    changing FEATURES: bench/train_pits.py [--pan])."""
+    from cargowatch.core import pit_model, pit_model_pan
+    for m, grey in ((pit_model, False), (pit_model_pan, True)):
+        names = core.model_features(grey)
+        assert m.__doc__.split('Features: ')[1].strip().rstrip('.').split(', ') == list(names)
+        used = {f for t in m.TREES for f in t[0:6:2]}
+        assert max(used) < len(names)
+    assert core.FEATURES.index('far_shadow') in {f for t in pit_model_pan.TREES for f in t[0:6:2]}
+
+
 def test_core_cancel(depot):
     from cargowatch.core.errors import Cancelled
     with pytest.raises(Cancelled):
