@@ -165,16 +165,23 @@ def overlap_pairs(before_geoms, after_geoms, share=0.5):
     at least ``share`` of the smaller one: the same object outlined differently on each date
     (a pit seen whole on one and as its closed half on the other), too far apart centre to
     centre to pair by distance."""
-    def poly(g):
-        return ogr.CreateGeometryFromWkt('POLYGON ((%s))' % ', '.join(f'{x!r} {y!r}' for x, y in list(g) + [g[0]]))
     if not before_geoms or not after_geoms:
         return []
+
+    def poly(g):
+        return ogr.CreateGeometryFromWkt('POLYGON ((%s))' % ', '.join(f'{x!r} {y!r}' for x, y in list(g) + [g[0]]))
+
+    def reach(gs):      # centres and radii (farthest corner), to test only outlines that can meet
+        P = np.asarray(gs, dtype=float)
+        c = P.mean(axis=1)
+        return c, np.hypot(*(P - c[:, None]).transpose(2, 0, 1)).max(axis=1)
+    (cb, rb), (ca, ra) = reach(before_geoms), reach(after_geoms)
     pb, pa = [poly(g) for g in before_geoms], [poly(g) for g in after_geoms]
     cands = []
-    for i, a in enumerate(pb):
-        for j, b in enumerate(pa):
-            if a.Intersects(b):
-                s = a.Intersection(b).GetArea() / max(1e-9, min(a.GetArea(), b.GetArea()))
+    for i, js in enumerate(cKDTree(ca).query_ball_point(cb, rb + ra.max())):
+        for j in js:
+            if np.hypot(*(cb[i] - ca[j])) < rb[i] + ra[j]:
+                s = pb[i].Intersection(pa[j]).GetArea() / max(1e-9, min(pb[i].GetArea(), pa[j].GetArea()))
                 if s >= share:
                     cands.append((s, i, j))
     pairs, used_b, used_a = [], set(), set()
