@@ -1,6 +1,6 @@
 """Fit the storage-pit candidate classifier (core/pit_model.py) on generated depot scenes.
 
-    /usr/bin/python3 bench/train_pits.py [--out /tmp/pit_train] [--pan]
+    /usr/bin/python3 bench/train_pits.py [--out /tmp/pit_train] [--pan] [--climbed]
 
 Renders 32 depot scenes (seeds 21-50, 57, 58, distinct from bench/bench_pits.py's 101-106 and
 201-202: seasons, sun, 0.4-0.9 m grids, RGB and pan Byte/UInt16, old-pits-only and empty
@@ -11,7 +11,11 @@ fits class-balanced gradient-boosted depth-2 trees (histogram splits) and writes
 core/pit_model.py (every scene on the colour working grid, core.pits.WORK_PX). With --pan it
 fits the model of 1-band images, core/pit_model_pan.py, on the pan scenes among them and PAN_EXTRA
 (seeds 83, 86, 87), on their own finer grid (WORK_PX_GREY). Candidates are cached per scene in
---out (delete it after changing the detector). Plain numpy (and OGR for the box overlaps).
+--out (delete it after changing the detector). With --climbed the boxes that the current model's
+learned-score refinement (core.pits._climb) moves are added as further examples (hard ones: where
+the model itself would take a candidate); both models in core/ were fitted so, once, from the models
+fitted on the plain candidates (a second round was worse on development scenes). Plain numpy (and
+OGR for the box overlaps).
 """
 import argparse
 import os
@@ -78,17 +82,33 @@ PAN_EXTRA = [
 ]
 
 
-def candidates(path, params):
+def candidates(path, params, climbed=False):
+    """Every refined candidate box of a scene (no suppression, no threshold), or with ``climbed``
+    the boxes the learned-score refinement (core.pits._climb, with the current model) moved."""
     r = open_raster(path)
+    debug = {'climb_min': params.logit_threshold - cp.CLIMB_FROM} if climbed else {}
     old_nms, old_l = cp.NMS, cp.LOGIT0
     cp.NMS, cp.LOGIT0 = 1.01, -1e9
     try:
         overlap = cp.pit_overlap(r.gsd, params)
-        dets = scan(r, lambda b: cp.detect_pits(b, params, debug={}), overlap=overlap,
+        dets = scan(r, lambda b: cp.detect_pits(b, params, debug=dict(debug)), overlap=overlap,
                     block=max(2048, 4 * overlap))
     finally:
         cp.NMS, cp.LOGIT0 = old_nms, old_l
     return dets
+
+
+def climbed(path, params, cache):
+    """Features and corners of the boxes the current model's refinement moves (cached in
+    ``cache``: delete it after refitting the model)."""
+    if os.path.exists(cache):
+        z = np.load(cache)
+        return z['X'], z['G']
+    dets = candidates(path, params, climbed=True)
+    X = np.array([d['_feat'] for d in dets]).reshape(-1, len(cp.FEATURES))
+    G = np.array([d['geometry'] for d in dets], dtype=float).reshape(-1, 4, 2)
+    np.savez(cache, X=X, G=G)
+    return X, G
 
 
 def label(G, truth, min_iou=LABEL_IOU):
@@ -175,6 +195,8 @@ def main():
     ap.add_argument('--out', default='/tmp/pit_train')
     ap.add_argument('--iou', type=float, default=LABEL_IOU, help='overlap with a true pit that labels a box a pit')
     ap.add_argument('--pan', action='store_true', help='fit the panchromatic model (core/pit_model_pan.py)')
+    ap.add_argument('--climbed', action='store_true',
+                    help='add the boxes the current model\'s learned-score refinement moves (cached per model)')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     params = cp.PitParams()
@@ -198,6 +220,9 @@ def main():
             X = np.array([d['_feat'] for d in dets])
             G = np.array([d['geometry'] for d in dets], dtype=float).reshape(-1, 4, 2)
             np.savez(cache, X=X, G=G)
+        if a.climbed:        # hard examples: where the current model's refinement takes candidates
+            Xc, Gc = climbed(path, params, os.path.join(a.out, f'climb{sc["seed"]}{"_pan" if a.pan else ""}.npz'))
+            X, G = np.concatenate([X, Xc]), np.concatenate([G, Gc])
         y = label(G, truth, a.iou)
         print(f'scene {k}: {len(X)} candidates, {int(y.sum())} positive, {len(truth)} pits', flush=True)
         Xs.append(X)

@@ -31,7 +31,9 @@ where without colour neighbouring pits are told apart by their berms' geometry a
    size, aspect, open end, a side whose line runs on past both ends of the box: a track or
    a roof edge; on 1-band images also the darkest band just beyond the berms, where a tree
    or a building casts its long shadow) as log-odds of "pit"; ``confidence`` = sigmoid of it. Hypotheses of several
-   sizes at one place compete through it.
+   sizes at one place compete through it. Candidates near the threshold then climb: a pixel's
+   move or a size step at a time while the learned score rises (the berm score alone places a
+   faint, grassed-over pit's box off its outline; the models were fitted on such moved boxes too).
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
    to one pit); two boxes end to end that are one pit seen as two halves are merged; a
    pit with no neighbour within 30 m needs a much higher score, one with a single neighbour
@@ -63,6 +65,8 @@ ORIENT_REL = 0.35     # an orientation is searched when its gradient weight is t
 MERGE_M = 2.0         # end-to-end boxes at most this far apart are one pit (see _merge_halves)
 ISOLATION = (6.0, 1.5)   # extra log-odds required of a pit with no / one neighbour (see _context)
 CONTEXT_M = 30.0      # neighbourhood radius (m) of that test
+CLIMB = 3             # steps of the learned-score refinement (see _climb) ...
+CLIMB_FROM = 2.5      # ... of the candidates within this of the threshold
 CAPK = 1.0           # candidates kept per size: CAPK x as many as boxes of that size fit the block
 FIELDS = ('length_m', 'width_m', 'area_m2', 'orientation_deg', 'fresh_soil', 'confidence')
 
@@ -521,8 +525,37 @@ def _candidates(maps, valid, g, params):
         good = (score >= params.threshold) & (vfrac >= 0.85)
         r, c, hx, hy, score = r[good], c[good], hx[good], hy[good], score[good]
         X = _features(I[:4], r, c, hx, hy, g, score)
-        out.append((R, off, r, c, hx, hy, X))
+        out.append((R, off, r, c, hx, hy, X, I))
     return out
+
+
+def _climb(I, r, c, hx, hy, X, z, g, grey, params, z_min):
+    """Refinement by the learned score: the matched filter places a box by its berm score,
+    the classifier judges it on more. Candidates scoring at least ``z_min`` move by a pixel or
+    grow/shrink by one on both sides of an axis while their learned score rises (at most
+    CLIMB steps). Returns the arrays updated and a mask of the boxes that moved."""
+    r, c, hx, hy, X, z = r.copy(), c.copy(), hx.copy(), hy.copy(), X.copy(), z.copy()
+    moved = np.zeros(len(z), bool)
+    sel = np.nonzero(z >= z_min)[0]
+    lo, hi = params.min_size / g * 0.85 / 2, params.max_size / g * 1.1 / 2
+    steps = np.array([(1, 0, 0, 0), (-1, 0, 0, 0), (0, 1, 0, 0), (0, -1, 0, 0),
+                      (0, 0, 1, 0), (0, 0, -1, 0), (0, 0, 0, 1), (0, 0, 0, -1)])
+    for _ in range(CLIMB):
+        if sel.size == 0:
+            break
+        rr, cc, hxx, hyy = ((v[sel, None] + steps[None, :, k]).ravel() for k, v in enumerate((r, c, hx, hy)))
+        ok = (np.minimum(hxx, hyy) >= lo) & (np.maximum(hxx, hyy) <= hi) & \
+             (np.maximum(hxx, hyy) <= 4 * np.minimum(hxx, hyy)) & \
+             (_boxmean(I[4], rr, cc, -hyy, hyy, -hxx, hxx) >= 0.85)
+        sc = _score_at(I, rr, cc, hxx, hyy, _band(2 * np.minimum(hxx, hyy), g))
+        Xm = _features(I[:4], rr, cc, hxx, hyy, g, sc)
+        zm = np.where(ok, _classify(Xm, grey=grey), -np.inf).reshape(len(sel), len(steps))
+        best = zm.argmax(axis=1)
+        up = zm[np.arange(len(sel)), best] > z[sel]
+        sel, j = sel[up], np.nonzero(up)[0] * len(steps) + best[up]
+        r[sel], c[sel], hx[sel], hy[sel], X[sel], z[sel] = rr[j], cc[j], hxx[j], hyy[j], Xm[j], zm.ravel()[j]
+        moved[sel] = True
+    return r, c, hx, hy, X, z, moved
 
 
 def _pixels(R, off, r, c, hx, hy, h, w):
@@ -636,8 +669,14 @@ def detect_pits(block, params, debug=None):
     (fy, fx), g, valid, (lum_s, bg_lum, is_bare, P, D, Z, B) = wk
     h, w = valid.shape
     hyps = []
-    for R, off, r, c, hx, hy, X in _candidates((lum_s, P, D, Z, B), valid, g, params):
-        z = _classify(X, grey=is_bare is None)
+    grey = is_bare is None
+    climb_min = params.logit_threshold - CLIMB_FROM if debug is None else debug.get('climb_min')
+    for R, off, r, c, hx, hy, X, I in _candidates((lum_s, P, D, Z, B), valid, g, params):
+        z = _classify(X, grey=grey)
+        if CLIMB and climb_min is not None:
+            r, c, hx, hy, X, z, moved = _climb(I, r, c, hx, hy, X, z, g, grey, params, climb_min)
+            if debug is not None:           # training: the boxes the climb moved
+                r, c, hx, hy, X, z = (v[moved] for v in (r, c, hx, hy, X, z))
         hyps += [(float(z[k]), R, off, int(r[k]), int(c[k]), int(hx[k]), int(hy[k]), X[k]) for k in range(len(z))]
     if debug is not None:
         debug.update(P=P, D=D, nref=len(hyps))

@@ -217,6 +217,29 @@ def test_lone_look_alikes_need_a_much_higher_score():
     assert [f['score'] for f in core._context(*pair, p)] == [thr + 2.0]
 
 
+def test_refinement_climbs_back_onto_the_pits(depot):
+    """The learned-score refinement (core.pits._climb) brings confident candidates knocked two
+    pixels off and a size step small back towards where they were, their learned score up."""
+    path, truth = depot
+    r = core_raster.open_raster(path)
+    data, valid = core_raster.read_window(r, 0, 0, r.width, r.height)
+    p = core.PitParams()
+    _, g, valid, (lum_s, _, _, P, D, Z, B) = core._working(
+        core_raster.Block(0, 0, (0, 0, r.width, r.height), data, valid, r.gsd), p)
+    R, off, rr, cc, hx, hy, X, I = max(core._candidates((lum_s, P, D, Z, B), valid, g, p), key=lambda o: len(o[2]))
+    top = np.argsort(-core._classify(X))[:20]
+    r0, c0, hx0, hy0 = rr[top], cc[top], hx[top], hy[top]
+    r1, c1, hx1, hy1 = r0 + 2, c0 - 2, hx0 - 1, hy0
+    score = core._score_at(I, r1, c1, hx1, hy1, core._band(2 * np.minimum(hx1, hy1), g))
+    X1 = core._features(I[:4], r1, c1, hx1, hy1, g, score)
+    z1 = core._classify(X1)
+    r2, c2, hx2, hy2, _, z2, moved = core._climb(I, r1, c1, hx1, hy1, X1, z1, g, False, p, -np.inf)
+    assert moved.mean() >= 0.9 and (z2 >= z1).all() and (z2 - z1).mean() > 1.0
+    off_before = np.hypot(r1 - r0, c1 - c0) + np.abs(hx1 - hx0)
+    off_after = np.hypot(r2 - r0, c2 - c0) + np.abs(hx2 - hx0)
+    assert off_after.mean() < 0.75 * off_before.mean()   # three steps of one pixel each
+
+
 def test_models_read_the_features_they_were_fitted_on():
     """The colour model does without the grey-only features (the far shadow did not help it), the
     1-band model uses them; each model file names its features in order (retrain both after
