@@ -732,12 +732,21 @@ def detect_pits(block, params, debug=None):
 def _context(found, centres, params):
     """Storage pits come in groups: a pit with no other within CONTEXT_M needs ISOLATION[0]
     more log-odds, one with a single neighbour ISOLATION[1], which removes lone look-alikes
-    (a tree clump, a shed, a track junction) far from any depot."""
+    (a tree clump, a shed, a track junction) far from any depot. Neighbours are counted again
+    among those kept until none drops out: a look-alike kept only by a weaker one's support
+    goes with it."""
     if not found:
         return found
-    n = cKDTree(np.asarray(centres)).query_ball_point(centres, CONTEXT_M, return_length=True) - 1
-    need = params.logit_threshold + np.select([n == 0, n == 1], ISOLATION, 0.0)
-    return [f for f, k in zip(found, need) if f['score'] >= k]
+    C = np.asarray(centres)
+    score = np.array([f['score'] for f in found])
+    keep = np.ones(len(found), bool)
+    while keep.any():       # until no more drop out: only the pits kept support each other
+        n = cKDTree(C[keep]).query_ball_point(C, CONTEXT_M, return_length=True) - keep
+        new = keep & (score >= params.logit_threshold + np.select([n == 0, n == 1], ISOLATION, 0.0))
+        if (new == keep).all():
+            break
+        keep = new
+    return [f for f, k in zip(found, keep) if k]
 
 
 def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=1024):

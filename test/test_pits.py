@@ -213,8 +213,15 @@ def test_lone_look_alikes_need_a_much_higher_score():
     assert core._context(*lone, p) == []
     row = [dict(score=score) for _ in range(3)], [(0.0, 0.0), (0.0, 20.0), (0.0, 40.0)]
     assert len(core._context(*row, p)) == 3
-    pair = [dict(score=thr + 1.0), dict(score=thr + 2.0)], [(0.0, 0.0), (0.0, 20.0)]
-    assert [f['score'] for f in core._context(*pair, p)] == [thr + 2.0]
+    pair = [dict(score=thr + 2.0), dict(score=thr + 2.0)], [(0.0, 0.0), (0.0, 20.0)]
+    assert len(core._context(*pair, p)) == 2
+    # a roof scoring high kept only by a weak tree clump beside it: the clump goes, then the roof
+    # (benchmark old pits: a red and a grey roof among the village's trees, countryside 2 -> 0)
+    roof_and_clump = [dict(score=thr + 4.0), dict(score=thr + 1.0)], [(0.0, 0.0), (0.0, 20.0)]
+    assert core._context(*roof_and_clump, p) == []
+    row_with_a_faint_pit = [dict(score=thr + 4.0), dict(score=thr + 0.5), dict(score=thr + 4.0)], \
+        [(0.0, 0.0), (0.0, 20.0), (0.0, 40.0)]
+    assert len(core._context(*row_with_a_faint_pit, p)) == 3
 
 
 def test_refinement_climbs_back_onto_the_pits(depot):
