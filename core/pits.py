@@ -529,6 +529,15 @@ def _candidates(maps, valid, g, params):
     return out
 
 
+def _judge(I, r, c, hx, hy, g, grey):
+    """Features and learned score of boxes (rotated frame, ``I`` the integral images of
+    structure, colour difference, brightness, bareness and validity); -inf for a box less than
+    85 % valid."""
+    X = _features(I[:4], r, c, hx, hy, g, _score_at(I, r, c, hx, hy, _band(2 * np.minimum(hx, hy), g)))
+    ok = _boxmean(I[4], r, c, -hy, hy, -hx, hx) >= 0.85
+    return X, np.where(ok, _classify(X, grey=grey), -np.inf)
+
+
 def _climb(I, r, c, hx, hy, X, z, g, grey, params, z_min):
     """Refinement by the learned score: the matched filter places a box by its berm score,
     the classifier judges it on more. Candidates scoring at least ``z_min`` move by a pixel or
@@ -544,12 +553,10 @@ def _climb(I, r, c, hx, hy, X, z, g, grey, params, z_min):
         if sel.size == 0:
             break
         rr, cc, hxx, hyy = ((v[sel, None] + steps[None, :, k]).ravel() for k, v in enumerate((r, c, hx, hy)))
-        ok = (np.minimum(hxx, hyy) >= lo) & (np.maximum(hxx, hyy) <= hi) & \
-             (np.maximum(hxx, hyy) <= 4 * np.minimum(hxx, hyy)) & \
-             (_boxmean(I[4], rr, cc, -hyy, hyy, -hxx, hxx) >= 0.85)
-        sc = _score_at(I, rr, cc, hxx, hyy, _band(2 * np.minimum(hxx, hyy), g))
-        Xm = _features(I[:4], rr, cc, hxx, hyy, g, sc)
-        zm = np.where(ok, _classify(Xm, grey=grey), -np.inf).reshape(len(sel), len(steps))
+        short, long_ = np.minimum(hxx, hyy), np.maximum(hxx, hyy)
+        ok = (short >= lo) & (long_ <= hi) & (long_ <= 4 * short)
+        Xm, zm = _judge(I, rr, cc, hxx, hyy, g, grey)
+        zm = np.where(ok, zm, -np.inf).reshape(len(sel), len(steps))
         best = zm.argmax(axis=1)
         up = zm[np.arange(len(sel)), best] > z[sel]
         sel, j = sel[up], np.nonzero(up)[0] * len(steps) + best[up]
@@ -652,12 +659,7 @@ def score_boxes(block, boxes, params, search_m=1.5):
         rc, cc = R.T @ (np.array([cy - r0, cx - c0]) - off)
         r, c = np.rint(rc + dr).astype(int), np.rint(cc + dc).astype(int)
         hx, hy = np.rint(hx0 * fa).astype(int), np.rint(hy0 * fb).astype(int)
-        t = _band(2 * np.minimum(hx, hy), g)
-        score = _score_at(I, r, c, hx, hy, t)
-        ok = _boxmean(I[4], r, c, -hy, hy, -hx, hx) >= 0.85
-        if ok.any():
-            X = _features(I[:4], r[ok], c[ok], hx[ok], hy[ok], g, score[ok])
-            out[k] = float(_classify(X, grey=is_bare is None).max())
+        out[k] = float(_judge(I, r, c, hx, hy, g, is_bare is None)[1].max())
     return out
 
 
