@@ -37,7 +37,7 @@ where without colour neighbouring pits are told apart by their berms' geometry a
 5. Non-maximum suppression on covered pixels, best learned score first (a berm belongs
    to one pit); two boxes end to end that are one pit seen as two halves are merged; a
    pit with no neighbour within 30 m needs a much higher score, one with a single neighbour
-   a little higher (pits come in groups).
+   a little higher (pits come in groups; neighbours are counted among the pits kept).
 6. ``fresh_soil`` (0-1): bright, bare (not green) footprint against the ground = freshly
    dug; grassed-over old pits score low.
 
