@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'test'))
 
 from core import pits as cp  # noqa: E402
+from core.change import ring_wkt  # noqa: E402
 from core.raster import open_raster, scan  # noqa: E402
 import depot_scenes as ds  # noqa: E402
 
@@ -98,13 +99,13 @@ def candidates(path, params, climbed=False):
     return dets
 
 
-def climbed(path, params, cache):
-    """Features and corners of the boxes the current model's refinement moves (cached in
-    ``cache``: delete it after refitting the model)."""
-    if os.path.exists(cache):
-        z = np.load(cache)
+def cached(path, params, cache, climbed=False):
+    """Features and corners of :func:`candidates`, cached in ``cache`` (delete it after changing
+    the detector, or with ``climbed`` after refitting the model)."""
+    z = np.load(cache) if os.path.exists(cache) else None
+    if z is not None and z['X'].shape[1] == len(cp.FEATURES) and 'G' in z:
         return z['X'], z['G']
-    dets = candidates(path, params, climbed=True)
+    dets = candidates(path, params, climbed)
     X = np.array([d['_feat'] for d in dets]).reshape(-1, len(cp.FEATURES))
     G = np.array([d['geometry'] for d in dets], dtype=float).reshape(-1, 4, 2)
     np.savez(cache, X=X, G=G)
@@ -120,7 +121,7 @@ def label(G, truth, min_iou=LABEL_IOU):
         return y
 
     def poly(c):
-        return ogr.CreateGeometryFromWkt('POLYGON ((%s))' % ', '.join(f'{x} {y_}' for x, y_ in list(c) + [c[0]]))
+        return ogr.CreateGeometryFromWkt(ring_wkt(c))
     tc = np.array([[t['x'], t['y']] for t in truth])
     tpoly = [poly(np.asarray(t['geometry'])) for t in truth]
     cen = G.mean(axis=1)
@@ -211,17 +212,10 @@ def main():
         if lay is not None:
             lay = ds.depot_layout(sc['seed'], n_old=sc.get('n_old', 15), n_new=sc.get('n_new', 110), **lay)
         truth = ds.depot_scene(path, gsd=gsd, layout=lay, **sc)
-        cache = os.path.join(a.out, f'cand{sc["seed"]}{"_pan" if a.pan else ""}.npz')   # grids differ
-        z = np.load(cache) if os.path.exists(cache) else None
-        if z is not None and z['X'].shape[1] == len(cp.FEATURES) and 'G' in z:
-            X, G = z['X'], z['G']
-        else:
-            dets = candidates(path, params)
-            X = np.array([d['_feat'] for d in dets])
-            G = np.array([d['geometry'] for d in dets], dtype=float).reshape(-1, 4, 2)
-            np.savez(cache, X=X, G=G)
+        tag = f'{sc["seed"]}{"_pan" if a.pan else ""}.npz'      # the grids differ
+        X, G = cached(path, params, os.path.join(a.out, 'cand' + tag))
         if a.climbed:        # hard examples: where the current model's refinement takes candidates
-            Xc, Gc = climbed(path, params, os.path.join(a.out, f'climb{sc["seed"]}{"_pan" if a.pan else ""}.npz'))
+            Xc, Gc = cached(path, params, os.path.join(a.out, 'climb' + tag), climbed=True)
             X, G = np.concatenate([X, Xc]), np.concatenate([G, Gc])
         y = label(G, truth, a.iou)
         print(f'scene {k}: {len(X)} candidates, {int(y.sum())} positive, {len(truth)} pits', flush=True)

@@ -41,6 +41,12 @@ from .raster import Aoi, RasterError, _srs, geometries_in
 KINDS = ('containers', 'pits')
 
 
+def ring_wkt(points):
+    """WKT polygon of a ring of (x, y) points (closed here)."""
+    pts = [(float(x), float(y)) for x, y in points]
+    return 'POLYGON ((%s))' % ', '.join(f'{x!r} {y!r}' for x, y in pts + pts[:1])
+
+
 def footprint_wkt(raster, srs_wkt=None):
     """Polygon of the raster's extent (in ``srs_wkt`` if given), densified along edges."""
     w, h = raster.width, raster.height
@@ -50,8 +56,7 @@ def footprint_wkt(raster, srs_wkt=None):
     xs, ys = raster.pixel_to_map(cols, rows)
     if srs_wkt is not None:
         xs, ys = transform_xy(xs, ys, raster.srs_wkt, srs_wkt)
-    ring = ', '.join(f'{x!r} {y!r}' for x, y in zip(xs, ys))
-    return f'POLYGON (({ring}, {xs[0]!r} {ys[0]!r}))'
+    return ring_wkt(zip(xs, ys))
 
 
 def transform_xy(xs, ys, src_wkt, dst_wkt):
@@ -168,15 +173,12 @@ def overlap_pairs(before_geoms, after_geoms, share=0.5):
     if not before_geoms or not after_geoms:
         return []
 
-    def poly(g):
-        return ogr.CreateGeometryFromWkt('POLYGON ((%s))' % ', '.join(f'{x!r} {y!r}' for x, y in list(g) + [g[0]]))
-
     def reach(gs):      # centres and radii (farthest corner), to test only outlines that can meet
         P = np.asarray(gs, dtype=float)
         c = P.mean(axis=1)
         return c, np.hypot(*(P - c[:, None]).transpose(2, 0, 1)).max(axis=1)
     (cb, rb), (ca, ra) = reach(before_geoms), reach(after_geoms)
-    pb, pa = [poly(g) for g in before_geoms], [poly(g) for g in after_geoms]
+    pb, pa = ([ogr.CreateGeometryFromWkt(ring_wkt(g)) for g in gs] for gs in (before_geoms, after_geoms))
     cands = []
     for i, js in enumerate(cKDTree(ca).query_ball_point(cb, rb + ra.max())):
         for j in js:
