@@ -1,139 +1,236 @@
-"""Learn the confidence model of the container detector (core.containers.CONF_MODEL).
+"""Train the container network and export it for the plugin (core/models/containers.onnx + .json sidecar).
 
-    /usr/bin/python3 bench/train_containers.py [--seeds 401-460] [--write]
+    sh bench/setup_train.sh
+    bench/.venv-train/bin/python bench/train_containers.py [--patches 8000] [--steps 4000] [--seed 1]
 
-Renders the benchmark's scene kinds (test/scenes.py) with OTHER seeds than bench_containers.py
-(201-210), runs the detector keeping every cell of every segmentation (no confidence floor, no
-overlap resolution), labels each cell by the share of its container units that lie within 1.6 m
-of a true container centre, and fits a logistic regression on the cell features, their squares and
-pairwise products (L2, Newton).
-Prints the held-out log-loss and the model; ``--write`` replaces CONF_MODEL in core/containers.py.
+Data: random patches from bench/container_gen.py only (never the validation imagery in ../shared). The net is
+fully convolutional at the working resolution (0.5 m/px): a stride-2 stem, a stride-4 trunk with dilated
+convolutions (~40 m of context: a block, its shadow, a crane, a parking row), and a stride-2 head predicting a
+container-centre heatmap, the 40 ft probability and the long-axis direction (cos 2a, sin 2a), CenterNet style.
+~2,600 multiply-adds per working pixel. Runs by hand (20-40 min on two cores), never in `make test`.
 """
 import argparse
-import re
+import datetime
+import json
+import math
+import multiprocessing as mp
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'test'))
-sys.path.insert(0, str(ROOT / 'bench'))
-from bench_speed import _package_path  # noqa: E402
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import container_gen as gen  # noqa: E402
 
-_package_path()
-import scenes  # noqa: E402
-from bench_containers import SCENES  # noqa: E402
-from cargowatch.core import containers, raster  # noqa: E402
-from scipy.spatial import cKDTree  # noqa: E402
-
-
-def samples(seeds, tmp):
-    X, y, wt, grp = [], [], [], []
-    containers.FEATURES = True
-    # the current model scores the cells while sampling (it decides which regions are sure),
-    # on its own features when new ones were appended to the feature vector
-    conf, k = containers._confidence, len(containers.CONF_MODEL['mean'])
-    containers._confidence = lambda x: conf(x[:k])
-    overlap = containers.TUNE['overlap']
-    containers.TUNE['overlap'] = 10.0
-    try:
-        for i, seed in enumerate(seeds):
-            name, skw, wkw = SCENES[i % len(SCENES)]
-            sc = scenes.port_scene(**dict(skw, seed=seed))
-            path = scenes.write_scene(sc, Path(tmp) / f'{seed}.tif', **wkw)
-            r = raster.open_raster(path, bands=(3, 2, 1) if wkw.get('layout') == 'bgrn' else None)
-            found = containers.count_containers(r, containers.ContainerParams(min_confidence=-1.0))
-            truth = scenes.truth_map_coords(sc)
-            tree = cKDTree(np.array([[t['x'], t['y']] for t in truth]))
-            n = 0
-            for d in found:
-                if '_x' not in d:
-                    continue
-                dist, _ = tree.query(np.array(scenes.detection_units(d)))
-                X.append(d['_x'])
-                y.append(float((dist < 1.6).mean()))
-                wt.append(float(d['containers']))
-                grp.append(seed)
-                n += 1
-            print(f'{seed} {name}: {n} cells', flush=True)
-    finally:
-        containers.FEATURES = False
-        containers._confidence = conf
-        containers.TUNE['overlap'] = overlap
-    return np.array(X, float), np.array(y), np.array(wt), np.array(grp)
+OUT = HERE.parent / 'core' / 'models'
+CACHE = HERE / 'out' / 'container_patches'
+SIZE = 160
+MEAN, SCALE = 0.4, 4.0     # input = (reflectance 0..1 - MEAN) * SCALE; the plugin does the same
+SIGMA = 0.8                # heatmap Gaussian (output px = 1 m)
 
 
-def design(X, mean, scale):
-    """Constant, standardised features and all their pairwise products (squares included)."""
-    S = (X - mean) / scale
-    iu = np.triu_indices(X.shape[1])
-    return np.hstack([np.ones((len(X), 1)), S, (S[:, :, None] * S[:, None, :])[:, iu[0], iu[1]]])
+class Net(nn.Module):
+    def __init__(self, w=(16, 16, 24, 16)):
+        super().__init__()
+        a, b, c, d = w
+
+        def cbr(i, o, k=3, s=1, dil=1):
+            return nn.Sequential(nn.Conv2d(i, o, k, s, padding=dil * (k // 2), dilation=dil, bias=False),
+                                 nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+        self.c1 = cbr(3, a, s=2)
+        self.c2 = cbr(a, b)
+        self.c3 = cbr(b, c, s=2)
+        self.c4 = cbr(c, c, dil=1)
+        self.c5 = cbr(c, c, dil=2)
+        self.c6 = cbr(c, c, dil=4)
+        self.up = nn.Upsample(scale_factor=2, mode='nearest')
+        self.fuse = cbr(b + c, d, k=1)
+        self.c7 = cbr(d, d)
+        self.head = nn.Conv2d(d, 4, 1)
+        nn.init.constant_(self.head.bias[:1], -4.0)    # start from "no container anywhere"
+
+    def forward(self, x):
+        x2 = self.c2(self.c1(x))
+        y = self.c6(self.c5(self.c4(self.c3(x2))))
+        y = self.c7(self.fuse(torch.cat([x2, self.up(y)], 1)))
+        return self.head(y)
 
 
-def fit(X, y, w, l2=1.0, iters=30):
-    """Weighted quadratic logistic regression with soft labels (Newton steps)."""
-    mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-9
-    Z = design(X, mean, scale)
-    beta = np.zeros(Z.shape[1])
-    reg = np.full(Z.shape[1], l2)
-    reg[0] = 0
-    for _ in range(iters):
-        pr = 1 / (1 + np.exp(-np.clip(Z @ beta, -30, 30)))
-        grad = Z.T @ (w * (pr - y)) + reg * beta
-        H = (Z * (w * pr * (1 - pr))[:, None]).T @ Z + np.diag(reg)
-        beta -= np.linalg.solve(H, grad)
-    return beta, mean, scale
+def targets(lab, n):
+    """Heatmap, class, cos/sin and a mask of where class and direction are learned, at output resolution."""
+    heat = np.zeros((n, n), np.float32)
+    cls = np.zeros((n, n), np.float32)
+    cs = np.zeros((2, n, n), np.float32)
+    m = np.zeros((n, n), np.float32)
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    for x, y, a, c in lab:
+        X, Y = x / 2 - 0.5, y / 2 - 0.5        # working px -> output px centres
+        i0, i1 = max(0, int(Y) - 3), min(n, int(Y) + 5)
+        j0, j1 = max(0, int(X) - 3), min(n, int(X) + 5)
+        if i0 >= i1 or j0 >= j1:
+            continue
+        g = np.exp(-((xx[i0:i1, j0:j1] - X) ** 2 + (yy[i0:i1, j0:j1] - Y) ** 2) / (2 * SIGMA ** 2))
+        heat[i0:i1, j0:j1] = np.maximum(heat[i0:i1, j0:j1], g)
+        near = g > 0.45
+        cls[i0:i1, j0:j1][near] = c
+        cs[0, i0:i1, j0:j1][near] = math.cos(2 * a)
+        cs[1, i0:i1, j0:j1][near] = math.sin(2 * a)
+        m[i0:i1, j0:j1][near] = 1
+    return heat, cls, cs, m
 
 
-def predict(X, model):
-    beta, mean, scale = model
-    return 1 / (1 + np.exp(-np.clip(design(X, mean, scale) @ beta, -30, 30)))
+def make(seed):
+    img, lab = gen.patch(seed, SIZE)
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8), lab
 
 
-def logloss(p, y, w):
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return float(-(w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / w.sum())
+def dataset(n, seed0):
+    path = CACHE / f'{seed0}_{n}_{SIZE}.npz'
+    if path.exists():
+        z = np.load(path, allow_pickle=True)
+        return z['imgs'], list(z['labs'])
+    CACHE.mkdir(parents=True, exist_ok=True)
+    t = time.time()
+    with mp.Pool(2) as pool:
+        res = pool.map(make, range(seed0, seed0 + n), chunksize=16)
+    imgs = np.stack([r[0] for r in res])
+    labs = [r[1] for r in res]
+    laba = np.empty(len(labs), dtype=object)
+    laba[:] = labs
+    np.savez(path, imgs=imgs, labs=laba)
+    print(f'{n} patches in {time.time() - t:.0f} s', flush=True)
+    return imgs, labs
+
+
+def batch(imgs, tg, idx, rng, crop):
+    o = 2 * rng.integers(0, (SIZE - crop) // 2 + 1, 2)     # one random crop per batch (even: output stride 2)
+    x = imgs[idx, o[0]:o[0] + crop, o[1]:o[1] + crop].astype(np.float32) / 255
+    sl = np.s_[o[0] // 2:(o[0] + crop) // 2, o[1] // 2:(o[1] + crop) // 2]
+    h, c, m = (np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3))
+    cs = np.stack([tg[i][2][(slice(None),) + sl] for i in idx])
+    k = rng.integers(4)                       # rot90 / flip: directions change with it
+    x, h, c, m = (np.rot90(a, k, axes=(1, 2)) for a in (x, h, c, m))
+    cs = np.rot90(cs, k, axes=(2, 3))
+    if k % 2:   # a quarter turn turns 2a by pi: (cos, sin) -> (-cos, -sin)
+        cs = -cs
+    x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, h, c, cs, m)]
+    t[0] = (t[0] - MEAN) * SCALE
+    return t
+
+
+def loss_fn(out, h, c, cs, m):
+    p = torch.sigmoid(out[:, 0]).clamp(1e-4, 1 - 1e-4)
+    pos = (h > 0.99).float()
+    neg = (1 - pos) * (1 - h) ** 4
+    focal = -(pos * (1 - p) ** 2 * torch.log(p) + neg * p ** 2 * torch.log(1 - p)).sum() / pos.sum().clamp(min=1)
+    mm = m.sum().clamp(min=1)
+    lc = (F.binary_cross_entropy_with_logits(out[:, 1], c, reduction='none') * m).sum() / mm
+    ld = ((torch.tanh(out[:, 2:4]) - cs).abs().sum(1) * m).sum() / mm
+    return focal + lc + ld, (focal.item(), lc.item(), ld.item())
+
+
+def peaks(out, thr):
+    p = torch.sigmoid(out[:, 0:1])
+    keep = (p == F.max_pool2d(p, 3, 1, 1)) & (p > thr)
+    return [torch.nonzero(k[0]).numpy()[:, ::-1] * 2 + 1.0 for k in keep]   # (x, y) working px
+
+
+def evaluate(net, imgs, labs, thr=0.35):
+    net.eval()
+    tp = fp = fn = 0
+    err = []
+    with torch.no_grad():
+        for i in range(0, len(imgs), 32):
+            x = (torch.from_numpy(imgs[i:i + 32].astype(np.float32).transpose(0, 3, 1, 2)) / 255 - MEAN) * SCALE
+            for pk, lab in zip(peaks(net(x), thr), labs[i:i + 32]):
+                lab = lab[(lab[:, 0] >= 2) & (lab[:, 1] >= 2) & (lab[:, 0] < SIZE - 2) & (lab[:, 1] < SIZE - 2)]
+                pk = pk[(pk[:, 0] >= 2) & (pk[:, 1] >= 2) & (pk[:, 0] < SIZE - 2) & (pk[:, 1] < SIZE - 2)]
+                used = set()
+                t = 0
+                for x0, y0 in lab[:, :2]:
+                    if not len(pk):
+                        break
+                    d = np.hypot(pk[:, 0] - x0, pk[:, 1] - y0)
+                    d[list(used)] = 1e9
+                    j = int(np.argmin(d))
+                    if d[j] <= 3.2:      # 1.6 m
+                        used.add(j)
+                        t += 1
+                tp += t
+                fp += len(pk) - t
+                fn += len(lab) - t
+                err.append((len(pk), len(lab)))
+    net.train()
+    e = np.array(err)
+    f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+    return {'f1': round(f1, 4), 'precision': round(tp / max(1, tp + fp), 4), 'recall': round(tp / max(1, tp + fn), 4),
+            'count_error_pct': round(100 * (e[:, 0].sum() - e[:, 1].sum()) / max(1, e[:, 1].sum()), 2)}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--seeds', default='401-460')
-    ap.add_argument('--write', action='store_true')
-    ap.add_argument('--cache', help='npz of the samples (reused if it exists)')
-    args = ap.parse_args()
-    lo, hi = map(int, args.seeds.split('-'))
-    if args.cache and Path(args.cache).exists():
-        z = np.load(args.cache)
-        X, y, w, g = z['X'], z['y'], z['w'], z['g']
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            X, y, w, g = samples(range(lo, hi + 1), tmp)
-        if args.cache:
-            np.savez(args.cache, X=X, y=y, w=w, g=g)
-    test = g % 5 == 0
-    m = fit(X[~test], y[~test], w[~test])
-    base = np.average(y[~test], weights=w[~test])
-    print(f'{len(X)} cells, {y.mean():.2f} good; held-out log-loss {logloss(predict(X[test], m), y[test], w[test]):.3f} '
-          f'(constant {logloss(np.full(test.sum(), base), y[test], w[test]):.3f})')
-    beta, mean, scale = fit(X, y, w)
-    k = X.shape[1]
+    ap.add_argument('--patches', type=int, default=8000)
+    ap.add_argument('--val', type=int, default=400)
+    ap.add_argument('--steps', type=int, default=4000)
+    ap.add_argument('--batch', type=int, default=24)
+    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--crop', type=int, default=112, help='training crop (px) of the generated patches')
+    ap.add_argument('--seed', type=int, default=1)
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(a.seed)
+    imgs, labs = dataset(a.patches, 1_000_000 * a.seed)
+    vimgs, vlabs = dataset(a.val, 1_000_000 * a.seed + 900_000)
+    tg = [targets(lab, SIZE // 2) for lab in labs]
+    net = Net()
+    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.steps, pct_start=0.1)
+    t0 = time.time()
+    for step in range(1, a.steps + 1):
+        idx = rng.integers(0, len(imgs), a.batch)
+        x, h, c, cs, m = batch(imgs, tg, idx, rng, a.crop)
+        loss, parts = loss_fn(net(x), h, c, cs, m)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0:
+            print(f'step {step} loss {loss.item():.3f} parts {np.round(parts, 3)} {time.time() - t0:.0f} s', flush=True)
+        if step % 500 == 0 or step == a.steps:
+            val = evaluate(net, vimgs, vlabs)
+            print('validation (generated)', val, flush=True)
+            export(net, a, val, time.time() - t0, step)
 
-    def fmt(v):
-        return '(' + ', '.join(f'{float(x):.4g}' for x in v) + ')'
-    text = (f"CONF_MODEL = {{'bias': {float(beta[0]):.4g},\n"
-            f"              'mean': {fmt(mean)},\n"
-            f"              'scale': {fmt(scale)},\n"
-            f"              'w': {fmt(beta[1:k + 1])},\n"
-            f"              'q': {fmt(beta[k + 1:])}}}")
-    print(text)
-    if args.write:
-        p = ROOT / 'core' / 'containers.py'
-        src = p.read_text()
-        src = re.sub(r"CONF_MODEL = \{.*?\}\n", text + '\n', src, count=1, flags=re.S)
-        p.write_text(src)
-        print('written to', p)
+
+def export(net, a, val, seconds, step):
+    OUT.mkdir(parents=True, exist_ok=True)
+    net.eval()
+    onnx_path = OUT / 'containers.onnx'
+    torch.onnx.export(net, torch.zeros(1, 3, 256, 256), str(onnx_path), opset_version=13, dynamo=False,
+                      input_names=['image'], output_names=['maps'],
+                      dynamic_axes={'image': {2: 'h', 3: 'w'}, 'maps': {2: 'h2', 3: 'w2'}})
+    net.train()
+    side = {
+        'model': 'containers.onnx', 'inputs': 'RGB reflectance 0..1 at work_gsd, (x - mean) * scale',
+        'work_gsd': gen.WORK_GSD, 'mean': MEAN, 'scale': SCALE, 'stride': 2,
+        'outputs': ['centre logit', '40 ft logit', 'cos 2a', 'sin 2a (tanh)'],
+        'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
+        'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns), '
+                f'seeds from {1_000_000 * a.seed}; '
+                f'validation {a.val} other generated patches',
+        'seed': a.seed, 'steps': step, 'planned_steps': a.steps, 'batch': a.batch, 'lr': a.lr,
+        'date': datetime.date.today().isoformat(), 'train_seconds': round(seconds),
+        'validation_generated': val,
+        'torch': torch.__version__,
+    }
+    (OUT / 'containers.json').write_text(json.dumps(side, indent=1) + '\n')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,581 @@
+"""Training ground for the container network: random yard patches with exact labels (numpy + OpenCV, no GDAL).
+
+Made to be varied rather than pretty. Each patch is drawn at a random sensor resolution (0.3-0.8 m) with
+2x supersampling, given a random sensor (RGB, pan, odd white balance, haze, blur, noise, JPEG), and resampled to
+the detector's working resolution (core.containers.WORK_GSD), as the detector resamples a real block.
+
+What is in a patch (each part random, many optional): ground of any pavement/soil/grass colour with slabs, stains,
+painted slot outlines, road markings; blocks of touching containers at one orientation per block, 1-5 high, any
+colour (near-black, navy, dark green, rust, grey, white, vivid), corrugated, with seams and shadows cast by a sun
+20-70 deg high from any azimuth (a height map is ray-marched, so tall stacks shade low ones, cranes shade
+containers); containers on rail flatcars and on a ship's deck (positives). Look-alikes (negatives): RTG and STS
+cranes (legs, girders, their long shadows), trucks with box / curtain / empty-chassis trailers, buses (roof units)
+in rows and herringbones, cars, round tanks, warehouse roofs with skylight lattices, ships with hatch covers,
+rail tank/box/hopper wagons, yachts on pontoons, trees, water.
+
+Labels: one per visible container top: centre (working px), long-axis angle (rad), class (0 = 20 ft, 1 = 40 ft).
+"""
+import math
+
+import cv2
+import numpy as np
+
+WORK_GSD = 0.5
+L20, L40, WID, TIER = 6.058, 12.192, 2.438, 2.59
+
+DARK = [(0.05, 0.05, 0.06), (0.06, 0.09, 0.20), (0.08, 0.16, 0.10), (0.20, 0.10, 0.06), (0.12, 0.12, 0.12),
+        (0.10, 0.06, 0.05), (0.05, 0.10, 0.13)]
+NAMED = [(0.10, 0.28, 0.55), (0.22, 0.45, 0.70), (0.08, 0.14, 0.38), (0.62, 0.12, 0.10), (0.50, 0.10, 0.12),
+         (0.38, 0.20, 0.12), (0.45, 0.24, 0.16), (0.12, 0.42, 0.22), (0.82, 0.82, 0.80), (0.74, 0.75, 0.76),
+         (0.50, 0.51, 0.52), (0.58, 0.58, 0.57), (0.85, 0.42, 0.10), (0.85, 0.72, 0.18), (0.60, 0.16, 0.42),
+         (0.55, 0.30, 0.15), (0.30, 0.32, 0.35), (0.90, 0.90, 0.88)]
+
+
+def rect(cx, cy, length, width, ang):
+    """4 corners (m) of a rectangle centred at (cx, cy) with its long axis at ``ang`` (rad)."""
+    c, s = math.cos(ang), math.sin(ang)
+    hl, hw = length / 2, width / 2
+    return np.array([(cx + u * hl * c - v * hw * s, cy + u * hl * s + v * hw * c)
+                     for u, v in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+
+
+def rand_colour(rng, dark_share=0.3):
+    r = rng.random()
+    if r < dark_share:
+        c = np.array(DARK[rng.integers(len(DARK))])
+    elif r < dark_share + 0.5:
+        c = np.array(NAMED[rng.integers(len(NAMED))])
+    else:
+        c = rng.random(3) ** 1.5
+    return np.clip(c * rng.uniform(0.8, 1.2) + rng.normal(0, 0.02, 3), 0.02, 0.97)
+
+
+class Canvas:
+    """Colour image + height map at resolution ``res`` (m/px) over ``size_m`` metres."""
+
+    def __init__(self, size_m, res):
+        self.res = res
+        n = int(round(size_m / res))
+        self.img = np.zeros((n, n, 3), np.float32)
+        self.height = np.zeros((n, n), np.float32)
+        self.n = n
+
+    def _px(self, poly):
+        return np.round(np.asarray(poly) / self.res * 16).astype(np.int32).reshape(-1, 1, 2)
+
+    def fill(self, poly, rgb, height=None):
+        p = self._px(poly)
+        cv2.fillPoly(self.img, [p], tuple(float(v) for v in rgb), lineType=cv2.LINE_AA, shift=4)
+        if height is not None:
+            cv2.fillPoly(self.height, [p], float(height), shift=4)
+
+    def mask(self, poly):
+        m = np.zeros((self.n, self.n), np.uint8)
+        cv2.fillPoly(m, [self._px(poly)], 1, shift=4)
+        return m.astype(bool)
+
+    def line(self, p0, p1, width_m, rgb, height=None):
+        d = np.subtract(p1, p0)
+        L = float(np.hypot(*d))
+        if L < 1e-6:
+            return
+        mid = (np.add(p0, p1)) / 2
+        self.fill(rect(mid[0], mid[1], L, width_m, math.atan2(d[1], d[0])), rgb, height)
+
+
+def smooth_noise(rng, n, scale_px, amp):
+    k = max(2, int(n / max(scale_px, 1)))
+    z = rng.normal(0, 1, (k, k)).astype(np.float32)
+    return cv2.resize(z, (n, n), interpolation=cv2.INTER_CUBIC) * amp
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Ground
+# --------------------------------------------------------------------------------------------------------------
+GROUNDS = [(0.20, 0.20, 0.20), (0.30, 0.30, 0.29), (0.45, 0.45, 0.43), (0.55, 0.54, 0.50), (0.62, 0.60, 0.56),
+           (0.40, 0.36, 0.30), (0.30, 0.34, 0.22), (0.15, 0.15, 0.16), (0.50, 0.42, 0.35), (0.70, 0.70, 0.68)]
+
+
+def ground(cv, rng):
+    base = np.array(GROUNDS[rng.integers(len(GROUNDS))]) * rng.uniform(0.8, 1.2) + rng.normal(0, 0.02, 3)
+    n = cv.n
+    cv.img[:] = np.clip(base, 0.03, 0.9)
+    cv.img *= (1 + smooth_noise(rng, n, n / rng.uniform(2, 8), rng.uniform(0.02, 0.12)))[..., None]
+    cv.img *= (1 + rng.normal(0, rng.uniform(0.005, 0.04), (n, n)).astype(np.float32))[..., None]
+    S = n * cv.res
+    if rng.random() < 0.5:      # concrete slabs
+        step = rng.uniform(4, 8)
+        ang = rng.uniform(0, math.pi)
+        c = base * rng.uniform(0.8, 0.95)
+        for k in np.arange(-S, 2 * S, step):
+            for a in (ang, ang + math.pi / 2):
+                d = np.array([math.cos(a), math.sin(a)])
+                nrm = np.array([-d[1], d[0]])
+                p = np.array([S / 2, S / 2]) + nrm * (k - S / 2)
+                cv.line(p - d * S, p + d * S, 0.08, c)
+    for _ in range(rng.integers(0, 12)):   # stains, patches of other surface
+        x, y = rng.uniform(0, S, 2)
+        cv.fill(rect(x, y, rng.uniform(3, 30), rng.uniform(2, 20), rng.uniform(0, math.pi)),
+                np.clip(base * rng.uniform(0.6, 1.3), 0, 1))
+
+
+def markings(cv, rng, ang, region):
+    """Painted slot outlines and lane lines (negatives that look like container outlines)."""
+    x0, y0, x1, y1 = region
+    col = (0.85, 0.85, 0.8) if rng.random() < 0.7 else (0.85, 0.75, 0.2)
+    L = L40 + rng.uniform(0.2, 1.0) if rng.random() < 0.5 else L20 + rng.uniform(0.2, 0.8)
+    W = WID + rng.uniform(0.2, 0.6)
+    c, s = math.cos(ang), math.sin(ang)
+    for i in range(rng.integers(2, 10)):
+        for j in range(rng.integers(1, 4)):
+            u, v = j * (L + 1.0), i * W
+            cx, cy = (x0 + x1) / 2 + u * c - v * s, (y0 + y1) / 2 + u * s + v * c
+            p = rect(cx, cy, L, W, ang)
+            for k in range(4):
+                cv.line(p[k], p[(k + 1) % 4], rng.uniform(0.1, 0.2), col)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Containers (positives)
+# --------------------------------------------------------------------------------------------------------------
+def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls):
+    cv.fill(rect(cx, cy, length, WID, ang), rgb, tiers * TIER)
+    if rng.random() < 0.7:   # roof frame / corrugation: a darker rim and a few cross lines
+        dark = rgb * rng.uniform(0.6, 0.85)
+        p = rect(cx, cy, length - 0.3, WID - 0.3, ang)
+        for k in range(4):
+            cv.line(p[k], p[(k + 1) % 4], 0.12, dark)
+        if rng.random() < 0.5:
+            c, s = math.cos(ang), math.sin(ang)
+            for u in np.arange(-length / 2 + 0.8, length / 2, rng.uniform(0.6, 1.5)):
+                q = np.array([cx + u * c, cy + u * s])
+                nrm = np.array([-s, c]) * (WID / 2 - 0.2)
+                cv.line(q - nrm, q + nrm, 0.08, rgb * rng.uniform(0.8, 1.15))
+    if rng.random() < 0.15:  # dirt / rust patch
+        c, s = math.cos(ang), math.sin(ang)
+        u = rng.uniform(-length / 3, length / 3)
+        cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(1, 3), rng.uniform(0.5, 1.8), ang),
+                rgb * rng.uniform(0.6, 1.3))
+    labels.append((cx, cy, ang, cls, tiers * TIER))
+
+
+def block(cv, rng, cx, cy, ang, labels, gaps=None):
+    """Rows x bays of touching containers (one orientation), stacks 1-5 high, one or many colours."""
+    rows = int(rng.integers(1, 11))
+    bays = int(rng.integers(1, 9))
+    big = rng.random() < 0.5
+    length = L40 if big else L20
+    side_gap = rng.uniform(0.03, 0.45) if gaps is None else gaps
+    end_gap = rng.uniform(0.2, 1.5)
+    mode = rng.random()
+    palette = [rand_colour(rng) for _ in range(int(rng.integers(1, 6)))]
+    max_t = int(rng.integers(1, 6))
+    c, s = math.cos(ang), math.sin(ang)
+    mixed = rng.random() < 0.25
+    for b in range(bays):
+        for r in range(rows):
+            if rng.random() < 0.08:
+                continue          # an empty slot
+            L = (L40 if rng.random() < 0.5 else L20) if mixed else length
+            u = (b - (bays - 1) / 2) * (length + end_gap)
+            v = (r - (rows - 1) / 2) * (WID + side_gap)
+            x, y = cx + u * c - v * s, cy + u * s + v * c
+            tiers = int(rng.integers(1, max_t + 1))
+            rgb = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
+            if mixed and L == L20 and length == L40:   # two 20 ft in a 40 ft slot
+                for h in (-1, 1):
+                    o = h * (L20 / 2 + 0.04)
+                    container(cv, rng, x + o * c, y + o * s, L20, ang, rand_colour(rng), tiers, labels, 0)
+            else:
+                container(cv, rng, x, y, L, ang, rgb * rng.uniform(0.9, 1.1), tiers, labels,
+                          int(L == L40))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Look-alikes (negatives) and context
+# --------------------------------------------------------------------------------------------------------------
+def rtg(cv, rng, cx, cy, ang, span):
+    col = np.array([(0.85, 0.75, 0.15), (0.8, 0.8, 0.78), (0.7, 0.15, 0.1), (0.2, 0.35, 0.6)][rng.integers(4)])
+    h = rng.uniform(15, 22)
+    c, s = math.cos(ang), math.sin(ang)
+    nrm = np.array([-s, c])
+    base = np.array([cx, cy])
+    gl = rng.uniform(6, 12)
+    for side in (-1, 1):
+        p = base + nrm * side * span / 2
+        cv.line(p - gl / 2 * np.array([c, s]), p + gl / 2 * np.array([c, s]), rng.uniform(0.8, 1.5), col, h)
+    for e in (-1, 1):
+        p = base + e * gl / 2 * np.array([c, s])
+        cv.line(p - nrm * span / 2, p + nrm * span / 2, rng.uniform(1.0, 2.0), col, h)
+
+
+def sts(cv, rng, cx, cy, ang):
+    col = np.array([(0.8, 0.2, 0.15), (0.85, 0.85, 0.82), (0.2, 0.4, 0.7)][rng.integers(3)])
+    h = rng.uniform(40, 70)
+    c, s = math.cos(ang), math.sin(ang)
+    d = np.array([c, s])
+    nrm = np.array([-s, c])
+    base = np.array([cx, cy])
+    boom = rng.uniform(50, 90)
+    for side in (-1, 1):
+        p = base + d * side * 8
+        cv.line(p - nrm * boom / 2, p + nrm * boom / 2, rng.uniform(1.2, 2.5), col, h)
+    for e in np.linspace(-boom / 2, boom / 2, int(rng.integers(2, 5))):
+        p = base + nrm * e
+        cv.line(p - d * 9, p + d * 9, 1.2, col, h)
+
+
+def vehicle(cv, rng, cx, cy, ang, kind):
+    c, s = math.cos(ang), math.sin(ang)
+    d = np.array([c, s])
+    if kind == 'car':
+        rgb = rand_colour(rng, 0.2)
+        cv.fill(rect(cx, cy, rng.uniform(4.0, 5.0), rng.uniform(1.7, 1.95), ang), rgb, 1.5)
+        cv.fill(rect(cx + 0.2 * c, cy + 0.2 * s, 1.8, 1.4, ang), rgb * 0.5, 1.5)
+        return
+    if kind == 'bus':
+        rgb = np.array([(0.9, 0.75, 0.1), (0.9, 0.9, 0.88), (0.8, 0.2, 0.15), (0.2, 0.4, 0.7), (0.2, 0.6, 0.3)]
+                       [rng.integers(5)]) * rng.uniform(0.85, 1.1)
+        L = rng.uniform(10.5, 13.5)
+        cv.fill(rect(cx, cy, L, rng.uniform(2.4, 2.6), ang), rgb, 3.2)
+        for _ in range(rng.integers(1, 4)):       # roof units, hatches
+            u = rng.uniform(-L / 3, L / 3)
+            cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(0.8, 2.5), rng.uniform(0.8, 1.8), ang),
+                    np.array([0.6, 0.6, 0.62]) * rng.uniform(0.5, 1.3), 3.5)
+        if rng.random() < 0.5:                    # windscreen end
+            p = np.array([cx, cy]) + d * (L / 2 - 0.4)
+            cv.fill(rect(p[0], p[1], 0.8, 2.3, ang), (0.1, 0.12, 0.15), 3.2)
+        return
+    # trucks: cab + trailer (box, curtain, tanker or empty chassis)
+    cab = rand_colour(rng, 0.2)
+    tl = rng.uniform(12.0, 13.8) if rng.random() < 0.7 else rng.uniform(6.5, 9)
+    p = np.array([cx, cy]) + d * (tl / 2 + 1.6)
+    cv.fill(rect(p[0], p[1], rng.uniform(2.2, 3.2), 2.45, ang), cab, 3.0)
+    t = rng.random()
+    if t < 0.3:     # empty chassis: a thin frame
+        frame = np.array([0.12, 0.12, 0.12]) * rng.uniform(0.7, 2.5)
+        for o in (-0.5, 0.5):
+            q = np.array([cx, cy]) + np.array([-s, c]) * o
+            cv.line(q - d * tl / 2, q + d * tl / 2, 0.25, frame, 1.2)
+        cv.line(np.array([cx, cy]) - d * tl / 2, np.array([cx, cy]) + d * tl / 2, 0.2, frame, 1.2)
+    elif t < 0.45:  # tanker
+        cv.fill(rect(cx, cy, tl, 2.4, ang), np.array([0.75, 0.76, 0.78]) * rng.uniform(0.6, 1.2), 3.5)
+        cv.line(np.array([cx, cy]) - d * tl / 2, np.array([cx, cy]) + d * tl / 2, 0.5,
+                np.array([0.95, 0.95, 0.95]), 3.6)
+    else:           # box / curtain-side trailer
+        rgb = rand_colour(rng, 0.15) if rng.random() < 0.5 else np.array([0.85, 0.85, 0.83])
+        cv.fill(rect(cx, cy, tl, 2.5, ang), rgb, 4.0)
+        if rng.random() < 0.5:
+            for u in np.arange(-tl / 2 + 1, tl / 2, 1.2):
+                q = np.array([cx, cy]) + d * u
+                cv.line(q - np.array([-s, c]) * 1.2, q + np.array([-s, c]) * 1.2, 0.1, rgb * 0.85)
+
+
+def parking_rows(cv, rng, x, y, ang, kind):
+    n = int(rng.integers(3, 16))
+    herring = rng.random() < 0.3
+    pitch = rng.uniform(3.0, 4.5) if kind != 'car' else rng.uniform(2.3, 3.0)
+    c, s = math.cos(ang), math.sin(ang)
+    for i in range(n):
+        if rng.random() < 0.15:
+            continue
+        u = i * pitch
+        a = ang + math.pi / 2 + (rng.uniform(0.5, 0.9) if herring else rng.normal(0, 0.03))
+        vehicle(cv, rng, x + u * c, y + u * s, a, kind)
+        if kind != 'car' and rng.random() < 0.5:   # painted bay lines between them
+            q = np.array([x + (u + pitch / 2) * c, y + (u + pitch / 2) * s])
+            dd = np.array([math.cos(a), math.sin(a)]) * 7
+            cv.line(q - dd, q + dd, 0.12, (0.85, 0.85, 0.8))
+
+
+def tank(cv, rng, cx, cy):
+    r = rng.uniform(4, 20)
+    h = rng.uniform(8, 20)
+    col = np.array([0.85, 0.85, 0.84]) * rng.uniform(0.7, 1.1)
+    cv2.circle(cv.img, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16),
+               tuple(float(v) for v in col), -1, cv2.LINE_AA, 4)
+    cv2.circle(cv.height, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16), h, -1, 8, 4)
+    cv2.circle(cv.img, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r * 0.5 / cv.res * 16),
+               tuple(float(v) for v in col * 0.9), 2, cv2.LINE_AA, 4)
+
+
+def warehouse(cv, rng, cx, cy, ang):
+    L, W = rng.uniform(25, 90), rng.uniform(15, 50)
+    rgb = np.array(GROUNDS[rng.integers(len(GROUNDS))]) * rng.uniform(0.8, 1.4) if rng.random() < 0.6 \
+        else rand_colour(rng, 0.3)
+    h = rng.uniform(6, 15)
+    cv.fill(rect(cx, cy, L, W, ang), np.clip(rgb, 0, 0.95), h)
+    c, s = math.cos(ang), math.sin(ang)
+    if rng.random() < 0.6:    # skylight lattice: rows of bright or dark rectangles
+        sl, sw = rng.uniform(2, 7), rng.uniform(1.0, 2.5)
+        col = np.array([0.9, 0.92, 0.95]) if rng.random() < 0.6 else np.array([0.2, 0.25, 0.3])
+        for u in np.arange(-L / 2 + sl, L / 2 - sl / 2, sl + rng.uniform(1, 4)):
+            for v in np.arange(-W / 2 + 2, W / 2 - 1, rng.uniform(3.5, 7)):
+                cv.fill(rect(cx + u * c - v * s, cy + u * s + v * c, sl, sw, ang), col, h + 0.3)
+    elif rng.random() < 0.5:  # ridges
+        for v in np.arange(-W / 2, W / 2, rng.uniform(2, 6)):
+            q = np.array([cx - v * s, cy + v * c])
+            cv.line(q - np.array([c, s]) * L / 2, q + np.array([c, s]) * L / 2, 0.2, rgb * 0.75)
+
+
+def ship(cv, rng, cx, cy, ang, labels, with_containers):
+    L, W = rng.uniform(80, 200), rng.uniform(14, 32)
+    c, s = math.cos(ang), math.sin(ang)
+    d = np.array([c, s])
+    nrm = np.array([-s, c])
+    hull = rand_colour(rng, 0.4)
+    p = np.array([cx, cy])
+    poly = [p - d * L / 2 - nrm * W / 2, p + d * (L / 2 - W) - nrm * W / 2, p + d * L / 2,
+            p + d * (L / 2 - W) + nrm * W / 2, p - d * L / 2 + nrm * W / 2]
+    cv.fill(poly, hull, 8)
+    deck = np.array([0.35, 0.2, 0.15]) * rng.uniform(0.6, 1.6) if rng.random() < 0.5 else hull * 0.8
+    cv.fill(rect(cx - c * W / 2, cy - s * W / 2, L - W - 4, W - 2, ang), deck, 9)
+    bridge = p - d * (L / 2 - 8)
+    cv.fill(rect(bridge[0], bridge[1], 8, W - 2, ang), (0.9, 0.9, 0.88), 25)
+    covers = np.arange(-L / 2 + 18, L / 2 - W - 2, rng.uniform(14, 22))
+    hc = rand_colour(rng, 0.3)
+    for u in covers:
+        q = p + d * u
+        if with_containers and rng.random() < 0.7:
+            # containers across the deck: rows along the beam
+            n = int((W - 4) // (WID + 0.1))
+            clen = L40 if rng.random() < 0.6 else L20
+            for k in range(n):
+                v = (k - (n - 1) / 2) * (WID + 0.1)
+                qq = q + nrm * v
+                container(cv, rng, qq[0], qq[1], clen, ang, rand_colour(rng), 4, labels, int(clen == L40))
+        else:
+            cv.fill(rect(q[0], q[1], rng.uniform(10, 13), W - 5, ang), hc * rng.uniform(0.9, 1.1), 10)
+            for v in np.arange(-(W - 5) / 2 + 1, (W - 5) / 2, rng.uniform(1.5, 3)):
+                qq = q + nrm * v
+                cv.line(qq - d * 5, qq + d * 5, 0.15, hc * 0.7, 10)
+
+
+def wagon(cv, rng, cx, cy, ang, labels):
+    c, s = math.cos(ang), math.sin(ang)
+    t = rng.random()
+    L = rng.uniform(14, 20)
+    if t < 0.4:   # flatcar, maybe with containers
+        cv.fill(rect(cx, cy, L, 2.7, ang), np.array([0.25, 0.2, 0.18]) * rng.uniform(0.6, 1.5), 1.2)
+        if rng.random() < 0.75:
+            if rng.random() < 0.5:
+                container(cv, rng, cx, cy, L40, ang, rand_colour(rng), 1, labels, 1)
+            else:
+                for h in (-1, 1):
+                    o = h * (L20 / 2 + 0.2)
+                    container(cv, rng, cx + o * c, cy + o * s, L20, ang, rand_colour(rng), 1, labels, 0)
+    elif t < 0.6:   # tank car
+        col = np.array([0.08, 0.08, 0.08]) * rng.uniform(0.8, 6)
+        cv.fill(rect(cx, cy, L, 3.0, ang), col, 4)
+        cv.line(np.array([cx, cy]) - np.array([c, s]) * L / 2, np.array([cx, cy]) + np.array([c, s]) * L / 2,
+                0.6, np.clip(col * 1.6 + 0.05, 0, 1), 4.2)
+    elif t < 0.8:   # box car
+        rgb = rand_colour(rng, 0.3)
+        cv.fill(rect(cx, cy, L, 3.0, ang), rgb, 4.3)
+        cv.line(np.array([cx, cy]) - np.array([c, s]) * L / 2, np.array([cx, cy]) + np.array([c, s]) * L / 2,
+                0.3, rgb * 1.2, 4.4)
+    else:           # hopper
+        rgb = rand_colour(rng, 0.3)
+        cv.fill(rect(cx, cy, L, 3.0, ang), rgb, 3.8)
+        for u in np.linspace(-L / 3, L / 3, 3):
+            cv.fill(rect(cx + u * c, cy + u * s, 3.5, 2.2, ang), rgb * 0.5, 3.9)
+    return L
+
+
+def train(cv, rng, x, y, ang, labels):
+    c, s = math.cos(ang), math.sin(ang)
+    d = np.array([c, s])
+    nrm = np.array([-s, c])
+    S = cv.n * cv.res
+    p = np.array([x, y])
+    for o in (-0.75, 0.75):   # rails and ballast
+        cv.line(p - d * S * 2 + nrm * o, p + d * S * 2 + nrm * o, 0.12, (0.55, 0.55, 0.56))
+    u = -S
+    while u < S:
+        q = p + d * u
+        L = wagon(cv, rng, q[0], q[1], ang, labels) if rng.random() < 0.85 else 15
+        u += L + rng.uniform(0.8, 1.5)
+
+
+def tree(cv, rng, cx, cy):
+    r = rng.uniform(1.5, 5)
+    col = np.array([0.08, 0.18, 0.07]) * rng.uniform(0.6, 1.6)
+    cv2.circle(cv.img, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16),
+               tuple(float(v) for v in col), -1, cv2.LINE_AA, 4)
+    cv2.circle(cv.height, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16),
+               rng.uniform(4, 12), -1, 8, 4)
+
+
+def boats(cv, rng, x, y, ang):
+    """Pontoons with yachts (and the water between)."""
+    c, s = math.cos(ang), math.sin(ang)
+    d = np.array([c, s])
+    nrm = np.array([-s, c])
+    p = np.array([x, y])
+    cv.line(p - d * 80, p + d * 80, 2.0, (0.6, 0.58, 0.55), 0.5)
+    for u in np.arange(-60, 60, rng.uniform(4, 7)):
+        for side in (-1, 1):
+            if rng.random() < 0.2:
+                continue
+            L, W = rng.uniform(7, 18), rng.uniform(2.5, 5)
+            q = p + d * u + nrm * side * (L / 2 + 1.5)
+            a = ang + math.pi / 2
+            hull = np.array([0.9, 0.9, 0.9]) * rng.uniform(0.8, 1.05) if rng.random() < 0.8 else rand_colour(rng)
+            dd = np.array([math.cos(a), math.sin(a)]) * side
+            nn = np.array([-dd[1], dd[0]])
+            poly = [q - dd * L / 2 - nn * W / 2, q + dd * (L / 2 - W) - nn * W / 2, q + dd * L / 2,
+                    q + dd * (L / 2 - W) + nn * W / 2, q - dd * L / 2 + nn * W / 2]
+            cv.fill(poly, hull, 2.0)
+            cv.fill(rect(q[0], q[1], L * 0.35, W * 0.5, a), hull * rng.uniform(0.5, 0.9), 3.0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Light and sensor
+# --------------------------------------------------------------------------------------------------------------
+def shadows(cv, rng, az, elev):
+    """Ray-march the height map toward the sun: a pixel is shaded when something along the sun's direction
+    stands higher than the sun ray through it."""
+    res = cv.res * 2
+    h = cv2.resize(cv.height, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_NEAREST)
+    n = h.shape[0]
+    dx, dy = math.sin(az), -math.cos(az)         # toward the sun (azimuth clockwise from north, y down)
+    t = math.tan(elev)
+    hmax = float(h.max())
+    steps = int(min(hmax / t / res, 300))
+    shade = np.zeros_like(h, dtype=bool)
+    for k in range(1, steps + 1):
+        ox, oy = dx * k, dy * k
+        M = np.float32([[1, 0, -ox], [0, 1, -oy]])
+        sh = cv2.warpAffine(h, M, (n, n), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        shade |= sh > h + k * res * t
+    m = cv2.resize(shade.astype(np.float32), (cv.n, cv.n), interpolation=cv2.INTER_LINEAR)
+    m = cv2.GaussianBlur(m, (0, 0), 0.7)
+    amb = rng.uniform(0.22, 0.55)
+    tint = np.array([rng.uniform(0.85, 1.0), rng.uniform(0.9, 1.0), 1.0], np.float32)
+    cv.img *= (1 - m[..., None] * (1 - amb * tint))
+
+
+def sensor(img, rng):
+    """Colour balance, haze, blur, noise, pan or colour, quantisation, JPEG."""
+    img = img * rng.uniform(0.6, 1.5) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    img = img + rng.uniform(0, 0.12) * np.array([0.9, 0.95, 1.0], np.float32)
+    img = np.clip(img, 0, 1) ** rng.uniform(0.6, 1.4)
+    if rng.random() < 0.7:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2))
+    if rng.random() < 0.25:    # pan
+        g = img @ np.array([0.3, 0.5, 0.2], np.float32) if rng.random() < 0.5 else img.mean(-1)
+        img = np.repeat(g[..., None], 3, -1)
+    img = img + rng.normal(0, rng.uniform(0.002, 0.03), img.shape).astype(np.float32)
+    img = np.clip(img, 0, 1)
+    if rng.random() < 0.4:
+        q = int(rng.integers(25, 95))
+        ok, enc = cv2.imencode('.jpg', (img * 255).astype(np.uint8)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+        img = cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255
+    else:
+        img = np.round(img * 255) / 255
+    return img.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A patch
+# --------------------------------------------------------------------------------------------------------------
+def patch(seed, size_px=192, work_gsd=WORK_GSD):
+    """(image float32 (size, size, 3) at ``work_gsd``, labels array (n, 4): x, y (working px), angle, class)."""
+    rng = np.random.default_rng(seed)
+    gsd = float(rng.uniform(0.3, 0.8))
+    size_m = size_px * work_gsd
+    margin = 20.0
+    S = size_m + 2 * margin
+    cv = Canvas(S, gsd / 2)
+    labels = []
+    ground(cv, rng)
+    kind = rng.random()
+    yard_ang = rng.uniform(0, math.pi)
+
+    def anywhere():
+        return rng.uniform(0, S, 2)
+
+    if rng.random() < 0.35:
+        x, y = anywhere()
+        markings(cv, rng, yard_ang + rng.normal(0, 0.05), (x - 20, y - 20, x + 20, y + 20))
+    if kind < 0.12:            # a patch with no containers: only look-alikes
+        n_blocks = 0
+    elif kind < 0.8:
+        n_blocks = int(rng.integers(1, 8))
+    else:
+        n_blocks = int(rng.integers(0, 3))
+    for _ in range(n_blocks):
+        x, y = anywhere()
+        a = yard_ang + (0 if rng.random() < 0.7 else rng.uniform(0, math.pi))
+        block(cv, rng, x, y, a, labels)
+    # look-alikes, each with some probability
+    if rng.random() < 0.35:
+        x, y = anywhere()
+        for _ in range(rng.integers(1, 3)):
+            rtg(cv, rng, x + rng.normal(0, 10), y + rng.normal(0, 10), yard_ang, rng.uniform(20, 30))
+    if rng.random() < 0.12:
+        x, y = anywhere()
+        sts(cv, rng, x, y, rng.uniform(0, math.pi))
+    for k in ('car', 'bus', 'truck'):
+        if rng.random() < {'car': 0.35, 'bus': 0.25, 'truck': 0.35}[k]:
+            for _ in range(rng.integers(1, 4)):
+                x, y = anywhere()
+                parking_rows(cv, rng, x, y, rng.uniform(0, math.pi), k)
+    if rng.random() < 0.15:
+        for _ in range(rng.integers(1, 4)):
+            x, y = anywhere()
+            tank(cv, rng, x, y)
+    if rng.random() < 0.25:
+        x, y = anywhere()
+        warehouse(cv, rng, x, y, rng.uniform(0, math.pi))
+    if rng.random() < 0.12:
+        x, y = anywhere()
+        a = rng.uniform(0, math.pi)
+        cv.fill(rect(x, y, 400, 60, a), np.array([0.05, 0.1, 0.14]) * rng.uniform(0.6, 2.0))   # water
+        ship(cv, rng, x, y, a, labels, rng.random() < 0.4)
+    if rng.random() < 0.15:
+        x, y = anywhere()
+        train(cv, rng, x, y, rng.uniform(0, math.pi), labels)
+    if rng.random() < 0.08:
+        x, y = anywhere()
+        a = rng.uniform(0, math.pi)
+        cv.fill(rect(x, y, 300, 80, a), np.array([0.05, 0.12, 0.15]) * rng.uniform(0.6, 2.0))
+        boats(cv, rng, x, y, a)
+    if rng.random() < 0.3:
+        for _ in range(rng.integers(1, 12)):
+            x, y = anywhere()
+            tree(cv, rng, x, y)
+    for _ in range(rng.integers(0, 6)):     # isolated vehicles anywhere
+        x, y = anywhere()
+        vehicle(cv, rng, x, y, rng.uniform(0, math.pi), ('car', 'truck', 'bus')[rng.integers(3)])
+    shadows(cv, rng, rng.uniform(0, 2 * math.pi), math.radians(rng.uniform(20, 70)))
+    # sensor at gsd, then the detector's resampling to work_gsd
+    img = cv2.resize(cv.img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    img = sensor(img, rng)
+    f = gsd / work_gsd
+    img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    o = int(round(margin / work_gsd))
+    img = img[o:o + size_px, o:o + size_px]
+    lab = np.array([(x / work_gsd - o, y / work_gsd - o, a % math.pi, c) for x, y, a, c, h in labels
+                    if _visible(cv, x, y, h)], np.float32).reshape(-1, 4)
+    inside = (lab[:, 0] >= -4) & (lab[:, 1] >= -4) & (lab[:, 0] < size_px + 4) & (lab[:, 1] < size_px + 4)
+    return img, lab[inside]
+
+
+def _visible(cv, x, y, h):
+    """A top is visible when the height map at its centre is its own (not painted over by a block placed on
+    it, a ship's bridge or a roof); crane girders pass above a few tops and hide them from these labels too."""
+    i = int(np.clip(y / cv.res, 0, cv.n - 1))
+    j = int(np.clip(x / cv.res, 0, cv.n - 1))
+    return abs(cv.height[i, j] - h) < 0.01
+
+
+if __name__ == '__main__':
+    import sys
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    img, lab = patch(seed, 384)
+    out = (np.clip(img, 0, 1) * 255).astype(np.uint8)[..., ::-1].copy()
+    for x, y, a, c in lab:
+        cv2.circle(out, (int(x), int(y)), 2, (0, 255, 255) if c else (255, 0, 255), -1)
+    cv2.imwrite(sys.argv[2] if len(sys.argv) > 2 else '/tmp/patch.png', out)
+    print(len(lab), 'containers')
