@@ -51,7 +51,7 @@ def vessel_speeds(cols, max_speed_kn=None, cap_kn=25.0, floor_kn=6.0):
     return vessels, np.clip(top, floor_kn, cap_kn)
 
 
-def _lookup(vessels, values, keys, default=np.nan):
+def lookup(vessels, values, keys, default=np.nan):
     """values[vessels == key] for each key (vessels sorted), default where absent."""
     keys = np.asarray(keys)
     out = np.full(len(keys), default, dtype=np.float64)
@@ -114,10 +114,10 @@ def match_sightings(sx, sy, st, cols, window_s=None, length_m=None, heading_deg=
     ends = np.r_[starts[1:], len(t)]
     if speeds is None:
         speeds = vessel_speeds(cols)
-    v_ms = _lookup(speeds[0], speeds[1], vessels, default=np.nan) * KN
+    v_ms = lookup(speeds[0], speeds[1], vessels, default=np.nan) * KN
     if np.any(~np.isfinite(v_ms) | (v_ms <= 0)):
         raise CargoWatchError('every vessel needs a positive maximum speed')
-    v_len = _lookup(lengths[0], lengths[1], vessels) if lengths is not None else np.full(nv, np.nan)
+    v_len = lookup(lengths[0], lengths[1], vessels) if lengths is not None else np.full(nv, np.nan)
 
     # one sorted key per position: vessel rank * span + time, so one searchsorted finds a vessel's fixes
     rank = np.repeat(np.arange(nv, dtype=np.int64), ends - starts)
