@@ -24,7 +24,7 @@ not told apart).
 import numpy as np
 
 from .errors import Cancelled, CargoWatchError
-from .geo import M_PER_NM, haversine_nm
+from .geo import EARTH_RADIUS_NM, M_PER_NM, haversine_nm
 from .tracks import sort_positions
 from .voyages import vessel_top_speed
 
@@ -130,33 +130,55 @@ def match_sightings(sx, sy, st, cols, window_s=None, length_m=None, heading_deg=
         i = np.searchsorted(keys, q, side='right') - 1
         return np.where(i >= starts[vr], i, -1)
 
-    def first_ge(vr, tq):  # row of the vessel's first fix at or after tq, -1 if none
-        q = vr * span + np.clip(tq - tmin + 1, 0, span - 1)
-        i = np.searchsorted(keys, q, side='left')
+    def first_ge(vr, tq, last=None):  # row of the vessel's first fix at or after tq, -1 if none
+        if last is None:
+            q = vr * span + np.clip(tq - tmin + 1, 0, span - 1)
+            i = np.searchsorted(keys, q, side='left')
+        else:  # from last_le(vr, tq): the same fix when it is at tq, else the one after
+            i = np.where(last < 0, starts[vr], np.where(t[np.maximum(last, 0)] == tq, last, last + 1))
         return np.where(i < ends[vr], i, -1)
 
     out = {k: [] for k in ('sighting', 'mmsi', 'status', 'slack_h', 'detour_nm', 'need_kn', 'speed_kn', 'gap_h',
                            'dist_nm', 'length_ratio', 'heading_diff', 'score', 'i0', 'i1')}
     near_m = near_nm * M_PER_NM
     chunk = max(1, PAIR_CHUNK // max(nv, 1))
+    by_time = np.argsort(st, kind='stable')
+    lb_scale = np.radians(1.0) * EARTH_RADIUS_NM * M_PER_NM if geodesic else 1.0  # metres per unit of y
     for c0 in range(0, ns if nv else 0, chunk):
         if cancelled is not None and cancelled():
             raise Cancelled()
-        s = np.repeat(np.arange(c0, min(ns, c0 + chunk)), nv)
-        vr = np.tile(np.arange(nv, dtype=np.int64), min(ns, c0 + chunk) - c0)
+        if progress is not None:
+            progress(c0 / ns)
+        # pairs vessel-major, sightings in time order: the queries come sorted, searchsorted stays in cache
+        s = np.tile(by_time[c0:c0 + chunk], nv)
+        vr = np.repeat(np.arange(nv, dtype=np.int64), min(ns, c0 + chunk) - c0)
         ts, w = st[s], win[s]
-        a, b = last_le(vr, ts), first_ge(vr, ts)
+        a = last_le(vr, ts)
+        b = first_ge(vr, ts, a)
         tracked = (a >= 0) & (b >= 0)  # seen before and after: otherwise nothing bounds where it was
         s, vr, ts, w, a, b = s[tracked], vr[tracked], ts[tracked], w[tracked], a[tracked], b[tracked]
+        # cheap lower bound of the distances (latitude or y difference) drops most far pairs before haversine
+        lb_a, lb_b = np.abs(py[a] - sy[s]) * lb_scale, np.abs(py[b] - sy[s]) * lb_scale
+        v = v_ms[vr]
+        close = ((w > 0) | (np.minimum(lb_a, lb_b) <= near_m)
+                 | ((lb_a - tolerance_m <= v * (ts - t[a])) & (lb_b - tolerance_m <= v * (t[b] - ts))))
+        s, vr, ts, w, a, b, v = s[close], vr[close], ts[close], w[close], a[close], b[close], v[close]
         ra = distance_m(px[a], py[a], sx[s], sy[s], geodesic)
         rb = distance_m(px[b], py[b], sx[s], sy[s], geodesic)
         da, db = np.maximum(ra - tolerance_m, 0.0), np.maximum(rb - tolerance_m, 0.0)
-        v = v_ms[vr]
         # necessary condition over the whole window (triangle inequality), before expanding its legs
-        a_lo, b_hi = last_le(vr, ts - w.astype(np.int64)), first_ge(vr, ts + w.astype(np.int64))
-        a_lo, b_hi = np.where(a_lo >= 0, a_lo, a), np.where(b_hi >= 0, b_hi, b)
-        d_lo = np.maximum(distance_m(px[a_lo], py[a_lo], sx[s], sy[s], geodesic) - tolerance_m, 0.0)
-        d_hi = np.maximum(distance_m(px[b_hi], py[b_hi], sx[s], sy[s], geodesic) - tolerance_m, 0.0)
+        a_lo, b_hi, d_lo, d_hi = a, b, da, db
+        wide = np.flatnonzero(w > 0)
+        if len(wide):
+            a_lo, b_hi, d_lo, d_hi = a.copy(), b.copy(), da.copy(), db.copy()
+            lo = last_le(vr[wide], ts[wide] - w[wide].astype(np.int64))
+            hi = first_ge(vr[wide], ts[wide] + w[wide].astype(np.int64))
+            a_lo[wide], b_hi[wide] = np.where(lo >= 0, lo, a[wide]), np.where(hi >= 0, hi, b[wide])
+            sw = s[wide]
+            d_lo[wide] = np.maximum(distance_m(px[a_lo[wide]], py[a_lo[wide]], sx[sw], sy[sw], geodesic)
+                                    - tolerance_m, 0.0)
+            d_hi[wide] = np.maximum(distance_m(px[b_hi[wide]], py[b_hi[wide]], sx[sw], sy[sw], geodesic)
+                                    - tolerance_m, 0.0)
         maybe = (d_lo <= v * (ts + w - t[a_lo])) & (d_hi <= v * (t[b_hi] - (ts - w)))
         # expand the candidate pairs into their legs k, k+1 within the window
         pm = np.flatnonzero(maybe)
@@ -218,8 +240,6 @@ def match_sightings(sx, sy, st, cols, window_s=None, length_m=None, heading_deg=
         out['score'].append(np.where(ok, base * lf * hf, 0.0))
         out['i0'].append(k0b)
         out['i1'].append(k1b)
-        if progress is not None:
-            progress(min(ns, c0 + chunk) / ns)
     res = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in out.items()}
     for k in ('sighting', 'mmsi', 'i0', 'i1'):
         res[k] = res[k].astype(np.int64)

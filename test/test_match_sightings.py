@@ -263,3 +263,41 @@ def test_algorithm_bad_input(positions, tmp_path):
     with pytest.raises(QgsProcessingException, match='length_m must be a number'):
         processing.run('cargowatch:matchsightings', {'SIGHTINGS': win, 'POSITIONS': str(d / 'pos.gpkg'),
                                                      'OUTPUT': 'TEMPORARY_OUTPUT'})
+
+
+def test_vectorised_matches_a_plain_loop():
+    """Random tracks and sightings: the vectorised statuses and slacks equal a per-pair loop over the formula."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for m in range(100000001, 100000013):
+        t = S.T0 + np.cumsum(rng.choice([900, 900, 900, 20 * H], size=60))
+        lon = 130 + np.cumsum(rng.normal(0, 0.05, 60))
+        lat = 42 + np.cumsum(rng.normal(0, 0.04, 60))
+        rows.append((np.full(60, m), t, lon, lat))
+    c = {k: np.concatenate([r[i] for r in rows]) for i, k in enumerate(('mmsi', 't', 'lon', 'lat'))}
+    c['sog'] = np.full(len(c['t']), 8.0)
+    n = 40
+    sx, sy = rng.uniform(129.8, 130.6, n), rng.uniform(41.7, 42.5, n)
+    st = rng.integers(S.T0, c['t'].max(), n)
+    res = sightings.match_sightings(sx, sy, st, c, speeds=(np.unique(c['mmsi']), np.full(12, 8.0)),
+                                    near_nm=1e9, tolerance_m=300.0)
+    v = 8.0 * 1852 / 3600
+    for k in range(n):
+        for m, mt, mlon, mlat in rows:
+            i = np.searchsorted(mt, st[k], side='right') - 1
+            if i < 0 or i + 1 >= len(mt) and mt[i] != st[k]:
+                assert not np.any((res['sighting'] == k) & (res['mmsi'] == m[0]))
+                continue
+            j = i if mt[i] == st[k] else i + 1
+            d0 = max(S.nm((mlon[i], mlat[i]), (sx[k], sy[k])) * 1852 - 300, 0)
+            d1 = max(S.nm((mlon[j], mlat[j]), (sx[k], sy[k])) * 1852 - 300, 0)
+            early, late = mt[i] + d0 / v, mt[j] - d1 / v
+            slack = min(st[k] - early, late - st[k], late - early) / 3600
+            r = np.flatnonzero((res['sighting'] == k) & (res['mmsi'] == m[0]))
+            assert len(r) == 1
+            if slack >= 0:
+                assert res['status'][r[0]] == ('dark' if mt[j] - mt[i] > 6 * H else 'visible')
+                assert res['slack_h'][r[0]] == pytest.approx(slack, abs=1e-3)
+            else:
+                assert res['status'][r[0]] == 'excluded'
+    assert set(res['status']) >= {'dark', 'excluded'}
