@@ -157,28 +157,29 @@ def match_sightings(sx, sy, st, cols, window_s=None, length_m=None, heading_deg=
         b = first_ge(vr, ts, a)
         tracked = (a >= 0) & (b >= 0)  # seen before and after: otherwise nothing bounds where it was
         s, vr, ts, w, a, b = s[tracked], vr[tracked], ts[tracked], w[tracked], a[tracked], b[tracked]
-        # cheap lower bound of the distances (latitude or y difference) drops most far pairs before haversine
-        lb_a, lb_b = np.abs(py[a] - sy[s]) * lb_scale, np.abs(py[b] - sy[s]) * lb_scale
         v = v_ms[vr]
-        close = ((w > 0) | (np.minimum(lb_a, lb_b) <= near_m)
-                 | ((lb_a - tolerance_m <= v * (ts - t[a])) & (lb_b - tolerance_m <= v * (t[b] - ts))))
-        s, vr, ts, w, a, b, v = s[close], vr[close], ts[close], w[close], a[close], b[close], v[close]
-        ra = distance_m(px[a], py[a], sx[s], sy[s], geodesic)
-        rb = distance_m(px[b], py[b], sx[s], sy[s], geodesic)
-        da, db = np.maximum(ra - tolerance_m, 0.0), np.maximum(rb - tolerance_m, 0.0)
-        # necessary condition over the whole window (triangle inequality), before expanding its legs
-        a_lo, b_hi, d_lo, d_hi = a, b, da, db
+        # with a time window: the fixes before and after the whole window bound every leg that may fit in it
+        a_lo, b_hi = a.copy(), b.copy()
         wide = np.flatnonzero(w > 0)
         if len(wide):
-            a_lo, b_hi, d_lo, d_hi = a.copy(), b.copy(), da.copy(), db.copy()
             lo = last_le(vr[wide], ts[wide] - w[wide].astype(np.int64))
             hi = first_ge(vr[wide], ts[wide] + w[wide].astype(np.int64))
             a_lo[wide], b_hi[wide] = np.where(lo >= 0, lo, a[wide]), np.where(hi >= 0, hi, b[wide])
-            sw = s[wide]
-            d_lo[wide] = np.maximum(distance_m(px[a_lo[wide]], py[a_lo[wide]], sx[sw], sy[sw], geodesic)
-                                    - tolerance_m, 0.0)
-            d_hi[wide] = np.maximum(distance_m(px[b_hi[wide]], py[b_hi[wide]], sx[sw], sy[sw], geodesic)
-                                    - tolerance_m, 0.0)
+
+        def lower_bound(i):  # of the distance from fix i to the sighting: latitude (or y) difference only
+            return np.abs(py[i] - sy[s]) * lb_scale - tolerance_m
+        # necessary conditions (triangle inequality) on cheap lower bounds drop most pairs before haversine
+        close = ((np.minimum(lower_bound(a), lower_bound(b)) + tolerance_m <= near_m)
+                 | ((lower_bound(a_lo) <= v * (ts + w - t[a_lo])) & (lower_bound(b_hi) <= v * (t[b_hi] - (ts - w)))))
+        s, vr, ts, w, a, b, v, a_lo, b_hi = (x[close] for x in (s, vr, ts, w, a, b, v, a_lo, b_hi))
+        ra = distance_m(px[a], py[a], sx[s], sy[s], geodesic)
+        rb = distance_m(px[b], py[b], sx[s], sy[s], geodesic)
+        da, db = np.maximum(ra - tolerance_m, 0.0), np.maximum(rb - tolerance_m, 0.0)
+        d_lo, d_hi = da.copy(), db.copy()
+        wide = np.flatnonzero(w > 0)
+        for d, i in ((d_lo, a_lo), (d_hi, b_hi)):
+            d[wide] = np.maximum(distance_m(px[i[wide]], py[i[wide]], sx[s[wide]], sy[s[wide]], geodesic)
+                                 - tolerance_m, 0.0)
         maybe = (d_lo <= v * (ts + w - t[a_lo])) & (d_hi <= v * (t[b_hi] - (ts - w)))
         # expand the candidate pairs into their legs k, k+1 within the window
         pm = np.flatnonzero(maybe)
