@@ -30,7 +30,8 @@ def make_sightings(cols, n, rng):
     i0, i1 = g['i0'][k], g['i1'][k]
     f = rng.uniform(0.3, 0.7, size=len(k))
     dark_t = (cols['t'][i0] + f * (cols['t'][i1] - cols['t'][i0])).astype(np.int64)
-    dark_x = cols['lon'][i0] + f * (cols['lon'][i1] - cols['lon'][i0])
+    dlon = (cols['lon'][i1] - cols['lon'][i0] + 180.0) % 360.0 - 180.0  # across the antimeridian the short way
+    dark_x = (cols['lon'][i0] + f * dlon + 180.0) % 360.0 - 180.0
     dark_y = cols['lat'][i0] + f * (cols['lat'][i1] - cols['lat'][i0])
     j = rng.choice(len(cols['t']), size=n - len(k), replace=False)
     return (np.r_[dark_x, cols['lon'][j]], np.r_[dark_y, cols['lat'][j]], np.r_[dark_t, cols['t'][j]],
