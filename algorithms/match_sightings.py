@@ -149,16 +149,20 @@ class MatchSightings(CargoWatchAlgorithm):
         m, L = [], []
         for f in source.getFeatures(req):
             try:
-                m.append(int(f[names[low.index('mmsi')]]))
-                L.append(float(f[field]))
-            except (TypeError, ValueError):
+                mm, length = int(f[names[low.index('mmsi')]]), float(f[field])
+            except (TypeError, ValueError):  # NULL or not a number: no length for this row
                 continue
+            m.append(mm)
+            L.append(length)
         m, L = np.array(m, dtype=np.int64), np.array(L)
         good = np.isfinite(L) & (L > 0)
         if not good.any():
             return None
-        vessels = np.unique(m[good])
-        return vessels, np.array([np.median(L[good][m[good] == v]) for v in vessels])
+        m, L = m[good], L[good]
+        o = np.lexsort((L, m))  # per vessel, its lengths in order: the median is the middle one (or two)
+        m, L = m[o], L[o]
+        vessels, starts, counts = np.unique(m, return_index=True, return_counts=True)
+        return vessels, 0.5 * (L[starts + (counts - 1) // 2] + L[starts + counts // 2])
 
     def processAlgorithm(self, parameters, context, feedback):
         source, feats, sx, sy, st, extra = self._sightings(parameters, context)

@@ -224,8 +224,9 @@ def test_algorithm_end_to_end(positions):
 def test_algorithm_iso_text_time_and_max_speed_via_qgis_process(positions):
     d = positions
     sl = _sightings_layer(d / 'iso.gpkg', [(RAJIN, '2023-03-04T00:00:00+00:00'), (RAJIN, '2023-03-04 00:00:00')])
-    _proc, res = run_qgis_process('cargowatch:matchsightings', {'SIGHTINGS': sl, 'POSITIONS': str(d / 'pos.gpkg'),
-                                                                'MAX_SPEED': 4, 'NEAR_NM': 120, 'OUTPUT': str(d / 'iso_out.gpkg')})
+    _proc, res = run_qgis_process('cargowatch:matchsightings', {
+        'SIGHTINGS': sl, 'POSITIONS': str(d / 'pos.gpkg'), 'MAX_SPEED': 4, 'NEAR_NM': 120,
+        'OUTPUT': str(d / 'iso_out.gpkg')})
     # 72 h after T0; at 4 kn nobody can have been there
     assert res['MATCHED'] == 0
     rows = list(QgsVectorLayer(str(d / 'iso_out.gpkg'), 'c', 'ogr').getFeatures())
@@ -301,3 +302,26 @@ def test_vectorised_matches_a_plain_loop():
             else:
                 assert res['status'][r[0]] == 'excluded'
     assert set(res['status']) >= {'dark', 'excluded'}
+
+
+def test_algorithm_lengths_from_the_positions_layer(positions, tmp_path):
+    """A positions layer with a length_m field: lengths are compared. At 80 h both shuttles are at the Rajin
+    quay, dark; a 92 m ship on the image is the MARIA (90 m), not the ANGARA (120 m)."""
+    import shutil
+    import processing
+    from osgeo import ogr
+    pos = str(tmp_path / 'pos_len.gpkg')
+    shutil.copyfile(str(positions / 'pos.gpkg'), pos)
+    ds = ogr.Open(pos, 1)
+    lyr = ds.GetLayer(0)
+    lyr.CreateField(ogr.FieldDefn('length_m', ogr.OFTReal))
+    for m, length in ((S.ANGARA, 120.0), (S.MARIA, 90.0)):
+        ds.ExecuteSQL('UPDATE "{}" SET length_m={} WHERE mmsi={}'.format(lyr.GetName(), length, m))
+    ds = None
+    sl = _sightings_layer(tmp_path / 'seen80.gpkg', [(RAJIN, 80)], extra={'length_m': [92.0]})
+    processing.run('cargowatch:matchsightings', {'SIGHTINGS': sl, 'POSITIONS': pos,
+                                                 'OUTPUT': str(tmp_path / 'len.gpkg')})
+    rows = sorted(QgsVectorLayer(str(tmp_path / 'len.gpkg'), 'c', 'ogr').getFeatures(), key=lambda f: -f['score'])
+    assert [(f['mmsi'], f['status'], f['best']) for f in rows] == [(S.MARIA, 'dark', 1), (S.ANGARA, 'dark', 0)]
+    assert rows[0]['length_ais_m'] == 90 and rows[0]['length_ratio'] == pytest.approx(92 / 90)
+    assert rows[1]['length_ais_m'] == 120 and rows[0]['length_m'] == 92

@@ -205,8 +205,9 @@ class CandidatesPanel(QDialog):
         for r, i in enumerate(listed):
             def num(v, fmt):
                 return fmt.format(v) if np.isfinite(v) else ''
-            cells = (label(res['mmsi'][i]), str(res['mmsi'][i]), str(res['status'][i]), num(res['slack_h'][i], '{:.1f}'),
-                     num(res['detour_nm'][i], '{:.0f}'), '{:.2f}'.format(res['score'][i]), str(res['reason'][i]))
+            cells = (label(res['mmsi'][i]), str(res['mmsi'][i]), str(res['status'][i]),
+                     num(res['slack_h'][i], '{:.1f}'), num(res['detour_nm'][i], '{:.0f}'),
+                     '{:.2f}'.format(res['score'][i]), str(res['reason'][i]))
             colour = BEST if res['best'][i] else (QColor('#9e9e9e') if res['status'][i] == 'excluded' else None)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
