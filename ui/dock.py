@@ -24,6 +24,7 @@ from .chart import SiteChart
 from ..compat import qenum
 from .compat import GEOM_POINT, GEOM_POLYGON, wgs84
 from .map_tools import MoveTool, PickTool, PointTool, PolygonTool
+from .match_tool import MatchTool
 from .overlay import Overlay, _labeling, label_placement, vessel_colors
 from .site_form import ObservationForm, SiteForm
 from .site_store import SiteStore, SiteStoreError
@@ -202,7 +203,7 @@ class CargoWatchDock(QgsDockWidget):
         self._build_ui()
         self._tools = {
             'pick': PickTool(self.canvas), 'point': PointTool(self.canvas), 'polygon': PolygonTool(self.canvas),
-            'move': MoveTool(self.canvas, self.find_site),
+            'move': MoveTool(self.canvas, self.find_site), 'match': MatchTool(self),
         }
         self._tools['pick'].picked.connect(self.pick_at)
         self._tools['point'].placed.connect(self._site_placed)
@@ -308,7 +309,10 @@ class CargoWatchDock(QgsDockWidget):
         self.zoom_btn = self._button(tr('Zoom'), tr('Zoom to the selected vessels'), self.zoom_to_selected)
         self.pick_btn = self._button(tr('Pick'), tr('Click a ship on the map to select it'), self._toggle_pick,
                                      checkable=True)
-        for b in (self.all_btn, self.none_btn, self.zoom_btn, self.pick_btn):
+        self.match_btn = self._button(tr('Match'), tr('Click a ship in an image: which vessels could it be, dark '
+                                                      'or visible on AIS then?'),
+                                      lambda on: self._toggle_tool('match', on), checkable=True)
+        for b in (self.all_btn, self.none_btn, self.zoom_btn, self.pick_btn, self.match_btn):
             row.addWidget(b)
         lay.addLayout(row)
 
@@ -794,12 +798,12 @@ class CargoWatchDock(QgsDockWidget):
 
     def _tool_buttons(self):
         return {'pick': self.pick_btn, 'point': self.add_point_btn, 'polygon': self.add_area_btn,
-                'move': self.move_btn}
+                'move': self.move_btn, 'match': self.match_btn}
 
     def _toggle_tool(self, key, on):
         tool = self._tools[key]
         if on:
-            if key != 'pick' and self.store is None and not self.open_store(self.store_path.filePath()):
+            if key not in ('pick', 'match') and self.store is None and not self.open_store(self.store_path.filePath()):
                 self._tool_buttons()[key].setChecked(False)
                 return
             self.canvas.setMapTool(tool)

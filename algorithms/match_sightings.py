@@ -1,0 +1,221 @@
+"""cargowatch:matchsightings — which dark vessel was that? Ships seen in imagery matched to the vessels whose AIS
+allows them there (core.sightings)."""
+import numpy as np
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFeatureRequest,
+                       QgsFields, QgsGeometry, QgsLineString, QgsProcessingException, QgsProcessingOutputNumber,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterNumber)
+
+from .base import CargoWatchAlgorithm, progress_cb, qfield
+from ..compat import Q, qenum
+from .ais_layers import WGS84, _time_ms, duration_param, read_positions, utc_datetime, vessel_name
+from ..core import sightings as core_sightings
+
+OPTIONAL = {'time_window_h': 'window', 'length_m': 'length', 'heading_deg': 'heading'}
+LENGTH_FIELDS = ('length_m', 'length', 'loa')  # a vessel length on the positions layer, if it has one
+NO_GEOMETRY = qenum('Qgis.FeatureRequestFlag.NoGeometry', 'QgsFeatureRequest.Flag.NoGeometry')
+RESULT_FIELDS = (('mmsi', 'long'), ('name', 'string'), ('status', 'string'), ('slack_h', 'double'),
+                 ('detour_nm', 'double'), ('need_kn', 'double'), ('speed_kn', 'double'), ('gap_h', 'double'),
+                 ('dist_nm', 'double'), ('length_ais_m', 'double'), ('length_ratio', 'double'),
+                 ('heading_diff', 'double'), ('score', 'double'), ('best', 'int'), ('last_fix', 'datetime'),
+                 ('next_fix', 'datetime'), ('reason', 'string'))
+
+
+def _num(v):
+    """A finite float, or None (written as NULL)."""
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+class MatchSightings(CargoWatchAlgorithm):
+    NAME = 'matchsightings'
+    DISPLAY = 'Match sightings to dark vessels'
+    GROUP = 'ais'
+    HELP = (
+        '<p>Which dark vessel was that? For each ship seen in imagery (a point and a time), every vessel whose '
+        'AIS was off then and that could have reached the place and left it again, given its last and next '
+        'positions and a maximum speed; plus the vessels AIS shows nearby at that time, which rules them in '
+        '(AIS places them at the sighting) or out.</p>'
+        '<p>A vessel moving at most v knots can be at the place p at time t between fixes (t0, p0) and (t1, p1) '
+        'when t0 + d(p0, p)/v &le; t &le; t1 &minus; d(p, p1)/v (great-circle distances minus a tolerance; '
+        'land is ignored, so a candidate means "could have", never "did"). <code>slack_h</code> is the time to '
+        'spare on the tighter side; a small slack is a tight, less likely visit.</p>'
+        '<p><b>Sightings</b>: points (any CRS) with a field <code>time</code> (DateTime or ISO 8601 text, UTC) and '
+        'optionally <code>time_window_h</code> (&plusmn; hours when the time is uncertain), <code>length_m</code> '
+        'and <code>heading_deg</code> measured on the image (heading taken modulo 180&deg;).</p>'
+        '<p><b>Positions</b>: the output of Import AIS positions (or points with mmsi and time). When it has a '
+        '<code>length_m</code>/<code>length</code>/<code>loa</code> field, lengths are compared.</p>'
+        '<p><b>Output</b>: one line per sighting and listed vessel (last fix &rarr; sighting &rarr; next fix, '
+        'EPSG:4326) with the sighting\'s own fields plus <code>mmsi</code>, <code>name</code>, <code>status</code> '
+        '(dark: could have been there with AIS off; visible: AIS places it there; excluded: AIS places it '
+        'elsewhere, or it would have needed more than its speed; none: no vessel for this sighting), '
+        '<code>slack_h</code>, <code>detour_nm</code> (extra distance over going straight from the last to the '
+        'next fix), <code>need_kn</code>, <code>speed_kn</code> (allowed), <code>gap_h</code>, <code>dist_nm</code> '
+        '(nearest fix to the sighting then), <code>length_ais_m</code>, <code>length_ratio</code> (image / AIS), '
+        '<code>heading_diff</code>, <code>score</code> (0..1: visible 1, dark up to 0.9 by slack, times the length '
+        'and heading agreements; 0 when excluded), <code>best</code> (1 for the best candidate of each sighting), '
+        '<code>last_fix</code>, <code>next_fix</code> and <code>reason</code>. Number MATCHED: sightings with a '
+        'candidate.</p>'
+        '<p>Limits: only vessels with positions both before and after the sighting are judged. Speeds default to '
+        'each vessel\'s own top observed speed, kept between 6 and 25 kn.</p>')
+
+    def initAlgorithm(self, config=None):
+        p = QgsProcessingParameterFeatureSource('SIGHTINGS', self.tr('Sightings (ships seen in imagery)'),
+                                                [Q.SRC_POINT])
+        p.setHelp(self.tr('Points with a field time (DateTime or ISO 8601 text, UTC); optional time_window_h, '
+                          'length_m, heading_deg.'))
+        self.addParameter(p)
+        p = QgsProcessingParameterFeatureSource('POSITIONS', self.tr('AIS positions'), [Q.SRC_POINT])
+        p.setHelp(self.tr('The output of Import AIS positions (points with mmsi and time).'))
+        self.addParameter(p)
+        p = QgsProcessingParameterNumber('MAX_SPEED', self.tr('Maximum speed (knots, optional)'), Q.DOUBLE,
+                                         optional=True, minValue=0.0)
+        p.setHelp(self.tr('The same top speed for every vessel. Empty: each vessel\'s own top observed speed '
+                          '(its reported and implied speeds), kept between 6 and 25 kn.'))
+        self.addParameter(p)
+        duration_param(self, 'MIN_GAP', 'Dark when no position for more than', 6,
+                       'A vessel without positions for longer than this around the sighting counts as dark; '
+                       'shorter, AIS itself says where it was.')
+        p = QgsProcessingParameterNumber('NEAR_NM', self.tr('List excluded vessels within (nm)'), Q.DOUBLE, 50.0,
+                                         minValue=0.0)
+        p.setHelp(self.tr('Vessels that could not have been there are listed, with the reason, when their '
+                          'position nearest in time is within this distance of the sighting.'))
+        p.setFlags(p.flags() | Q.ADVANCED)
+        self.addParameter(p)
+        p = QgsProcessingParameterNumber('TOLERANCE_M', self.tr('Position tolerance (m)'), Q.DOUBLE, 500.0,
+                                         minValue=0.0)
+        p.setHelp(self.tr('Distances are reduced by this much: the berth a ship occupies, GPS and '
+                          'georeferencing errors.'))
+        p.setFlags(p.flags() | Q.ADVANCED)
+        self.addParameter(p)
+        p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('Sighting candidates'), Q.SRC_LINE)
+        p.setHelp(self.tr('One line per sighting and listed vessel: last fix, sighting, next fix.'))
+        self.addParameter(p)
+        self.addOutput(QgsProcessingOutputNumber('MATCHED', self.tr('Sightings with a candidate')))
+
+    def _sightings(self, parameters, context):
+        source = self.parameterAsSource(parameters, 'SIGHTINGS', context)
+        if source is None:
+            raise QgsProcessingException(self.tr('Sightings: the point layer could not be loaded.'))
+        names = [f.name() for f in source.fields()]
+        low = [n.lower() for n in names]
+        if 'time' not in low:
+            raise QgsProcessingException(self.tr('Sightings need a field "time" (DateTime or ISO 8601 text); '
+                                                 'fields: {}').format(', '.join(names)))
+        xform = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem(WGS84),
+                                       context.transformContext())
+        feats, xs, ys = [], [], []
+        for f in source.getFeatures():
+            g = f.geometry()
+            if g is None or g.isEmpty():
+                raise QgsProcessingException(self.tr('Sighting {} has no point.').format(f.id()))
+            g = QgsGeometry(g)
+            g.transform(xform)
+            p = g.asPoint() if not g.isMultipart() else g.asMultiPoint()[0]
+            feats.append(f)
+            xs.append(p.x())
+            ys.append(p.y())
+        if not feats:
+            raise QgsProcessingException(self.tr('The sightings layer has no points.'))
+        t_ms, ok = _time_ms(np.array([f[names[low.index('time')]] for f in feats] + [None], dtype=object)[:-1])
+        if not ok.all():
+            bad = [feats[i].id() for i in np.flatnonzero(~ok)[:5]]
+            raise QgsProcessingException(self.tr('Sightings {}: the time is empty or not a date and time '
+                                                 '(use ISO 8601, e.g. 2023-03-03T22:00:00Z).').format(bad))
+        extra = {}
+        for field, key in OPTIONAL.items():
+            vals = np.full(len(feats), np.nan)
+            if field in low:
+                for i, f in enumerate(feats):
+                    v = f[names[low.index(field)]]
+                    try:
+                        vals[i] = float(v) if v is not None and str(v) not in ('', 'NULL') else np.nan
+                    except (TypeError, ValueError):
+                        raise QgsProcessingException(self.tr('Sighting {}: {} must be a number, not {!r}.').format(
+                            f.id(), field, v))
+            extra[key] = vals
+        return source, feats, np.array(xs), np.array(ys), t_ms // 1000, extra
+
+    def _lengths(self, parameters, context):
+        """(vessels, median length m) from a length field of the positions layer, or None."""
+        source = self.parameterAsSource(parameters, 'POSITIONS', context)
+        names = [f.name() for f in source.fields()]
+        low = [n.lower() for n in names]
+        field = next((names[low.index(n)] for n in LENGTH_FIELDS if n in low), None)
+        if field is None or 'mmsi' not in low:
+            return None
+        req = QgsFeatureRequest().setFlags(NO_GEOMETRY).setSubsetOfAttributes(
+            [names.index(field), low.index('mmsi')])
+        m, L = [], []
+        for f in source.getFeatures(req):
+            try:
+                mm, length = int(f[names[low.index('mmsi')]]), float(f[field])
+            except (TypeError, ValueError):  # NULL or not a number: no length for this row
+                continue
+            m.append(mm)
+            L.append(length)
+        m, L = np.array(m, dtype=np.int64), np.array(L)
+        good = np.isfinite(L) & (L > 0)
+        if not good.any():
+            return None
+        m, L = m[good], L[good]
+        o = np.lexsort((L, m))  # per vessel, its lengths in order: the median is the middle one (or two)
+        m, L = m[o], L[o]
+        vessels, starts, counts = np.unique(m, return_index=True, return_counts=True)
+        return vessels, 0.5 * (L[starts + (counts - 1) // 2] + L[starts + counts // 2])
+
+    def processAlgorithm(self, parameters, context, feedback):
+        source, feats, sx, sy, st, extra = self._sightings(parameters, context)
+        cols, static, notes = read_positions(self, parameters, 'POSITIONS', context, feedback,
+                                             progress=progress_cb(feedback, 0, 50))
+        for n in notes:
+            feedback.pushInfo(n)
+        if len(cols['mmsi']) == 0:
+            raise QgsProcessingException(self.tr('The positions layer has no usable positions (MMSI, time, point).'))
+        max_speed = self.parameterAsDouble(parameters, 'MAX_SPEED', context) if parameters.get('MAX_SPEED') \
+            not in (None, '') else None
+        speeds = core_sightings.vessel_speeds(cols, max_speed or None)
+        lengths = self._lengths(parameters, context)
+        res = self.call_core(feedback, core_sightings.match_sightings, sx, sy, st, cols,
+                             window_s=extra['window'] * 3600.0, length_m=extra['length'],
+                             heading_deg=extra['heading'], speeds=speeds, lengths=lengths,
+                             min_gap_s=self.parameterAsDouble(parameters, 'MIN_GAP', context) / 1000.0,
+                             tolerance_m=self.parameterAsDouble(parameters, 'TOLERANCE_M', context),
+                             near_nm=self.parameterAsDouble(parameters, 'NEAR_NM', context),
+                             progress=progress_cb(feedback, 50, 90))
+        matched = int(res['best'].sum())
+        feedback.pushInfo(self.tr('{} of {} sightings have a candidate; {} rows').format(
+            matched, len(feats), len(res['mmsi'])))
+        fields = QgsFields()
+        carried = [i for i, f in enumerate(source.fields()) if f.name().lower() != 'fid']  # a GeoPackage key
+        own = [source.fields().at(i).name().lower() for i in carried]
+        for i in carried:
+            fields.append(source.fields().at(i))
+        for name, kind in RESULT_FIELDS:
+            fields.append(qfield(('match_' + name) if name in own else name, kind))
+        sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, fields, Q.WKB_LINE,
+                                          QgsCoordinateReferenceSystem(WGS84))
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, 'OUTPUT'))
+        lon, lat, t = cols['lon'], cols['lat'], cols['t']
+        v_len = (core_sightings.lookup(lengths[0], lengths[1], res['mmsi']) if lengths is not None
+                 else np.full(len(res['mmsi']), np.nan))
+        for r in range(len(res['mmsi'])):
+            if feedback.isCanceled():
+                raise QgsProcessingException(self.tr('Cancelled.'))
+            s, a, b = int(res['sighting'][r]), int(res['i0'][r]), int(res['i1'][r])
+            out = QgsFeature(fields)
+            if a >= 0:
+                out.setGeometry(QgsGeometry(QgsLineString([lon[a], sx[s], lon[b]], [lat[a], sy[s], lat[b]])))
+            m = int(res['mmsi'][r])
+            attrs = feats[s].attributes()
+            out.setAttributes([attrs[i] for i in carried] + [
+                m if m >= 0 else None, vessel_name(static, m) if m >= 0 else None, str(res['status'][r])]
+                + [_num(res[k][r]) for k in ('slack_h', 'detour_nm', 'need_kn', 'speed_kn', 'gap_h', 'dist_nm')]
+                + [_num(v_len[r])] + [_num(res[k][r]) for k in ('length_ratio', 'heading_diff', 'score')]
+                + [int(res['best'][r]), utc_datetime(t[a]) if a >= 0 else None,
+                   utc_datetime(t[b]) if b >= 0 else None, res['reason'][r]])
+            if not sink.addFeature(out, Q.FAST_INSERT):
+                raise QgsProcessingException(self.writeFeatureError(sink, parameters, 'OUTPUT'))
+        feedback.setProgress(100)
+        return {'OUTPUT': dest, 'MATCHED': matched}
