@@ -70,6 +70,10 @@ class CargoWatchModel(QgsProcessingModelAlgorithm):
     def createInstance(self):
         return type(self)(self.path)
 
+    def displayName(self):  # noqa: N802 (QGIS API)
+        """The file's model name is the id (cargowatch:depotgrowth); the display name is kept in its help."""
+        return QCoreApplication.translate('CargoWatch', self.helpContent().get('DISPLAY_NAME') or self.name())
+
     def groupId(self):
         return 'models'
 

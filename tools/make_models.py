@@ -86,9 +86,11 @@ def static(value):
     return Src.fromStaticValue(value)
 
 
-def help_map(model, text, params):
-    """Model help: description, creator, and each parameter's own help."""
-    content = {'ALG_DESC': text, 'ALG_CREATOR': 'CargoWatch', 'ALG_HELP_CREATOR': 'CargoWatch'}
+def help_map(model, display, text, params):
+    """Model help: description, creator, each parameter's own help, and the display name (the model's name
+    is its id)."""
+    content = {'ALG_DESC': text, 'ALG_CREATOR': 'CargoWatch', 'ALG_HELP_CREATOR': 'CargoWatch',
+               'DISPLAY_NAME': display}
     for p in model.parameterDefinitions():
         if p.help():
             content[p.name()] = p.help()
@@ -97,8 +99,7 @@ def help_map(model, text, params):
 
 
 def depot_growth():
-    model = QgsProcessingModelAlgorithm('Depot growth between two dates', 'Models', 'models')
-    model.setName('depotgrowth')
+    model = QgsProcessingModelAlgorithm('depotgrowth', 'Models', 'models')
     param(model, QgsProcessingParameterRasterLayer('BEFORE', 'Before (first date)'),
           'Image of the depot on the first date.', 80, 80)
     param(model, QgsProcessingParameterRasterLayer('AFTER', 'After (second date)'),
@@ -121,13 +122,12 @@ def depot_growth():
     child(model, 'observation', 'cargowatch:recordobservation', 'Dated observation',
           {'STORE': m('STORE'), 'SITE_NAME': m('SITE_NAME'), 'DATE': m('DATE'),
            'PITS': out('changes', 'AFTER_COUNT'),
-           'SOURCE': Src.fromExpression("concat('cargowatch:depotgrowth on ', base_file_name(@AFTER))"),
+           'SOURCE': static('cargowatch:depotgrowth'),
            'NOTE': Src.fromExpression("concat(@Pit_changes_NEW_COUNT, ' new and ', @Pit_changes_REMOVED_COUNT, "
-                                      "' removed storage pits since the before image (', base_file_name(@BEFORE), "
-                                      "')')")},
+                                      "' removed storage pits since the before image')")},
           {'OBSERVATION_ID': ('OBSERVATION_ID', 'Observation id')}, 420, 440)
     model.setParameterOrder(['BEFORE', 'AFTER', 'AOI', 'STORE', 'SITE_NAME', 'DATE'])
-    help_map(model, (
+    help_map(model, 'Depot growth between two dates', (
         'Storage pits dug at a depot between two dates, recorded on the site. Runs <i>Objects appeared or removed '
         'between two dates</i> (storage pits: the pit detector on each image, misregistration estimated and '
         'corrected, pits paired within 3 m) and records the pit count of the after image, with the new and '
@@ -141,8 +141,7 @@ def depot_growth():
 
 
 def port_activity():
-    model = QgsProcessingModelAlgorithm('Port activity', 'Models', 'models')
-    model.setName('portactivity')
+    model = QgsProcessingModelAlgorithm('portactivity', 'Models', 'models')
     param(model, QgsProcessingParameterRasterLayer('RASTER', 'Image of the port'),
           'Very-high-resolution image (0.15-0.8 m per pixel) of the port.', 80, 80)
     param(model, QgsProcessingParameterFeatureSource('YARD', 'Container yard area', [Q.SRC_POLYGON]),
@@ -175,7 +174,7 @@ def port_activity():
           {'GAP_COUNT': ('COUNT', 'Dark periods touching the port'),
            'DARK_HOURS': ('SUM', 'Hours dark (sum)')}, 980, 400)
     model.setParameterOrder(['RASTER', 'YARD', 'POSITIONS', 'SITE', 'NEAR_NM'])
-    help_map(model, (
+    help_map(model, 'Port activity', (
         'What a port did: the containers standing in its yard on the image (<i>Count shipping containers</i> '
         'inside the yard area) and, from AIS, the port calls of vessels at it and the dark periods touching it '
         '(<i>Port calls and voyages between sites</i>, <i>Detect AIS dark periods</i>: a gap whose last '
