@@ -190,3 +190,96 @@ def test_container_and_pit_counts_in_batch_mode(qgis_iface, tmp_path):
         single = run('cargowatch:countpits', {'INPUT': path, 'OUTPUT': 'TEMPORARY_OUTPUT'})
         assert res['COUNT'] == single['COUNT'] == len(features(res['OUTPUT']))
         assert abs(res['COUNT'] - true) <= max(2, 0.2 * true), (path, res['COUNT'], true)
+
+
+def test_every_numeric_output_feeds_a_model_input(depot, positions, tmp_path):
+    """One model runs every CargoWatch algorithm (the shipped models too) and wires each of their numeric outputs
+    into a numeric input of another step (native:setmvalue's M value); each value must arrive unchanged."""
+    from qgis.core import (QgsProcessingModelChildAlgorithm as Child, QgsProcessingModelChildParameterSource as Src,
+                           QgsProcessingModelOutput, QgsProcessingOutputNumber as Number,
+                           QgsProcessingParameterNumber)
+    from conftest import write_aoi
+    from cargowatch.ui.site_store import SiteStore
+    yard = scenes.write_scene(scenes.port_scene(seed=31, gsd=0.5, size_px=240), tmp_path / 'yard_2024-04-01.tif')
+    yard_aoi = write_aoi(tmp_path / 'yard.gpkg', [(500010, 3999990), (500110, 3999990), (500110, 3999890),
+                                                  (500010, 3999890)], 32652)
+    point = write_aoi(tmp_path / 'point.gpkg', [(0, 0), (1, 0), (1, 1)], 4326)
+    store = tmp_path / 'sites.gpkg'
+    shutil.copy(depot['store'], store)
+    with SiteStore(store) as s:
+        s.add_site('Yard', wkt='POLYGON((129.0 36.0,129.01 36.0,129.01 36.1,129.0 36.1,129.0 36.0))')
+    sites = str(SAMPLE / 'dunai_rajin_sites.gpkg')
+
+    def static(v):
+        return Src.fromStaticValue(v)
+
+    def step(child_id):
+        return lambda name='OUTPUT': Src.fromChildOutput(child_id, name)
+
+    ais, boxes = step('importais'), step('countcontainers')
+    steps = {
+        'importais': {'INPUT': static(str(SAMPLE / 'dunai_rajin_ais.nmea.gz'))},
+        'buildtracks': {'INPUT': ais()},
+        'detectgaps': {'INPUT': ais(), 'SITES': static(sites)},
+        'countvoyages': {'INPUT': ais(), 'SITES': static(sites)},
+        'countcontainers': {'INPUT': static(yard)},
+        'countpits': {'INPUT': static(depot['after'])},
+        'detectchanges': {'BEFORE': static(depot['before']), 'AFTER': static(depot['after']), 'KIND': static(1)},
+        'comparesignatures': {'LAYERS': [boxes(), boxes()]},
+        'recordobservation': {'STORE': static(str(store)), 'SITE_NAME': static('Yard'), 'DATE': static('2024-04-01'),
+                              'CONTAINERS': boxes('COUNT'), 'TEU': boxes('TEU')},
+        'sitereport': {'SITE': static(yard_aoi), 'RASTERS': [static(yard)], 'OBJECTS': static(2),
+                       'POSITIONS': ais(), 'OUTPUT': static(str(tmp_path / 'report.html'))},
+        'depotgrowth': {'BEFORE': static(depot['before']), 'AFTER': static(depot['after']),
+                        'STORE': static(str(store)), 'SITE_NAME': static('Tikhoretsk depot'),
+                        'DATE': static('2024-06-02')},
+        'portactivity': {'RASTER': static(yard), 'YARD': static(yard_aoi), 'POSITIONS': ais(), 'SITE': static(DUNAI),
+                         'NEAR_NM': static(10.0)},
+    }
+    provider = QgsApplication.processingRegistry().providerById('cargowatch')
+    assert set(steps) == {a.name() for a in provider.algorithms()}, 'give every algorithm its inputs here'
+    model = QgsProcessingModelAlgorithm('chain', 'tests', 'tests')
+    numbers = []
+    for name, sources in steps.items():
+        alg = provider.algorithm(name)
+        c = Child(alg.id())
+        c.setChildId(name)
+        c.setDescription(name)
+        for p in alg.parameterDefinitions():
+            if p.name() in sources:
+                src = sources[p.name()]
+                c.addParameterSources(p.name(), src if isinstance(src, list) else [src])
+            elif not p.isDestination() and p.defaultValue() is not None:
+                c.addParameterSources(p.name(), [static(p.defaultValue())])
+        model.addChildAlgorithm(c)
+        numbers += [(name, o.name()) for o in alg.outputDefinitions() if o.type() == Number.typeName()]
+    assert len(numbers) >= 40
+    # what the model designer offers a numeric input: every numeric output of every step
+    probe = Child('native:setmvalue')
+    probe.setChildId('probe')
+    model.addChildAlgorithm(probe)
+    offered = {(s.outputChildId(), s.outputName()) for s in model.availableSourcesForChild(
+        'probe', [QgsProcessingParameterNumber.typeName()], [Number.typeName()])}
+    assert set(numbers) <= offered
+    model.removeChildAlgorithm('probe')
+    for k, (name, output) in enumerate(numbers):
+        c = Child('native:setmvalue')
+        c.setChildId(f'm{k}')
+        c.addParameterSources('INPUT', [static(point)])
+        c.addParameterSources('M_VALUE', [Src.fromChildOutput(name, output)])
+        o = QgsProcessingModelOutput(f'M{k}', f'{name} {output}')
+        o.setChildId(f'm{k}')
+        o.setChildOutputName('OUTPUT')
+        c.setModelOutputs({f'M{k}': o})
+        model.addChildAlgorithm(c)
+    model.updateDestinationParameters()
+    params = {p.name(): 'TEMPORARY_OUTPUT' for p in model.destinationParameterDefinitions()}
+    res = run(model, params)
+    for k, (name, output) in enumerate(numbers):
+        value = res['CHILD_RESULTS'][name][output]
+        assert value is not None, (name, output)
+        layer = res[f'm{k}:M{k}']
+        m = next(layer.getFeatures()).geometry().constGet().exteriorRing().mAt(0)
+        assert m == pytest.approx(float(value)), (name, output, m, value)
+    assert res['CHILD_RESULTS']['recordobservation']['OBSERVATION_ID'] > 0
+    assert res['CHILD_RESULTS']['comparesignatures']['SIMILARITY'] == pytest.approx(1.0)
