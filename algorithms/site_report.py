@@ -5,7 +5,8 @@ import sys
 
 import numpy as np
 from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsDistanceArea, QgsFeature, QgsGeometry, QgsMapLayer,
-                       QgsPointXY, QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+                       QgsPointXY, QgsProcessingException, QgsProcessingMultiStepFeedback, QgsProcessingOutputNumber,
+                       QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsProcessingUtils, QgsVectorLayer)
@@ -124,7 +125,8 @@ class SiteReport(CargoWatchAlgorithm):
         p.setHelp(self.tr('The self-contained HTML file.'))
         self.addParameter(p)
         for key, label in (('CONTAINER_COUNT', 'Containers on the latest counted image'),
-                           ('TEU', 'TEU on the latest counted image'), ('PIT_COUNT', 'Pits on the latest counted image'),
+                           ('TEU', 'TEU on the latest counted image'),
+                           ('PIT_COUNT', 'Pits on the latest counted image'),
                            ('IMAGES_COUNTED', 'Images counted'), ('CALL_COUNT', 'Port calls at the site'),
                            ('VOYAGE_COUNT', 'Voyages to or from the site'),
                            ('GAP_COUNT', 'Dark periods near the site')):
@@ -211,6 +213,7 @@ class SiteReport(CargoWatchAlgorithm):
             return entry, None
         detections = []
         for kind in kinds:
+            self._next_step()
             alg_id = 'cargowatch:countcontainers' if kind == 'containers' else 'cargowatch:countpits'
             try:
                 res, found = self._count(alg_id, path, aoi, context, feedback)
@@ -250,9 +253,11 @@ class SiteReport(CargoWatchAlgorithm):
         near = self.parameterAsDouble(parameters, 'NEAR_NM', context)
         common = {'INPUT': parameters['POSITIONS'], 'SITES': parameters['SITE'],
                   'SITE_NAME': parameters.get('NAME_FIELD')}
+        self._next_step()
         voy = processing.run('cargowatch:countvoyages', dict(common, OUTPUT='TEMPORARY_OUTPUT',
                                                              CALLS='TEMPORARY_OUTPUT'),
                              context=context, feedback=feedback, is_child_algorithm=True)
+        self._next_step()
         gaps = processing.run('cargowatch:detectgaps', dict(common, OUTPUT='TEMPORARY_OUTPUT'), context=context,
                               feedback=feedback, is_child_algorithm=True)
 
@@ -324,15 +329,20 @@ class SiteReport(CargoWatchAlgorithm):
         f = QgsFeature()
         f.setGeometry(site['geometry'])
         aoi.dataProvider().addFeatures([f])
+        has_ais = parameters.get('POSITIONS') not in (None, '')
+        # one step per child run (the counters on every image, then the two AIS algorithms), one to write
+        n_steps = len(images) * len(kinds) + 2 * has_ais + 1
+        steps = QgsProcessingMultiStepFeedback(n_steps, feedback)
+        counter = iter(range(n_steps))
+        self._next_step = lambda: steps.setCurrentStep(next(counter))
         dates, latest = [], None
         for k, image in enumerate(images):
             if feedback.isCanceled():
                 raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
             feedback.pushInfo(self.tr(f'Image {k + 1}/{len(images)}: {image[1]} ({image[0] or "undated"})'))
-            entry, view = self._date_section(site, image, kinds, aoi, context, feedback)
+            entry, view = self._date_section(site, image, kinds, aoi, context, steps)
             dates.append(entry)
             latest = view or latest
-            feedback.setProgress(80.0 * (k + 1) / max(1, len(images)))
         chips = []
         if latest is not None:
             raster, window, rgb, detections, date = latest
@@ -352,10 +362,11 @@ class SiteReport(CargoWatchAlgorithm):
                                                  if getattr(o, attr) is not None]))
         chart = core.counts_chart_svg(series)
         ais = None
-        if parameters.get('POSITIONS') not in (None, ''):
+        if has_ais:
             if feedback.isCanceled():
                 raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
-            ais = self._ais(parameters, context, feedback, site['name'])
+            ais = self._ais(parameters, context, steps, site['name'])
+        steps.setCurrentStep(n_steps - 1)
         site_info = dict(site, source=self.parameterAsVectorLayer(parameters, 'SITE', context).source())
         page = core.build_html(site_info, dates, chips, chart, ais, self._provenance(parameters, context, images),
                                recorded=[(o.date, o.containers, o.teu, o.pits, o.source, o.note) for o in recorded])

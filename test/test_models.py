@@ -1,7 +1,10 @@
 """The shipped models (models/*.model3) through processing.run and qgis_process, the container and pit counts in
 Processing's batch dialog over several rasters, and every numeric output of every algorithm wired into a model
 input."""
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from qgis.core import (QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProcessingModelAlgorithm,
@@ -68,6 +71,16 @@ def test_models_are_listed_with_help_and_declared_numbers():
     assert numbers['portactivity'] == {'COUNT', 'TEU', 'CALL_COUNT', 'DARK_COUNT', 'GAP_COUNT', 'DARK_HOURS'}
 
 
+def test_shipped_models_are_what_the_tool_writes(tmp_path):
+    """models/*.model3 are in step with the algorithms: tools/make_models.py (which checks every parameter and
+    output it wires) writes the same files today."""
+    proc = subprocess.run([sys.executable, str(ROOT / 'tools' / 'make_models.py'), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, QT_QPA_PLATFORM='offscreen'))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in MODELS:
+        assert (tmp_path / f'{name}.model3').read_bytes() == (ROOT / 'models' / f'{name}.model3').read_bytes(), name
+
+
 def test_depotgrowth_counts_pits_and_records_the_observation(depot):
     from cargowatch.ui.site_store import SiteStore
     out = depot['folder'] / 'growth.gpkg'
@@ -87,7 +100,8 @@ def test_depotgrowth_counts_pits_and_records_the_observation(depot):
         obs = s.observations(site.fid)
     assert [o.fid for o in obs] == [res['OBSERVATION_ID']]
     assert obs[0].date == '2024-05-20' and obs[0].pits == res['AFTER_COUNT'] and site.last_pits == res['AFTER_COUNT']
-    assert obs[0].note == f"{res['NEW_COUNT']} new and {res['REMOVED_COUNT']} removed storage pits since the before image"
+    assert obs[0].note == (f"{res['NEW_COUNT']} new and {res['REMOVED_COUNT']} removed storage pits since the "
+                           'before image')
     assert obs[0].source == 'cargowatch:depotgrowth'
 
 

@@ -1,7 +1,7 @@
 """Build the models shipped in models/ (*.model3) from the algorithms' own parameter and output names, so the
 models stay in step with the algorithms. Run after changing an algorithm's parameters:
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/make_models.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/make_models.py [OUT_DIR (default models/)]
 
 Each model is checked against the registered algorithms (every parameter and output it wires must exist)
 before it is written; the provider (provider.py) loads the files as cargowatch:<name>.
@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
+os.environ['QT_HASH_SEED'] = '0'  # Qt writes XML attributes in hash order: the same file on every run
 
 from qgis.core import (QgsApplication, QgsProcessingModelAlgorithm,  # noqa: E402
                        QgsProcessingModelChildAlgorithm as Child, QgsProcessingModelChildParameterSource as Src,
@@ -104,7 +105,8 @@ def depot_growth():
           'Image of the depot on the first date.', 80, 80)
     param(model, QgsProcessingParameterRasterLayer('AFTER', 'After (second date)'),
           'Image of the same depot on the second date (grid, resolution and CRS may differ).', 80, 160)
-    param(model, QgsProcessingParameterFeatureSource('AOI', 'Depot perimeter (optional)', [Q.SRC_POLYGON], optional=True),
+    param(model, QgsProcessingParameterFeatureSource('AOI', 'Depot perimeter (optional)', [Q.SRC_POLYGON],
+                                                     optional=True),
           'Compare only inside these polygons.', 80, 240)
     param(model, QgsProcessingParameterFile('STORE', 'Sites GeoPackage', extension='gpkg'),
           'The CargoWatch sites GeoPackage (the panel\'s annotation file) holding the site.', 80, 320)
@@ -188,16 +190,17 @@ def port_activity():
 
 
 def main():
-    MODELS.mkdir(exist_ok=True)
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else MODELS
+    folder.mkdir(exist_ok=True)
     for build in (depot_growth, port_activity):
         model = build()
         ok, errors = model.validate()
         if not ok:
             raise SystemExit(f'{model.name()}: ' + '; '.join(errors))
-        path = MODELS / f'{model.name()}.model3'
+        path = folder / f'{model.name()}.model3'
         if not model.toFile(str(path)):
             raise SystemExit(f'could not write {path}')
-        print(f'wrote {path.relative_to(ROOT)}')
+        print(f'wrote {path}')
 
 
 if __name__ == '__main__':
