@@ -18,6 +18,7 @@ from ..core import raster as core_raster
 from ..core import report as core
 from ..core.errors import CargoWatchError
 
+POLYGON = qenum('Qgis.GeometryType.Polygon', 'QgsWkbTypes.GeometryType.PolygonGeometry')
 SRC_RASTER = qenum('Qgis.ProcessingSourceType.Raster', 'QgsProcessing.SourceType.TypeRaster')
 OBJECTS = ('containers', 'storage pits', 'containers and storage pits')
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,7 +49,8 @@ defaults, with every polygon of the site layer as a site).</li>
 <ul>
 <li><b>Site</b>: a polygon layer (e.g. the <i>sites</i> layer of the CargoWatch sites GeoPackage, or any
 polygons with a name field) and the <b>site name</b> to report on (empty when the layer holds one
-polygon).</li>
+polygon). Point sites of the GeoPackage have no outline to count inside: they are left out (a clear error
+when named).</li>
 <li><b>Images</b> (optional): one raster per date. The date comes from <b>Dates</b> (comma-separated
 YYYY-MM-DD, in the order of the images), else from the file name (2024-05-20 or 20240520), else from the
 TIFF DateTime tag; undated images are reported but left out of the chart. An image that does not cover the
@@ -134,9 +136,39 @@ class SiteReport(CargoWatchAlgorithm):
 
     # --- steps ------------------------------------------------------------------------------------
 
+    def _polygons(self, parameters, context):
+        """The site layer's polygon features as a memory layer (the sites GeoPackage also holds point sites),
+        and the attributes of the others."""
+        source = self.parameterAsSource(parameters, 'SITE', context)
+        if source is None:
+            raise QgsProcessingException(self.tr('Site: the polygon layer could not be loaded.'))
+        layer = QgsVectorLayer('MultiPolygon', 'sites', 'memory')
+        layer.setCrs(source.sourceCrs())
+        layer.dataProvider().addAttributes(source.fields().toList())
+        layer.updateFields()
+        keep, others = [], []
+        for f in source.getFeatures():
+            g = f.geometry()
+            if f.hasGeometry() and g.type() == POLYGON:
+                g.convertToMultiType()
+                f.setGeometry(g)
+                keep.append(f)
+            else:
+                others.append([str(v).strip().lower() for v in f.attributes()])
+        layer.dataProvider().addFeatures(keep)
+        return layer, others
+
     def _site(self, parameters, context, feedback):
-        sites = read_sites(self, parameters, context, feedback, key='SITE', name_key='NAME_FIELD', required=True)
+        self.sites_layer, others = self._polygons(parameters, context)
         wanted = (self.parameterAsString(parameters, 'SITE_NAME', context) or '').strip()
+        if not self.sites_layer.featureCount() and not any(wanted.lower() in attrs for attrs in others):
+            raise QgsProcessingException(self.tr('The site layer has no polygons.'))
+        if wanted and any(wanted.lower() in attrs for attrs in others):
+            raise QgsProcessingException(self.tr(
+                f'The site "{wanted}" has no outline (it is a point or has no geometry): the report counts inside '
+                'the site, so draw it as a polygon (CargoWatch panel, or any polygon layer).'))
+        sites = read_sites(self, {'SITE': self.sites_layer, 'NAME_FIELD': parameters.get('NAME_FIELD')}, context,
+                           feedback, key='SITE', name_key='NAME_FIELD', required=True)
         names = sites['names']
         if wanted:
             hits = [i for i, n in enumerate(names) if n.strip().lower() == wanted.lower()]
@@ -251,7 +283,7 @@ class SiteReport(CargoWatchAlgorithm):
     def _ais(self, parameters, context, feedback, name):
         import processing
         near = self.parameterAsDouble(parameters, 'NEAR_NM', context)
-        common = {'INPUT': parameters['POSITIONS'], 'SITES': parameters['SITE'],
+        common = {'INPUT': parameters['POSITIONS'], 'SITES': self.sites_layer,
                   'SITE_NAME': parameters.get('NAME_FIELD')}
         self._next_step()
         voy = processing.run('cargowatch:countvoyages', dict(common, OUTPUT='TEMPORARY_OUTPUT',

@@ -12,7 +12,7 @@ import pytest
 from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
 import scenes
-from conftest import ROOT
+from conftest import ROOT, run_qgis_process
 
 SAMPLE = ROOT / 'sample_data'
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
@@ -74,6 +74,7 @@ def rajin(tmp_path_factory):
             fid = s.add_site(f.GetField('name'), wkt=f.GetGeometryRef().ExportToWkt(), kind='port')
             if f.GetField('name') == 'Rajin':
                 s.add_observation(fid, '2023-12-01', containers=40, teu=61, source='analyst', note='by hand')
+        s.add_site('Cowes', wkt='POINT(-1.296 50.763)', kind='port')  # the panel also keeps point sites
     images = []
     for seed, date in ((12, '2024-03-01'), (11, '2024-06-01')):
         sc = scenes.port_scene(seed=seed, gsd=0.5, size_px=300)
@@ -98,7 +99,8 @@ def test_report_in_a_browser(rajin, tmp_path):
     everywhere = run('cargowatch:countcontainers', {'INPUT': rajin['images'][1], 'OUTPUT': 'TEMPORARY_OUTPUT'})
     assert 10 < latest['COUNT'] < everywhere['COUNT']  # the yard straddles the site's corner
     assert (res['CONTAINER_COUNT'], res['TEU'], res['IMAGES_COUNTED']) == (latest['COUNT'], latest['TEU'], 2)
-    calls = run('cargowatch:countvoyages', {'INPUT': rajin['positions'], 'SITES': rajin['site'],
+    ports = rajin['site'] + '|subset="name" <> \'Cowes\''  # countvoyages takes polygons only
+    calls = run('cargowatch:countvoyages', {'INPUT': rajin['positions'], 'SITES': ports,
                                             'OUTPUT': 'TEMPORARY_OUTPUT', 'CALLS': 'TEMPORARY_OUTPUT'})['CALLS']
     rajin_calls = [f for f in calls.getFeatures() if f['site'] == 'Rajin']
     assert res['CALL_COUNT'] == len(rajin_calls) > 0
@@ -158,12 +160,19 @@ def test_report_of_pits_without_ais_and_an_image_off_site(rajin, tmp_path):
     page = out.read_text(encoding='utf-8')
     assert 'Not counted: the image does not cover the site.' in page and 'No AIS positions given.' in page
     assert f"pits {direct['COUNT']}" in page
+    # the same through qgis_process
+    _, qp = run_qgis_process('cargowatch:sitereport', {'SITE': square, 'RASTERS': [depot, rajin['images'][0]],
+                                                       'OBJECTS': 1, 'OUTPUT': tmp_path / 'qp.html'})
+    assert qp['PIT_COUNT'] == direct['COUNT'] and qp['IMAGES_COUNTED'] == 1
+    assert f"pits {direct['COUNT']}" in (tmp_path / 'qp.html').read_text(encoding='utf-8')
 
 
 def test_bad_input_is_a_clear_error(rajin, tmp_path):
     out = str(tmp_path / 'x.html')
     with pytest.raises(QgsProcessingException, match='No site named "Atlantis".*Rajin'):
         run('cargowatch:sitereport', {'SITE': rajin['site'], 'SITE_NAME': 'Atlantis', 'OUTPUT': out})
+    with pytest.raises(QgsProcessingException, match='"cowes" has no outline.*draw it as a polygon'):
+        run('cargowatch:sitereport', {'SITE': rajin['site'], 'SITE_NAME': 'cowes', 'OUTPUT': out})
     with pytest.raises(QgsProcessingException, match='holds 3 sites.*give the site name'):
         run('cargowatch:sitereport', {'SITE': rajin['site'], 'OUTPUT': out})
     with pytest.raises(QgsProcessingException, match='1 dates given for 2 images'):
