@@ -5,11 +5,13 @@ import inspect
 import os
 import pkgutil
 
-from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingOutputNumber, QgsProcessingProvider
+from qgis.core import (QgsApplication, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingOutputNumber,
+                       QgsProcessingProvider)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from . import algorithms
+from .compat import qenum
 from .algorithms.base import ICON_PREFIX, CargoWatchAlgorithm
 
 
@@ -30,16 +32,8 @@ MODELS_DIR = os.path.join(os.path.dirname(__file__), 'models')
 
 
 def output_type(alg_id, output):
-    """Type name of ``output`` of the algorithm ``alg_id`` (CargoWatch's own are looked up in algorithms/, as the
-    provider is not in the registry yet while it loads), or None."""
-    if alg_id.startswith('cargowatch:'):
-        classes = {cls.NAME: cls for cls in algorithm_classes()}
-        cls = classes.get(alg_id.split(':', 1)[1])
-        alg = cls() if cls else None
-        if alg is not None:
-            alg.initAlgorithm()
-    else:
-        alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+    """Type name of ``output`` of the registered algorithm ``alg_id``, or None."""
+    alg = QgsApplication.processingRegistry().algorithmById(alg_id)
     definition = alg.outputDefinition(output) if alg is not None else None
     return definition.type() if definition is not None else None
 
@@ -121,7 +115,10 @@ class CargoWatchProvider(QgsProcessingProvider):
             registry.providerAdded.connect(self._reload_models)
             return
         for path in model_files():
-            self.addAlgorithm(CargoWatchModel(path))
+            try:
+                self.addAlgorithm(CargoWatchModel(path))
+            except ValueError as e:  # a damaged model file must not take the algorithms with it
+                QgsMessageLog.logMessage(str(e), 'CargoWatch', qenum('Qgis.MessageLevel.Warning', 'Qgis.Warning'))
 
     def _reload_models(self, provider_id):
         if provider_id == self.id():
