@@ -4,10 +4,9 @@ import os
 import sys
 
 import numpy as np
-from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsDistanceArea, QgsFeature, QgsGeometry, QgsMapLayer,
-                       QgsPointXY, QgsProcessingException, QgsProcessingMultiStepFeedback, QgsProcessingOutputNumber,
-                       QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsDistanceArea, QgsFeature, QgsGeometry,
+                       QgsMapLayer, QgsPointXY, QgsProcessingException, QgsProcessingMultiStepFeedback,
+                       QgsProcessingOutputNumber, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsProcessingUtils, QgsVectorLayer)
 
@@ -337,6 +336,14 @@ class SiteReport(CargoWatchAlgorithm):
             elif isinstance(v, (list, tuple)):
                 v = ', '.join(x.source() if isinstance(x, QgsMapLayer) else str(x) for x in v)
             params.append((p.name(), '' if v is None else str(v)))
+        registry = QgsApplication.processingRegistry()
+        for alg_id in ('cargowatch:countcontainers', 'cargowatch:countpits', 'cargowatch:countvoyages',
+                       'cargowatch:detectgaps'):  # the steps run at their defaults
+            step = registry.algorithmById(alg_id)
+            if step is not None:
+                params.append((f'{alg_id} (step)', ', '.join(
+                    f'{d.name()}={d.defaultValue()}' for d in step.parameterDefinitions()
+                    if not d.isDestination() and d.defaultValue() is not None)))
         import cv2
         from osgeo import gdal
         version = '?'

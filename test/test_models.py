@@ -81,6 +81,14 @@ def test_shipped_models_are_what_the_tool_writes(tmp_path):
         assert (tmp_path / f'{name}.model3').read_bytes() == (ROOT / 'models' / f'{name}.model3').read_bytes(), name
 
 
+def test_a_damaged_model_file_is_refused(tmp_path):
+    from cargowatch.provider import CargoWatchModel
+    bad = tmp_path / 'bad.model3'
+    bad.write_text('<!DOCTYPE model><Option type="Map">', encoding='utf-8')
+    with pytest.raises(ValueError, match='not a readable model'):
+        CargoWatchModel(str(bad))
+
+
 def test_depotgrowth_counts_pits_and_records_the_observation(depot):
     from cargowatch.ui.site_store import SiteStore
     out = depot['folder'] / 'growth.gpkg'
