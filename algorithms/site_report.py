@@ -7,8 +7,9 @@ import numpy as np
 from qgis.core import (Qgis, QgsApplication, QgsCoordinateReferenceSystem, QgsDistanceArea, QgsFeature, QgsGeometry,
                        QgsMapLayer, QgsPointXY, QgsProcessingException, QgsProcessingMultiStepFeedback,
                        QgsProcessingOutputNumber, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsProcessingUtils, QgsVectorLayer)
+                       QgsProcessingParameterField, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber, QgsProcessingParameterString,
+                       QgsProcessingUtils, QgsVectorLayer)
 
 from .ais_layers import WGS84, read_sites
 from .base import CargoWatchAlgorithm
