@@ -9,7 +9,7 @@ PYTHON := /usr/bin/python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 APT_PACKAGES := qgis python3-qgis qgis-providers python3-gdal python3-scipy python3-numpy python3-matplotlib \
-                python3-psutil python3-opencv python3-venv python3-pip pyqt5-dev-tools zip git
+                python3-psutil python3-opencv python3-venv python3-pip pyqt5-dev-tools zip git chromium
 PLUGINS := build/plugins
 QGIS_PROCESS := QGIS_PLUGINPATH=$(CURDIR)/$(PLUGINS) PYTHONPATH=$$($(VPY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') qgis_process.bin
 OUT := demo_out

@@ -9,7 +9,8 @@ from qgis.core import QgsApplication
 from conftest import ROOT, run_qgis_process
 
 ALGORITHMS = {'countcontainers', 'countpits', 'detectchanges', 'comparesignatures',
-              'importais', 'buildtracks', 'detectgaps', 'countvoyages'}
+              'importais', 'buildtracks', 'detectgaps', 'countvoyages', 'recordobservation', 'depotgrowth',
+              'portactivity'}
 
 
 def test_metadata_is_complete():
@@ -53,7 +54,7 @@ def test_provider_registers_every_algorithm():
     assert ALGORITHMS <= names
     for alg in provider.algorithms():
         assert alg.shortHelpString().strip(), alg.name()
-        assert alg.displayName() and alg.group() in ('Imagery', 'AIS')
+        assert alg.displayName() and alg.group() in ('Imagery', 'AIS', 'Models')
         assert not alg.icon().isNull()
         # batch and cancel stay supported (flags add to the defaults, never replace them)
         from cargowatch.compat import qenum
