@@ -19,6 +19,7 @@ def qenum(*paths):
 class Q:
     """Enums used by the algorithms, resolved once for QGIS 3.22 (Qt5) to QGIS 4 (Qt6)."""
     POINT_GEOMETRY = qenum('Qgis.GeometryType.Point', 'QgsWkbTypes.GeometryType.PointGeometry')
+    POLYGON_GEOMETRY = qenum('Qgis.GeometryType.Polygon', 'QgsWkbTypes.GeometryType.PolygonGeometry')
     FILE = qenum('Qgis.ProcessingFileParameterBehavior.File', 'QgsProcessingParameterFile.Behavior.File')
     ADVANCED = qenum('Qgis.ProcessingParameterFlag.Advanced', 'QgsProcessingParameterDefinition.Flag.FlagAdvanced')
     DOUBLE = qenum('Qgis.ProcessingNumberParameterType.Double', 'QgsProcessingParameterNumber.Type.Double')

@@ -542,6 +542,9 @@ def read_sites(alg, parameters, context, feedback, key='SITES', name_key='SITE_N
         g = f.geometry()
         if g is None or g.isEmpty():
             continue
+        if g.type() != Q.POLYGON_GEOMETRY:     # the dock also stores point sites: they have no area to enter
+            feedback.pushWarning(alg.tr('Site feature {} is not a polygon: skipped.').format(f.id()))
+            continue
         g = QgsGeometry(g)
         if source.sourceCrs().authid() != WGS84:
             g.transform(xform)

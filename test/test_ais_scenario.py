@@ -111,3 +111,28 @@ def test_algorithms_end_to_end(files):
     assert {(v['mmsi'], v['from_site'], v['to_site'], v['reachable_sites']) for v in dark} == {
         (S.ANGARA, 'Dunai', 'Rajin', 'Rajin'), (S.MARIA, 'Dunai', 'Rajin', 'Rajin')}
     assert cv['CALL_COUNT'] == _layer(d / 'calls.gpkg').featureCount() > 0
+
+
+def test_point_sites_are_skipped_with_a_warning(files):
+    """The dock stores point sites too: a sites layer holding one is read, the point left out and named."""
+    import processing
+    from osgeo import ogr
+    from conftest import warnings_feedback
+    d = files['dir']
+    pos = str(d / 'pos_points.gpkg')
+    processing.run('cargowatch:importais', {'INPUT': files['nmea'], 'OUTPUT': pos})
+    sites = str(d / 'sites_with_point.gpkg')
+    ogr.GetDriverByName('GPKG').CopyDataSource(ogr.Open(files['sites']), sites)
+    ds = ogr.Open(sites, 1)
+    lyr = ds.GetLayer(0)
+    f = ogr.Feature(lyr.GetLayerDefn())
+    f.SetGeometry(ogr.CreateGeometryFromWkt('POINT (131.0 42.0)'))
+    lyr.CreateFeature(f)
+    ds = None
+    params = {'INPUT': pos, 'MIN_STAY': 3600 * 1000, 'MIN_GAP': 12 * 3600 * 1000, 'MIN_DWELL': 6 * 3600 * 1000,
+              'OUTPUT': 'memory:'}
+    plain = processing.run('cargowatch:countvoyages', dict(params, SITES=files['sites']))
+    fb = warnings_feedback()
+    mixed = processing.run('cargowatch:countvoyages', dict(params, SITES=sites), feedback=fb)
+    assert mixed['VOYAGE_COUNT'] == plain['VOYAGE_COUNT'] > 0
+    assert any('not a polygon' in w for w in fb.seen)
