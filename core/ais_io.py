@@ -172,10 +172,12 @@ class _GzipToDamage(io.RawIOBase):
         if self.damage:
             return 0
         try:
-            return self._z.readinto(b)
+            data = self._z.read1(len(b))  # one decompressed chunk at a time: a damage loses no earlier data
         except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
             self.damage = str(e) or type(e).__name__
             return 0
+        b[:len(data)] = data
+        return len(data)
 
     def close(self):
         self._z.close()

@@ -259,7 +259,8 @@ def check_result(res, path):
 
 
 def run_case(i, seed, sample_set, workdir):
-    """None when case i passes, else a dict describing the failure (with the file kept in workdir)."""
+    """'read' (rows read) or 'refused' (a clear error) when case i passes, else a dict describing the failure
+    (with the file kept in workdir)."""
     from cargowatch.core import ais_io
     from cargowatch.core.errors import CargoWatchError
     name, asked, data, ext, desc = make_case(i, seed, sample_set)
@@ -267,8 +268,10 @@ def run_case(i, seed, sample_set, workdir):
     with open(path, 'wb') as f:
         f.write(data)
     error = res = None
+    outcome = 'refused'
     try:
         res = ais_io.read_ais(path, fmt=asked)
+        outcome = 'read'
     except CargoWatchError:
         res = None
     except Exception as e:  # noqa: BLE001 - a fuzzer's whole point: any other exception is the failure
@@ -278,26 +281,30 @@ def run_case(i, seed, sample_set, workdir):
         error = check_result(res, path)
     if error is None:
         os.remove(path)
-        return None
+        return outcome
     return {'case': i, 'sample': name, 'format': asked, 'mutation': desc, 'error': error, 'file': path}
 
 
 def run(cases, seed=0, workdir=None, first=0, report=None):
-    """Run cases first..first+cases-1 -> (failures list, slowest (seconds, case))."""
+    """Run cases first..first+cases-1 -> (failures list, outcomes {'read': n, 'refused': n}, slowest (seconds,
+    case))."""
     sample_set = samples()
     workdir = workdir or tempfile.mkdtemp(prefix='fuzz_ais_')
     failures = []
+    outcomes = {'read': 0, 'refused': 0}
     slowest = (0.0, None)
     for i in range(first, first + cases):
         t0 = time.perf_counter()
         f = run_case(i, seed, sample_set, workdir)
         dt = time.perf_counter() - t0
         slowest = max(slowest, (dt, i))
-        if f is not None:
+        if isinstance(f, str):
+            outcomes[f] += 1
+        else:
             failures.append(f)
             if report:
                 report(f)
-    return failures, slowest
+    return failures, outcomes, slowest
 
 
 def main(argv=None):
@@ -320,10 +327,10 @@ def main(argv=None):
         kinds[f['error'].split(':')[0]] = kinds.get(f['error'].split(':')[0], 0) + 1
 
     t0 = time.perf_counter()
-    failures, slowest = run(cases, a.seed, workdir, first, report)
-    print('AIS reader fuzz: {} cases (seed {}), {} failures{}; {:.1f} s, slowest case {} ({:.2f} s)'.format(
-        cases, a.seed, len(failures), ' ' + str(kinds) if kinds else '', time.perf_counter() - t0,
-        slowest[1], slowest[0]))
+    failures, outcomes, slowest = run(cases, a.seed, workdir, first, report)
+    print('AIS reader fuzz: {} cases (seed {}): {read} read, {refused} refused with a clear error, {} failures{}; '
+          '{:.1f} s, slowest case {} ({:.2f} s)'.format(cases, a.seed, len(failures), ' ' + str(kinds) if kinds else '',
+                                                       time.perf_counter() - t0, slowest[1], slowest[0], **outcomes))
     return 1 if failures else 0
 
 
