@@ -2,40 +2,33 @@
 
 usage: fuzz_ais.py [--cases N] [--seed S] [--case I] [--keep DIR]
 
-Samples: NMEA with and without NMEA 4 tag blocks and a receiver log ($GP sentences, comments) from
-../shared/data/ais and sample_data/, CSV in the Danish Maritime Authority, NOAA MarineCadastre, Spire,
-Global Fishing Watch and plain (Solent) layouts, GFW JSON lines. Mutations (1 to 3 stacked, then gzip around
-in one case of four): bytes flipped, cut, repeated, inserted (line breaks, quotes, separators, huge or
-non-finite numbers), numbers replaced by out-of-range ones, lines shuffled, random bytes, a gzip stream cut or
-flipped. Case i uses random.Random('<seed>:<i>'): any case replays alone with --case.
+Samples (about 120 rows each): NMEA with NMEA 4 tag blocks (norwegian.raw; the bundled scenario's multi-part
+messages), without (the gpsd all-types sample) and a receiver log ($GP sentences, comments) from ../shared/data/ais
+and sample_data/; the Solent CSV, and its positions written in the Danish Maritime Authority, NOAA
+MarineCadastre, Spire and Global Fishing Watch CSV layouts; JSON lines of GFW (real) and Spire-like keys.
+Mutations (1 to 3 stacked, then gzip around in one case of four): bytes flipped, cut, repeated, inserted (line
+breaks, quotes, separators, huge or non-finite numbers), numbers replaced by out-of-range ones, lines shuffled,
+random bytes, a gzip stream cut or flipped; the format is auto-detected, or told (the right one or not).
+Case i uses random.Random('<seed>:<i>'): any case replays alone with --case.
 
-A case fails when read_ais raises anything but CargoWatchError (a clear refusal), or when its result breaks
-the reader's contract (rows read = kept + rejected, kept rows in range, sorted, rejects with a known reason).
-Prints the number of cases and failures; exit status 1 when any failed. test/test_ais_fuzz.py runs a few
-hundred cases of the same generator.
+A case fails when read_ais raises anything but CargoWatchError (a clear refusal), runs past LIMIT_S, or when
+its result breaks the reader's contract (rows read = kept + rejected, kept rows in range and sorted, every
+reject with a known reason and a source line). Prints the number of cases and failures; exit status 1 when
+any failed. test/test_ais_fuzz.py runs a few hundred cases of the same generator.
 """
-import argparse
 import gzip
-import hashlib
 import json
 import os
 import random
 import sys
 import tempfile
-import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import fuzzing
+from fuzzing import ROOT
+
 SHARED_AIS = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'ais')
 SAMPLE_DATA = os.path.join(ROOT, 'sample_data')
-
-if __name__ == '__main__':  # the checkout importable as the package 'cargowatch', whatever its folder is called
-    _pkg = os.path.join(tempfile.gettempdir(), 'cargowatch-' + hashlib.sha1(ROOT.encode()).hexdigest()[:10])
-    os.makedirs(_pkg, exist_ok=True)
-    if not os.path.islink(os.path.join(_pkg, 'cargowatch')):
-        os.symlink(ROOT, os.path.join(_pkg, 'cargowatch'))
-    sys.path.insert(0, _pkg)
+LIMIT_S = 60  # a case still running after this is a failure (a hang)
 
 ROWS = 120  # rows (lines) per sample: small files, so that thousands of cases run in minutes
 
@@ -262,77 +255,30 @@ def run_case(i, seed, sample_set, workdir):
     """'read' (rows read) or 'refused' (a clear error) when case i passes, else a dict describing the failure
     (with the file kept in workdir)."""
     from cargowatch.core import ais_io
-    from cargowatch.core.errors import CargoWatchError
     name, asked, data, ext, desc = make_case(i, seed, sample_set)
     path = os.path.join(workdir, 'case{}{}'.format(i, ext))
     with open(path, 'wb') as f:
         f.write(data)
-    error = res = None
-    outcome = 'refused'
-    try:
-        res = ais_io.read_ais(path, fmt=asked)
-        outcome = 'read'
-    except CargoWatchError:
-        res = None
-    except Exception as e:  # noqa: BLE001 - a fuzzer's whole point: any other exception is the failure
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        error = '{}: {} ({}:{})'.format(type(e).__name__, e, os.path.basename(tb.filename), tb.lineno)
-    if res is not None and error is None:
+    res, error = fuzzing.attempt(lambda: ais_io.read_ais(path, fmt=asked), LIMIT_S)
+    if res is not None:
         error = check_result(res, path)
     if error is None:
         os.remove(path)
-        return outcome
+        return 'refused' if res is None else 'read'
     return {'case': i, 'sample': name, 'format': asked, 'mutation': desc, 'error': error, 'file': path}
 
 
 def run(cases, seed=0, workdir=None, first=0, report=None):
-    """Run cases first..first+cases-1 -> (failures list, outcomes {'read': n, 'refused': n}, slowest (seconds,
-    case))."""
+    """Run cases first..first+cases-1 -> (failures, outcomes {'read': n, 'refused': n}, slowest (s, case))."""
     sample_set = samples()
     workdir = workdir or tempfile.mkdtemp(prefix='fuzz_ais_')
-    failures = []
-    outcomes = {'read': 0, 'refused': 0}
-    slowest = (0.0, None)
-    for i in range(first, first + cases):
-        t0 = time.perf_counter()
-        f = run_case(i, seed, sample_set, workdir)
-        dt = time.perf_counter() - t0
-        slowest = max(slowest, (dt, i))
-        if isinstance(f, str):
-            outcomes[f] += 1
-        else:
-            failures.append(f)
-            if report:
-                report(f)
-    return failures, outcomes, slowest
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--cases', type=int, default=5000)
-    ap.add_argument('--seed', default='0')
-    ap.add_argument('--case', type=int, default=None, help='replay this one case')
-    ap.add_argument('--keep', default=None, help='folder for the failing files (default: a temporary one)')
-    a = ap.parse_args(argv)
-    if not os.path.isdir(SHARED_AIS):
-        print('skipped: the shared AIS samples are not in', SHARED_AIS)
-        return 0
-    workdir = a.keep or tempfile.mkdtemp(prefix='fuzz_ais_')
-    os.makedirs(workdir, exist_ok=True)
-    first, cases = (a.case, 1) if a.case is not None else (0, a.cases)
-    kinds = {}
-
-    def report(f):
-        print('FAIL case {case} ({sample}, format {format}; {mutation}): {error} -> {file}'.format(**f))
-        kinds[f['error'].split(':')[0]] = kinds.get(f['error'].split(':')[0], 0) + 1
-
-    t0 = time.perf_counter()
-    failures, outcomes, slowest = run(cases, a.seed, workdir, first, report)
-    print('AIS reader fuzz: {} cases (seed {}): {read} read, {refused} refused with a clear error, {} failures{}; '
-          '{:.1f} s, slowest case {} ({:.2f} s)'.format(cases, a.seed, len(failures), ' ' + str(kinds) if kinds else '',
-                                                       time.perf_counter() - t0, slowest[1], slowest[0], **outcomes))
-    return 1 if failures else 0
+    return fuzzing.run_cases(lambda i: run_case(i, seed, sample_set, workdir), first, cases, report)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    fuzzing.import_checkout()
+    if not os.path.isdir(SHARED_AIS):
+        print('AIS reader fuzz skipped: the shared AIS samples are not in', SHARED_AIS)
+        sys.exit(0)
+    sys.exit(fuzzing.main('AIS reader fuzz', __doc__, run, 5000,
+                          lambda f: '{sample}, format {format}; {mutation}'.format(**f)))

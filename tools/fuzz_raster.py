@@ -6,33 +6,24 @@ Bases: 192 x 192 crops of the bundled scenes (sample_data/rajin_port_sample.tif 
 tikhoretsk_after.tif for the pits) written as JPEG-YCbCr tiles (as the originals), uncompressed strips,
 DEFLATE tiles in uint16 and, warped to EPSG:4326, the geographic path. Mutations: the file cut (in its
 header, its middle or its last bytes), bits or bytes flipped anywhere or in the first KiB (the TIFF header
-and tags), a stretch of bytes zeroed. Case i uses random.Random('<seed>:<i>'); --case replays one.
+and tags), a stretch of bytes zeroed, numbers of the georeferencing made odd (not finite, tiny, huge, zero). Case i uses random.Random('<seed>:<i>'); --case replays one.
 
 A case fails when open_raster or the detector (core.containers.count_containers / core.pits.count_pits, which
 read every block through core.raster) raises anything but CargoWatchError, i.e. anything that would reach the
-analyst as a traceback. Prints the number of cases and failures; exit status 1 when any failed.
+analyst as a traceback, or runs past LIMIT_S (a frozen QGIS). Prints the number of cases and failures; exit status 1 when any failed.
 test/test_raster_fuzz.py runs a few cases of the same generator, also through the Processing algorithms.
 """
-import argparse
-import hashlib
 import os
 import random
 import sys
 import tempfile
-import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import fuzzing
+from fuzzing import ROOT
+
 SAMPLE_DATA = os.path.join(ROOT, 'sample_data')
 SIZE = 192
-
-if __name__ == '__main__':  # the checkout importable as the package 'cargowatch', whatever its folder is called
-    _pkg = os.path.join(tempfile.gettempdir(), 'cargowatch-' + hashlib.sha1(ROOT.encode()).hexdigest()[:10])
-    os.makedirs(_pkg, exist_ok=True)
-    if not os.path.islink(os.path.join(_pkg, 'cargowatch')):
-        os.symlink(ROOT, os.path.join(_pkg, 'cargowatch'))
-    sys.path.insert(0, _pkg)
+LIMIT_S = 60  # a case still running after this is a failure (a hang: a frozen QGIS for the analyst)
 
 SCENES = {'containers': ('rajin_port_sample.tif', 500), 'pits': ('tikhoretsk_after.tif', 400)}  # file, crop x=y
 FLAVOURS = {
@@ -71,7 +62,7 @@ def mutate(data, rng):
     desc = []
     for _ in range(rng.choice((1, 1, 2))):
         n = len(data)
-        kind = rng.choice(('cut', 'cut', 'flip', 'flip', 'flip_header', 'flip_header', 'zero'))
+        kind = rng.choice(('cut', 'cut', 'flip', 'flip', 'flip_header', 'flip_header', 'zero', 'georef'))
         if kind == 'cut':
             i = rng.choice((rng.randrange(min(n, 1024)), rng.randrange(n), n - 1 - rng.randrange(min(n, 256))))
             data = data[:i]
@@ -90,7 +81,42 @@ def mutate(data, rng):
             j = min(n, i + rng.choice((8, 64, 4096)))
             data = data[:i] + bytes(j - i) + data[j:]
             desc.append('zero{}-{}'.format(i, j))
+        elif kind == 'georef':
+            data, d = _damage_georef(data, rng)
+            desc.append(d)
     return data, ', '.join(desc)
+
+
+_ODD = (float('nan'), float('inf'), -float('inf'), 0.0, -0.0, 1e-300, 1e-12, 1e-7, 1e300, -1e300, 1e9, -5.0)
+
+
+def _damage_georef(data, rng):
+    """One or two numbers of the geotransform (origin, pixel size, rotation) set to an odd value (not finite,
+    tiny, huge, zero, negative), as a flipped exponent bit in ModelPixelScale/ModelTiepoint leaves them."""
+    from osgeo import gdal
+    name = '/vsimem/fuzz_georef_{}.tif'.format(rng.randrange(1 << 30))
+    gdal.FileFromMemBuffer(name, data)
+    try:
+        gdal.PushErrorHandler('CPLQuietErrorHandler')
+        ds = gdal.Open(name, gdal.GA_Update)
+        gdal.PopErrorHandler()
+        if ds is None or ds.GetGeoTransform(can_return_null=True) is None:
+            return data, 'georef (unreadable)'
+        gt = list(ds.GetGeoTransform())
+        picks = rng.sample(range(6), rng.choice((1, 2)))
+        for k in picks:
+            gt[k] = rng.choice(_ODD)
+        ds.SetGeoTransform(gt)
+        ds = None
+        f = gdal.VSIFOpenL(name, 'rb')
+        gdal.VSIFSeekL(f, 0, 2)
+        size = gdal.VSIFTellL(f)
+        gdal.VSIFSeekL(f, 0, 0)
+        out = bytes(gdal.VSIFReadL(1, size, f))
+        gdal.VSIFCloseL(f)
+        return out, 'georef {}'.format(','.join('{}={}'.format(k, gt[k]) for k in picks))
+    finally:
+        gdal.Unlink(name)
 
 
 def make_case(i, seed, base_set):
@@ -115,68 +141,24 @@ def detect(path, kind):
 def run_case(i, seed, base_set, workdir):
     """'read' (the detector ran) or 'refused' (a clear error) when case i passes, else a dict describing the
     failure (with the file kept in workdir)."""
-    from cargowatch.core.errors import CargoWatchError
     name, kind, data, desc = make_case(i, seed, base_set)
     path = os.path.join(workdir, 'case{}.tif'.format(i))
     with open(path, 'wb') as f:
         f.write(data)
-    error = None
-    outcome = 'read'
-    try:
-        detect(path, kind)
-    except CargoWatchError:
-        outcome = 'refused'
-    except Exception as e:  # noqa: BLE001 - any other exception is the failure
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        error = '{}: {} ({}:{})'.format(type(e).__name__, e, os.path.basename(tb.filename), tb.lineno)
+    found, error = fuzzing.attempt(lambda: detect(path, kind), LIMIT_S)
     if error is None:
         os.remove(path)
-        return outcome
+        return 'refused' if found is None else 'read'
     return {'case': i, 'base': name, 'mutation': desc, 'error': error, 'file': path}
 
 
 def run(cases, seed=0, workdir=None, first=0, report=None):
-    """Run cases first..first+cases-1 -> (failures list, outcomes {'read': n, 'refused': n}, slowest (seconds,
-    case))."""
+    """Run cases first..first+cases-1 -> (failures, outcomes {'read': n, 'refused': n}, slowest (s, case))."""
     workdir = workdir or tempfile.mkdtemp(prefix='fuzz_raster_')
     base_set = bases(workdir)
-    failures = []
-    outcomes = {'read': 0, 'refused': 0}
-    slowest = (0.0, None)
-    for i in range(first, first + cases):
-        t0 = time.perf_counter()
-        f = run_case(i, seed, base_set, workdir)
-        slowest = max(slowest, (time.perf_counter() - t0, i))
-        if isinstance(f, str):
-            outcomes[f] += 1
-        else:
-            failures.append(f)
-            if report:
-                report(f)
-    return failures, outcomes, slowest
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--cases', type=int, default=300)
-    ap.add_argument('--seed', default='0')
-    ap.add_argument('--case', type=int, default=None, help='replay this one case')
-    ap.add_argument('--keep', default=None, help='folder for the failing files (default: a temporary one)')
-    a = ap.parse_args(argv)
-    workdir = a.keep or tempfile.mkdtemp(prefix='fuzz_raster_')
-    os.makedirs(workdir, exist_ok=True)
-    first, cases = (a.case, 1) if a.case is not None else (0, a.cases)
-
-    def report(f):
-        print('FAIL case {case} ({base}; {mutation}): {error} -> {file}'.format(**f), flush=True)
-
-    t0 = time.perf_counter()
-    failures, outcomes, slowest = run(cases, a.seed, workdir, first, report)
-    print('Raster fuzz: {} cases (seed {}): {read} read, {refused} refused with a clear error, {} failures; '
-          '{:.1f} s, slowest case {} ({:.2f} s)'.format(cases, a.seed, len(failures), time.perf_counter() - t0,
-                                                       slowest[1], slowest[0], **outcomes))
-    return 1 if failures else 0
+    return fuzzing.run_cases(lambda i: run_case(i, seed, base_set, workdir), first, cases, report)
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    fuzzing.import_checkout()
+    sys.exit(fuzzing.main('Raster fuzz', __doc__, run, 300, lambda f: '{base}; {mutation}'.format(**f)))
