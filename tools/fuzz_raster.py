@@ -96,10 +96,9 @@ def _damage_georef(data, rng):
     from osgeo import gdal
     name = '/vsimem/fuzz_georef_{}.tif'.format(rng.randrange(1 << 30))
     gdal.FileFromMemBuffer(name, data)
+    gdal.PushErrorHandler('CPLQuietErrorHandler')  # the damaged file's complaints are the reader's business
     try:
-        gdal.PushErrorHandler('CPLQuietErrorHandler')
         ds = gdal.Open(name, gdal.GA_Update)
-        gdal.PopErrorHandler()
         if ds is None or ds.GetGeoTransform(can_return_null=True) is None:
             return data, 'georef (unreadable)'
         gt = list(ds.GetGeoTransform())
@@ -116,6 +115,7 @@ def _damage_georef(data, rng):
         gdal.VSIFCloseL(f)
         return out, 'georef {}'.format(','.join('{}={}'.format(k, gt[k]) for k in picks))
     finally:
+        gdal.PopErrorHandler()
         gdal.Unlink(name)
 
 
