@@ -6,12 +6,14 @@ Bases: 192 x 192 crops of the bundled scenes (sample_data/rajin_port_sample.tif 
 tikhoretsk_after.tif for the pits) written as JPEG-YCbCr tiles (as the originals), uncompressed strips,
 DEFLATE tiles in uint16 and, warped to EPSG:4326, the geographic path. Mutations: the file cut (in its
 header, its middle or its last bytes), bits or bytes flipped anywhere or in the first KiB (the TIFF header
-and tags), a stretch of bytes zeroed, numbers of the georeferencing made odd (not finite, tiny, huge, zero). Case i uses random.Random('<seed>:<i>'); --case replays one.
+and tags), a stretch of bytes zeroed, numbers of the georeferencing made odd (not finite, tiny, huge, zero).
+Case i uses random.Random('raster:<seed>:<i>'); --case replays one.
 
 A case fails when open_raster or the detector (core.containers.count_containers / core.pits.count_pits, which
 read every block through core.raster) raises anything but CargoWatchError, i.e. anything that would reach the
-analyst as a traceback, or runs past LIMIT_S (a frozen QGIS). Prints the number of cases and failures; exit status 1 when any failed.
-test/test_raster_fuzz.py runs a few cases of the same generator, also through the Processing algorithms.
+analyst as a traceback, or runs past LIMIT_S (a frozen QGIS). Prints the number of cases and failures; exit
+status 1 when any failed. test/test_raster_fuzz.py runs a few cases of the same generator, also through the
+Processing algorithms.
 """
 import os
 import random
