@@ -1154,10 +1154,10 @@ def clean(raw_cols, max_speed_kn=50.0, progress=None, cancelled=None):
     no timestamp; time out of range (before 1900 or from 2200 on); invalid MMSI; position not available
     (lon 181 / lat 91, empty, or 0,0); out of range; then, on rows sorted by vessel and time: exact duplicates
     (same vessel, time to the ms, position, speed, course, heading, status), repeated (vessel, second) reports
-    with different content (the earliest is kept); impossible jumps: a fix whose implied speed from the previous and to the next fix both exceed
-    max_speed_kn (after allowing JUMP_TOLERANCE_NM of GPS noise) is removed, repeatedly; a jump that is not
-    a one-fix spike (a run of bad fixes) is resolved by keeping, from the first fix whose next leg is
-    plausible, every fix reachable from the last kept one.
+    with different content (the earliest is kept); impossible jumps: a fix whose implied speed from the
+    previous and to the next fix both exceed max_speed_kn (after allowing JUMP_TOLERANCE_NM of GPS noise) is
+    removed, repeatedly; a jump that is not a one-fix spike (a run of bad fixes) is resolved by keeping, from
+    the first fix whose next leg is plausible, every fix reachable from the last kept one.
     """
     c = raw_cols
     n = len(c['mmsi'])
