@@ -4,6 +4,7 @@
 #   make package  cargowatch.zip for QGIS's "Install from ZIP"
 #   make install  link this folder into the default QGIS profile
 #   make bench    run the benchmarks (slow; figures go to the README by hand)
+#   make fuzz     thousands of mangled AIS files and GeoTIFFs through the readers and detectors (issue #23)
 SHELL := /bin/bash
 PYTHON := /usr/bin/python3
 VENV := .venv
@@ -16,7 +17,7 @@ OUT := demo_out
 export QT_QPA_PLATFORM := offscreen
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps system mp test demo package install bench bench-real resources clean
+.PHONY: all deps system mp test demo package install bench bench-real resources clean fuzz
 all: test
 
 system:
@@ -85,6 +86,10 @@ bench: deps mp
 	$(VPY) bench/bench_ais.py
 	$(VPY) bench/bench_match.py
 	$(VPY) bench/bench_dock.py
+
+# seeded mutations; prints the number of cases and failures (test/test_ais_fuzz.py, test_raster_fuzz.py run fewer)
+fuzz: deps
+	$(VPY) tools/fuzz_ais.py --cases 5000; a=$$?; $(VPY) tools/fuzz_raster.py --cases 500; exit $$((a || $$?))
 
 # Real imagery (WorldView-2 chips of Rotterdam from the solaris 0.4.0 wheel, Apache-2.0; not committed)
 SOLARIS := build/solaris/solaris/data/preproc_tutorial

@@ -15,9 +15,9 @@ import datetime as _dt
 import gzip
 import io
 import json
-import math
 import os
 import re
+import zlib
 
 import numpy as np
 
@@ -34,10 +34,14 @@ R_RANGE = 'position out of range'
 R_DUP = 'exact duplicate'
 R_REPEAT = 'repeated (vessel, time) report'
 R_JUMP = 'impossible jump'
-REASONS = (R_CHECKSUM, R_GARBLED, R_NOTIME, R_MMSI, R_NOPOS, R_RANGE, R_DUP, R_REPEAT, R_JUMP)
+R_TIME = 'time out of range'
+REASONS = (R_CHECKSUM, R_GARBLED, R_NOTIME, R_MMSI, R_NOPOS, R_RANGE, R_DUP, R_REPEAT, R_JUMP, R_TIME)
 _REASON_CODE = {r: i for i, r in enumerate(REASONS)}
 
 NO_TIME = np.iinfo(np.int64).min
+BAD_TIME = np.iinfo(np.int64).max  # a time given but not representable (too large, infinite)
+T_MIN_MS = -2208988800000  # 1900-01-01: times outside [T_MIN_MS, T_MAX_MS) are rejected as out of range
+T_MAX_MS = 7258118400000  # 2200-01-01
 JUMP_TOLERANCE_NM = 0.03  # ~55 m of GPS noise allowed before a leg counts as an impossible jump
 STATIC_KEYS = ('name', 'imo', 'callsign', 'ship_type', 'destination')
 
@@ -152,23 +156,65 @@ class RawRows:
 
 
 # ---------------------------------------------------------------------------------------------- files
+class _GzipToDamage(io.RawIOBase):
+    """A gzip file read up to where it is damaged or cut short (as transfers leave them): the damage ends the
+    data, and ``damage`` says what it was (None while the stream is sound)."""
+
+    def __init__(self, path):
+        self._z = gzip.open(path, 'rb')
+        self.fileobj = self._z.fileobj  # the compressed file, for progress
+        self.damage = None
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if self.damage:
+            return 0
+        try:
+            data = self._z.read1(len(b))  # one decompressed chunk at a time: a damage loses no earlier data
+        except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+            self.damage = str(e) or type(e).__name__
+            return 0
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        self._z.close()
+        super().close()
+
+
 def open_binary(path):
-    """Binary file object; gzip detected by its magic bytes (not the extension)."""
+    """Binary file object; gzip detected by its magic bytes (not the extension). A damaged or cut gzip
+    stream reads as ending there: see :func:`damage_notes`."""
     if not os.path.isfile(path):
         raise CargoWatchError('AIS file not found: {}'.format(path))
     with open(path, 'rb') as f:
         magic = f.read(2)
     if magic == b'\x1f\x8b':
-        return gzip.open(path, 'rb')
+        return io.BufferedReader(_GzipToDamage(path))
     return open(path, 'rb')
+
+
+def damage_notes(f, lines_read):
+    """Notes (list of str) on a gzip stream found damaged while reading ``f`` (from open_binary)."""
+    damage = getattr(getattr(f, 'raw', None), 'damage', None)
+    if not damage:
+        return []
+    return ['the compressed file is damaged or cut short after line {} ({}): the rest of it could not be read'
+            .format(lines_read, damage)]
 
 
 def _head(path, n=65536):
     with open_binary(path) as f:
         try:
-            return f.read(n)
-        except (OSError, EOFError) as e:
+            head = f.read(n)
+        except OSError as e:
             raise CargoWatchError('cannot read {}: {}'.format(path, e))
+        if not head and damage_notes(f, 0):
+            raise CargoWatchError('cannot read {}: the compressed file is damaged ({})'.format(
+                path, f.raw.damage))
+        return head
 
 
 _NMEA_RE = re.compile(rb'[!$][A-Z]{2}VD[MO],')
@@ -192,7 +238,7 @@ def sniff_format(path):
 
 
 def _progress_of(f, total):
-    raw = getattr(f, 'fileobj', None) or f
+    raw = getattr(getattr(f, 'raw', None), 'fileobj', None) or f
     try:
         return min(1.0, raw.tell() / float(total)) if total else 0.0
     except (OSError, ValueError, AttributeError):
@@ -200,6 +246,19 @@ def _progress_of(f, total):
 
 
 # ---------------------------------------------------------------------------------------------- time parsing
+def _ms_int(v):
+    """A time in ms (float) -> int, or BAD_TIME when infinite or beyond 64 bits (nan: None)."""
+    if v != v:
+        return None
+    return int(round(v)) if abs(v) < 9e18 else BAD_TIME
+
+
+def _ms_array(f):
+    """Times in ms (float array, finite or not) -> int64 with BAD_TIME where not representable."""
+    big = ~(np.abs(f) < 9e18)
+    return np.where(big, BAD_TIME, np.round(np.where(big, 0.0, f)).astype(np.int64))
+
+
 def _days_from_civil(y, m, d):
     y = y - (m <= 2)
     era = np.floor_divide(y, 400)
@@ -221,9 +280,7 @@ def _parse_time_one(s):
         return None
     try:
         v = float(s)
-        if math.isfinite(v):
-            return int(round(v)) if abs(v) > 1e11 else int(round(v * 1000.0))
-        return None
+        return _ms_int(v if abs(v) > 1e11 else v * 1000.0) if v == v else None
     except ValueError:
         pass
     u = s.replace('UTC', '').strip()
@@ -354,10 +411,10 @@ def parse_times(a):
         nonempty = sub != b''
         try:
             f = sub[nonempty].astype(np.float64)
-            good = np.isfinite(f)
-            vals = np.where(np.abs(f) > 1e11, np.round(f), np.round(f * 1000.0))
+            good = ~np.isnan(f)
             idx = rest[nonempty][good]
-            out[idx] = vals[good].astype(np.int64)
+            f = f[good]
+            out[idx] = _ms_array(np.where(np.abs(f) > 1e11, f, f * 1000.0))
             ok[idx] = True
         except ValueError:
             for i in rest[nonempty]:
@@ -377,16 +434,20 @@ def times_ms(values):
         return np.where(ok, a.astype('datetime64[ms]').astype(np.int64), 0), ok
     if a.dtype.kind in 'iuf':
         f = a.astype(np.float64)
-        ok = np.isfinite(f)
+        ok = ~np.isnan(f)
         f = np.where(ok, f, 0.0)
-        return np.round(np.where(np.abs(f) > 1e11, f, f * 1000.0)).astype(np.int64), ok
+        return _ms_array(np.where(np.abs(f) > 1e11, f, f * 1000.0)), ok
     return parse_times(a)
 
 
 # ---------------------------------------------------------------------------------------------- numbers
 def _to_float(a, dtype=np.float64):
     """bytes array -> (floats, bad) ; empty -> nan (not bad); unparsable -> nan and bad=True."""
-    a = np.asarray(a)
+    with np.errstate(over='ignore', invalid='ignore'):  # 1e308 as float32: inf, out of range later
+        return _parse_floats(np.asarray(a), dtype)
+
+
+def _parse_floats(a, dtype):
     n = len(a)
     bad = np.zeros(n, dtype=bool)
     if n == 0:
@@ -418,7 +479,7 @@ def _to_float(a, dtype=np.float64):
             continue
         try:
             out[i] = float(x)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float (JSON allows it)
             out[i] = np.nan
             bad[i] = True
     return out, bad
@@ -461,7 +522,7 @@ def _clean_text(x):
 def _imo_value(x):
     s = _clean_text(x)
     digits = re.sub(r'\D', '', s.replace('.0', '') if s.endswith('.0') else s)
-    if not digits:
+    if not digits or len(digits) > 7:
         return None
     v = int(digits)
     return v if 1000000 <= v <= 9999999 else None
@@ -546,7 +607,8 @@ def _nmea_checksum_ok(body, given):
 
 
 def _tag_time(tag):
-    """NMEA 4 tag block content 's:..,c:1733782034*0A' -> unix ms or None (c in s, or ms if large)."""
+    """NMEA 4 tag block content 's:..,c:1733782034*0A' -> unix ms or None (c in s, or ms if large);
+    BAD_TIME when c is a number no date can have (infinite, beyond 64 bits)."""
     core_ = tag.split('*', 1)[0]
     for part in core_.split(','):
         if part.startswith('c:'):
@@ -554,7 +616,7 @@ def _tag_time(tag):
                 v = float(part[2:])
             except ValueError:
                 return None
-            return int(v) if v > 1e11 else int(v * 1000)
+            return _ms_int(v if v > 1e11 else v * 1000.0)
     return None
 
 
@@ -576,7 +638,7 @@ def _rmc_clock(fields):
         if y > 2079:
             y -= 100
         base = _dt.datetime(y, mo, d, h, mi, tzinfo=_dt.timezone.utc).timestamp()
-        return int(round((base + s) * 1000))
+        return _ms_int((base + s) * 1000) if 0 <= s < 61 else None
     except (ValueError, IndexError):
         return None
 
@@ -587,7 +649,7 @@ def _zda_clock(fields):
         h, mi, s = int(tm[0:2]), int(tm[2:4]), float(tm[4:])
         d, mo, y = int(fields[2]), int(fields[3]), int(fields[4])
         base = _dt.datetime(y, mo, d, h, mi, tzinfo=_dt.timezone.utc).timestamp()
-        return int(round((base + s) * 1000))
+        return _ms_int((base + s) * 1000) if 0 <= s < 61 else None
     except (ValueError, IndexError):
         return None
 
@@ -797,10 +859,10 @@ def read_nmea(path, progress=None, cancelled=None, chunk_lines=200000):
             emit(msg, t_ms, first_line)
             if len(buf['mmsi']) >= chunk_lines:
                 flush()
+        notes = damage_notes(f, lineno)
     for cur in pending.values():
         raw.reject(cur[0], R_GARBLED)
     flush()
-    notes = []
     if n_other_ais:
         notes.append('{} other AIS messages (base stations, aids to navigation, binary...) not positions'
                      .format(n_other_ais))
@@ -914,13 +976,17 @@ def read_csv(path, mapping=None, progress=None, cancelled=None, block_bytes=48 <
         while first and not first.strip():
             first = f.readline()
             lineno += 1
-        text = first.decode('utf-8-sig', 'replace').strip('\r\n')
+        text = first.decode('utf-8-sig', 'replace').replace('\r', '')  # a stray carriage return is dropped
         counts = {d: text.count(d) for d in (',', ';', '\t', '|')}
         delim = max(counts, key=counts.get)
         if counts[delim] == 0:
             raise CargoWatchError('this file is neither NMEA, JSON lines nor a CSV with a header row: {}'
                                   .format(path))
-        header = next(csv.reader([text.lstrip('#').strip()], delimiter=delim))
+        try:
+            header = next(csv.reader([text.lstrip('#').strip()], delimiter=delim))
+        except csv.Error as e:  # e.g. a field over csv's size limit: random bytes, a binary file
+            raise CargoWatchError('the header row of {} cannot be read as CSV ({}): is it an AIS export?'
+                                  .format(path, e))
         layout, auto = detect_layout(header)
         roles = _apply_mapping(header, auto, mapping)
         ncol = len(header)
@@ -970,7 +1036,8 @@ def read_csv(path, mapping=None, progress=None, cancelled=None, block_bytes=48 <
             next_line += nlines
             if progress is not None:
                 progress(_progress_of(f, total))
-    notes = ['columns used: ' + ', '.join('{}={}'.format(r, header[c].strip()) for r, c in order)]
+        notes = damage_notes(f, next_line - 1)
+    notes.append('columns used: ' + ', '.join('{}={}'.format(r, header[c].strip()) for r, c in order))
     return raw, static, layout, notes
 
 
@@ -1015,6 +1082,7 @@ def read_jsonl(path, mapping=None, progress=None, cancelled=None):
     cols = {r: [] for r in ROLES}
     lines = []
     with open_binary(path) as f:
+        lineno = 0
         for lineno, rawline in enumerate(f, 1):
             if lineno % 50000 == 0:
                 if cancelled is not None and cancelled():
@@ -1046,6 +1114,7 @@ def read_jsonl(path, mapping=None, progress=None, cancelled=None):
             for r in ROLES:
                 cols[r].append(rec.get(roles[r]) if r in roles else None)
             lines.append(lineno)
+        notes = damage_notes(f, lineno)
     n = len(lines)
     if n:
         line_arr = np.asarray(lines, dtype=np.int64)
@@ -1067,7 +1136,7 @@ def read_jsonl(path, mapping=None, progress=None, cancelled=None):
         stat = {k: np.array(cols[k], dtype=object)[keep] for k in STATIC_KEYS if k in roles}
         if stat:
             _static_from_columns(static, mmsi[keep], stat)
-    notes = ['keys used: ' + ', '.join('{}={}'.format(r, k) for r, k in (roles or {}).items())]
+    notes.append('keys used: ' + ', '.join('{}={}'.format(r, k) for r, k in (roles or {}).items()))
     return raw, static, notes
 
 
@@ -1082,13 +1151,13 @@ def clean(raw_cols, max_speed_kn=50.0, progress=None, cancelled=None):
     """Raw columns (RawRows.columns(): t_ms, line...) -> (cols, rejected_line, rejected_code, notes).
 
     Order of the checks (a row is counted once, under the first reason it fails):
-    no timestamp; invalid MMSI; position not available (lon 181 / lat 91, empty, or 0,0); out of range; then, on
-    rows sorted by vessel and time: exact duplicates (same vessel, time to the ms, position, speed, course,
-    heading, status), repeated (vessel, second) reports with different content (the earliest is kept);
-    impossible jumps: a fix whose implied speed from the previous and to the next fix both exceed
-    max_speed_kn (after allowing JUMP_TOLERANCE_NM of GPS noise) is removed, repeatedly; a jump that is not
-    a one-fix spike (a run of bad fixes) is resolved by keeping, from the first fix whose next leg is
-    plausible, every fix reachable from the last kept one.
+    no timestamp; time out of range (before 1900 or from 2200 on); invalid MMSI; position not available
+    (lon 181 / lat 91, empty, or 0,0); out of range; then, on rows sorted by vessel and time: exact duplicates
+    (same vessel, time to the ms, position, speed, course, heading, status), repeated (vessel, second) reports
+    with different content (the earliest is kept); impossible jumps: a fix whose implied speed from the
+    previous and to the next fix both exceed max_speed_kn (after allowing JUMP_TOLERANCE_NM of GPS noise) is
+    removed, repeatedly; a jump that is not a one-fix spike (a run of bad fixes) is resolved by keeping, from
+    the first fix whose next leg is plausible, every fix reachable from the last kept one.
     """
     c = raw_cols
     n = len(c['mmsi'])
@@ -1101,6 +1170,7 @@ def clean(raw_cols, max_speed_kn=50.0, progress=None, cancelled=None):
     lon = c['lon']
     lat = c['lat']
     mark(c['t_ms'] == NO_TIME, R_NOTIME)
+    mark((c['t_ms'] < T_MIN_MS) | (c['t_ms'] >= T_MAX_MS), R_TIME)
     mark(~valid_mmsi(c['mmsi']), R_MMSI)
     mark((np.abs(lon - 181.0) < 1e-6) | (np.abs(lat - 91.0) < 1e-6) | ((lon == 0) & (lat == 0))
          | np.isnan(lon) | np.isnan(lat), R_NOPOS)

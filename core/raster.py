@@ -79,27 +79,34 @@ class Raster:
         return inv[0] + x * inv[1] + y * inv[2], inv[3] + x * inv[4] + y * inv[5]
 
 
+MIN_GSD = 0.001  # metres per pixel: anything finer is a damaged georeferencing, not imagery
+
+
 def open_raster(path, bands=None, metric=True):
     """Open ``path`` for detection, or raise :class:`RasterError` saying what is wrong.
 
     ``bands``: optional 1-based (r, g, b) band numbers; default the colour-interpreted
     RGB bands, else bands 1-3, else band 1 alone (panchromatic).
     """
-    with quiet_gdal():
+    with quiet_gdal():  # a damaged file's complaints come back in the messages below
         ds = gdal.Open(str(path), gdal.GA_ReadOnly)
         msg = gdal.GetLastErrorMsg()
+        if ds is not None:
+            wkt = ds.GetProjection()
+            gt = ds.GetGeoTransform(can_return_null=True)
     if ds is None:
         raise RasterError(f'Cannot open the raster {path}: {msg or "not a raster GDAL can read"}. '
                           'Check that the file is complete and not corrupt.')
     if ds.RasterCount < 1 or ds.RasterXSize < 1 or ds.RasterYSize < 1:
         raise RasterError(f'The raster {path} holds no image data.')
-    wkt = ds.GetProjection()
     if not wkt:
         raise RasterError(f'The raster {path} has no coordinate reference system. Georeference it '
                           '(e.g. Raster ▸ Projections ▸ Assign Projection) so sizes can be measured in metres.')
-    gt = ds.GetGeoTransform(can_return_null=True)
     if gt is None or (gt[1] == 0 and gt[2] == 0):
         raise RasterError(f'The raster {path} has no georeferencing (geotransform).')
+    if not all(math.isfinite(v) for v in gt):
+        raise RasterError(f'The georeferencing of {path} is damaged: its origin or pixel size is not a finite '
+                          'number.')
     bands = _pick_bands(ds, bands)
     source_wkt = wkt
     warped = False
@@ -112,6 +119,9 @@ def open_raster(path, bands=None, metric=True):
         raise RasterError(f'The CRS of {path} is neither geographic nor projected; cannot measure in metres.')
     unit = srs.GetLinearUnits() if srs.IsProjected() else 1.0
     gsd = math.sqrt(abs(gt[1] * gt[5] - gt[2] * gt[4])) * unit
+    if not (MIN_GSD <= gsd < math.inf):
+        raise RasterError(f'The pixel size of {path} ({gsd:.3g} m) is not plausible: its georeferencing is '
+                          'probably damaged.')
     r = Raster(ds=ds, path=str(path), source_srs_wkt=source_wkt, srs_wkt=wkt, gt=tuple(gt),
                width=ds.RasterXSize, height=ds.RasterYSize, gsd=gsd, bands=bands, warped=warped)
     r.scale = _value_range(r)
@@ -139,6 +149,9 @@ def _warp_to_utm(ds, srs):
     gt = ds.GetGeoTransform()
     lon = gt[0] + gt[1] * ds.RasterXSize / 2 + gt[2] * ds.RasterYSize / 2
     lat = gt[3] + gt[4] * ds.RasterXSize / 2 + gt[5] * ds.RasterYSize / 2
+    if not (abs(lon) <= 540 and abs(lat) <= 90):
+        raise RasterError(f'The geographic raster is centred at longitude {lon:.6g}, latitude {lat:.6g}: not on '
+                          'the Earth; its georeferencing is probably damaged.')
     dst = osr.SpatialReference()
     dst.ImportFromEPSG(utm_epsg(lon, lat))
     with quiet_gdal():
