@@ -118,7 +118,7 @@ class ImportAis(CargoWatchAlgorithm):
             res = self.call_core(feedback, ais_io.read_ais, path, fmt=fmt, mapping=mapping,
                                  max_speed_kn=max_speed, progress=progress_cb(feedback, 0, 80))
         for line in res.summary():
-            feedback.pushInfo(line)
+            (feedback.pushWarning if 'damaged or cut short' in line else feedback.pushInfo)(line)
         # sinks after the core work
         parameters = temporary_as_geopackage(parameters, 'OUTPUT')
         sink, dest = self.parameterAsSink(parameters, 'OUTPUT', context, position_fields(),

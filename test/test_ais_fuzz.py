@@ -199,3 +199,15 @@ def test_json_and_csv_values_beyond_64_bits(tmp_path):
     assert r.rows_kept == 1 and r.rejected_line.tolist() == [2, 4] and r.reasons[ais_io.R_TIME] == 2
     ms, ok = ais_io.times_ms(np.array([1e300, np.inf, 1.7e9, np.nan]))
     assert ok.tolist() == [True, True, True, False] and ms[0] == ms[1] == ais_io.BAD_TIME
+
+
+def test_importais_warns_about_a_cut_gzip(tmp_path):
+    import processing
+    from conftest import warnings_feedback
+    z = gzip.compress((SHARED_AIS / 'SolentAIS_20160112_130211.csv').read_bytes(), mtime=0)
+    cut = tmp_path / 'cut.csv.gz'
+    cut.write_bytes(z[:len(z) // 2])
+    fb = warnings_feedback()
+    res = processing.run('cargowatch:importais', {'INPUT': str(cut), 'OUTPUT': 'TEMPORARY_OUTPUT'}, feedback=fb)
+    assert res['ROWS_KEPT'] > 5000
+    assert any('damaged or cut short' in w for w in fb.seen)
