@@ -135,7 +135,7 @@ def run_serial(kind, scenes, params=None, progress=None, cancelled=None, report=
     return results
 
 
-def connect(scheduler=None, workers=2):
+def connect(scheduler=None, workers=2, timeout=20):
     """A Dask client: on the scheduler at ``scheduler`` (e.g. tcp://host:8786), else on a new
     LocalCluster of ``workers`` single-threaded worker processes."""
     try:
@@ -144,7 +144,7 @@ def connect(scheduler=None, workers=2):
         raise CargoWatchError(DASK_MISSING)
     if scheduler:
         try:
-            return Client(scheduler, timeout=20)
+            return Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as e:
             raise CargoWatchError(f'Cannot reach the Dask scheduler at {scheduler}: {e}. Start one '
                                   '(dask scheduler) with workers (dask worker ADDRESS), or check the address.')

@@ -13,18 +13,20 @@ from osgeo import ogr
 import processing
 from qgis.core import QgsProcessingException
 from conftest import ROOT
-from cargowatch.core import batch, containers, raster
+from cargowatch.core import batch, containers, pits, raster
 import depot_scenes as ds
 import scenes
 
-SMALL = containers.ContainerParams(block_px=256)     # 0.5 m scenes of 640 px: 3 x 3 blocks
+SMALL = containers.ContainerParams(block_px=160, overlap_m=20.0)     # 0.5 m scenes of 480 px: 3 x 3 blocks
+PITS = pits.PitParams(min_size=12.0)      # a coarser working grid: quicker
 
 
 @pytest.fixture(scope='module')
 def archive(tmp_path_factory):
     d = tmp_path_factory.mktemp('archive')
-    ports = [scenes.write_scene(scenes.port_scene(seed=s, gsd=0.5, size_px=640), d / f'port{s}.tif') for s in (3, 4)]
-    ds.depot_scene(str(d / 'depot.tif'), seed=5, size=(620.0, 620.0), n_old=10, n_new=40, gsd=0.5)  # 2 x 2 blocks
+    ports = [scenes.write_scene(scenes.port_scene(seed=s, gsd=0.5, size_px=480), d / f'port{s}.tif') for s in (3, 4)]
+    ds.depot_scene(str(d / 'depot.tif'), seed=5, size=(620.0, 620.0), n_old=10, n_new=40, gsd=0.5,
+                   offset=(-200.0, -200.0))      # 2 x 2 blocks of 1024 px, pits in three of them
     (d / 'broken.tif').write_text('not a raster')
     nodata = ds.write_geotiff(str(d / 'nodata.tif'), np.zeros((3, 700, 700), np.uint8), ds.geotransform(0.5), nodata=0)
     return {'ports': [str(p) for p in ports], 'depot': str(d / 'depot.tif'), 'broken': str(d / 'broken.tif'),
@@ -63,7 +65,7 @@ def test_shares_of_the_block_grid_give_the_whole_scene(archive):
     port = archive['ports'][0]
     whole = single_machine('containers', port, SMALL)
     assert len(whole) > 100
-    for n in (1, 4, 20):                     # 20 shares of 9 blocks: some shares are empty
+    for n in (4, 20):                        # 20 shares of 9 blocks: some shares are empty
         shares = [batch.count_share('containers', port, k, n, SMALL) for k in range(n)]
         assert sum(bool(s['detections']) for s in shares) >= min(n, 3)
         assert batch.gather('containers', port, shares[::-1]).detections == whole
@@ -99,8 +101,8 @@ def test_cluster_matches_single_machine(archive, client, tmp_path):
 
 
 def test_cluster_pits_split_scene(archive, client):
-    whole = single_machine('pits', archive['depot'])
-    got, = batch.run_dask(client, 'pits', [archive['depot']], share_px=400_000)   # 4 shares of 4 blocks
+    whole = single_machine('pits', archive['depot'], PITS)
+    got, = batch.run_dask(client, 'pits', [archive['depot']], params=PITS, share_px=400_000)  # 4 shares, 4 blocks
     assert got.error is None and len(whole) > 10 and got.detections == whole and got.teu is None
 
 
@@ -181,12 +183,11 @@ def test_algorithm_hands_the_batch_to_a_scheduler(archive, client, tmp_path):
     assert (serial['COUNT'], serial['FAILED']) == (res['COUNT'], 1)
 
 
-def test_algorithm_bad_scheduler_and_list(tmp_path):
+def test_unreachable_scheduler_and_empty_list(tmp_path):
+    pytest.importorskip('distributed', reason='dask[distributed] is not installed (requirements-dev.txt)')
+    with pytest.raises(batch.CargoWatchError, match='Cannot reach the Dask scheduler at tcp://127.0.0.1:9'):
+        batch.connect('tcp://127.0.0.1:9', timeout=2)
     lst = tmp_path / 'list.txt'
-    lst.write_text('/nowhere.tif\n')
-    with pytest.raises(QgsProcessingException, match='Cannot reach the Dask scheduler'):
-        processing.run('cargowatch:batchcount', {'KIND': 1, 'SCENES': str(lst), 'SCHEDULER': 'tcp://127.0.0.1:9',
-                                                 'OUTPUT': str(tmp_path / 'o.gpkg')})
     lst.write_text('\n')
     with pytest.raises(QgsProcessingException, match='names no scene'):
         processing.run('cargowatch:batchcount', {'KIND': 1, 'SCENES': str(lst), 'OUTPUT': str(tmp_path / 'o.gpkg')})
