@@ -167,12 +167,14 @@ def core_zip(folder):
 
 def run_dask(client, kind, scenes, params=None, share_px=SHARE_PX, progress=None, cancelled=None, report=None):
     """Count every scene on the Dask cluster of ``client``: one task per scene share (see the
-    module doc), results as :func:`run_serial` gives them. Ships core/ to the workers first."""
+    module doc), results as :func:`run_serial` gives them. Ships core/ to the workers first (to
+    worker processes only: a worker inside this process would swap this package for the zip)."""
     from distributed import as_completed
+    from distributed.diagnostics.plugin import UploadFile
     if '.' not in __name__:
         raise CargoWatchError('core.batch must be imported as part of its package to run on Dask.')
     with tempfile.TemporaryDirectory() as tmp:
-        client.upload_file(core_zip(tmp))
+        client.register_plugin(UploadFile(core_zip(tmp)), name='cargowatch-core')
     batch = uuid.uuid4().hex[:8]
     pending, parts, expected, results = {}, {}, {}, [None] * len(scenes)
     queue = as_completed()
@@ -182,34 +184,41 @@ def run_dask(client, kind, scenes, params=None, share_px=SHARE_PX, progress=None
         pending[f.key] = (name, i, f)
         queue.add(f)
 
+    def finished():
+        """Futures done so far; polls so that ``cancelled`` is checked while long tasks run."""
+        while not queue.has_ready():
+            if cancelled is not None and cancelled():
+                raise Cancelled()
+            time.sleep(0.1)
+        return queue.next_batch(block=False)
+
     for i, scene in enumerate(scenes):
         submit(scene_shares, scene, share_px, name='plan', i=i)
     done = 0
     try:
-        for f in queue:
-            name, i, _ = pending.pop(f.key)
-            if cancelled is not None and cancelled():
-                raise Cancelled()
-            if f.status == 'error':      # e.g. a worker died (KilledWorker) or cannot import core/
-                exc = f.exception()
-                value = 1 if name == 'plan' else {'k': -1, 'detections': [], 'valid': False, 'nodata': None,
-                                                   'error': f'{type(exc).__name__}: {exc}'}
-            else:
-                value = f.result()
-            f.release()
-            if name == 'plan':
-                expected[i], parts[i] = value, []
-                for k in range(value):
-                    submit(count_share, kind, scenes[i], k, value, params, name=f'count_{kind}', i=i, k=k)
-                continue
-            parts[i].append(value)
-            if len(parts[i]) == expected[i]:
-                results[i] = gather(kind, scenes[i], parts.pop(i))
-                done += 1
-                if report is not None:
-                    report(i, results[i])
-                if progress is not None:
-                    progress(done / len(scenes))
+        while pending:
+            for f in finished():
+                name, i, _ = pending.pop(f.key)
+                if f.status == 'error':      # e.g. a worker died (KilledWorker) or cannot import core/
+                    exc = f.exception()
+                    value = 1 if name == 'plan' else {'k': -1, 'detections': [], 'valid': False, 'nodata': None,
+                                                       'error': f'{type(exc).__name__}: {exc}'}
+                else:
+                    value = f.result()
+                f.release()
+                if name == 'plan':
+                    expected[i], parts[i] = value, []
+                    for k in range(value):
+                        submit(count_share, kind, scenes[i], k, value, params, name=f'count_{kind}', i=i, k=k)
+                    continue
+                parts[i].append(value)
+                if len(parts[i]) == expected[i]:
+                    results[i] = gather(kind, scenes[i], parts.pop(i))
+                    done += 1
+                    if report is not None:
+                        report(i, results[i])
+                    if progress is not None:
+                        progress(done / len(scenes))
     except BaseException:     # cancelled or interrupted: drop the tasks not run yet
         client.cancel([f for _, _, f in pending.values()])
         raise

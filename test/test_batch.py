@@ -76,6 +76,8 @@ def test_cluster_matches_single_machine(archive, client, tmp_path):
     listed = [ports[0], bad[0], ports[1], bad[1], bad[2]]
     got = batch.run_dask(client, 'containers', listed, params=SMALL, share_px=100_000)
     assert [r.scene for r in got] == listed
+    import cargowatch          # core/ went to the workers as a zip; this process keeps its own package
+    assert os.path.realpath(cargowatch.__path__[0]) == str(ROOT.resolve())
     for path, r in zip(ports, (got[0], got[2])):
         whole = single_machine('containers', path, SMALL)
         assert r.error is None and r.detections == whole
@@ -104,6 +106,11 @@ def test_cluster_pits_split_scene(archive, client):
     whole = single_machine('pits', archive['depot'], PITS)
     got, = batch.run_dask(client, 'pits', [archive['depot']], params=PITS, share_px=400_000)  # 4 shares, 4 blocks
     assert got.error is None and len(whole) > 10 and got.detections == whole and got.teu is None
+
+
+def test_cancel_drops_the_pending_tasks(archive, client):
+    with pytest.raises(batch.Cancelled):
+        batch.run_dask(client, 'pits', [archive['depot']] * 3, params=PITS, cancelled=lambda: True)
 
 
 def test_write_gpkg_mixed_crs_goes_to_wgs84(archive, tmp_path):
