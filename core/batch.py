@@ -73,18 +73,20 @@ def scene_shares(path, share_px=SHARE_PX):
     return max(1, math.ceil(ds.RasterXSize * ds.RasterYSize / share_px))
 
 
-def count_share(kind, path, k, n, params=None):
+def count_share(kind, path, k, n, params=None, progress=None, cancelled=None):
     """One task: the detections of share ``k`` of ``n`` of one scene's block grid, as a dict with
     the detections, whether any pixel scanned was valid, the error (None) and the seconds spent.
-    Never raises: a broken scene is reported, the other scenes go on."""
+    Raises only Cancelled: a broken scene is reported, the other scenes go on."""
     t0 = time.perf_counter()
     out = {'k': k, 'detections': [], 'valid': False, 'error': None, 'nodata': None, 'srs_wkt': None}
     try:
         r = open_raster(path)
         r.part = (k, n) if n > 1 else None
         out['srs_wkt'] = r.srs_wkt
-        out['detections'] = counter(kind)(r, params)
+        out['detections'] = counter(kind)(r, params, progress=progress, cancelled=cancelled)
         out['valid'] = True
+    except Cancelled:
+        raise
     except NodataError as e:          # judged over all shares of the scene in gather()
         out['nodata'] = str(e)
     except CargoWatchError as e:
@@ -127,7 +129,8 @@ def run_serial(kind, scenes, params=None, progress=None, cancelled=None, report=
     for i, scene in enumerate(scenes):
         if cancelled is not None and cancelled():
             raise Cancelled()
-        results.append(gather(kind, scene, [count_share(kind, scene, 0, 1, params)]))
+        step = None if progress is None else (lambda f, i=i: progress((i + f) / len(scenes)))
+        results.append(gather(kind, scene, [count_share(kind, scene, 0, 1, params, step, cancelled)]))
         if report is not None:
             report(i, results[-1])
         if progress is not None:

@@ -111,6 +111,11 @@ def test_cluster_pits_split_scene(archive, client):
 def test_cancel_drops_the_pending_tasks(archive, client):
     with pytest.raises(batch.Cancelled):
         batch.run_dask(client, 'pits', [archive['depot']] * 3, params=PITS, cancelled=lambda: True)
+    asked, steps = [], []
+    with pytest.raises(batch.Cancelled):   # in-process: stops inside the scene, not recorded as its error
+        batch.run_serial('containers', [archive['ports'][0]], SMALL, progress=steps.append,
+                         cancelled=lambda: asked.append(1) or len(asked) > 3)
+    assert 0 < len(steps) < 9 and steps == sorted(steps) and steps[-1] < 1
 
 
 def test_write_gpkg_mixed_crs_goes_to_wgs84(archive, tmp_path):
