@@ -84,6 +84,7 @@ bench: deps mp
 	$(VPY) bench/bench_speed.py
 	$(VPY) bench/bench_ais.py
 	$(VPY) bench/bench_dock.py
+	$(VPY) bench/bench_batch.py
 
 # Real imagery (WorldView-2 chips of Rotterdam from the solaris 0.4.0 wheel, Apache-2.0; not committed)
 SOLARIS := build/solaris/solaris/data/preproc_tutorial

@@ -205,6 +205,17 @@ def test_unreachable_scheduler_and_empty_list(tmp_path):
         processing.run('cargowatch:batchcount', {'KIND': 1, 'SCENES': str(lst), 'OUTPUT': str(tmp_path / 'o.gpkg')})
 
 
+def test_algorithm_without_dask_says_what_to_install(archive, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'distributed', None)        # `import distributed` fails
+    lst = tmp_path / 'list.txt'
+    lst.write_text(archive['ports'][1] + '\n')
+    with pytest.raises(QgsProcessingException, match=r'pip install "dask\[distributed\]"'):
+        processing.run('cargowatch:batchcount', {'KIND': 0, 'SCENES': str(lst), 'SCHEDULER': 'tcp://127.0.0.1:9',
+                                                 'OUTPUT': str(tmp_path / 'o.gpkg')})
+    res = processing.run('cargowatch:batchcount', {'KIND': 0, 'SCENES': str(lst), 'OUTPUT': str(tmp_path / 'o.gpkg')})
+    assert res['COUNT'] == containers.summarise(single_machine('containers', archive['ports'][1]))[0]
+
+
 def test_workers_get_core_without_qgis(tmp_path):
     import zipfile
     with zipfile.ZipFile(batch.core_zip(str(tmp_path))) as z:
