@@ -249,14 +249,19 @@ def output_srs(results):
     return wgs
 
 
+_RANK = {ogr.OFTInteger: 0, ogr.OFTInteger64: 1, ogr.OFTReal: 2, ogr.OFTString: 3}
+
+
 def _ogr_type(v):
-    if isinstance(v, bool) or type(v).__name__ == 'bool_':
-        return ogr.OFTInteger, ogr.OFSTBoolean
-    if isinstance(v, int) or type(v).__name__.startswith(('int', 'uint')):
-        return ogr.OFTInteger64, ogr.OFSTNone
-    if isinstance(v, float) or type(v).__name__.startswith('float'):
-        return ogr.OFTReal, ogr.OFSTNone
-    return ogr.OFTString, ogr.OFSTNone
+    """OGR field type of a value: bool -> Integer, int -> Integer64, float -> Real, else String."""
+    name = type(v).__name__
+    if isinstance(v, bool) or name == 'bool_':
+        return ogr.OFTInteger
+    if isinstance(v, int) or name.startswith(('int', 'uint')):
+        return ogr.OFTInteger64
+    if isinstance(v, float) or name.startswith('float'):
+        return ogr.OFTReal
+    return ogr.OFTString
 
 
 def _plain(v):
@@ -277,18 +282,19 @@ def write_gpkg(path, kind, results):
             raise CargoWatchError(f'Cannot create the GeoPackage {path}: {gdal.GetLastErrorMsg()}')
     dst = output_srs(results)
     layer = ds.CreateLayer(kind, srs=dst, geom_type=ogr.wkbPolygon)
-    names = ['scene']
-    layer.CreateField(ogr.FieldDefn('scene', ogr.OFTString))
+    types = {'scene': ogr.OFTString}      # the widest type each field takes (an int among floats: Real)
     for r in results:
         for d in r.detections:
             for key, v in d.items():
-                if key == 'geometry' or key.startswith('_') or key in names or v is None:
-                    continue
-                ftype, sub = _ogr_type(v)
-                fd = ogr.FieldDefn(key, ftype)
-                fd.SetSubType(sub)
-                layer.CreateField(fd)
-                names.append(key)
+                if key != 'geometry' and not key.startswith('_') and v is not None:
+                    t = _ogr_type(v)
+                    types[key] = max(types.get(key, t), t, key=_RANK.get)
+    for key, t in types.items():
+        fd = ogr.FieldDefn(key, t)
+        if t == ogr.OFTInteger:
+            fd.SetSubType(ogr.OFSTBoolean)
+        layer.CreateField(fd)
+    names = list(types)
     defn = layer.GetLayerDefn()
     layer.StartTransaction()
     for r in results:

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from osgeo import ogr
+from osgeo import ogr, osr
 
 import processing
 from qgis.core import QgsProcessingException
@@ -130,6 +130,21 @@ def test_write_gpkg_mixed_crs_goes_to_wgs84(archive, tmp_path):
     assert src.GetLayerByName('containers').GetSpatialRef().GetAuthorityCode(None) == '4326'
     lons = {row['scene']: row['geometry'][0][0] for row in read_layer(out, 'containers')}
     assert 126 < lons[utm52] < 130 and 14 < lons[utm33] < 16        # UTM 52 N and 33 N central meridians
+
+
+def test_write_gpkg_field_types_take_every_value(tmp_path):
+    square = [(500000.0, 4000000.0), (500010.0, 4000000.0), (500010.0, 3999990.0), (500000.0, 3999990.0)]
+    dets = [{'confidence': 1, 'fresh': np.bool_(True), 'n': np.int64(3), 'geometry': square},
+            {'confidence': 0.25, 'fresh': False, 'n': 2, 'note': 'x', 'geometry': square}]
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32652)
+    got = [batch.SceneResult('a.tif', 2, None, 1.0, None, srs.ExportToWkt(), dets),
+           batch.SceneResult('b.tif', error='broken')]
+    batch.write_gpkg(str(tmp_path / 't.gpkg'), 'pits', got)
+    rows = read_layer(tmp_path / 't.gpkg', 'pits')
+    assert [(r['confidence'], r['fresh'], r['n'], r['note']) for r in rows] == [(1.0, 1, 3, None), (0.25, 0, 2, 'x')]
+    assert rows[0]['geometry'] == square and rows[0]['scene'] == 'a.tif'
+    assert [t.get('teu', 'absent') for t in read_layer(tmp_path / 't.gpkg', 'scenes')] == ['absent', 'absent']
 
 
 def test_scene_list(tmp_path):
