@@ -86,6 +86,7 @@ bench: deps mp
 	$(VPY) bench/bench_ais.py
 	$(VPY) bench/bench_match.py
 	$(VPY) bench/bench_dock.py
+	$(VPY) bench/bench_batch.py
 
 # seeded mutations; prints the number of cases and failures (test/test_ais_fuzz.py, test_raster_fuzz.py run fewer)
 fuzz: deps

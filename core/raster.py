@@ -23,6 +23,10 @@ class RasterError(CargoWatchError):
     """A problem with the input raster, worded for the analyst."""
 
 
+class NodataError(RasterError):
+    """Every pixel scanned (of the raster, or of its ``part``) is nodata."""
+
+
 @contextlib.contextmanager
 def quiet_gdal():
     """Silence GDAL's own printing for the block; errors are read back with GetLastErrorMsg."""
@@ -61,6 +65,7 @@ class Raster:
     bands: tuple                    # 1-based band numbers used as (r, g, b) or (grey,)
     warped: bool = False
     scale: tuple = field(default=(0.0, 1.0))   # (low, high) mapped to 0..1
+    part: tuple = None              # (k, n): scan only the k-th of n consecutive shares of the block grid
 
     @property
     def is_colour(self):
@@ -286,6 +291,9 @@ def iter_blocks(r, block=1024, overlap=64, aoi=None):
             raise RasterError('The area of interest does not overlap the raster.')
         window = aoi.pixel_window
     wins = block_windows(r.width, r.height, block, overlap, window)
+    if r.part is not None:     # one share of the same grid (core.batch spreads a scene's shares over workers)
+        k, n = r.part
+        wins = wins[k * len(wins) // n:(k + 1) * len(wins) // n]
     for i, (x0, y0, w, h, core) in enumerate(wins):
         data, valid = read_window(r, x0, y0, w, h)
         if aoi is not None:
@@ -315,5 +323,5 @@ def scan(r, detect, overlap=64, block=1024, aoi=None, progress=None, cancelled=N
         if progress is not None:
             progress(frac)
     if not any_valid:
-        raise RasterError('Every pixel of the raster (inside the area of interest) is nodata: nothing to analyse.')
+        raise NodataError('Every pixel of the raster (inside the area of interest) is nodata: nothing to analyse.')
     return found
