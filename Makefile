@@ -3,7 +3,7 @@
 #   make test     set up, then run every test headless (pytest + pytest-qgis, real QGIS)
 #   make package  cargowatch.zip for QGIS's "Install from ZIP"
 #   make install  link this folder into the default QGIS profile
-#   make bench    run the benchmarks (slow; figures go to the README by hand)
+#   make bench    run the benchmarks (slow); they write their figures into docs/benchmarks.md
 #   make fuzz     thousands of mangled AIS files and GeoTIFFs through the readers and detectors (issue #23)
 SHELL := /bin/bash
 PYTHON := /usr/bin/python3
@@ -82,7 +82,7 @@ bench: deps mp
 	$(VPY) bench/bench_containers.py --markdown
 	$(VPY) bench/bench_pits.py accuracy
 	$(VPY) bench/bench_pits.py speed
-	$(VPY) bench/bench_speed.py
+	$(VPY) bench/bench_speed.py --markdown
 	$(VPY) bench/bench_ais.py
 	$(VPY) bench/bench_match.py
 	$(VPY) bench/bench_dock.py

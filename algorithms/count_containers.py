@@ -13,52 +13,48 @@ FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'
 
 HELP = f"""
 <p>Counts shipping containers on very-high-resolution satellite or aerial imagery (ports, container
-yards, rail yards) and draws one oriented rectangle per container, or per block of touching containers
-whose seams cannot be told apart, with its container count.</p>
+yards, rail yards, ships' decks) and draws one oriented rectangle per visible container top, with its size
+class, colour and confidence.</p>
 <h3>Method</h3>
-<p>The raster is read in overlapping blocks (memory stays bounded whatever the scene size; an object
-across a block border is counted once). In each block the image is lightly smoothed; a colour gradient
-and a dark-line filter (the thin dark seams between touching containers) mark edges. Homogeneous roof
-regions between edges are labelled, each gets an oriented rectangle (principal axes) whose outline is
-refined on colour profiles, and it is kept when its length fits an ISO 20 ft (6.06 m) or 40 ft (12.19 m)
-container and its width a whole number of container widths (2.44 m). Shadows (dark, colourless), ground
-inside painted slot lines (ground-coloured), cars (too short), trailers (too long), crane girders and
-road markings (too thin) and building roofs (wrong size) are rejected. Geographic rasters (e.g.
-EPSG:4326) are reprojected on the fly to UTM so sizes are measured in metres; the output is in that UTM
-CRS.</p>
+<p>The raster is read in overlapping blocks (memory stays bounded whatever the scene size; a container on a
+block border is counted once), each resampled to 0.5 m per pixel. A small convolutional network (shipped with
+the plugin as an ONNX file, run by OpenCV) marks the centre of every visible container top, whether it is a
+20 ft or 40 ft box and which way it lies; each centre becomes an ISO footprint turned that way, coloured from
+the image. The network sees about 40 m around each point: a block of boxes, its shadow, a crane, a parking row.
+It was trained only on generated yards made deliberately varied (every container colour from near-black to
+white on light or dark pavement, stacks 1-5 high with their shadows, any sun, 0.3-0.8 m, colour and
+panchromatic sensors, blur, noise, compression) with cranes, trucks and empty chassis, buses, cars, round
+tanks, warehouse skylights, ships' hatch covers, rail wagons and painted slots as things that are not
+containers. Geographic rasters (e.g. EPSG:4326) are reprojected on the fly to UTM so sizes are measured in
+metres; the output is in that UTM CRS.</p>
 <h3>Parameters</h3>
 <ul>
 <li><b>Input raster</b>: 1 band (panchromatic), 3 bands (RGB) or 4+ bands; Byte, UInt16 (e.g. 11-bit)
 or Float; nodata is respected. Ground resolution between {core.MIN_GSD} and {core.MAX_GSD} m per pixel
-(0.3-0.5 m works best). A coarser raster is refused: a container would be under 3 pixels wide.</li>
+(0.3-0.6 m works best). A coarser raster is refused: a container would be under 3 pixels wide.</li>
 <li><b>Red, green, blue bands</b> (optional): which bands to use as colour, e.g. 3, 2, 1 for
 blue-green-red-NIR imagery. Default: the bands labelled red/green/blue, else bands 1-3, else band 1.</li>
 <li><b>Area of interest</b> (optional): count only inside these polygons (e.g. the container yard).</li>
-<li><b>20 ft / 40 ft length, width</b>: container footprints in metres (ISO 668 defaults).</li>
-<li><b>Sensitivity</b> 0-1 (default 0.5): higher lowers the edge thresholds, widens the size
-tolerances and keeps detections down to a lower confidence (0.55 at 0, 0.45 at 0.5, 0.35 at 1): more
-containers found, more false alarms.</li>
+<li><b>20 ft / 40 ft length, width</b>: the footprints drawn, in metres (ISO 668 defaults).</li>
+<li><b>Sensitivity</b> 0-1 (default 0.5): the centre probability a detection needs (0.5 at 0, 0.35 at 0.5,
+0.2 at 1): higher finds fainter containers and makes more false alarms.</li>
 <li><b>Minimum confidence</b> (default 0: all): keep only detections at least this confident; COUNT and
-TEU count the kept ones. Outside container yards 0.9 removes most false alarms (true containers on
-generated scenes score a median 0.98).</li>
+TEU count the kept ones.</li>
 </ul>
 <h3>Outputs</h3>
-<p><b>Containers</b> polygon layer with fields: <i>size_class</i> (20ft, 40ft or block),
-<i>length_m</i>, <i>width_m</i>, <i>containers</i> (containers in the feature), <i>teu</i>
-(20 ft = 1, 40 ft = 2), <i>colour</i> (white, grey, black, red, orange, yellow, green, blue, purple,
-magenta, brown; grey levels only on a 1-band raster), mean <i>r</i>, <i>g</i>, <i>b</i> (0-255 after
-stretch), <i>confidence</i> (0-1: filter on it to trade recall for precision), <i>angle_deg</i> (long
-axis, degrees clockwise from east on the raster grid). <b>COUNT</b> and <b>TEU</b>: totals, usable in
-models.</p>
+<p><b>Containers</b> polygon layer with fields: <i>size_class</i> (20ft or 40ft), <i>length_m</i>,
+<i>width_m</i>, <i>containers</i> (1), <i>teu</i> (20 ft = 1, 40 ft = 2), <i>colour</i> (white, grey,
+black, red, orange, yellow, green, blue, purple, magenta, brown; grey levels only on a 1-band raster), mean
+<i>r</i>, <i>g</i>, <i>b</i> (0-255 after stretch), <i>confidence</i> (0-1, the network's centre
+probability: filter on it to trade recall for precision), <i>angle_deg</i> (long axis, degrees clockwise
+from east on the raster grid). <b>COUNT</b> and <b>TEU</b>: totals, usable in models.</p>
 <h3>Limits</h3>
-<p>Containers stacked in blocks whose seams are not visible are counted from the block's width, so a
-20 ft pair end to end without a visible gap counts as one 40 ft (the TEU stays right); rectangles of
-container colour that fit no ISO combination are counted by area at a low confidence. Containers on
-trucks and wagons are counted. On generated colour scenes at 0.3-0.6 m the count is within about 5 %
-(more short at 0.7 m); 1-band (panchromatic) imagery is undercounted by up to ~10 %: in grey, dark roofs
-look like the asphalt or the shadows around them, and neighbouring roofs of equal grey merge. Outside
-ports, rectangular roof sections, vans and yard patches can be reported: restrict the count with an
-area of interest and set a minimum confidence. See the README's benchmark table.</p>
+<p>A count is of visible container tops: boxes stacked below them are not seen (multiply by the typical stack
+height yourself if you know it). Touching containers of the same colour are told apart by their seams; where
+seams are invisible (coarse or blurred images) neighbours may be missed. Objects the size of a container that
+the network was not shown (a new kind of trailer or roof) may be counted: restrict the count with an area of
+interest and filter on confidence. Accuracy on other generators' scenes and on real photos is in
+docs/benchmarks.md.</p>
 """
 
 
@@ -90,7 +86,7 @@ class CountContainers(CargoWatchAlgorithm):
         self.addParameter(p)
         self.add_min_confidence('containers')
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'), Q.SRC_POLYGON)
-        p.setHelp(self.tr('One oriented rectangle per container or block of touching containers.'))
+        p.setHelp(self.tr('One oriented rectangle per visible container top.'))
         self.addParameter(p)
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr('Number of containers')))
         self.addOutput(QgsProcessingOutputNumber(self.TEU, self.tr('Twenty-foot equivalent units (TEU)')))

@@ -76,6 +76,9 @@ def targets(lab, n):
             continue
         g = np.exp(-((xx[i0:i1, j0:j1] - X) ** 2 + (yy[i0:i1, j0:j1] - Y) ** 2) / (2 * SIGMA ** 2))
         heat[i0:i1, j0:j1] = np.maximum(heat[i0:i1, j0:j1], g)
+        i, j = int(round(Y)), int(round(X))
+        if 0 <= i < n and 0 <= j < n:
+            heat[i, j] = 1.0          # the focal loss's positive: the cell nearest the centre
         near = g > 0.45
         cls[i0:i1, j0:j1][near] = c
         cs[0, i0:i1, j0:j1][near] = math.cos(2 * a)
@@ -211,6 +214,7 @@ def main():
 
 def export(net, a, val, seconds, step):
     OUT.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), HERE / 'out' / 'containers.pt')    # to resume or fine-tune (not shipped)
     net.eval()
     onnx_path = OUT / 'containers.onnx'
     torch.onnx.export(net, torch.zeros(1, 3, 256, 256), str(onnx_path), opset_version=13, dynamo=False,

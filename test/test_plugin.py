@@ -10,7 +10,7 @@ from conftest import ROOT, run_qgis_process
 
 ALGORITHMS = {'countcontainers', 'countpits', 'detectchanges', 'comparesignatures',
               'importais', 'buildtracks', 'detectgaps', 'countvoyages', 'recordobservation', 'depotgrowth',
-              'portactivity'}
+              'portactivity', 'matchsightings', 'sitereport', 'batchcount'}
 
 
 def test_metadata_is_complete():
