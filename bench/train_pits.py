@@ -193,6 +193,9 @@ def main():
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--out', default='/tmp/pit_train')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--crop', type=int, default=0, help='train on random square crops of this many px (multiple of 16)')
+    ap.add_argument('--init', default=None, help='start from these weights (a pitnet.pt of an earlier run)')
+    ap.add_argument('--lr', type=float, default=2e-3)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     torch.manual_seed(a.seed)
@@ -204,6 +207,8 @@ def main():
     reg = np.stack([t[1] for t in T])
     msk = np.stack([t[2] for t in T])
     net = PitNet()
+    if a.init:
+        net.load_state_dict(torch.load(a.init))
     print(f'{macs_per_pixel(net):.0f} multiply-adds per working pixel', flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     budget = a.minutes * 60
@@ -217,10 +222,15 @@ def main():
             if frac >= 1:
                 break
             for g in opt.param_groups:
-                g['lr'] = 2e-3 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
+                g['lr'] = a.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
             idx = order[i:i + a.batch]
             xb = torch.from_numpy(x[idx].astype(np.float32))
             hb, rb, mb = (torch.from_numpy(t[idx]) for t in (hm, reg, msk))
+            if a.crop:      # the same random window of every tile in the batch (output cells: /STRIDE)
+                c = a.crop // STRIDE
+                i0, j0 = (int(rng.integers(0, hb.shape[-1] - c + 1)) for _ in range(2))
+                xb = xb[..., i0 * STRIDE:(i0 + c) * STRIDE, j0 * STRIDE:(j0 + c) * STRIDE]
+                hb, rb, mb = (t[..., i0:i0 + c, j0:j0 + c] for t in (hb, rb, mb))
             # augmentation: a flip and a transpose (the labels' angles and offsets follow)
             if rng.random() < 0.5:
                 xb, hb, rb, mb = xb.flip(-1), hb.flip(-1), rb.flip(-1), mb.flip(-1)
@@ -251,6 +261,7 @@ def main():
     meta = dict(
         model='pits.onnx', what='storage-pit centre heatmap + box (CenterNet-style), fully convolutional',
         script='bench/train_pits.py', generator='bench/pit_gen.py',
+        init=a.init, crop=a.crop, lr=a.lr,
         data_recipe=dict(train_tiles=a.tiles, train_seeds=[TRAIN_SEED, TRAIN_SEED + a.tiles - 1],
                          val_tiles=a.val, val_seeds=[VAL_SEED, VAL_SEED + a.val - 1], tile_px=pit_gen.TILE,
                          augmentation='horizontal flip',

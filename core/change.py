@@ -19,11 +19,10 @@ misregistered by a few metres. Method:
    date and as its closed half on the other). Matched = kept, unmatched after = new,
    unmatched before = removed.
 5. Cross-check (pits): an unmatched after-pit whose box, moved back by the shift, still
-   scores as a pit in the before image (core.pits.score_boxes: the detector's own features
-   and classifier, log-odds above its threshold minus XCHECK_MARGIN, best of a small local
-   search) was already there, missed or badly placed by the before detection: kept, not
-   new. Likewise an unmatched before-pit the after image still shows is kept, not removed.
-   (Dev pairs 211-214: new-pit count error +5.5/+10.0/+9.2/+12.5 % -> -0.9/+1.8/+5.0/+7.5 %.)
+   scores as a pit in the before image (core.pits.score_boxes: the detector's own heatmap, best
+   within a few metres of the box centre, at least the detector's threshold minus XCHECK_MARGIN)
+   was already there, missed by the before detection (a faint, grassed-over pit in another light):
+   kept, not new. Likewise an unmatched before-pit the after image still shows is kept, not removed.
 
 Matched detections are reported with the *after* geometry; removed ones with the before
 geometry moved by the estimated shift so they sit on the after image.
@@ -262,11 +261,11 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
 
 
 PIT_OVERLAP = 0.5     # pits left unpaired whose outlines overlap this much (of the smaller) are one pit
-XCHECK_MARGIN = 1.0   # log-odds below the detector's threshold at which the other date still "shows a pit"
+XCHECK_MARGIN = 0.2   # heatmap (0-1) below the detector's threshold at which the other date still "shows a pit"
 
 
 def score_pits_at(raster, boxes, params=None):
-    """Learned pit score (log-odds, see core.pits.score_boxes) of oriented boxes given as map
+    """Pit score (the detector's heatmap, 0-1, see core.pits.score_boxes) of oriented boxes given as map
     corners in ``raster.srs_wkt``, read block by block as count_pits does (only the blocks
     that own a box centre are read)."""
     from .pits import PitParams, pit_overlap, score_boxes
@@ -295,14 +294,14 @@ def score_pits_at(raster, boxes, params=None):
 
 def cross_check(records, info, before, after, params=None, margin=XCHECK_MARGIN):
     """Second look at the unmatched pits: a "new" pit whose box (moved back by the estimated
-    shift) still scores as a pit in the before image (learned score above the detector's
-    threshold minus ``margin``, best of a small local search) was there already, missed or
+    shift) still scores as a pit in the before image (heatmap above the detector's threshold
+    minus ``margin``, best within a few metres) was there already, missed or
     badly placed by the before detection: it is "kept". Likewise a "removed" pit the after
     image still shows is "kept". ``records``, ``info`` from :func:`compare`; returns updated ones."""
     from .pits import PitParams
     params = params or PitParams()
     dx, dy = info['shift']
-    need = params.logit_threshold - margin
+    need = params.threshold - margin
     new = [k for k, r in enumerate(records) if r['status'] == 'new']
     gone = [k for k, r in enumerate(records) if r['status'] == 'removed']
     boxes = []
