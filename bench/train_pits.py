@@ -38,7 +38,7 @@ from core.pits import decode, normalise  # noqa: E402  (the plugin's own: GDAL-f
 
 MODEL_DIR = os.path.join(ROOT, 'core', 'models')
 STRIDE = 4
-TRAIN_SEED, VAL_SEED = 1000, 900000
+TRAIN_SEED, EXTRA_SEED, VAL_SEED = 1000, 100000, 900000
 SIZE_REF = 16.0          # working px; sizes are regressed as log(size / SIZE_REF)
 
 
@@ -188,8 +188,9 @@ def fold_bn(net):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--tiles', type=int, default=4000)
+    ap.add_argument('--extra', type=int, default=0, help='more training tiles, of seeds from EXTRA_SEED')
     ap.add_argument('--val', type=int, default=300)
-    ap.add_argument('--minutes', type=float, default=20.0)
+    ap.add_argument('--minutes', type=float, default=20.0, help='training time; 0: evaluate and export --init')
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--out', default='/tmp/pit_train')
     ap.add_argument('--seed', type=int, default=0)
@@ -201,6 +202,9 @@ def main():
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
     x, v, p = make_set(TRAIN_SEED, a.tiles, os.path.join(a.out, f'train_{TRAIN_SEED}_{a.tiles}.npz'))
+    if a.extra:             # a second batch of tiles (other seeds), cached apart
+        x2, v2, p2 = make_set(EXTRA_SEED, a.extra, os.path.join(a.out, f'train_{EXTRA_SEED}_{a.extra}.npz'))
+        x, v, p = np.concatenate([x, x2]), np.concatenate([v, v2]), list(p) + list(p2)
     xv, vv, pv = make_set(VAL_SEED, a.val, os.path.join(a.out, f'val_{VAL_SEED}_{a.val}.npz'))
     T = [targets(pp, x.shape[-1]) for pp in p]
     hm = np.stack([t[0] for t in T])
@@ -250,7 +254,7 @@ def main():
         torch.save(net.state_dict(), os.path.join(a.out, 'pitnet.pt'))
     torch.save(net.state_dict(), os.path.join(a.out, 'pitnet.pt'))
     net.eval()
-    scores = {f'thr_{t}': evaluate(net, xv, vv, pv, t) for t in (0.3, 0.4, 0.5, 0.6)}
+    scores = {f'thr_{t:.2f}': evaluate(net, xv, vv, pv, t) for t in np.arange(0.15, 0.651, 0.05)}
     print(json.dumps(scores), flush=True)
     fold_bn(net)
     os.makedirs(MODEL_DIR, exist_ok=True)
@@ -263,6 +267,7 @@ def main():
         script='bench/train_pits.py', generator='bench/pit_gen.py',
         init=a.init, crop=a.crop, lr=a.lr,
         data_recipe=dict(train_tiles=a.tiles, train_seeds=[TRAIN_SEED, TRAIN_SEED + a.tiles - 1],
+                         extra_tiles=a.extra, extra_seeds=[EXTRA_SEED, EXTRA_SEED + a.extra - 1],
                          val_tiles=a.val, val_seeds=[VAL_SEED, VAL_SEED + a.val - 1], tile_px=pit_gen.TILE,
                          augmentation='horizontal flip',
                          note='generated tiles only; ../shared/data/imagery never used for training or tuning'),
@@ -276,7 +281,13 @@ def main():
                                              'sin 2a'], size_ref_px=SIZE_REF),
         macs_per_working_pixel=round(macs_per_pixel(net)),
         validation_generated=scores)
+    prev = os.path.splitext(a.init)[0] + '.json' if a.init else None
+    if prev and os.path.exists(prev):          # the run(s) these weights were trained in, before this one
+        with open(prev) as f:
+            meta['previous_run'] = {k: v for k, v in json.load(f).items() if k not in ('input', 'output')}
     with open(os.path.join(MODEL_DIR, 'pits.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+    with open(os.path.join(a.out, 'pitnet.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     print('wrote', onnx_path, flush=True)
 
