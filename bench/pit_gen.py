@@ -10,7 +10,7 @@ far beyond the project's old depot generator:
   a spoil apron) or weathered (grassed over, faint relief); in rows along an access road (open end to
   the road, with wheel tracks), in blocks, or scattered; some tiles have none;
 - ground: grass, steppe, crops, bare soil of any brightness, snow-light; seasons as colour palettes;
-  field parcels with crop rows or furrows, ploughed strips;
+  field parcels with crop rows or furrows and tramlines (thin wheel lines 6-28 m apart), ploughed strips;
 - confusers: houses and sheds (L/U-shaped barns too) with cast shadows, tree lines and clumps, spoil
   heaps, bare patches, road grids with junctions, vehicles;
 - light and sensor: sun 20-65 deg elevation from any azimuth, haze, gain, colour balance, blur, noise,
@@ -298,7 +298,13 @@ def tile(rng, size=TILE):
             m = (cell == k).astype(np.float32)
             col = crops[int(rng.integers(0, len(crops)))] if rng.random() < 0.75 else soil * rng.uniform(0.6, 1.1)
             per = rng.uniform(1.0, 8.0)
-            rows = 1 + rng.uniform(0, 0.25) * np.sin(2 * np.pi * (u if rng.random() < 0.5 else v) / per)
+            along = u if rng.random() < 0.5 else v
+            rows = 1 + rng.uniform(0, 0.25) * np.sin(2 * np.pi * along / per)
+            if rng.random() < 0.5:      # tramlines: thin wheel lines a sprayer's width apart (6-28 m)
+                gap, lw = rng.uniform(6, 28), rng.uniform(0.25, 0.7)
+                d = np.abs((along + rng.uniform(0, gap)) % gap - gap / 2)
+                pair = np.minimum(np.abs(d - rng.uniform(0.6, 1.0)), d) if rng.random() < 0.5 else d
+                rows = rows * (1 + rng.uniform(-0.3, 0.25) * np.exp(-(pair / lw) ** 2))
             cv.paint(win, m, col, rows)
     tex = 1 + rng.uniform(0.03, 0.14) * _noise(rng, (n, n), rng.uniform(15, 40) / rg) \
         + rng.uniform(0.02, 0.08) * _noise(rng, (n, n), rng.uniform(2, 6) / rg) \

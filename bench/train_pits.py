@@ -188,7 +188,8 @@ def fold_bn(net):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--tiles', type=int, default=4000)
-    ap.add_argument('--extra', type=int, default=0, help='more training tiles, of seeds from EXTRA_SEED')
+    ap.add_argument('--extra', type=int, default=0, help='more training tiles, of seeds from --extra-seed')
+    ap.add_argument('--extra-seed', type=int, default=EXTRA_SEED)
     ap.add_argument('--val', type=int, default=300)
     ap.add_argument('--minutes', type=float, default=20.0, help='training time; 0: evaluate and export --init')
     ap.add_argument('--batch', type=int, default=16)
@@ -203,7 +204,7 @@ def main():
     torch.set_num_threads(2)
     x, v, p = make_set(TRAIN_SEED, a.tiles, os.path.join(a.out, f'train_{TRAIN_SEED}_{a.tiles}.npz'))
     if a.extra:             # a second batch of tiles (other seeds), cached apart
-        x2, v2, p2 = make_set(EXTRA_SEED, a.extra, os.path.join(a.out, f'train_{EXTRA_SEED}_{a.extra}.npz'))
+        x2, v2, p2 = make_set(a.extra_seed, a.extra, os.path.join(a.out, f'train_{a.extra_seed}_{a.extra}.npz'))
         x, v, p = np.concatenate([x, x2]), np.concatenate([v, v2]), list(p) + list(p2)
     xv, vv, pv = make_set(VAL_SEED, a.val, os.path.join(a.out, f'val_{VAL_SEED}_{a.val}.npz'))
     T = [targets(pp, x.shape[-1]) for pp in p]
@@ -267,7 +268,7 @@ def main():
         script='bench/train_pits.py', generator='bench/pit_gen.py',
         init=a.init, crop=a.crop, lr=a.lr,
         data_recipe=dict(train_tiles=a.tiles, train_seeds=[TRAIN_SEED, TRAIN_SEED + a.tiles - 1],
-                         extra_tiles=a.extra, extra_seeds=[EXTRA_SEED, EXTRA_SEED + a.extra - 1],
+                         extra_tiles=a.extra, extra_seeds=[a.extra_seed, a.extra_seed + a.extra - 1],
                          val_tiles=a.val, val_seeds=[VAL_SEED, VAL_SEED + a.val - 1], tile_px=pit_gen.TILE,
                          augmentation='horizontal flip',
                          note='generated tiles only; ../shared/data/imagery never used for training or tuning'),
