@@ -30,7 +30,8 @@ in the working (projected) CRS. Needs OpenCV for Python (python3-opencv or openc
 nodata respected; 0.3-1 m per pixel works best (coarser than 1 m: pits blur into the ground).</li>
 <li><b>Red, green, blue bands</b> (optional) for multispectral imagery.</li>
 <li><b>Area of interest</b> (optional): count only inside these polygons.</li>
-<li><b>Smallest / largest pit side</b> in metres (default 6-70 m: open ammunition revetments are about 8 x 15 m to 30 x 60 m).</li>
+<li><b>Smallest / largest pit side</b> in metres (default 6-70 m: open ammunition revetments are about
+8 x 15 m to 30 x 60 m).</li>
 <li><b>Sensitivity</b> 0-1: higher finds fainter, grassed-over pits but admits more false alarms.</li>
 <li><b>Minimum confidence</b> (default 0: all): keep only pits at least this confident; COUNT counts
 the kept ones.</li>

@@ -95,7 +95,8 @@ def validation():
     print()
     print('| pair | true new | found new | new-pit count error | new pits right | kept | removed |')
     print('|---|---|---|---|---|---|---|')
-    print(f"| depot_a before -> after | {true_new} | {info['new']} | {100.0 * (info['new'] - true_new) / true_new:+.1f} % "
+    err = 100.0 * (info['new'] - true_new) / true_new
+    print(f"| depot_a before -> after | {true_new} | {info['new']} | {err:+.1f} % "
           f"| {tp} | {info['kept']} | {info['removed']} |")
 
 

@@ -207,7 +207,8 @@ def _pit(cv, rng, cx, cy, L, W, ang, fresh, opened, soil, grass):
     relief = rng.uniform(0.8, 2.5) if fresh else rng.uniform(0.3, 1.2)
     depth = rng.uniform(0.0, 1.2) * (1 if fresh else 0.5)
     cv.H[win] += berm * relief - floor * depth
-    foot = np.clip(np.maximum(berm * 1.5, floor), 0, 1) * _smooth(-0.5, 0.3, np.minimum(d_side, np.minimum(d_back, d_front + (3 if opened else 0))))
+    edge = np.minimum(d_side, np.minimum(d_back, d_front + (3 if opened else 0)))
+    foot = np.clip(np.maximum(berm * 1.5, floor), 0, 1) * _smooth(-0.5, 0.3, edge)
     if fresh:
         s_berm = soil * rng.uniform(0.85, 1.35)
         s_floor = soil * rng.uniform(0.6, 1.1) if rng.random() < 0.7 else grass * rng.uniform(0.8, 1.2)
@@ -217,7 +218,8 @@ def _pit(cv, rng, cx, cy, L, W, ang, fresh, opened, soil, grass):
         a += (col - a) * wgt[None]
         # spoil apron: bare soil spilled around the outside
         if rng.random() < 0.7:
-            ring = _smooth(-rng.uniform(1, 4), 0.0, np.minimum(d_side, np.minimum(d_back, d_front + (2 if opened else 0)))) * (d_in <= 0.2)
+            ring = _smooth(-rng.uniform(1, 4), 0.0,
+                           np.minimum(d_side, np.minimum(d_back, d_front + (2 if opened else 0)))) * (d_in <= 0.2)
             cv.paint(win, ring * rng.uniform(0.3, 0.8), soil * rng.uniform(0.9, 1.3))
     else:
         # weathered: grass over it, a slightly other tone on berms (drier) and floor (moister)
@@ -290,7 +292,8 @@ def tile(rng, size=TILE):
         ox, oy = rng.uniform(0, pitch, 2)
         fr = cv.frame(n * rg / 2, n * rg / 2, n * rg, ang)
         win, u, v = fr
-        iu, iv = np.floor((u + ox) / pitch).astype(int), np.floor((v + oy) / (pitch * rng.uniform(0.5, 1.5))).astype(int)
+        iu = np.floor((u + ox) / pitch).astype(int)
+        iv = np.floor((v + oy) / (pitch * rng.uniform(0.5, 1.5))).astype(int)
         cell = (iu * 7 + iv * 13) % 11
         for k in range(11):
             if rng.random() < 0.35:
@@ -386,7 +389,8 @@ def tile(rng, size=TILE):
         base = rng.uniform(0, 180)
         for _ in range(int(rng.integers(3, 18))):
             pl, pw = pit_size()
-            ang_p = base + (rng.choice([0, 90, 180, 270]) + rng.normal(0, 4) if mode == 'block' else rng.uniform(0, 360))
+            ang_p = base + (rng.choice([0, 90, 180, 270]) + rng.normal(0, 4) if mode == 'block'
+                            else rng.uniform(0, 360))
             x, y = rng.uniform(margin - 5, margin + S + 5, 2)
             add_pit(x, y, pl, pw, ang_p, rng.random() < fresh_share, rng.random() < open_share)
     # confusers
