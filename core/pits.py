@@ -268,7 +268,7 @@ def score_boxes(block, boxes, params, search_m=3.0):
     return out
 
 
-def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=1024):
+def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=2048):
     """Storage pits in ``raster`` (a :class:`core.raster.Raster`), streamed in blocks.
 
     Returns dicts with ``geometry`` (4 map corners in ``raster.srs_wkt``) and the fields
