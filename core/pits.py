@@ -37,6 +37,7 @@ WORK_GSD = 0.75       # m/pixel of the working grid (the network's scale; bench/
 STRIDE = 4            # output cell = STRIDE working pixels
 SIZE_REF = 16.0       # working pixels; sizes are predicted as log(size / SIZE_REF)
 MULTIPLE = 16         # the network's input sides must be multiples of this
+BLOCK = 2048          # pixels a side of the blocks read (plus the overlap)
 SAME_PIT = 0.7        # a weaker peak whose centre is within this share of a stronger pit's box (or the reverse) is it
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models', 'pits.onnx')
 FIELDS = ('length_m', 'width_m', 'area_m2', 'orientation_deg', 'fresh_soil', 'confidence')
@@ -231,29 +232,34 @@ def _records(block, params, boxes, data, fy, fx):
     return out
 
 
-def detect_pits(block, params):
-    """Pits in one :class:`core.raster.Block` -> list of dicts (``corners`` in block pixels + fields)."""
+def detect_pits(block, params, keep=None):
+    """Pits in one :class:`core.raster.Block` -> list of dicts (``corners`` in block pixels + fields).
+    ``keep``: a list to which the block's heatmap is appended (see :func:`score_boxes`)."""
     r = _infer(block)
     if r is None:
         return []
     data, valid, (fy, fx), out = r
+    if keep is not None:
+        keep.append(((block.x0, block.y0), block.core, (valid, (fy, fx), _sigmoid(out[0]))))
     h, w = valid.shape
     boxes = [b for b in decode(out, params.threshold)
              if 0 <= int(b[1]) < h and 0 <= int(b[0]) < w and valid[int(b[1]), int(b[0])]]
     return _records(block, params, boxes, data, fy, fx)
 
 
-def score_boxes(block, boxes, params, search_m=3.0):
+def score_boxes(block, boxes, params, search_m=3.0, heat=None):
     """Pit score (the heatmap, 0-1, best within ``search_m`` of the box centre) of given oriented boxes
     in one block: ``boxes`` are 4 corners each in block pixels (col, row); -inf for a box whose centre
-    is outside the block's valid pixels."""
+    is outside the block's valid pixels. ``heat``: the block's (valid, (fy, fx), heatmap) kept by
+    :func:`detect_pits` (else the network runs on the block)."""
     out = np.full(len(boxes), -np.inf)
-    r = _infer(block)
-    if r is None:
-        return out
-    data, valid, (fy, fx), net_out = r
-    heat = _sigmoid(net_out[0])
-    s0, s1 = heat.shape
+    if heat is None:
+        r = _infer(block)
+        if r is None:
+            return out
+        heat = (r[1], r[2], _sigmoid(r[3][0]))
+    valid, (fy, fx), hm = heat
+    s0, s1 = hm.shape
     rad = search_m / WORK_GSD / STRIDE
     for k, cs in enumerate(boxes):
         c = np.asarray(cs, dtype=float).mean(axis=0)
@@ -264,12 +270,13 @@ def score_boxes(block, boxes, params, search_m=3.0):
         i0, i1 = max(0, int(math.floor(gr - rad))), min(s0, int(math.ceil(gr + rad)) + 1)
         j0, j1 = max(0, int(math.floor(gc - rad))), min(s1, int(math.ceil(gc + rad)) + 1)
         if i1 > i0 and j1 > j0:
-            out[k] = float(heat[i0:i1, j0:j1].max())
+            out[k] = float(hm[i0:i1, j0:j1].max())
     return out
 
 
-def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=2048):
-    """Storage pits in ``raster`` (a :class:`core.raster.Raster`), streamed in blocks.
+def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=BLOCK, keep=None):
+    """Storage pits in ``raster`` (a :class:`core.raster.Raster`), streamed in blocks (``keep``: a list
+    that receives every block's heatmap, for :func:`core.change.score_pits_at`).
 
     Returns dicts with ``geometry`` (4 map corners in ``raster.srs_wkt``) and the fields
     length_m, width_m, area_m2, orientation_deg (0-180, counter-clockwise from east, of
@@ -283,5 +290,5 @@ def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, blo
     _net()      # a missing OpenCV or model fails here, clearly, before any reading
     overlap = pit_overlap(raster.gsd, params)
     blk = max(block, 4 * overlap)
-    return scan(raster, lambda b: detect_pits(b, params), overlap=overlap, block=blk, aoi=aoi,
+    return scan(raster, lambda b: detect_pits(b, params, keep), overlap=overlap, block=blk, aoi=aoi,
                 progress=progress, cancelled=cancelled)
