@@ -14,20 +14,24 @@ HELP = """
 storage sites &mdash; and draws one oriented rectangle per pit (outer footprint, berms included).</p>
 <h3>Method</h3>
 <p>The raster is read in overlapping blocks (bounded memory; a pit across a block border is counted
-once). In each block the dominant orientations of the rectangular structures are measured; in each
-orientation every box of the allowed sizes is scored on integral images: berm-scale structure (a
-band-pass of the colour image) along its four sides, a plain floor inside, an open end weaker than the
-three berms, colour of the floor against the surrounding ground, brightness of berms against floor,
-structure just outside. A small boosted-tree model over these features (fitted on generated depot
-scenes) gives the <i>confidence</i>; overlapping boxes keep the best (a berm belongs to one pit).
-Geographic rasters are reprojected on the fly to UTM; the output is in the working (projected) CRS.</p>
+once). Each block is resampled to a fixed working grid of 0.75 m per pixel and its bands stretched
+between their 2nd and 98th percentiles (any sensor, 8 or 16 bits, light or season). A small
+fully-convolutional network (run with OpenCV) predicts on a 3 m grid where pit centres are, and each
+pit's length, width and orientation; the peaks above the threshold set by <i>sensitivity</i> are the
+pits (their height is the <i>confidence</i>). The network was trained only on generated scenes made
+far more varied than any one depot: open and closed revetments, fresh and grassed-over, bright and
+dark soils, seasons, sun 20-65&deg; from any side, 0.3-1 m, RGB, pan, 4 bands, 8/16 bits, nodata
+borders, and look-alikes that are not pits (houses and farm courtyards, tree lines, spoil heaps,
+ploughed strips, road junctions). Geographic rasters are reprojected on the fly to UTM; the output is
+in the working (projected) CRS. Needs OpenCV for Python (python3-opencv or opencv-python-headless).</p>
 <h3>Parameters</h3>
 <ul>
 <li><b>Input raster</b>: 1 band (panchromatic), 3 bands (RGB) or 4+ bands; Byte, UInt16 or Float;
-nodata respected; 0.3-1 m per pixel works best (a pit needs ~6 pixels a side).</li>
+nodata respected; 0.3-1 m per pixel works best (coarser than 1 m: pits blur into the ground).</li>
 <li><b>Red, green, blue bands</b> (optional) for multispectral imagery.</li>
 <li><b>Area of interest</b> (optional): count only inside these polygons.</li>
-<li><b>Smallest / largest pit side</b> in metres (default 6-40 m: open ammunition revetments).</li>
+<li><b>Smallest / largest pit side</b> in metres (default 6-70 m: open ammunition revetments are about
+8 x 15 m to 30 x 60 m).</li>
 <li><b>Sensitivity</b> 0-1: higher finds fainter, grassed-over pits but admits more false alarms.</li>
 <li><b>Minimum confidence</b> (default 0: all): keep only pits at least this confident; COUNT counts
 the kept ones.</li>
@@ -38,10 +42,9 @@ the kept ones.</li>
 not green berms = freshly dug; grassed-over = low), <i>confidence</i> (0-1). <b>COUNT</b>: number of
 pits, usable in models.</p>
 <h3>Limits</h3>
-<p>Pits closer than ~2 m to each other or to a road can be merged or missed; covered (roofed)
-revetments, pits under trees or snow are not seen. Accuracy figures (generated depot scenes) are in the
-README (F1 0.92-0.95 on generated colour depots, 0.85-0.9 on panchromatic ones, about 0.8 on faint,
-grassed-over old pits: check detections before reporting).</p>
+<p>Pits touching each other can be found as one; covered (roofed) revetments, pits under trees or snow
+are not seen; faint, grassed-over pits are the most often missed (raise the sensitivity). Figures on
+scenes the network was not trained on are in docs/benchmarks.md: check detections before reporting.</p>
 """
 
 
@@ -92,8 +95,8 @@ class CountPits(CargoWatchAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
         params = self.pit_params(parameters, context)
         raster, aoi = self.raster_inputs(parameters, context, feedback, grey_warning=(
-            'A 1-band (panchromatic) raster: without colour, fresh soil and grass look alike, so boxes are more '
-            'often misplaced or straddle two pits (F1 about 0.8 on generated depots, 0.92-0.95 in colour). '
+            'A 1-band (panchromatic) raster: without colour, fresh soil and grass look alike, so pits are more '
+            'often missed or confused with look-alikes than in colour (see docs/benchmarks.md). '
             'Check the detections by eye, or use a colour or pan-sharpened image.'))
         found = self.call_core(feedback, core.count_pits, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))

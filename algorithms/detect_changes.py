@@ -28,8 +28,8 @@ common grid, to a fraction of a pixel; up to max(8 m, 3 &times; tolerance)); oth
 every pair closer than that votes for its displacement and the densest cluster of votes wins (refined by
 the median of its pairs; used when at least 3 pairs agree). After that shift, detections are paired one
 to one (optimal assignment on distance) within the tolerance. For pits, a detection left unpaired gets
-a second look: if the other image still shows a pit at the same place (the detector's own score there,
-with a small local search), it was missed or misplaced on that date and is <i>kept</i>, not new or
+a second look: if the other image still shows a pit at the same place (the detector's own heatmap
+within a few metres), it was missed or misplaced on that date and is <i>kept</i>, not new or
 removed (<i>shift_m</i> empty).</p>
 <h3>Parameters</h3>
 <ul>
@@ -50,8 +50,8 @@ misregistration in metres.</p>
 <h3>Limits</h3>
 <p>An object missed by the detector on one date shows up as new or removed: look at the
 <i>confidence</i> field. A misregistration larger than the search radius or a rotation between the
-images is not corrected. On generated depot pairs (15 old, 110-120 new pits, 1-2 px misregistration,
-another season and sun) the new-pit count is within 5 % of the truth; see the README's tables.</p>
+images is not corrected. Figures on a depot pair the pit detector was not trained on (another season and
+sun, 1-2 px misregistration) are in docs/benchmarks.md.</p>
 """
 
 

@@ -19,11 +19,10 @@ misregistered by a few metres. Method:
    date and as its closed half on the other). Matched = kept, unmatched after = new,
    unmatched before = removed.
 5. Cross-check (pits): an unmatched after-pit whose box, moved back by the shift, still
-   scores as a pit in the before image (core.pits.score_boxes: the detector's own features
-   and classifier, log-odds above its threshold minus XCHECK_MARGIN, best of a small local
-   search) was already there, missed or badly placed by the before detection: kept, not
-   new. Likewise an unmatched before-pit the after image still shows is kept, not removed.
-   (Dev pairs 211-214: new-pit count error +5.5/+10.0/+9.2/+12.5 % -> -0.9/+1.8/+5.0/+7.5 %.)
+   scores as a pit in the before image (core.pits.score_boxes: the detector's own heatmap, best
+   within a few metres of the box centre, at least the detector's threshold minus XCHECK_MARGIN)
+   was already there, missed by the before detection (a faint, grassed-over pit in another light):
+   kept, not new. Likewise an unmatched before-pit the after image still shows is kept, not removed.
 
 Matched detections are reported with the *after* geometry; removed ones with the before
 geometry moved by the estimated shift so they sit on the after image.
@@ -262,14 +261,15 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
 
 
 PIT_OVERLAP = 0.5     # pits left unpaired whose outlines overlap this much (of the smaller) are one pit
-XCHECK_MARGIN = 1.0   # log-odds below the detector's threshold at which the other date still "shows a pit"
+XCHECK_MARGIN = 0.2   # heatmap (0-1) below the detector's threshold at which the other date still "shows a pit"
 
 
-def score_pits_at(raster, boxes, params=None):
-    """Learned pit score (log-odds, see core.pits.score_boxes) of oriented boxes given as map
-    corners in ``raster.srs_wkt``, read block by block as count_pits does (only the blocks
-    that own a box centre are read)."""
-    from .pits import PitParams, pit_overlap, score_boxes
+def score_pits_at(raster, boxes, params=None, kept=None):
+    """Pit score (the detector's heatmap, 0-1, see core.pits.score_boxes) of oriented boxes given as map
+    corners in ``raster.srs_wkt``: from the heatmaps ``kept`` by core.pits.count_pits on this raster for
+    the boxes whose centre lies in a kept block's core, else read block by block as count_pits does (only
+    the blocks that own a box centre are read)."""
+    from .pits import BLOCK, PitParams, pit_overlap, score_boxes
     from .raster import block_windows, read_window, Block
     params = params or PitParams()
     out = np.full(len(boxes), -np.inf)
@@ -281,28 +281,39 @@ def score_pits_at(raster, boxes, params=None):
         cols, rows = raster.map_to_pixel(g[:, 0], g[:, 1])
         px.append(np.column_stack([cols, rows]))
     cen = np.array([p.mean(axis=0) for p in px])
+    todo = np.ones(len(boxes), bool)
+
+    def owned(core):
+        return np.nonzero(todo & (cen[:, 0] >= core[0]) & (cen[:, 0] < core[2]) &
+                          (cen[:, 1] >= core[1]) & (cen[:, 1] < core[3]))[0]
+    for (x0, y0), core, heat in kept or []:
+        idx = owned(core)
+        if idx.size:
+            out[idx] = score_boxes(None, [px[i] - (x0, y0) for i in idx], params, heat=heat)
+            todo[idx] = False
     overlap = pit_overlap(raster.gsd, params)
-    for x0, y0, w, h, core in block_windows(raster.width, raster.height, max(1024, 4 * overlap), overlap):
-        idx = np.nonzero((cen[:, 0] >= core[0]) & (cen[:, 0] < core[2]) &
-                         (cen[:, 1] >= core[1]) & (cen[:, 1] < core[3]))[0]
+    for x0, y0, w, h, core in block_windows(raster.width, raster.height, max(BLOCK, 4 * overlap), overlap):
+        idx = owned(core)
         if idx.size == 0:
             continue
         data, valid = read_window(raster, x0, y0, w, h)
         blk = Block(x0, y0, core, data, valid, raster.gsd)
         out[idx] = score_boxes(blk, [px[i] - (x0, y0) for i in idx], params)
+        todo[idx] = False
     return out
 
 
-def cross_check(records, info, before, after, params=None, margin=XCHECK_MARGIN):
+def cross_check(records, info, before, after, params=None, margin=XCHECK_MARGIN, kept=(None, None)):
     """Second look at the unmatched pits: a "new" pit whose box (moved back by the estimated
-    shift) still scores as a pit in the before image (learned score above the detector's
-    threshold minus ``margin``, best of a small local search) was there already, missed or
+    shift) still scores as a pit in the before image (heatmap above the detector's threshold
+    minus ``margin``, best within a few metres) was there already, missed or
     badly placed by the before detection: it is "kept". Likewise a "removed" pit the after
-    image still shows is "kept". ``records``, ``info`` from :func:`compare`; returns updated ones."""
+    image still shows is "kept". ``records``, ``info`` from :func:`compare`; ``kept``: the heatmaps
+    core.pits.count_pits kept on (before, after), if any; returns updated ones."""
     from .pits import PitParams
     params = params or PitParams()
     dx, dy = info['shift']
-    need = params.logit_threshold - margin
+    need = params.threshold - margin
     new = [k for k, r in enumerate(records) if r['status'] == 'new']
     gone = [k for k, r in enumerate(records) if r['status'] == 'removed']
     boxes = []
@@ -310,8 +321,8 @@ def cross_check(records, info, before, after, params=None, margin=XCHECK_MARGIN)
         g = np.asarray(records[k]['geometry'], dtype=float)
         xs, ys = transform_xy(g[:, 0] - dx, g[:, 1] - dy, after.srs_wkt, before.srs_wkt)
         boxes.append(np.column_stack([xs, ys]))
-    sb = score_pits_at(before, boxes, params)
-    sa = score_pits_at(after, [records[k]['geometry'] for k in gone], params)
+    sb = score_pits_at(before, boxes, params, kept[0])
+    sa = score_pits_at(after, [records[k]['geometry'] for k in gone], params, kept[1])
     out = [dict(r) for r in records]
     for k, sc in list(zip(new, sb)) + list(zip(gone, sa)):
         if sc >= need:
@@ -354,13 +365,15 @@ def detect_changes(before, after, kind='pits', tolerance=3.0, params=None, aoi_w
         return lambda f: progress(lo + (hi - lo) * f)
 
     kw = {} if params is None else {'params': params}
-    bd = count(before, aoi=aoi_b, progress=part(0.0, 0.45), cancelled=cancelled, **kw)
-    ad = count(after, aoi=aoi_a, progress=part(0.45, 0.9), cancelled=cancelled, **kw)
+    kept = ([], [])         # the pits' heatmaps, reused by the cross-check
+    kb, ka = ({'keep': k} for k in kept) if kind == 'pits' else ({}, {})
+    bd = count(before, aoi=aoi_b, progress=part(0.0, 0.45), cancelled=cancelled, **kw, **kb)
+    ad = count(after, aoi=aoi_a, progress=part(0.45, 0.9), cancelled=cancelled, **kw, **ka)
     out, info = compare(bd, ad, before.srs_wkt, after.srs_wkt, tolerance=tolerance,
                         shift=image_shift(before, after, area, search=max(8.0, 3.0 * tolerance)),
                         overlap=PIT_OVERLAP if kind == 'pits' else None)
     if kind == 'pits':
-        out, info = cross_check(out, info, before, after, params)
+        out, info = cross_check(out, info, before, after, params, kept=kept)
     if progress is not None:
         progress(1.0)
     info['common_area_wkt'] = area

@@ -284,3 +284,17 @@ def test_cross_check_turns_a_before_missed_pit_into_kept(pair):
     recs3, info3 = core.cross_check(recs, info, B, A)
     assert info3['removed'] < info['removed'] or info['removed'] == 0
     assert info3['kept'] == info['removed'] - info3['removed']
+
+
+def test_cross_check_reuses_the_heatmaps_of_the_detection(pair):
+    """score_pits_at from the heatmaps count_pits kept gives the same scores as reading the blocks again."""
+    from cargowatch.core.pits import count_pits
+    from cargowatch.core.raster import open_raster
+    b, a, _ = pair
+    B, A = open_raster(b), open_raster(a)
+    kept = []
+    count_pits(B, keep=kept)
+    boxes = [d['geometry'] for d in count_pits(A)]
+    assert kept and boxes
+    again, reused = core.score_pits_at(B, boxes), core.score_pits_at(B, boxes, kept=kept)
+    assert np.array_equal(again, reused) and (reused > 0.2).sum() >= 1

@@ -1,5 +1,11 @@
 """cargowatch:countpits through Processing (real QGIS, real GDAL rasters) and the core detector on
-generated depot scenes: fields, accuracy floor, bands/dtypes/CRS, AOI, bad inputs, qgis_process, models."""
+scenes the network was not trained on (it saw only bench/pit_gen.py's tiles): the project's older depot
+generator (test/depot_scenes.py), a tiny scene of each look-alike alone, and the shared validation
+scenes of another generator (../shared, skipped with a reason when absent); fields, bands/dtypes/CRS,
+AOI, nodata, bad inputs, qgis_process, the model file and its sidecar."""
+import json
+import os
+
 import numpy as np
 import pytest
 from osgeo import gdal
@@ -202,64 +208,6 @@ def test_cancel_stops_and_writes_nothing(tmp_path, depot):
     assert not out.exists()
 
 
-def test_lone_look_alikes_need_a_much_higher_score():
-    """Pits come in groups: a box with no other within 30 m (a tree clump, a shed) must score far
-    higher than one in a row of pits (development scenes: false pits on four countryside scenes
-    4 -> 1, on six old-pit scenes 16 -> 12, for one old pit in 68)."""
-    p = core.PitParams()
-    thr = p.logit_threshold
-    score = thr + 4.0
-    lone = [dict(score=score)], [(0.0, 0.0)]
-    assert core._context(*lone, p) == []
-    row = [dict(score=score) for _ in range(3)], [(0.0, 0.0), (0.0, 20.0), (0.0, 40.0)]
-    assert len(core._context(*row, p)) == 3
-    pair = [dict(score=thr + 2.0), dict(score=thr + 2.0)], [(0.0, 0.0), (0.0, 20.0)]
-    assert len(core._context(*pair, p)) == 2
-    # a roof scoring high kept only by a weak tree clump beside it: the clump goes, then the roof
-    # (benchmark old pits: a red and a grey roof among the village's trees, countryside 2 -> 0)
-    roof_and_clump = [dict(score=thr + 4.0), dict(score=thr + 1.0)], [(0.0, 0.0), (0.0, 20.0)]
-    assert core._context(*roof_and_clump, p) == []
-    row_with_a_faint_pit = [dict(score=thr + 4.0), dict(score=thr + 0.5), dict(score=thr + 4.0)], \
-        [(0.0, 0.0), (0.0, 20.0), (0.0, 40.0)]
-    assert len(core._context(*row_with_a_faint_pit, p)) == 3
-
-
-def test_refinement_climbs_back_onto_the_pits(depot):
-    """The learned-score refinement (core.pits._climb) brings confident candidates knocked two
-    pixels off and a size step small back towards where they were, their learned score up."""
-    path, truth = depot
-    r = core_raster.open_raster(path)
-    data, valid = core_raster.read_window(r, 0, 0, r.width, r.height)
-    p = core.PitParams()
-    _, g, valid, (lum_s, _, _, P, D, Z, B) = core._working(
-        core_raster.Block(0, 0, (0, 0, r.width, r.height), data, valid, r.gsd), p)
-    R, off, rr, cc, hx, hy, X, I = max(core._candidates((lum_s, P, D, Z, B), valid, g, p), key=lambda o: len(o[2]))
-    top = np.argsort(-core._classify(X))[:20]
-    r0, c0, hx0, hy0 = rr[top], cc[top], hx[top], hy[top]
-    r1, c1, hx1, hy1 = r0 + 2, c0 - 2, hx0 - 1, hy0
-    score = core._score_at(I, r1, c1, hx1, hy1, core._band(2 * np.minimum(hx1, hy1), g))
-    X1 = core._features(I[:4], r1, c1, hx1, hy1, g, score)
-    z1 = core._classify(X1)
-    r2, c2, hx2, hy2, _, z2, moved = core._climb(I, r1, c1, hx1, hy1, X1, z1, g, False, p, -np.inf)
-    assert moved.mean() >= 0.9 and (z2 >= z1).all() and (z2 - z1).mean() > 1.0
-    off_before = np.hypot(r1 - r0, c1 - c0) + np.abs(hx1 - hx0)
-    off_after = np.hypot(r2 - r0, c2 - c0) + np.abs(hx2 - hx0)
-    assert off_after.mean() < 0.75 * off_before.mean()   # three steps of one pixel each
-
-
-def test_models_read_the_features_they_were_fitted_on():
-    """The colour model does without the grey-only features (the far shadow did not help it), the
-    1-band model uses them; each model file names its features in order (retrain both after
-    changing FEATURES: bench/train_pits.py [--pan])."""
-    from cargowatch.core import pit_model, pit_model_pan
-    for m, grey in ((pit_model, False), (pit_model_pan, True)):
-        names = core.model_features(grey)
-        assert m.__doc__.split('Features: ')[1].strip().rstrip('.').split(', ') == list(names)
-        used = {f for t in m.TREES for f in t[0:6:2]}
-        assert max(used) < len(names)
-    assert core.FEATURES.index('far_shadow') in {f for t in pit_model_pan.TREES for f in t[0:6:2]}
-
-
 def test_core_cancel(depot):
     from cargowatch.core.errors import Cancelled
     with pytest.raises(Cancelled):
@@ -284,3 +232,154 @@ def test_count_output_is_a_model_number():
     alg = QgsApplication.processingRegistry().algorithmById(ALG)
     out = alg.outputDefinition('COUNT')
     assert isinstance(out, QgsProcessingOutputNumber)
+
+
+SHARED = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data', 'imagery', 'scenes')
+
+
+def shared_scene(name):
+    path = os.path.join(SHARED, name + '.tif')
+    if not os.path.exists(path):
+        pytest.skip(f'validation scene {name} absent ({os.path.abspath(SHARED)} not found)')
+    with open(os.path.join(SHARED, name + '.truth.json')) as f:
+        truth = json.load(f)
+    return path, [dict(x=o['centroid'][0], y=o['centroid'][1], width_m=o['width_m']) for o in truth['objects']]
+
+
+def f1(dets, truth):
+    tp = match(dets, truth) if dets and truth else 0
+    return 2 * tp / max(1, len(dets) + len(truth))
+
+
+# measured when set (network run 4 of core/models/pits.json): before 0.82 (14 of 15 found, 5 false: the
+# issue's 0.9 is not reached), after 0.97; see docs/benchmarks.md
+@pytest.mark.parametrize('name, floor', [('depot_a_before_rgb_05', 0.78), ('depot_a_after_rgb_05', 0.93)])
+def test_validation_depot_never_trained_on(name, floor):
+    path, truth = shared_scene(name)
+    dets = core.count_pits(core_raster.open_raster(path))
+    assert f1(dets, truth) >= floor, (len(dets), len(truth), match(dets, truth))
+
+
+def test_validation_country_without_pits():
+    path, truth = shared_scene('depot_null_rgb_07')
+    assert truth == []
+    assert len(core.count_pits(core_raster.open_raster(path))) <= 3        # measured 2
+
+
+def test_validation_new_pits_between_dates():
+    """The shared pair (summer -> autumn, sun 58 -> 29 deg, 1-2 px misregistration): new pits within 5 %
+    of the 103 dug (measured 102, 99 of them true new pits)."""
+    from cargowatch.core.change import detect_changes
+    b, _ = shared_scene('depot_a_before_rgb_05')
+    a, truth = shared_scene('depot_a_after_rgb_05')
+    recs, info = detect_changes(core_raster.open_raster(b), core_raster.open_raster(a), kind='pits')
+    assert abs(info['new'] - 103) <= 0.05 * 103, info
+    assert info['new'] == sum(r['status'] == 'new' for r in recs) and info['removed'] <= 0.5 * info['before']
+
+
+def _alone(tmp_path, name, **objects):
+    """A 160 m square of summer grass holding only the given look-alikes (test/depot_scenes.py's
+    renderer: not the generator the network was trained on)."""
+    lay = ds.Layout(size=(160.0, 160.0), **objects)
+    path = str(tmp_path / f'{name}.tif')
+    ds.depot_scene(path, layout=lay, gsd=0.5, sun_az=135.0, sun_el=35.0, seed=3)
+    return core.count_pits(core_raster.open_raster(path))
+
+
+GREY, RED, WHITE, DARK = (0.55, 0.55, 0.55), (0.45, 0.22, 0.18), (0.78, 0.78, 0.8), (0.18, 0.18, 0.2)
+CONFUSERS = {
+    'houses': dict(buildings=[(40 + 40 * (i % 3), 40 + 45 * (i // 3), L, W, a, h, c) for i, (L, W, a, h, c) in
+                              enumerate([(12, 9, 10, 5, RED), (18, 10, 80, 6, GREY), (10, 8, 35, 4, WHITE),
+                                         (22, 12, 0, 7, DARK), (14, 8, 120, 5, RED), (9, 7, 60, 4, GREY)])]),
+    'ploughed_strips': dict(strips=[(80, 50, 140, 10, 5, 3.0), (80, 100, 120, 14, 95, 4.5),
+                                    (60, 130, 60, 8, 30, 2.5)]),
+    'spoil_heaps': dict(patches=[(45, 45, 6), (110, 50, 9), (70, 110, 12), (125, 125, 5)]),
+    'tree_line': dict(trees=[(10 + 6 * k, 80 + ((k * 37) % 5 - 2) * 0.4, 3.0, 10.0, (0.1, 0.18, 0.08))
+                             for k in range(24)] +
+                            [(50 + 3 * np.cos(k), 130 + 3 * np.sin(k), 2.5, 8.0, (0.1, 0.17, 0.07)) for k in range(6)]),
+    'road_junctions': dict(roads=[(0, 80, 160, 70, 5.0), (70, 0, 90, 160, 4.5), (0, 20, 160, 150, 4.0)]),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(CONFUSERS))
+def test_look_alikes_alone_are_not_pits(tmp_path, kind):
+    found = _alone(tmp_path, kind, **CONFUSERS[kind])
+    assert len(found) <= 1, found
+
+
+def test_fresh_and_weathered_pits_beside_look_alikes(tmp_path):
+    """Fresh and weathered revetments in turn in a row along a road, next to a house, a spoil heap and
+    a ploughed strip: the pits are found, the look-alikes are not, fresh_soil tells fresh from old."""
+    pits = [ds.Pit(18 + 21 * k, 62, 16, 10, -90.0, old=k % 2 == 1, freshness=0.1 if k % 2 else 0.9)
+            for k in range(7)]
+    found = _alone(tmp_path, 'row', pits=pits, roads=[(0, 80, 160, 80, 5.0)],
+                   buildings=[(40, 125, 14, 9, 20, 5, RED)], patches=[(90, 130, 8)],
+                   strips=[(135, 20, 50, 8, 0, 3.0)])
+    truth = ds.truth_features(pits)
+    tp = match(found, truth)
+    assert tp >= len(truth) - 1 and len(found) <= tp + 1, (tp, len(found), len(truth))
+    c = np.array([t['x'] for t in truth])
+    fresh = {True: [], False: []}
+    for f in found:
+        k = int(np.argmin(np.abs(c - np.mean(np.asarray(f['geometry'])[:, 0]))))
+        fresh[truth[k]['old']].append(f['fresh_soil'])
+    assert np.mean(fresh[False]) > np.mean(fresh[True])
+
+
+def test_nodata_border_gives_no_pits_along_it(tmp_path, depot):
+    """A diagonal nodata border through the depot: pits only where there is image, none along the edge."""
+    path, truth = depot
+    ds_ = gdal.Open(path)
+    arr = ds_.ReadAsArray().astype(np.float32) / 255.0
+    h, w = arr.shape[1:]
+    yy, xx = np.mgrid[0:h, 0:w]
+    arr[:, xx > yy] = 0.0
+    cut = ds.write_geotiff(str(tmp_path / 'cut.tif'), arr, ds_.GetGeoTransform(), nodata=0)
+    found = core.count_pits(core_raster.open_raster(cut))
+    gt = ds_.GetGeoTransform()
+    inside = [t for t in truth if (t['x'] - gt[0]) / gt[1] < (t['y'] - gt[3]) / gt[5] - 10]
+    for f in found:
+        c = np.mean(np.asarray(f['geometry']), axis=0)
+        assert (c[0] - gt[0]) / gt[1] <= (c[1] - gt[3]) / gt[5] + 4
+    assert match(found, inside) >= 0.7 * len(inside)
+
+
+def test_model_file_and_sidecar():
+    """The network ships as data (ONNX) with a sidecar JSON saying how it was made."""
+    assert os.path.exists(core.MODEL) and not any(n.startswith('pit_model') for n in os.listdir(
+        os.path.dirname(core.__file__)))
+    with open(core.MODEL.replace('.onnx', '.json')) as f:
+        meta = json.load(f)
+    for key in ('script', 'generator', 'data_recipe', 'seed', 'date', 'validation_generated'):
+        assert key in meta
+    assert os.path.exists(os.path.join(os.path.dirname(__file__), '..', meta['script']))
+    assert meta['input']['work_gsd_m'] == core.WORK_GSD and meta['output']['stride'] == core.STRIDE
+    assert meta['output']['size_ref_px'] == core.SIZE_REF
+    assert 'shared' in meta['data_recipe']['note']      # says validation data was not trained on
+
+
+def test_missing_opencv_is_a_clear_error(monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_cv2(name, *a, **kw):
+        if name == 'cv2':
+            raise ImportError('No module named cv2')
+        return real(name, *a, **kw)
+    monkeypatch.setattr(builtins, '__import__', no_cv2)
+    with pytest.raises(core.CargoWatchError, match='python3-opencv'):
+        core._cv2()
+
+
+def test_decode_reads_boxes_back():
+    """decode() turns the network's maps back into the boxes they encode (angles, sizes, offsets)."""
+    out = np.full((7, 16, 16), 0.0, np.float32)
+    out[0] = -10.0
+    for (r, c, L, W, a) in ((3, 4, 30.0, 12.0, 30.0), (10, 12, 20.0, 16.0, 135.0)):
+        out[0, r, c] = 5.0
+        out[1:, r, c] = (0.25, -0.25, np.log(L / core.SIZE_REF), np.log(W / core.SIZE_REF),
+                         np.cos(np.radians(2 * a)), np.sin(np.radians(2 * a)))
+    boxes = sorted(core.decode(out, 0.5).tolist())
+    assert len(boxes) == 2
+    assert boxes[0][:5] == pytest.approx([(4 + 0.75) * 4, (3 + 0.25) * 4, 30.0, 12.0, 30.0], abs=1e-3)
+    assert boxes[1][:5] == pytest.approx([(12 + 0.75) * 4, (10 + 0.25) * 4, 20.0, 16.0, 135.0], abs=1e-3)
