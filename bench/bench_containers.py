@@ -79,11 +79,13 @@ def write_gpkg(found, srs_wkt, path):
     ds = ogr.GetDriverByName('GPKG').CreateDataSource(str(path))
     lyr = ds.CreateLayer('containers', srs, ogr.wkbPolygon)
     lyr.CreateField(ogr.FieldDefn('confidence', ogr.OFTReal))
+    lyr.CreateField(ogr.FieldDefn('size_class', ogr.OFTString))
     for d in found:
         f = ogr.Feature(lyr.GetLayerDefn())
         ring = 'POLYGON((' + ','.join(f'{x} {y}' for x, y in d['geometry'] + d['geometry'][:1]) + '))'
         f.SetGeometry(ogr.CreateGeometryFromWkt(ring))
         f.SetField('confidence', d['confidence'])
+        f.SetField('size_class', d['size_class'])
         lyr.CreateFeature(f)
     ds = None
 
