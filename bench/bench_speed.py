@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT / 'test'))
 
 def _package_path():
     """Make the checkout importable as ``cargowatch`` (whatever its folder is called)."""
+    import hashlib
     import tempfile
-    d = Path(tempfile.gettempdir()) / 'cargowatch-bench'
-    d.mkdir(exist_ok=True)
+    d = Path(tempfile.gettempdir()) / ('cargowatch-bench-' + hashlib.sha1(str(ROOT).encode()).hexdigest()[:10])
+    d.mkdir(exist_ok=True)       # one folder per checkout: another checkout's link must not be picked up
     link = d / 'cargowatch'
     if not link.exists():
         link.symlink_to(ROOT, target_is_directory=True)

@@ -156,7 +156,7 @@ def connect(scheduler=None, workers=2, timeout=20):
 
 
 def core_zip(folder):
-    """A zip of the package (its __init__.py and core/*.py) for workers that have no CargoWatch."""
+    """A zip of the package (its __init__.py, core/*.py and the models) for workers that have no CargoWatch."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     package = __name__.split('.')[0]
     path = os.path.join(folder, f'{package}.zip')
@@ -165,6 +165,8 @@ def core_zip(folder):
         for name in sorted(os.listdir(os.path.join(root, 'core'))):
             if name.endswith('.py'):
                 z.write(os.path.join(root, 'core', name), f'{package}/core/{name}')
+        for name in sorted(os.listdir(os.path.join(root, 'core', 'models'))):
+            z.write(os.path.join(root, 'core', 'models', name), f'{package}/core/models/{name}')
     return path
 
 

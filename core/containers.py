@@ -15,7 +15,6 @@ The public API (used by other modules, keep the names): :class:`ContainerParams`
 :func:`count_containers`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
 """
 import contextlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +22,13 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal
 
+from . import nets
 from .colour import colour_name
-from .errors import CargoWatchError
 from .raster import RasterError, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
-MODEL = Path(__file__).resolve().parent / 'models' / 'containers.onnx'
-OPENCV_MISSING = ('CargoWatch needs OpenCV for image detection. Install it with `sudo apt install python3-opencv` '
-                  '(Debian/Ubuntu) or `python -m pip install opencv-python-headless` (e.g. in the OSGeo4W shell), '
-                  'then restart QGIS.')
+MODEL = Path(nets.MODELS) / 'containers.onnx'
 
 
 @dataclass
@@ -43,8 +39,8 @@ class ContainerParams:
     width: float = 2.438            # ISO 668 width
     sensitivity: float = 0.5        # 0 strict .. 1 permissive: sets the network's centre threshold (see threshold)
     min_confidence: float = 0.0     # detections below are dropped (the field lets users filter later)
-    block_px: int = 2048            # raster block size for streaming (pixels of the raster)
-    overlap_m: float = 48.0         # block overlap: more than the network's context (~40 m)
+    block_px: int = 1024            # raster block size for streaming (the network's memory grows with it)
+    overlap_m: float = 32.0         # block overlap: more than half the network's context (~40 m) + half a box
 
     @property
     def threshold(self):
@@ -66,36 +62,16 @@ def check_gsd(gsd):
                           'gdalwarp -tr 0.3 0.3) and run again.')
 
 
-def opencv():
-    """The cv2 module, or a CargoWatchError that says how to install it."""
-    try:
-        import cv2
-    except ImportError:
-        raise CargoWatchError(OPENCV_MISSING) from None
-    return cv2
-
-
-_NET = {}
-
-
-def network(path=MODEL):
+def network():
     """(cv2.dnn net, sidecar dict) of the container model, loaded once per process."""
-    key = str(path)
-    if key not in _NET:
-        cv2 = opencv()
-        side = Path(path).with_suffix('.json')
-        if not Path(path).exists() or not side.exists():
-            raise CargoWatchError(f'The container model {path} (or its sidecar .json) is missing: reinstall '
-                                  'the plugin.')
-        _NET[key] = (cv2.dnn.readNetFromONNX(str(path)), json.loads(side.read_text()))
-    return _NET[key]
+    return nets.load('containers')
 
 
 def maps(data, valid, gsd):
     """Run the network on one block: (maps (4, h2, w2) float32, factor) where ``factor`` converts block pixels
     to working pixels; maps are centre probability, 40 ft probability, cos 2a, sin 2a on a grid of stride 2 in
     working pixels."""
-    cv2 = opencv()
+    cv2 = nets.opencv()
     net, meta = network()
     if data.shape[0] == 1:
         data = np.repeat(data, 3, axis=0)
@@ -119,7 +95,7 @@ def maps(data, valid, gsd):
 
 def peaks(heat, threshold):
     """(rows, cols) of the local maxima (3 x 3) of ``heat`` above ``threshold``."""
-    cv2 = opencv()
+    cv2 = nets.opencv()
     mx = cv2.dilate(heat, np.ones((3, 3), np.uint8))
     return np.nonzero((heat >= mx) & (heat > threshold))
 
@@ -128,7 +104,7 @@ def detect_containers(block, params=None):
     """Detector for :func:`core.raster.scan`: containers in one Block as dicts with block-local ``corners`` and
     the output fields (size_class, length_m, width_m, containers, teu, colour, r, g, b, confidence, angle_deg)."""
     p = params or ContainerParams()
-    cv2 = opencv()
+    cv2 = nets.opencv()
     out, f = maps(block.data, block.valid, float(block.gsd))
     rows, cols = peaks(out[0], p.threshold)
     if rows.size == 0:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import nets
 from .errors import CargoWatchError
 
 WORK_GSD = 0.75       # m/pixel of the working grid (the network's scale; bench/pit_gen.py's)
@@ -39,9 +40,8 @@ SIZE_REF = 16.0       # working pixels; sizes are predicted as log(size / SIZE_R
 MULTIPLE = 16         # the network's input sides must be multiples of this
 BLOCK = 2048          # pixels a side of the blocks read (plus the overlap)
 SAME_PIT = 0.7        # a weaker peak whose centre is within this share of a stronger pit's box (or the reverse) is it
-MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models', 'pits.onnx')
+MODEL = os.path.join(nets.MODELS, 'pits.onnx')
 FIELDS = ('length_m', 'width_m', 'area_m2', 'orientation_deg', 'fresh_soil', 'confidence')
-_NET = {}
 
 
 @dataclass
@@ -67,24 +67,9 @@ class PitParams:
         return 0.6 - 0.4 * self.sensitivity
 
 
-def _cv2():
-    try:
-        import cv2
-    except ImportError as e:
-        raise CargoWatchError('Pit detection needs OpenCV for Python: install it with '
-                              '"apt install python3-opencv" (Debian/Ubuntu) or '
-                              '"pip install opencv-python-headless".') from e
-    return cv2
-
-
 def _net():
     """The network, loaded once per process (cv2.dnn)."""
-    if 'net' not in _NET:
-        cv2 = _cv2()
-        if not os.path.exists(MODEL):
-            raise CargoWatchError(f'The pit model {MODEL} is missing: reinstall the plugin.')
-        _NET['net'] = cv2.dnn.readNetFromONNX(MODEL)
-    return _NET['net']
+    return nets.load('pits')[0]
 
 
 def pit_overlap(gsd, params):
@@ -96,7 +81,7 @@ def pit_overlap(gsd, params):
 def to_working(img, gsd):
     """(bands, h, w) float32 at ``gsd`` -> the working grid: area average down, bilinear up
     (as bench/pit_gen.py). Returns the array and the (row, col) block pixels per working pixel."""
-    cv2 = _cv2()
+    cv2 = nets.opencv()
     b, h, w = img.shape
     f = gsd / WORK_GSD
     oh, ow = max(1, int(round(h * f))), max(1, int(round(w * f)))

@@ -256,7 +256,7 @@ def test_containers_pair_misregistered(tmp_path):
     a = scenes.write_scene(sc, tmp_path / 'yard_a.tif', origin=(500001.2, 4000000.0))
     res = run({'BEFORE': b, 'AFTER': a, 'KIND': 0})
     assert res['BEFORE_COUNT'] > 0
-    assert res['AFTER_COUNT'] == res['BEFORE_COUNT']
+    assert abs(res['AFTER_COUNT'] - res['BEFORE_COUNT']) <= 3      # the common area drops a few boxes at one edge
     assert res['NEW_COUNT'] <= 0.1 * res['AFTER_COUNT']
     assert res['SHIFT_X'] == pytest.approx(1.2, abs=0.3)
     fields = [f.name() for f in res['OUTPUT'].fields()]

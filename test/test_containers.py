@@ -223,7 +223,7 @@ def test_missing_opencv_says_how_to_install(monkeypatch, scene_tif):
             raise ImportError('No module named cv2')
         return real(name, *a, **kw)
     monkeypatch.setattr(builtins, '__import__', no_cv2)
-    monkeypatch.setattr(core, '_NET', {})
+    monkeypatch.setattr(core.nets, '_NETS', {})
     with pytest.raises(QgsProcessingException, match='apt install python3-opencv'):
         run({'INPUT': scene_tif})
 

@@ -368,7 +368,7 @@ def test_missing_opencv_is_a_clear_error(monkeypatch):
         return real(name, *a, **kw)
     monkeypatch.setattr(builtins, '__import__', no_cv2)
     with pytest.raises(core.CargoWatchError, match='python3-opencv'):
-        core._cv2()
+        core.nets.opencv()
 
 
 def test_decode_reads_boxes_back():

@@ -1,0 +1,57 @@
+"""The detectors' networks: OpenCV, imported on first use with a message that says how to install it, and the ONNX
+files shipped in core/models/ with their JSON sidecars (how each was trained), loaded once per process."""
+import json
+import os
+import tempfile
+import zipfile
+
+from .errors import CargoWatchError
+
+MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
+OPENCV_MISSING = ('CargoWatch needs OpenCV for image detection. Install it with `sudo apt install python3-opencv` '
+                  '(Debian/Ubuntu) or `python -m pip install opencv-python-headless` (e.g. in the OSGeo4W shell), '
+                  'then restart QGIS.')
+_NETS = {}
+
+
+def opencv():
+    """The cv2 module, or a CargoWatchError that says how to install it."""
+    try:
+        import cv2
+    except ImportError:
+        raise CargoWatchError(OPENCV_MISSING) from None
+    return cv2
+
+
+def _real_file(path):
+    """``path``, or where the package runs from a zip (as on Dask workers) a copy of it extracted to a temporary
+    folder: OpenCV reads models from files only."""
+    if os.path.exists(path):
+        return path
+    archive = path
+    while archive and not os.path.isfile(archive) and os.path.dirname(archive) != archive:
+        archive = os.path.dirname(archive)
+    if not os.path.isfile(archive) or not zipfile.is_zipfile(archive):
+        return path
+    inner = os.path.relpath(path, archive).replace(os.sep, '/')
+    out = os.path.join(tempfile.gettempdir(), f'cargowatch-models-{os.getpid()}', inner)
+    if not os.path.exists(out):
+        with zipfile.ZipFile(archive) as z:
+            if inner not in z.namelist():
+                return path
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with open(out, 'wb') as f:
+                f.write(z.read(inner))
+    return out
+
+
+def load(name):
+    """(cv2.dnn net, sidecar dict) of core/models/``name``.onnx."""
+    if name not in _NETS:
+        cv2 = opencv()
+        onnx, side = (_real_file(os.path.join(MODELS, name + ext)) for ext in ('.onnx', '.json'))
+        if not (os.path.exists(onnx) and os.path.exists(side)):
+            raise CargoWatchError(f'The {name} model {onnx} (or its sidecar .json) is missing: reinstall the plugin.')
+        with open(side) as f:
+            _NETS[name] = (cv2.dnn.readNetFromONNX(onnx), json.load(f))
+    return _NETS[name]
