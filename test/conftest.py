@@ -98,3 +98,18 @@ def warnings_feedback():
             self.seen.append(text)
             super().pushWarning(text)
     return Warnings()
+
+
+@pytest.fixture
+def no_opencv(monkeypatch):
+    """Python as on a machine without OpenCV: ``import cv2`` fails and no network is loaded yet."""
+    import builtins
+    from cargowatch.core import nets
+    real = builtins.__import__
+
+    def no_cv2(name, *a, **kw):
+        if name == 'cv2':
+            raise ImportError('No module named cv2')
+        return real(name, *a, **kw)
+    monkeypatch.setattr(builtins, '__import__', no_cv2)
+    monkeypatch.setattr(nets, '_NETS', {})

@@ -214,16 +214,7 @@ def test_dark_containers_on_light_and_dark_pavement(tmp_path, ground):
     assert ev['recall'] >= DARK_MIN_RECALL and ev['counted'] <= ev['true'] + 5, ev
 
 
-def test_missing_opencv_says_how_to_install(monkeypatch, scene_tif):
-    import builtins
-    real = builtins.__import__
-
-    def no_cv2(name, *a, **kw):
-        if name == 'cv2':
-            raise ImportError('No module named cv2')
-        return real(name, *a, **kw)
-    monkeypatch.setattr(builtins, '__import__', no_cv2)
-    monkeypatch.setattr(core.nets, '_NETS', {})
+def test_missing_opencv_says_how_to_install(no_opencv, scene_tif):
     with pytest.raises(QgsProcessingException, match='apt install python3-opencv'):
         run({'INPUT': scene_tif})
 

@@ -358,15 +358,7 @@ def test_model_file_and_sidecar():
     assert 'shared' in meta['data_recipe']['note']      # says validation data was not trained on
 
 
-def test_missing_opencv_is_a_clear_error(monkeypatch):
-    import builtins
-    real = builtins.__import__
-
-    def no_cv2(name, *a, **kw):
-        if name == 'cv2':
-            raise ImportError('No module named cv2')
-        return real(name, *a, **kw)
-    monkeypatch.setattr(builtins, '__import__', no_cv2)
+def test_missing_opencv_is_a_clear_error(no_opencv):
     with pytest.raises(core.CargoWatchError, match='python3-opencv'):
         core.nets.opencv()
 
