@@ -27,13 +27,13 @@ def rgb_to_hsv(rgb):
 
 def colour_name(r, g, b):
     """A plain colour name for a mean RGB (0..1 floats, or 0..255 if any value exceeds 1)."""
-    rgb = np.array([r, g, b], dtype=np.float64)
-    if rgb.max() > 1.0:
-        rgb = rgb / 255.0
-    rgb = np.clip(rgb, 0.0, 1.0)
+    rgb = [float(r), float(g), float(b)]      # plain floats: called once per detection, numpy per call is slow
+    if max(rgb) > 1.0:
+        rgb = [c / 255.0 for c in rgb]
+    rgb = [min(1.0, max(0.0, c)) for c in rgb]
     h, s, v = colorsys.rgb_to_hsv(*rgb)
     h *= 360.0
-    chroma = rgb.max() - rgb.min()
+    chroma = max(rgb) - min(rgb)
     if chroma < 0.06 or s < 0.18:
         if v > 0.62:
             return 'white'
