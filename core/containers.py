@@ -81,7 +81,8 @@ def maps(data, valid, gsd):
     f = gsd / meta['work_gsd']
     h, w = valid.shape
     W, H = max(4, int(round(w * f))), max(4, int(round(h * f)))
-    img = cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    if (W, H) != (w, h):
+        img = cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     H4, W4 = -(-H // 4) * 4, -(-W // 4) * 4
     if (H4, W4) != (H, W):
         img = cv2.copyMakeBorder(img, 0, H4 - H, 0, W4 - W, cv2.BORDER_REFLECT)
