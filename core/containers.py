@@ -38,7 +38,6 @@ class ContainerParams:
     len40: float = 12.192           # ISO 668 40 ft length
     width: float = 2.438            # ISO 668 width
     sensitivity: float = 0.5        # 0 strict .. 1 permissive: sets the network's centre threshold (see threshold)
-    min_confidence: float = 0.0     # detections below are dropped (the field lets users filter later)
     block_px: int = 1024            # raster block size for streaming (the network's memory grows with it)
     overlap_m: float = 32.0         # block overlap: more than half the network's context (~40 m) + half a box
 
@@ -71,23 +70,15 @@ def maps(data, valid, gsd):
     """Run the network on one block: (maps (4, h2, w2) float32, factor) where ``factor`` converts block pixels
     to working pixels; maps are centre probability, 40 ft probability, cos 2a, sin 2a on a grid of stride 2 in
     working pixels."""
-    cv2 = nets.opencv()
     net, meta = network()
-    if data.shape[0] == 1:
-        data = np.repeat(data, 3, axis=0)
-    img = np.ascontiguousarray(data[:3].transpose(1, 2, 0))
+    data = nets.three_bands(data)
     if not valid.all():                         # nodata reads as plain mid-grey ground
-        img[~valid] = meta['mean']
+        data = np.where(valid, data, np.float32(meta['mean']))
     f = gsd / meta['work_gsd']
-    h, w = valid.shape
-    W, H = max(4, int(round(w * f))), max(4, int(round(h * f)))
-    if (W, H) != (w, h):
-        img = cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-    H4, W4 = -(-H // 4) * 4, -(-W // 4) * 4
-    if (H4, W4) != (H, W):
-        img = cv2.copyMakeBorder(img, 0, H4 - H, 0, W4 - W, cv2.BORDER_REFLECT)
-    blob = ((img - meta['mean']) * meta['scale']).transpose(2, 0, 1)[None]
-    net.setInput(np.ascontiguousarray(blob, dtype=np.float32))
+    work = nets.to_working(data, gsd, meta['work_gsd'])[0]
+    H, W = work.shape[1:]
+    work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')   # the net halves twice
+    net.setInput(((work - meta['mean']) * meta['scale'])[None].astype(np.float32))
     out = net.forward()[0]
     out[:2] = 1.0 / (1.0 + np.exp(-out[:2]))
     out[2:] = np.tanh(out[2:])
@@ -140,8 +131,7 @@ def _vertex(a, b, c):
 
 def _colours(data, x, y, ang, big, p, g, cv2):
     """Mean colour (0..1 RGB) of each top, from ~1 m box means at five points along its long axis."""
-    if data.shape[0] == 1:
-        data = np.repeat(data, 3, axis=0)
+    data = nets.three_bands(data)
     k = max(1, int(round(1.0 / g)))
     sm = np.stack([cv2.blur(b, (k, k)) for b in data[:3]])
     h, w = sm.shape[1:]
@@ -182,8 +172,6 @@ def count_containers(raster, params=None, aoi=None, progress=None, cancelled=Non
     with _bounded_gdal_cache(96 << 20):
         found = scan(raster, lambda b: detect_containers(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
                      progress=progress, cancelled=cancelled)
-    if p.min_confidence > 0:
-        found = [d for d in found if d['confidence'] >= p.min_confidence]
     return found
 
 

@@ -5,6 +5,8 @@ import os
 import tempfile
 import zipfile
 
+import numpy as np
+
 from .errors import CargoWatchError
 
 MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
@@ -55,3 +57,26 @@ def load(name):
         with open(side) as f:
             _NETS[name] = (cv2.dnn.readNetFromONNX(onnx), json.load(f))
     return _NETS[name]
+
+
+def three_bands(data):
+    """A network's 3 channels from (bands, h, w): 1 band replicated, 2 bands averaged and replicated, else the
+    first 3."""
+    if data.shape[0] >= 3:
+        return data[:3]
+    return np.repeat(data.mean(axis=0, keepdims=True), 3, axis=0)
+
+
+def to_working(img, gsd, work_gsd):
+    """(bands, h, w) float32 at ``gsd`` -> the working grid of ``work_gsd``: area average down, bilinear up (as
+    the training generators do). Returns the array and the (row, col) block pixels per working pixel."""
+    cv2 = opencv()
+    b, h, w = img.shape
+    f = gsd / work_gsd
+    oh, ow = max(1, int(round(h * f))), max(1, int(round(w * f)))
+    if (oh, ow) == (h, w):
+        return np.ascontiguousarray(img, dtype=np.float32), (1.0, 1.0)
+    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+    out = np.stack([cv2.resize(np.ascontiguousarray(img[k], dtype=np.float32), (ow, oh), interpolation=interp)
+                    for k in range(b)])
+    return out, (h / oh, w / ow)

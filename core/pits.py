@@ -79,23 +79,8 @@ def pit_overlap(gsd, params):
 
 
 def to_working(img, gsd):
-    """(bands, h, w) float32 at ``gsd`` -> the working grid: area average down, bilinear up
-    (as bench/pit_gen.py). Returns the array and the (row, col) block pixels per working pixel."""
-    cv2 = nets.opencv()
-    b, h, w = img.shape
-    f = gsd / WORK_GSD
-    oh, ow = max(1, int(round(h * f))), max(1, int(round(w * f)))
-    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
-    out = np.stack([cv2.resize(np.ascontiguousarray(img[k], dtype=np.float32), (ow, oh), interpolation=interp)
-                    for k in range(b)])
-    return out, (h / oh, w / ow)
-
-
-def three_bands(data):
-    """The network's 3 channels: 1 band replicated, 2 bands averaged and replicated, else the first 3."""
-    if data.shape[0] >= 3:
-        return data[:3]
-    return np.repeat(data.mean(axis=0, keepdims=True), 3, axis=0)
+    """:func:`core.nets.to_working` onto the pit network's grid (WORK_GSD)."""
+    return nets.to_working(img, gsd, WORK_GSD)
 
 
 def normalise(img, valid):
@@ -155,7 +140,7 @@ def decode(out, thr):
 def _infer(block):
     """The block on the working grid and the network's output there, or None when too small or empty:
     (working image (3, h, w), valid (h, w), (fy, fx), output (7, s, s))."""
-    data, (fy, fx) = to_working(three_bands(block.data), block.gsd)
+    data, (fy, fx) = to_working(nets.three_bands(block.data), block.gsd)
     h, w = data.shape[1:]
     if h < 16 or w < 16:
         return None
