@@ -118,8 +118,7 @@ def detect_containers(block, params=None):
     big = out[1, rows, cols] > 0.5
     ang = 0.5 * np.arctan2(out[3, rows, cols], out[2, rows, cols])
     colours = _colours(block.data, x, y, ang, big, p, float(block.gsd), cv2)
-    return [_record(x[k], y[k], ang[k], bool(big[k]), colours[k], conf[k], p, float(block.gsd))
-            for k in range(len(x))]
+    return _records(x, y, ang, big, colours, conf, p, float(block.gsd))
 
 
 def _vertex(a, b, c):
@@ -142,23 +141,25 @@ def _colours(data, x, y, ang, big, p, g, cv2):
     return sm[:, ys, xs].mean(axis=1).T
 
 
-def _record(cx, cy, ang, big, col, conf, p, g):
-    """Output dict (block-local corners, px) of one container."""
-    L = p.len40 if big else p.len20
-    half_l, half_w = L / g / 2, p.width / g / 2
-    ca, sa = math.cos(ang), math.sin(ang)
-    corners = [(cx + su * half_l * ca - sv * half_w * sa, cy + su * half_l * sa + sv * half_w * ca)
-               for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
-    return {
-        'corners': corners,
-        'size_class': '40ft' if big else '20ft',
-        'length_m': round(float(L), 2), 'width_m': round(float(p.width), 2),
-        'containers': 1, 'teu': 2 if big else 1,
-        'colour': colour_name(*col[:3]),
-        'r': int(round(255 * col[0])), 'g': int(round(255 * col[1])), 'b': int(round(255 * col[2])),
-        'confidence': round(float(conf), 3),
-        'angle_deg': round(float(math.degrees(-ang) % 180.0), 1),
-    }
+def _records(cx, cy, ang, big, colours, conf, p, g):
+    """Output dicts (block-local corners, px) of the containers at (cx, cy), their long axis at ``ang``."""
+    L = np.where(big, p.len40, p.len20)
+    hl, hw = L / g / 2, p.width / g / 2
+    ca, sa = np.cos(ang), np.sin(ang)
+    corners = np.stack([np.stack([cx + su * hl * ca - sv * hw * sa, cy + su * hl * sa + sv * hw * ca], -1)
+                        for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))], 1).tolist()
+    rgb = np.rint(255 * np.clip(colours[:, :3], 0, 1)).astype(int).tolist()
+    names = [colour_name(*c[:3]) for c in colours.tolist()]
+    conf = np.round(conf.astype(float), 3).tolist()
+    deg = np.round(np.degrees(-ang) % 180.0, 1).tolist()
+    width = round(float(p.width), 2)
+    return [{'corners': corners[k],
+             'size_class': '40ft' if b else '20ft',
+             'length_m': round(float(p.len40 if b else p.len20), 2), 'width_m': width,
+             'containers': 1, 'teu': 2 if b else 1,
+             'colour': names[k], 'r': rgb[k][0], 'g': rgb[k][1], 'b': rgb[k][2],
+             'confidence': conf[k], 'angle_deg': deg[k]}
+            for k, b in enumerate(big.tolist())]
 
 
 def count_containers(raster, params=None, aoi=None, progress=None, cancelled=None):

@@ -301,6 +301,24 @@ def iter_blocks(r, block=1024, overlap=64, aoi=None):
         yield (i + 1) / len(wins), Block(x0, y0, core, data, valid, r.gsd)
 
 
+def _in_core(r, b, dets):
+    """The detections of block ``b`` whose centre lies in its core, with map-coordinate ``geometry`` for their
+    block-pixel ``corners`` (one transform for the whole block)."""
+    if not dets:
+        return []
+    corners = np.array([d.pop('corners') for d in dets], dtype=float)        # (n, k, 2)
+    cols, rows = corners[..., 0] + b.x0, corners[..., 1] + b.y0
+    ccol, crow = cols.mean(axis=1), rows.mean(axis=1)
+    cx0, cy0, cx1, cy1 = b.core
+    keep = np.flatnonzero((ccol >= cx0) & (ccol < cx1) & (crow >= cy0) & (crow < cy1))
+    xs, ys = r.pixel_to_map(cols[keep], rows[keep])
+    out = []
+    for i, x, y in zip(keep.tolist(), xs.tolist(), ys.tolist()):
+        dets[i]['geometry'] = list(zip(x, y))
+        out.append(dets[i])
+    return out
+
+
 def scan(r, detect, overlap=64, block=1024, aoi=None, progress=None, cancelled=None):
     """Run ``detect`` over every block; return detections with map-coordinate ``geometry``
     (list of (x, y) corners), deduplicated across block borders."""
@@ -310,16 +328,7 @@ def scan(r, detect, overlap=64, block=1024, aoi=None, progress=None, cancelled=N
             raise Cancelled()
         if b.valid.any():
             any_valid = True
-            for d in detect(b):
-                corners = np.asarray(d.pop('corners'), dtype=float)
-                ccol = corners[:, 0].mean() + b.x0
-                crow = corners[:, 1].mean() + b.y0
-                cx0, cy0, cx1, cy1 = b.core
-                if not (cx0 <= ccol < cx1 and cy0 <= crow < cy1):
-                    continue
-                xs, ys = r.pixel_to_map(corners[:, 0] + b.x0, corners[:, 1] + b.y0)
-                d['geometry'] = list(zip(xs.tolist(), ys.tolist()))
-                found.append(d)
+            found += _in_core(r, b, detect(b))
         if progress is not None:
             progress(frac)
     if not any_valid:
