@@ -21,8 +21,7 @@ from . import run_results
 from ..core.errors import Cancelled
 from .ais_source import AisLayerError, LayerReader
 from .chart import SiteChart
-from ..compat import qenum
-from .compat import GEOM_POINT, GEOM_POLYGON, wgs84
+from ..compat import Q, int_flags, qenum, set_text_alignment, wgs84
 from .map_tools import MoveTool, PickTool, PointTool, PolygonTool
 from .match_tool import MatchTool
 from .overlay import Overlay, _labeling, label_placement, vessel_colors
@@ -45,13 +44,6 @@ RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 def tr(text):
     return QCoreApplication.translate('CargoWatchDock', text)
-
-
-def _int_flags(flags):
-    try:
-        return int(flags)
-    except TypeError:  # PyQt6 enum.Flag
-        return flags.value
 
 
 def _fmt_t(t):
@@ -133,7 +125,7 @@ class VesselModel(QAbstractTableModel):
         if c == 0 and role == Qt.ItemDataRole.DecorationRole:
             return self._icon(m)
         if c == 3 and role == Qt.ItemDataRole.TextAlignmentRole:
-            return _int_flags(RIGHT)
+            return int_flags(RIGHT)
         return None
 
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole):  # noqa: N802
@@ -912,7 +904,7 @@ class CargoWatchDock(QgsDockWidget):
             self.message(str(e), 'Critical', 0)
             return
         kinds = {self._geom(s).type() for s in self._site_list if s.wkb}
-        for kind, gtype in (('points', GEOM_POINT), ('areas', GEOM_POLYGON)):
+        for kind, gtype in (('points', Q.POINT_GEOMETRY), ('areas', Q.POLYGON_GEOMETRY)):
             lyr = self._site_layer(kind) if (gtype in kinds or kind in self.site_layers) else None
             if lyr is not None:
                 lyr.dataProvider().reloadData()
@@ -961,7 +953,7 @@ class CargoWatchDock(QgsDockWidget):
             if not s.wkb:
                 continue
             g = self._geom(s)
-            if g.type() == GEOM_POINT:
+            if g.type() == Q.POINT_GEOMETRY:
                 p = g.asPoint()
                 dlat = SITE_RADIUS_M / 111320.0
                 dlon = dlat / max(0.05, np.cos(np.radians(p.y())))
@@ -1012,10 +1004,7 @@ class CargoWatchDock(QgsDockWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, o.fid)
                 if 1 <= c <= 3:
-                    try:  # Qt6 wants the flag, Qt5 an int
-                        item.setTextAlignment(RIGHT)
-                    except TypeError:
-                        item.setTextAlignment(_int_flags(RIGHT))
+                    set_text_alignment(item, RIGHT)
                 self.obs_table.setItem(r, c, item)
         self.obs_table.resizeColumnsToContents()
         self.chart.plot(obs, title)

@@ -22,9 +22,8 @@ from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeatur
 from qgis.PyQt.QtCore import QCoreApplication, QDateTime, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 
-from ..algorithms.base import qfield
 from ..core.gaps import find_gaps
-from ..compat import qenum
+from ..compat import qenum, qfield
 from ..core.geo import site_index_of_points
 from ..core.tracks import segment_ids, take
 from ..core.voyages import port_calls
