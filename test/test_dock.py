@@ -266,7 +266,6 @@ def test_read_only_or_locked_store_loses_nothing(dock, tmp_path):
     dock.form_runner = fill_and_accept(name='Depot')
     fid = dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(1, 2)))
     dock.store.timeout_s = 0.2
-    dock.store._con.execute('PRAGMA busy_timeout=200')
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute('BEGIN EXCLUSIVE')
     try:
@@ -282,7 +281,7 @@ def test_read_only_or_locked_store_loses_nothing(dock, tmp_path):
     assert dock.store.site(fid).last_pits == 7
 
     # read-only: shown, not editable, clear message
-    from cargowatch.ui.site_store import SiteStore
+    from cargowatch.core.site_store import SiteStore
     dock._close_store()
     dock.store = SiteStore(path, read_only=True)
     dock._sites_changed(rebuild=False)
@@ -458,7 +457,7 @@ def test_map_tools_like_a_user(dock, ais_layer, tmp_path):
 
 
 def test_edits_from_another_window_show_up(dock, tmp_path):
-    from cargowatch.ui.site_store import SiteStore
+    from cargowatch.core.site_store import SiteStore
     path = str(tmp_path / 'shared.gpkg')
     assert dock.open_store(path)
     assert not dock.poll_sites()

@@ -26,7 +26,7 @@ from .map_tools import MoveTool, PickTool, PointTool, PolygonTool
 from .match_tool import MatchTool
 from .overlay import Overlay, _labeling, label_placement, vessel_colors
 from .site_form import ObservationForm, SiteForm
-from .site_store import SiteStore, SiteStoreError
+from ..core.site_store import SiteStore, SiteStoreError
 
 SITE_RADIUS_M = 1500.0  # a point site counts positions within this radius for port calls
 LEVEL = {k: qenum('Qgis.MessageLevel.' + k, 'Qgis.' + k) for k in ('Info', 'Warning', 'Critical', 'Success')}

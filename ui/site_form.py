@@ -7,7 +7,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QDate
 from qgis.PyQt.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                  QLineEdit, QPlainTextEdit, QSpinBox)
 
-from .site_store import KINDS
+from ..core.site_store import KINDS
 
 
 def tr(text):
