@@ -282,9 +282,9 @@ def test_read_only_or_locked_store_loses_nothing(dock, tmp_path):
 
     # read-only: shown, not editable, clear message
     from cargowatch.core.site_store import SiteStore
-    dock._close_store()
-    dock.store = SiteStore(path, read_only=True)
-    dock._sites_changed(rebuild=False)
+    dock.sites.close_store()
+    dock.sites.store = SiteStore(path, read_only=True)
+    dock.sites.reload(rebuild=False)
     dock.form_runner = fill_and_accept(name='Lost?')
     assert dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(3, 4))) is None
     assert 'read-only' in dock.last_message[1]

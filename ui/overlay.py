@@ -15,10 +15,11 @@ import math
 import time
 
 import numpy as np
-from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeature, QgsGeometry, QgsInterval,
-                       QgsLineSymbol, QgsMarkerLineSymbolLayer, QgsMarkerSymbol, QgsPalLayerSettings, QgsProject,
-                       QgsProperty, QgsRendererCategory, QgsSimpleLineSymbolLayer, QgsSimpleMarkerSymbolLayer,
-                       QgsTextBufferSettings, QgsTextFormat, QgsVectorLayer, QgsVectorLayerSimpleLabeling)
+from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeature, QgsFillSymbol, QgsGeometry,
+                       QgsInterval, QgsLineSymbol, QgsMarkerLineSymbolLayer, QgsMarkerSymbol, QgsPalLayerSettings,
+                       QgsProject, QgsProperty, QgsRendererCategory, QgsSimpleLineSymbolLayer,
+                       QgsSimpleMarkerSymbolLayer, QgsSingleSymbolRenderer, QgsTextBufferSettings, QgsTextFormat,
+                       QgsVectorLayer, QgsVectorLayerSimpleLabeling)
 from qgis.PyQt.QtCore import QCoreApplication, QDateTime, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 
@@ -228,6 +229,38 @@ def call_symbol(color):
 
 SYMBOLS = {'tracks': track_symbol, 'ships': ship_symbol, 'positions': position_symbol, 'calls': call_symbol,
            'gaps': lambda _color: gap_symbol()}  # dark periods are red whatever the vessel
+
+
+# --- the sites of the analyst's GeoPackage (OGR layers, shown in the same group) ---------------------------
+
+SITE_LABEL = (
+    "\"name\" || if(\"last_date\" IS NULL, '', '\\n' || trim("
+    "if(\"last_containers\" IS NULL, '', format_number(\"last_containers\", 0) || ' cont.  ') || "
+    "if(\"last_teu\" IS NULL, '', format_number(\"last_teu\", 0) || ' TEU  ') || "
+    "if(\"last_pits\" IS NULL, '', format_number(\"last_pits\", 0) || ' pits  ')) || "
+    "'  · ' || format_date(\"last_date\", 'd MMM yyyy'))"
+)
+
+
+def sites_layer(path, kind):
+    """The sites GeoPackage's points ('points': stars) or areas ('areas': dashed outlines), labelled with the
+    name and the latest counts; None if OGR cannot open it."""
+    geom = 'Point' if kind == 'points' else 'Polygon'
+    lyr = QgsVectorLayer(f'{path}|layername=sites|geometrytype={geom}',
+                         tr('Sites') if kind == 'points' else tr('Site areas'), 'ogr')
+    if not lyr.isValid():
+        return None
+    lyr.setCustomProperty('cargowatch/overlay', 'sites_' + kind)
+    if kind == 'points':
+        lyr.setRenderer(QgsSingleSymbolRenderer(QgsMarkerSymbol.createSimple(
+            {'name': 'star', 'color': '#ffb300', 'outline_color': '#5d4037', 'outline_width': '0.35', 'size': '5'})))
+    else:
+        lyr.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
+            {'color': '255,179,0,50', 'outline_color': '#e65100', 'outline_width': '0.6', 'outline_style': 'dash'})))
+    lyr.setLabeling(_labeling(SITE_LABEL, label_placement('AroundPoint'), 8.5, '#3e2723', True,
+                              dist=2 if kind == 'points' else 1, priority=10))
+    lyr.setLabelsEnabled(True)
+    return lyr
 
 
 # --- the overlay -----------------------------------------------------------------------------------------
