@@ -103,12 +103,8 @@ class ObservationsPanel(QWidget):
         if ofid is None:
             sites.host.message(tr('Select an observation first.'), 'Info', 3)
             return False
-        if not sites.host.confirm(tr('Delete this observation?')):
-            return False
-        if sites.write(lambda: sites.store.delete_observation(ofid) or True):
-            sites.reload(rebuild=False)
-            return True
-        return False
+        return sites.confirmed_write(tr('Delete this observation?'),
+                                     lambda: sites.store.delete_observation(ofid) or True, rebuild=False)
 
     def add_from_last_run(self):
         last = run_results.last()

@@ -346,9 +346,12 @@ class SitesPanel(QWidget):
         s = self._selected_site()
         if s is None:
             return False
-        if not self.host.confirm(tr('Delete site "{}" and its {} observations?').format(s.name, s.n_obs)):
+        return self.confirmed_write(tr('Delete site "{}" and its {} observations?').format(s.name, s.n_obs),
+                                    lambda: self.store.delete_site(s.fid) or True)
+
+    def confirmed_write(self, question, fn, **reload):
+        """Ask first, then write and reload the list: True once done."""
+        if not self.host.confirm(question) or not self.write(fn):
             return False
-        if self.write(lambda: self.store.delete_site(s.fid) or True):
-            self.reload()
-            return True
-        return False
+        self.reload(**reload)
+        return True
