@@ -2,35 +2,19 @@
 between Processing (parameters, feedback, exceptions) and the QGIS-free core/."""
 import os
 
-from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsField, QgsFields,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFields,
                        QgsGeometry, QgsPointXY, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingParameterBand, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsProject)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ..compat import Q
+from ..compat import Q, qfield  # noqa: F401 (qfield: the algorithms import it from here)
 from ..core.errors import Cancelled, CargoWatchError
 from ..core import raster as core_raster
 
 ICON_PREFIX = ':/plugins/cargowatch/icons/'
 GROUPS = {'imagery': 'Imagery', 'ais': 'AIS'}
-
-if Qgis.QGIS_VERSION_INT >= 33800:
-    from qgis.PyQt.QtCore import QMetaType
-    _TYPES = {'int': QMetaType.Type.Int, 'long': QMetaType.Type.LongLong, 'double': QMetaType.Type.Double,
-              'string': QMetaType.Type.QString, 'datetime': QMetaType.Type.QDateTime,
-              'bool': QMetaType.Type.Bool, 'date': QMetaType.Type.QDate}
-else:
-    from qgis.PyQt.QtCore import QVariant
-    _TYPES = {'int': QVariant.Int, 'long': QVariant.LongLong, 'double': QVariant.Double,
-              'string': QVariant.String, 'datetime': QVariant.DateTime, 'bool': QVariant.Bool,
-              'date': QVariant.Date}
-
-
-def qfield(name, kind):
-    """A QgsField of ``kind`` (int, long, double, string, datetime, date, bool) on Qt5 and Qt6 alike."""
-    return QgsField(name, _TYPES[kind])
 
 
 def polygon_geometry(points):

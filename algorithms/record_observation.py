@@ -5,7 +5,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 from .base import CargoWatchAlgorithm
 from ..compat import Q, qenum
 from ..core.errors import CargoWatchError
-from ..ui.site_store import SiteStore  # plain sqlite3, no qgis/Qt import: safe in qgis_process
+from ..core.site_store import SiteStore
 
 DATE_ONLY = qenum('Qgis.ProcessingDateTimeParameterDataType.Date', 'QgsProcessingParameterDateTime.Type.Date')
 

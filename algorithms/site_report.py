@@ -268,7 +268,7 @@ class SiteReport(CargoWatchAlgorithm):
 
     def _recorded(self, parameters, context, name):
         """Observations recorded on the site when the site layer is a CargoWatch sites GeoPackage."""
-        from ..ui.site_store import SiteStore  # plain sqlite3, no qgis/Qt import
+        from ..core.site_store import SiteStore
         layer = self.parameterAsVectorLayer(parameters, 'SITE', context)
         path = layer.source().split('|')[0] if layer is not None else ''
         if not path.lower().endswith('.gpkg') or not os.path.isfile(path):

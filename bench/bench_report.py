@@ -22,7 +22,7 @@ Processing.initialize()
 import processing  # noqa: E402
 import conftest  # noqa: E402,F401  the checkout importable as the package cargowatch
 from cargowatch.provider import CargoWatchProvider  # noqa: E402
-from cargowatch.ui.site_store import SiteStore  # noqa: E402
+from cargowatch.core.site_store import SiteStore  # noqa: E402
 
 PROVIDER = CargoWatchProvider()
 QgsApplication.processingRegistry().addProvider(PROVIDER)

@@ -266,7 +266,6 @@ def test_read_only_or_locked_store_loses_nothing(dock, tmp_path):
     dock.form_runner = fill_and_accept(name='Depot')
     fid = dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(1, 2)))
     dock.store.timeout_s = 0.2
-    dock.store._con.execute('PRAGMA busy_timeout=200')
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute('BEGIN EXCLUSIVE')
     try:
@@ -282,10 +281,10 @@ def test_read_only_or_locked_store_loses_nothing(dock, tmp_path):
     assert dock.store.site(fid).last_pits == 7
 
     # read-only: shown, not editable, clear message
-    from cargowatch.ui.site_store import SiteStore
-    dock._close_store()
-    dock.store = SiteStore(path, read_only=True)
-    dock._sites_changed(rebuild=False)
+    from cargowatch.core.site_store import SiteStore
+    dock.sites.close_store()
+    dock.sites.store = SiteStore(path, read_only=True)
+    dock.sites.reload(rebuild=False)
     dock.form_runner = fill_and_accept(name='Lost?')
     assert dock.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(3, 4))) is None
     assert 'read-only' in dock.last_message[1]
@@ -458,7 +457,7 @@ def test_map_tools_like_a_user(dock, ais_layer, tmp_path):
 
 
 def test_edits_from_another_window_show_up(dock, tmp_path):
-    from cargowatch.ui.site_store import SiteStore
+    from cargowatch.core.site_store import SiteStore
     path = str(tmp_path / 'shared.gpkg')
     assert dock.open_store(path)
     assert not dock.poll_sites()
@@ -596,3 +595,48 @@ def test_show_reads_in_the_background(dock, ais_layer):
     assert _wait(lambda: dock2_results)
     if dock2_results == [False]:
         assert dock.data is None and 'cancelled' in dock.last_message[1]
+
+
+def test_sites_panel_works_without_the_dock(qgis_new_project, tmp_path):
+    """A panel is a piece on its own: the sites panel with a bare host (messages, forms, confirmations)."""
+    from types import SimpleNamespace
+    from cargowatch.ui.overlay import Overlay
+    from cargowatch.ui.panels.sites import SITE_RADIUS_M, SitesPanel
+    said = []
+    host = SimpleNamespace(message=lambda text, level='Info', duration=6: said.append((level, text)),
+                           form_runner=fill_and_accept(name='Lone pier', kind='port'), confirm=lambda text: True)
+    project = QgsProject.instance()
+    panel = SitesPanel(Overlay(project), project, host)
+    redraws = []
+    panel.changed.connect(lambda: redraws.append(1))
+    assert not panel.open_store('')  # no file chosen: told so
+    assert said[-1][0] == 'Warning'
+    assert panel.open_store(str(tmp_path / 'alone'))  # .gpkg added
+    fid = panel.add_site_dialog(QgsGeometry.fromPointXY(QgsPointXY(10.0, 50.0)))
+    assert fid is not None and redraws == [1] and panel.selected_site_fid() == fid
+    assert panel.sites_table.item(0, 0).text() == 'Lone pier' and panel.store.path.endswith('alone.gpkg')
+    assert project.mapLayer(panel.site_layers['points']).featureCount() == 1
+    ring = panel.port_sites()[0]['parts'][0][0]  # a point site counts positions within SITE_RADIUS_M
+    assert abs((ring[:, 1].max() - 50.0) * 111320.0 - SITE_RADIUS_M) < 1.0
+    assert panel.find_site(QgsRectangle(9.99, 49.99, 10.01, 50.01)) == fid
+    assert panel.delete_selected_site() and panel.sites_table.rowCount() == 0 and redraws == [1, 1]
+    panel.close_store()
+    assert panel.store is None and not panel.site_layers
+
+
+def test_dock_is_built_from_panels(dock):
+    """The dock is its panels, assembled: each file fits in a reader's head, and so does Overlay.rebuild."""
+    import inspect
+    from pathlib import Path
+    import cargowatch.ui as ui
+    from cargowatch.ui.overlay import Overlay
+    from cargowatch.ui.panels.ships import ShipsPanel
+    from cargowatch.ui.panels.sites import SitesPanel
+    assert isinstance(dock.ships, ShipsPanel) and dock.tabs.widget(0) is dock.ships
+    assert isinstance(dock.sites, SitesPanel) and dock.tabs.widget(1) is dock.sites
+    assert dock.details is dock.ships.details and dock.obs_table is dock.sites.observations.obs_table
+    folder = Path(ui.__file__).parent
+    long_files = {f.name: n for f in [folder / 'dock.py', *(folder / 'panels').glob('*.py')]
+                  if (n := len(f.read_text(encoding='utf-8').splitlines())) > 400}
+    assert not long_files
+    assert len(inspect.getsource(Overlay.rebuild).splitlines()) <= 40

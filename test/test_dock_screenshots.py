@@ -207,7 +207,7 @@ def test_dock_picture(solent, qgis_canvas, tmp_path):
     dock.show()
     ships = dock.grab()
     dock.tabs.setCurrentIndex(1)
-    dock.select_site(next(s.fid for s in dock._site_list if s.name.startswith('Fawley')))
+    dock.select_site(next(s.fid for s in dock.sites.site_list if s.name.startswith('Fawley')))
     assert dock.chart.canvas is None or dock.chart.drawn_series == 1
     dock.chart.canvas.draw() if dock.chart.canvas is not None else None
     sites = dock.grab()

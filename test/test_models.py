@@ -32,7 +32,7 @@ def features(path, layer=None):
 @pytest.fixture(scope='module')
 def depot(tmp_path_factory):
     """A small generated depot pair (4 old pits, 14 dug in between) and a sites GeoPackage holding the depot."""
-    from cargowatch.ui.site_store import SiteStore
+    from cargowatch.core.site_store import SiteStore
     folder = tmp_path_factory.mktemp('depot')
     before, after, truth = depot_scenes.depot_pair(folder, size=(200.0, 200.0), n_old=4, n_new=14)
     store = folder / 'sites.gpkg'
@@ -90,7 +90,7 @@ def test_a_damaged_model_file_is_refused(tmp_path):
 
 
 def test_depotgrowth_counts_pits_and_records_the_observation(depot):
-    from cargowatch.ui.site_store import SiteStore
+    from cargowatch.core.site_store import SiteStore
     out = depot['folder'] / 'growth.gpkg'
     res = run('cargowatch:depotgrowth', {'BEFORE': depot['before'], 'AFTER': depot['after'], 'STORE': depot['store'],
                                          'SITE_NAME': 'tikhoretsk DEPOT', 'DATE': '2024-05-20',
@@ -222,7 +222,7 @@ def test_every_numeric_output_feeds_a_model_input(depot, positions, tmp_path):
                            QgsProcessingParameterNumber)
     from osgeo import ogr, osr
     from conftest import write_aoi
-    from cargowatch.ui.site_store import SiteStore
+    from cargowatch.core.site_store import SiteStore
     yard = scenes.write_scene(scenes.port_scene(seed=31, gsd=0.5, size_px=240), tmp_path / 'yard_2024-04-01.tif')
     yard_aoi = write_aoi(tmp_path / 'yard.gpkg', [(500010, 3999990), (500110, 3999990), (500110, 3999890),
                                                   (500010, 3999890)], 32652)

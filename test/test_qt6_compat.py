@@ -1,7 +1,7 @@
 """Qt6 / QGIS 4 regressions caught on Qt5: every plugin .py is parsed (ast) for what PyQt6 no longer accepts.
 
 Mirrors the main rules of QGIS's scripts/pyqt5_to_pyqt6/pyqt5_to_pyqt6.py: exec_(), PyQt5 imports, QVariant types
-(QMetaType on Qt6; allowed only in algorithms/base.py's Qt5 branch), unscoped enum values (``Qt.AlignLeft``,
+(QMetaType on Qt6; allowed only in compat.py's Qt5 branch), unscoped enum values (``Qt.AlignLeft``,
 ``QgsWkbTypes.Point``: write ``Qt.AlignmentFlag.AlignLeft``, or ``qenum(...)`` from compat.py for QGIS enums)."""
 import ast
 import enum
@@ -39,8 +39,8 @@ def is_enum_value(value):
 
 
 def qt5_only_lines(rel, tree):
-    """algorithms/base.py picks QVariant types in the ``else`` of ``if Qgis.QGIS_VERSION_INT >= ...``."""
-    if rel != 'algorithms/base.py':
+    """compat.py picks QVariant types in the ``else`` of ``if Qgis.QGIS_VERSION_INT >= ...``."""
+    if rel != 'compat.py':
         return set()
     return {line for node in ast.walk(tree) if isinstance(node, ast.If) and 'QGIS_VERSION_INT' in ast.unparse(node.test)
             for stmt in node.orelse for line in range(stmt.lineno, stmt.end_lineno + 1)}
@@ -65,7 +65,7 @@ def problems(path, root=ROOT):
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.lineno not in allowed:
             owner, member = node.value.id, node.attr
             if owner == 'QVariant' and member[:1].isupper():
-                yield f'{where} QVariant.{member} -> QMetaType.Type (see algorithms/base.py qfield)'
+                yield f'{where} QVariant.{member} -> QMetaType.Type (see compat.py qfield)'
             elif (owner == 'Qt' and member in QT_MEMBERS) or (
                     owner in CLASSES and is_enum_value(getattr(CLASSES[owner], member, None))):
                 yield f'{where} unscoped enum {owner}.{member} -> {owner}.<EnumName>.{member} or compat.qenum()'
@@ -92,3 +92,29 @@ def test_checker_catches_the_regressions(tmp_path):
     ]))
     found = list(problems(bad, root=tmp_path))
     assert sorted(int(p.split(':')[1].split()[0]) for p in found) == [1, 2, 3, 4, 4, 6, 7], found
+
+
+def version_branches(path, root=ROOT):
+    """Where a file tells Qt5 from Qt6 or QGIS versions apart, or defines a compatibility helper."""
+    rel = path.relative_to(root).as_posix()
+    text = path.read_text(encoding='utf-8')
+    for node in ast.walk(ast.parse(text, rel)):
+        if isinstance(node, ast.Attribute) and node.attr in ('QGIS_VERSION_INT', 'PYQT_VERSION', 'QT_VERSION'):
+            yield f'{rel}:{node.lineno} compares {node.attr}'
+        elif isinstance(node, ast.FunctionDef) and node.name in ('qenum', 'qfield', 'int_flags', 'wgs84',
+                                                                 'set_text_alignment'):
+            yield f'{rel}:{node.lineno} defines {node.name}()'
+        elif isinstance(node, ast.ExceptHandler) and 'Qt6' in (ast.get_source_segment(text, node) or ''):
+            yield f'{rel}:{node.lineno} catches a Qt5/Qt6 difference'
+
+
+def test_one_compatibility_module():
+    """compat.py at the root is the only place that knows QGIS 3.22/Qt5 from QGIS 4/Qt6; other compat.py files
+    (ui/compat.py, until the AIS reader that imports it is replaced) only re-export its names."""
+    found = [p for f in plugin_files() if f != ROOT / 'compat.py' for p in version_branches(f)]
+    assert not found, 'compatibility code outside compat.py:\n' + '\n'.join(found)
+    assert list(version_branches(ROOT / 'compat.py'))  # the check finds what it looks for
+    for extra in (f for f in plugin_files() if f.name == 'compat.py' and f != ROOT / 'compat.py'):
+        tree = ast.parse(extra.read_text(encoding='utf-8'))
+        assert all(isinstance(n, (ast.Expr, ast.ImportFrom, ast.Assign)) for n in tree.body), extra
+        assert all(isinstance(n.value, (ast.Constant, ast.Attribute)) for n in tree.body if isinstance(n, ast.Assign))

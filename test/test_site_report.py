@@ -65,7 +65,7 @@ def rajin(tmp_path_factory):
     """A sites GeoPackage with the sample's three ports and one recorded observation at Rajin, two dated images
     of a yard straddling Rajin's south-west corner, and the sample AIS imported."""
     from osgeo import ogr
-    from cargowatch.ui.site_store import SiteStore
+    from cargowatch.core.site_store import SiteStore
     folder = tmp_path_factory.mktemp('rajin')
     store = folder / 'sites.gpkg'
     src = ogr.Open(str(SAMPLE / 'dunai_rajin_sites.gpkg'))

@@ -7,7 +7,7 @@ import stat
 import pytest
 from osgeo import ogr
 
-from cargowatch.ui.site_store import SiteStore, SiteStoreError
+from cargowatch.core.site_store import SiteStore, SiteStoreError
 
 DEPOT = 'POLYGON ((129.60 42.24, 129.62 42.24, 129.62 42.26, 129.60 42.26, 129.60 42.24))'
 
@@ -107,7 +107,7 @@ def test_not_a_geopackage(tmp_path):
 
 
 def _writer(path, site_fid, who, n):
-    from cargowatch.ui.site_store import SiteStore as Store
+    from cargowatch.core.site_store import SiteStore as Store
     with Store(path, timeout_s=30) as store:
         for i in range(n):
             store.add_observation(site_fid, f'2024-01-{1 + i % 28:02d}', containers=i, source=who)
@@ -136,7 +136,8 @@ def test_two_processes_writing_the_same_file(tmp_path):
         assert store.site(fid).n_obs == 80 and store.site(fid).notes == 'edit 19'
     con = sqlite3.connect(path)
     assert con.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
-    assert ogr.Open(path).GetLayerByName('observations').GetFeatureCount() == 80
+    ds = ogr.Open(path)  # held: a layer must not outlive its data source
+    assert ds.GetLayerByName('observations').GetFeatureCount() == 80
 
 
 def test_header_is_a_geopackage_while_open(tmp_path):
@@ -164,7 +165,7 @@ class _null:
 
 
 def _add_then_crash(path, fid):
-    from cargowatch.ui.site_store import SiteStore as Store
+    from cargowatch.core.site_store import SiteStore as Store
     store = Store(path)
     store.add_observation(fid, '2024-04-01', containers=77, note='before the crash')
     os._exit(3)  # QGIS dies: no close, no checkpoint
@@ -180,4 +181,75 @@ def test_an_edit_survives_a_crash(tmp_path):
     assert p.exitcode == 3
     with SiteStore(path) as store:
         assert [(o.containers, o.note) for o in store.observations(fid)] == [(77, 'before the crash')]
-    assert ogr.Open(path).GetLayerByName('observations').GetFeatureCount() == 1
+    ds = ogr.Open(path)
+    assert ds.GetLayerByName('observations').GetFeatureCount() == 1
+
+
+def test_written_by_ogr_and_seen_by_other_readers_while_open(tmp_path):
+    """The writes go through OGR's layer API: another reader (QGIS's own OGR connection) sees the layer's extent
+    and feature count while the store is still open; no hand-made geometry blobs or raw SQL writes remain."""
+    import inspect
+    import cargowatch.core.site_store as module
+    source = inspect.getsource(module)
+    assert 'sqlite3' not in source and 'struct' not in source
+    path = str(tmp_path / 'live.gpkg')
+    store = SiteStore(path)
+    store.add_site('A', wkt='POINT (1 2)')
+    b = store.add_site('B', wkt='POLYGON ((10 20, 11 20, 11 21, 10 21, 10 20))')
+    store.update_site(b, wkt='POINT (12 22)')
+    ds = ogr.Open(path)
+    lyr = ds.GetLayerByName('sites')
+    assert lyr.GetFeatureCount() == 2
+    assert lyr.GetExtent(force=0) == (1.0, 12.0, 2.0, 22.0)
+    assert sorted(f.GetGeometryRef().ExportToWkt() for f in lyr) == ['POINT (1 2)', 'POINT (12 22)']
+    ds = None
+    store.close()
+
+
+def test_an_error_half_way_through_an_edit_changes_nothing(tmp_path, monkeypatch):
+    path = str(tmp_path / 'half.gpkg')
+    with SiteStore(path) as store:
+        fid = store.add_site('Depot', wkt='POINT (1 2)')
+        store.add_observation(fid, '2024-01-01', pits=3)
+
+        def fail(*_):
+            raise SiteStoreError('the disk went away')
+        # the observation is written, then updating the site's latest counts fails: the whole edit is undone
+        monkeypatch.setattr(SiteStore, '_refresh_latest', fail)
+        with pytest.raises(SiteStoreError, match='disk went away'):
+            store.add_observation(fid, '2024-02-01', pits=99)
+        with pytest.raises(SiteStoreError, match='disk went away'):
+            store.delete_observation(store.observations(fid)[0].fid)
+        monkeypatch.undo()
+        assert [o.pits for o in store.observations(fid)] == [3] and store.site(fid).last_pits == 3
+        store.add_observation(fid, '2024-02-01', pits=4)  # the store goes on working
+        assert store.site(fid).last_pits == 4 and store.site(fid).n_obs == 2
+
+
+def _die_half_way(path, fid):
+    from cargowatch.core.site_store import SiteStore as Store
+
+    def die(*_):
+        os._exit(4)  # QGIS killed after the observation is written, before the site is updated and committed
+    Store._refresh_latest = die
+    Store(path).add_observation(fid, '2024-05-01', containers=999, note='never committed')
+
+
+def test_a_crash_half_way_through_an_edit_leaves_the_previous_file(tmp_path):
+    path = str(tmp_path / 'killed.gpkg')
+    with SiteStore(path) as store:
+        fid = store.add_site('Depot', wkt='POINT (1 2)')
+        store.add_observation(fid, '2024-04-01', containers=77)
+    p = multiprocessing.get_context('spawn').Process(target=_die_half_way, args=(path, fid))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 4
+    ds = ogr.Open(path)  # readable by OGR as it was
+    assert ds is not None and ds.GetLayerByName('observations').GetFeatureCount() == 1
+    ds = None
+    with SiteStore(path) as store:
+        assert [o.containers for o in store.observations(fid)] == [77]
+        assert store.site(fid).last_containers == 77 and store.site(fid).n_obs == 1
+        store.add_observation(fid, '2024-06-01', containers=80)  # and writable
+    con = sqlite3.connect(path)
+    assert con.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'

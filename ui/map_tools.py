@@ -5,7 +5,7 @@ from qgis.gui import QgsMapTool, QgsRubberBand
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QCursor
 
-from .compat import GEOM_POINT, GEOM_POLYGON, wgs84
+from ..compat import Q, wgs84
 
 
 class _Tool(QgsMapTool):
@@ -65,14 +65,14 @@ class PolygonTool(_Tool):
     def __init__(self, canvas):
         super().__init__(canvas)
         self.points = []  # map coordinates
-        self.band = QgsRubberBand(canvas, GEOM_POLYGON)
+        self.band = QgsRubberBand(canvas, Q.POLYGON_GEOMETRY)
         self.band.setColor(QColor(255, 140, 0, 70))
         self.band.setStrokeColor(QColor('#e65100'))
         self.band.setWidth(2)
 
     def _update(self, moving=None):
         pts = self.points + ([moving] if moving is not None else [])
-        self.band.reset(GEOM_POLYGON)
+        self.band.reset(Q.POLYGON_GEOMETRY)
         for i, p in enumerate(pts):
             self.band.addPoint(p, i == len(pts) - 1)
 
@@ -111,7 +111,7 @@ class PolygonTool(_Tool):
 
     def reset(self):
         self.points = []
-        self.band.reset(GEOM_POLYGON)
+        self.band.reset(Q.POLYGON_GEOMETRY)
 
     def deactivate(self):
         self.reset()
@@ -134,7 +134,7 @@ class MoveTool(_Tool):
         self.find_site = find_site
         self.fid = None
         self.start = None
-        self.band = QgsRubberBand(canvas, GEOM_POINT)
+        self.band = QgsRubberBand(canvas, Q.POINT_GEOMETRY)
         self.band.setColor(QColor('#e65100'))
         self.band.setIconSize(12)
 
@@ -146,13 +146,13 @@ class MoveTool(_Tool):
 
     def canvasMoveEvent(self, event):  # noqa: N802
         if self.start is not None:
-            self.band.reset(GEOM_POINT)
+            self.band.reset(Q.POINT_GEOMETRY)
             self.band.addPoint(self.toMapCoordinates(event.pos()))
 
     def canvasReleaseEvent(self, event):  # noqa: N802
         if self.fid is None or self.start is None:
             return
-        self.band.reset(GEOM_POINT)
+        self.band.reset(Q.POINT_GEOMETRY)
         end = self.toMapCoordinates(event.pos())
         fid, start = self.fid, self.start
         self.fid = self.start = None

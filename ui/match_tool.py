@@ -12,12 +12,10 @@ from qgis.PyQt.QtGui import QColor, QFont
 from qgis.PyQt.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget,
                                  QTableWidgetItem, QVBoxLayout)
 
-from ..compat import qenum
+from ..compat import Q
 from ..core import ais_io, sightings
-from .compat import GEOM_POINT
 from .map_tools import _Tool
 
-GEOM_LINE = qenum('Qgis.GeometryType.Line', 'QgsWkbTypes.GeometryType.LineGeometry', 'QgsWkbTypes.LineGeometry')
 # GDAL metadata items that date an image (first found wins); TIFF's own is 'YYYY:MM:DD HH:MM:SS'
 TIME_KEYS = ('ACQUISITION_DATETIME', 'ACQUISITIONDATETIME', 'IMAGING_DATETIME', 'DATETIME', 'TIFFTAG_DATETIME',
              'ACQUISITION_DATE', 'IMAGING_DATE')
@@ -129,7 +127,7 @@ class MatchTool(_Tool):
         here = xf.transform(QgsPointXY(lon, lat))
         for i in np.flatnonzero(np.isin(res['status'], ('dark', 'visible')))[::-1]:  # the best drawn on top
             a, b = int(res['i0'][i]), int(res['i1'][i])
-            band = QgsRubberBand(self.canvas, GEOM_LINE)
+            band = QgsRubberBand(self.canvas, Q.LINE_GEOMETRY)
             band.setColor(BEST if res['best'][i] else (OTHER if res['status'][i] == 'dark' else SEEN))
             band.setWidth(4 if res['best'][i] else 2)
             band.setLineStyle(Qt.PenStyle.DashLine if res['status'][i] == 'dark' else Qt.PenStyle.SolidLine)
@@ -137,7 +135,7 @@ class MatchTool(_Tool):
                                    xf.transform(QgsPointXY(c['lon'][b], c['lat'][b])))):
                 band.addPoint(p, k == 2)
             self.bands.append(band)
-        pin = QgsRubberBand(self.canvas, GEOM_POINT)
+        pin = QgsRubberBand(self.canvas, Q.POINT_GEOMETRY)
         pin.setColor(BEST)
         pin.setIconSize(14)
         pin.addPoint(here)

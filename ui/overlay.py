@@ -15,16 +15,16 @@ import math
 import time
 
 import numpy as np
-from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeature, QgsGeometry, QgsInterval,
-                       QgsLineSymbol, QgsMarkerLineSymbolLayer, QgsMarkerSymbol, QgsPalLayerSettings, QgsProject,
-                       QgsProperty, QgsRendererCategory, QgsSimpleLineSymbolLayer, QgsSimpleMarkerSymbolLayer,
-                       QgsTextBufferSettings, QgsTextFormat, QgsVectorLayer, QgsVectorLayerSimpleLabeling)
+from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeature, QgsFillSymbol, QgsGeometry,
+                       QgsInterval, QgsLineSymbol, QgsMarkerLineSymbolLayer, QgsMarkerSymbol, QgsPalLayerSettings,
+                       QgsProject, QgsProperty, QgsRendererCategory, QgsSimpleLineSymbolLayer,
+                       QgsSimpleMarkerSymbolLayer, QgsSingleSymbolRenderer, QgsTextBufferSettings, QgsTextFormat,
+                       QgsVectorLayer, QgsVectorLayerSimpleLabeling)
 from qgis.PyQt.QtCore import QCoreApplication, QDateTime, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 
-from ..algorithms.base import qfield
 from ..core.gaps import find_gaps
-from ..compat import qenum
+from ..compat import qenum, qfield
 from ..core.geo import site_index_of_points
 from ..core.tracks import segment_ids, take
 from ..core.voyages import port_calls
@@ -227,6 +227,42 @@ def call_symbol(color):
     return _symbol(QgsMarkerSymbol, ring, inner)
 
 
+SYMBOLS = {'tracks': track_symbol, 'ships': ship_symbol, 'positions': position_symbol, 'calls': call_symbol,
+           'gaps': lambda _color: gap_symbol()}  # dark periods are red whatever the vessel
+
+
+# --- the sites of the analyst's GeoPackage (OGR layers, shown in the same group) ---------------------------
+
+SITE_LABEL = (
+    "\"name\" || if(\"last_date\" IS NULL, '', '\\n' || trim("
+    "if(\"last_containers\" IS NULL, '', format_number(\"last_containers\", 0) || ' cont.  ') || "
+    "if(\"last_teu\" IS NULL, '', format_number(\"last_teu\", 0) || ' TEU  ') || "
+    "if(\"last_pits\" IS NULL, '', format_number(\"last_pits\", 0) || ' pits  ')) || "
+    "'  · ' || format_date(\"last_date\", 'd MMM yyyy'))"
+)
+
+
+def sites_layer(path, kind):
+    """The sites GeoPackage's points ('points': stars) or areas ('areas': dashed outlines), labelled with the
+    name and the latest counts; None if OGR cannot open it."""
+    geom = 'Point' if kind == 'points' else 'Polygon'
+    lyr = QgsVectorLayer(f'{path}|layername=sites|geometrytype={geom}',
+                         tr('Sites') if kind == 'points' else tr('Site areas'), 'ogr')
+    if not lyr.isValid():
+        return None
+    lyr.setCustomProperty('cargowatch/overlay', 'sites_' + kind)
+    if kind == 'points':
+        lyr.setRenderer(QgsSingleSymbolRenderer(QgsMarkerSymbol.createSimple(
+            {'name': 'star', 'color': '#ffb300', 'outline_color': '#5d4037', 'outline_width': '0.35', 'size': '5'})))
+    else:
+        lyr.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
+            {'color': '255,179,0,50', 'outline_color': '#e65100', 'outline_width': '0.6', 'outline_style': 'dash'})))
+    lyr.setLabeling(_labeling(SITE_LABEL, label_placement('AroundPoint'), 8.5, '#3e2723', True,
+                              dist=2 if kind == 'points' else 1, priority=10))
+    lyr.setLabelsEnabled(True)
+    return lyr
+
+
 # --- the overlay -----------------------------------------------------------------------------------------
 
 LAYERS = {  # key: (geometry, display name, fields)
@@ -262,6 +298,69 @@ def duration_text(hours):
     if m == 60:
         h, m = h + 1, 0
     return tr('{} h {:02d} min dark').format(h, m) if h else tr('{} min dark').format(m)
+
+
+
+def _window(cols, t0, t1):
+    """The columns within [t0, t1] (None: open end) and the range used."""
+    t = cols['t']
+    lo = t.min() if t0 is None else t0
+    hi = t.max() if t1 is None else t1
+    if not len(t):
+        return cols, lo, hi
+    mask = (t >= lo) & (t <= hi)
+    return (cols if mask.all() else take(cols, mask)), lo, hi
+
+
+CHUNK_STEPS = [60, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400]
+
+
+def chunk_length(span_s, vessels):
+    """Seconds per animation step: about 60 steps over the range, rounded to a friendly duration (fewer steps
+    for big fleets: at most ~30,000 track pieces in all)."""
+    n_steps = int(np.clip(30000 / max(1, vessels), 12, 60))
+    return next((s for s in CHUNK_STEPS if span_s / s <= n_steps), 86400)
+
+
+class _Pieces:
+    """Where tracks break: at vessel changes, dark periods (seg) and chunk boundaries. starts/ends (exclusive)
+    index the pieces; next_same tells a piece that the next one continues the same segment."""
+
+    def __init__(self, sub, min_gap_s, chunk_s):
+        mmsi, tt = sub['mmsi'], sub['t']
+        n = len(mmsi)
+        self.seg = segment_ids(mmsi, tt, min_gap_s)
+        chunk = (tt - (tt.min() if n else 0)) // chunk_s
+        brk = np.ones(n, dtype=bool)
+        if n > 1:
+            brk[1:] = (self.seg[1:] != self.seg[:-1]) | (chunk[1:] != chunk[:-1])
+        self.starts = np.flatnonzero(brk)
+        self.ends = np.r_[self.starts[1:], n]
+        self.next_same = np.zeros(len(self.starts), dtype=bool)
+        if len(self.starts) > 1:
+            self.next_same[:-1] = self.seg[self.ends[:-1]] == self.seg[self.starts[:-1]]
+
+
+def _course(sub):
+    """Course for the ship markers: the reported COG, else the bearing from the vessel's previous position."""
+    mmsi, lon, lat = sub['mmsi'], sub['lon'], sub['lat']
+    course = sub['cog'].astype(np.float64)
+    if len(mmsi) > 1:
+        dx = np.diff(lon) * np.cos(np.radians(lat[1:]))
+        brg = np.r_[np.nan, (np.degrees(np.arctan2(dx, np.diff(lat))) + 360) % 360]
+        brg[np.r_[True, mmsi[1:] != mmsi[:-1]]] = np.nan
+        course = np.where(np.isfinite(course), course, brg)
+    return course
+
+
+def _finite(a):
+    """Values for attributes: NaN becomes NULL."""
+    return [x if math.isfinite(x) else None for x in np.asarray(a, dtype=np.float64).tolist()]
+
+
+def _thinning(n):
+    """Every k-th position is drawn, so that at most MAX_POSITIONS are."""
+    return max(1, int(math.ceil(n / MAX_POSITIONS)))
 
 
 class Overlay:
@@ -356,8 +455,7 @@ class Overlay:
             lyr.setLabelsEnabled(False)  # busy ports: on demand through the layer's label toggle
 
     def _renderer(self, key, mmsis):
-        maker = {'tracks': track_symbol, 'ships': ship_symbol, 'positions': position_symbol,
-                 'calls': call_symbol, 'gaps': lambda c: gap_symbol()}[key]
+        maker = SYMBOLS[key]
         cats = []
         for m in mmsis:
             m = int(m)
@@ -373,128 +471,111 @@ class Overlay:
                 min_stay_s=1800):
         """Rebuild every overlay layer from AisData within [t0, t1] (unix s, inclusive). Returns stats."""
         tic = time.perf_counter()
+        self._adopt(data)
+        sub, lo, hi = _window(data.cols, t0, t1)
+        n = len(sub['mmsi'])
+        vessels = int(np.count_nonzero(np.diff(sub['mmsi'])) + 1) if n else 0
+        self.chunk_s = chunk_length(int(sub['t'].max() - sub['t'].min()) if n else 0, vessels)
+        t_read = time.perf_counter()
+        pieces = _Pieces(sub, min_gap_s, self.chunk_s)
+        feats = {'tracks': self._tracks(sub, pieces), 'ships': self._ships(sub, pieces),
+                 'gaps': self._gaps(sub, min_gap_s), 'calls': self._calls(sub, sites, min_stay_s),
+                 'positions': self._positions(sub) if show_positions else []}
+        t_build = time.perf_counter()
+        self._fill(feats, data.v_mmsi, show_positions)
+        self.extent_range = (int(lo), int(hi))
+        toc = time.perf_counter()
+        out = {'positions': n, 'vessels': vessels, 'gaps': len(feats['gaps']), 'calls': len(feats['calls']),
+               'tracks': len(feats['tracks']), 'ships': len(feats['ships']), 'chunk_s': self.chunk_s,
+               'seconds_filter': t_read - tic, 'seconds_features': t_build - t_read, 'seconds_layers': toc - t_build,
+               'seconds': toc - tic}
+        if show_positions and n:
+            out['positions_step'] = _thinning(n)
+        self.stats = out
+        return out
+
+    def _adopt(self, data):
+        """New data: renderers are rebuilt (their categories are its vessels); names and colours known."""
         if data is not self._data:
             self._data = data
             self._generation += 1
-        cols = data.cols
         self.names = {int(m): n for m, n in zip(data.v_mmsi.tolist(), data.v_name)}
         for m in data.v_mmsi.tolist():
             self.colors.setdefault(int(m), QColor('#555555'))
-        t = cols['t']
-        lo = t.min() if t0 is None else t0
-        hi = t.max() if t1 is None else t1
-        if len(t):
-            mask = (t >= lo) & (t <= hi)
-            sub = take(cols, mask) if not mask.all() else cols
-        else:
-            sub = cols
-        mmsi, tt, lon, lat = sub['mmsi'], sub['t'], sub['lon'], sub['lat']
-        n = len(mmsi)
-        span = int(tt.max() - tt.min()) if n else 0
-        out_vessels = int(np.count_nonzero(np.diff(mmsi)) + 1) if n else 0
-        out = {'positions': n, 'vessels': out_vessels}
-        # chunk length: about 60 animation steps over the range, rounded to a friendly duration
-        # (and at most ~30,000 pieces in all: fewer steps for big fleets)
-        n_steps = int(np.clip(30000 / max(1, out_vessels), 12, 60))
-        steps = [60, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400]
-        self.chunk_s = next((s for s in steps if span / s <= n_steps), 86400)
-        name_of = self.names
-        t_read = time.perf_counter()
 
-        # tracks: break at vessel changes, dark periods and chunk boundaries
-        seg = segment_ids(mmsi, tt, min_gap_s)
-        chunk = (tt - (tt.min() if n else 0)) // self.chunk_s
-        brk = np.ones(n, dtype=bool)
-        if n > 1:
-            brk[1:] = (seg[1:] != seg[:-1]) | (chunk[1:] != chunk[:-1])
-        starts = np.flatnonzero(brk)
-        ends = np.r_[starts[1:], n]  # exclusive
-        # each chunk line runs on to the first position of the next chunk of the same segment
-        nxt_same = np.zeros(len(starts), dtype=bool)
-        if len(starts) > 1:
-            nxt_same[:-1] = seg[ends[:-1]] == seg[starts[:-1]]
-        vlen = ends - starts + nxt_same.astype(np.int64)
+    def _names(self, mmsis):
+        return [self.names.get(m, '') for m in mmsis.tolist()]
+
+    def _tracks(self, sub, p):
+        """One line per vessel, track segment and time chunk (breaks at dark periods), running on to the
+        first position of the next chunk of the same segment."""
+        mmsi, tt, seg = sub['mmsi'], sub['t'], p.seg
+        vlen = p.ends - p.starts + p.next_same.astype(np.int64)
         is_line = vlen >= 2
-        s_l, v_l = starts[is_line], vlen[is_line]
-        wkbs = _line_wkb(lon, lat, s_l, v_l)
-        last_idx = s_l + v_l - 1
-        tr_rows = zip(mmsi[s_l].tolist(), (name_of.get(int(m), '') for m in mmsi[s_l].tolist()),
-                      tt[s_l].tolist(), tt[last_idx].tolist(),
-                      v_l.tolist(), seg[s_l].tolist())
-        track_feats = _features(self._ensure('tracks').fields(), wkbs, tr_rows)
+        s_l, v_l = p.starts[is_line], vlen[is_line]
+        rows = zip(mmsi[s_l].tolist(), self._names(mmsi[s_l]), tt[s_l].tolist(), tt[s_l + v_l - 1].tolist(),
+                   v_l.tolist(), seg[s_l].tolist())
+        return _features(self._ensure('tracks').fields(), _line_wkb(sub['lon'], sub['lat'], s_l, v_l), rows)
 
-        # ships: the last position of each chunk, shown from the chunk's start to the next chunk's start
-        ci = ends - 1
-        c_end_t = np.where(nxt_same, tt[np.minimum(ends, n - 1)] if n else ends, tt[ci] if n else ends)
-        is_last = np.zeros(len(starts), dtype=np.int64)
-        if len(starts):
-            newv = np.r_[mmsi[starts[1:]] != mmsi[starts[:-1]], True]
-            is_last[newv] = 1
-        sog, cog, hdg = (sub[k].astype(np.float64) for k in ('sog', 'cog', 'heading'))
-        # course for markers: reported COG, else bearing from the previous position
-        course = cog.copy()
-        if n > 1:
-            dx = np.diff(lon) * np.cos(np.radians(lat[1:]))
-            dy = np.diff(lat)
-            brg = np.r_[np.nan, (np.degrees(np.arctan2(dx, dy)) + 360) % 360]
-            brg[np.r_[True, mmsi[1:] != mmsi[:-1]]] = np.nan
-            course = np.where(np.isfinite(course), course, brg)
+    def _ships(self, sub, p):
+        """The last position of each chunk, shown from the chunk's start to the next chunk's start, pointing along
+        its course; is_last marks the vessel's very last one (labelled)."""
+        mmsi, tt, n = sub['mmsi'], sub['t'], len(sub['mmsi'])
+        ci = p.ends - 1
+        c_end_t = np.where(p.next_same, tt[np.minimum(p.ends, n - 1)] if n else p.ends, tt[ci] if n else p.ends)
+        is_last = np.zeros(len(p.starts), dtype=np.int64)
+        if len(p.starts):
+            is_last[np.r_[mmsi[p.starts[1:]] != mmsi[p.starts[:-1]], True]] = 1
+        course = _course(sub)
+        rows = zip(mmsi[ci].tolist(), self._names(mmsi[ci]), tt[ci].tolist(), _finite(sub['sog'][ci]),
+                   _finite(course[ci]), _finite(sub['heading'][ci]), is_last.tolist(), tt[p.starts].tolist(),
+                   c_end_t.tolist())
+        return _features(self._ensure('ships').fields(), _point_wkb(sub['lon'][ci], sub['lat'][ci]), rows)
 
-        def nn(a):
-            return [None if not math.isfinite(x) else x for x in a.tolist()]
-
-        sh_rows = zip(mmsi[ci].tolist(), (name_of.get(int(m), '') for m in mmsi[ci].tolist()),
-                      tt[ci].tolist(), nn(sog[ci]), nn(course[ci]), nn(hdg[ci]),
-                      is_last.tolist(), tt[starts].tolist(), c_end_t.tolist())
-        ship_feats = _features(self._ensure('ships').fields(), _point_wkb(lon[ci], lat[ci]), sh_rows)
-
-        # dark periods
+    def _gaps(self, sub, min_gap_s):
+        """Dark periods: a line from the last fix to the reappearance, labelled with its duration."""
+        mmsi, tt, lon, lat = sub['mmsi'], sub['t'], sub['lon'], sub['lat']
         gaps = find_gaps(mmsi, tt, lon, lat, min_gap_s)
         i0, i1 = gaps['i0'], gaps['i1']
-        gw = _line_wkb(np.c_[lon[i0], lon[i1]].ravel(), np.c_[lat[i0], lat[i1]].ravel(),
-                       np.arange(len(i0)) * 2, np.full(len(i0), 2, dtype=np.int64)) if len(i0) else []
-        g_rows = zip(mmsi[i0].tolist(), (name_of.get(int(m), '') for m in mmsi[i0].tolist()),
-                     tt[i0].tolist(), tt[i1].tolist(),
-                     gaps['hours'].tolist(), gaps['distance_nm'].tolist(), gaps['implied_speed_kn'].tolist(),
-                     (duration_text(h) for h in gaps['hours'].tolist()))
-        gap_feats = _features(self._ensure('gaps').fields(), gw, g_rows)
-        out['gaps'] = len(gap_feats)
+        wkbs = _line_wkb(np.c_[lon[i0], lon[i1]].ravel(), np.c_[lat[i0], lat[i1]].ravel(),
+                         np.arange(len(i0)) * 2, np.full(len(i0), 2, dtype=np.int64)) if len(i0) else []
+        rows = zip(mmsi[i0].tolist(), self._names(mmsi[i0]), tt[i0].tolist(), tt[i1].tolist(),
+                   gaps['hours'].tolist(), gaps['distance_nm'].tolist(), gaps['implied_speed_kn'].tolist(),
+                   (duration_text(h) for h in gaps['hours'].tolist()))
+        return _features(self._ensure('gaps').fields(), wkbs, rows)
 
-        # port calls at sites
-        call_feats = []
-        if sites and n:
-            polys = [s['parts'] for s in sites]
-            site_idx = site_index_of_points(lon, lat, polys)
-            calls = port_calls(mmsi, tt, site_idx, min_stay_s, merge_gap_s=3600)
-            k = len(calls['mmsi'])
-            if k:
-                a, b = calls['i0'], calls['i1'] + 1
-                csum_x = np.r_[0, np.cumsum(lon)]
-                csum_y = np.r_[0, np.cumsum(lat)]
-                cx = (csum_x[b] - csum_x[a]) / (b - a)
-                cy = (csum_y[b] - csum_y[a]) / (b - a)
-                c_rows = zip(calls['mmsi'].tolist(), (name_of.get(int(m), '') for m in calls['mmsi'].tolist()),
-                             (sites[s]['name'] for s in calls['site'].tolist()),
-                             calls['arrive'].tolist(), calls['depart'].tolist(),
-                             ((calls['depart'] - calls['arrive']) / 3600.0).tolist(), calls['points'].tolist())
-                call_feats = _features(self._ensure('calls').fields(), _point_wkb(cx, cy), c_rows)
-        out['calls'] = len(call_feats)
+    def _calls(self, sub, sites, min_stay_s):
+        """Port calls at the sites (dicts of name and polygon parts), at the mean position of the stay."""
+        mmsi, tt, lon, lat = sub['mmsi'], sub['t'], sub['lon'], sub['lat']
+        if not sites or not len(mmsi):
+            return []
+        site_idx = site_index_of_points(lon, lat, [s['parts'] for s in sites])
+        calls = port_calls(mmsi, tt, site_idx, min_stay_s, merge_gap_s=3600)
+        if not len(calls['mmsi']):
+            return []
+        a, b = calls['i0'], calls['i1'] + 1
+        csum_x, csum_y = np.r_[0, np.cumsum(lon)], np.r_[0, np.cumsum(lat)]
+        cx, cy = (csum_x[b] - csum_x[a]) / (b - a), (csum_y[b] - csum_y[a]) / (b - a)
+        rows = zip(calls['mmsi'].tolist(), self._names(calls['mmsi']),
+                   (sites[s]['name'] for s in calls['site'].tolist()), calls['arrive'].tolist(),
+                   calls['depart'].tolist(), ((calls['depart'] - calls['arrive']) / 3600.0).tolist(),
+                   calls['points'].tolist())
+        return _features(self._ensure('calls').fields(), _point_wkb(cx, cy), rows)
 
-        # positions, on demand (thinned past MAX_POSITIONS)
-        pos_feats = []
-        if show_positions and n:
-            step = max(1, int(math.ceil(n / MAX_POSITIONS)))
-            sel = np.arange(0, n, step)
-            p_rows = zip(mmsi[sel].tolist(), tt[sel].tolist(), nn(sog[sel]), nn(cog[sel]), nn(hdg[sel]))
-            pos_feats = _features(self._ensure('positions').fields(), _point_wkb(lon[sel], lat[sel]), p_rows)
-            out['positions_step'] = step
-        t_build = time.perf_counter()
+    def _positions(self, sub):
+        """Every position (every k-th past MAX_POSITIONS)."""
+        n = len(sub['mmsi'])
+        if not n:
+            return []
+        sel = np.arange(0, n, _thinning(n))
+        rows = zip(sub['mmsi'][sel].tolist(), sub['t'][sel].tolist(), _finite(sub['sog'][sel]),
+                   _finite(sub['cog'][sel]), _finite(sub['heading'][sel]))
+        return _features(self._ensure('positions').fields(), _point_wkb(sub['lon'][sel], sub['lat'][sel]), rows)
 
-        vessel_ids = data.v_mmsi
-        for key, feats in (('tracks', track_feats), ('ships', ship_feats), ('gaps', gap_feats),
-                           ('calls', call_feats), ('positions', pos_feats)):
-            lyr = self.layer(key)
-            if lyr is None and not feats:
+    def _fill(self, feats, vessel_ids, show_positions):
+        """Replace each layer's features; a new renderer only for new data; no positions layer unless asked."""
+        for key, fs in feats.items():
+            if self.layer(key) is None and not fs:
                 continue
             if key == 'positions' and not show_positions:
                 self.remove_layer('positions')
@@ -502,19 +583,12 @@ class Overlay:
             lyr = self._ensure(key)
             pr = lyr.dataProvider()
             pr.truncate()
-            pr.addFeatures(feats)
+            pr.addFeatures(fs)
             lyr.updateExtents()
             if lyr.customProperty('cargowatch/renderer') != self._generation:
                 lyr.setRenderer(self._renderer(key, vessel_ids))
                 lyr.setCustomProperty('cargowatch/renderer', self._generation)
             lyr.triggerRepaint()
-        self.extent_range = (int(lo), int(hi))
-        toc = time.perf_counter()
-        out.update(tracks=len(track_feats), ships=len(ship_feats), chunk_s=self.chunk_s,
-                   seconds_filter=t_read - tic, seconds_features=t_build - t_read, seconds_layers=toc - t_build,
-                   seconds=toc - tic)
-        self.stats = out
-        return out
 
     def set_hidden(self, hidden):
         """Show/hide vessels (set of mmsi to hide) by switching renderer categories; no rebuild."""
@@ -540,9 +614,7 @@ class Overlay:
             r = lyr.renderer()
             i = r.categoryIndexForValue(int(mmsi))
             if i >= 0:
-                maker = {'tracks': track_symbol, 'ships': ship_symbol, 'positions': position_symbol,
-                         'calls': call_symbol}[key]
-                r.updateCategorySymbol(i, maker(QColor(color)))
+                r.updateCategorySymbol(i, SYMBOLS[key](QColor(color)))
                 lyr.triggerRepaint()
 
     def remove_layer(self, key):

@@ -7,7 +7,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QDate
 from qgis.PyQt.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                  QLineEdit, QPlainTextEdit, QSpinBox)
 
-from .site_store import KINDS
+from ..core.site_store import KINDS
 
 
 def tr(text):
@@ -24,7 +24,10 @@ class _Form(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
-    def finish_layout(self):
+    def add_rows(self, *rows):
+        """(label, widget) rows, then Save/Cancel."""
+        for label, widget in rows:
+            self.form.addRow(label, widget)
         self.form.addRow(self.buttons)
 
     def accept(self):
@@ -48,11 +51,8 @@ class SiteForm(_Form):
         self.country.setPlaceholderText(tr('ISO code or name'))
         self.notes = QPlainTextEdit(v.get('notes', ''))
         self.notes.setFixedHeight(70)
-        self.form.addRow(tr('Name'), self.name)
-        self.form.addRow(tr('Kind'), self.kind)
-        self.form.addRow(tr('Country'), self.country)
-        self.form.addRow(tr('Notes'), self.notes)
-        self.finish_layout()
+        self.add_rows((tr('Name'), self.name), (tr('Kind'), self.kind), (tr('Country'), self.country),
+                      (tr('Notes'), self.notes))
 
     def values(self):
         return {'name': self.name.text().strip(), 'kind': self.kind.currentText().strip(),
@@ -97,13 +97,8 @@ class ObservationForm(_Form):
         self.source = QLineEdit(v.get('source', ''))
         self.source.setPlaceholderText(tr('image, provider, algorithm…'))
         self.note = QLineEdit(v.get('note', ''))
-        self.form.addRow(tr('Date'), self.date)
-        self.form.addRow(tr('Containers'), self.containers)
-        self.form.addRow(tr('TEU'), self.teu)
-        self.form.addRow(tr('Pits'), self.pits)
-        self.form.addRow(tr('Source'), self.source)
-        self.form.addRow(tr('Note'), self.note)
-        self.finish_layout()
+        self.add_rows((tr('Date'), self.date), (tr('Containers'), self.containers), (tr('TEU'), self.teu),
+                      (tr('Pits'), self.pits), (tr('Source'), self.source), (tr('Note'), self.note))
 
     def values(self):
         return {'date': self.date.date().toString('yyyy-MM-dd'), 'containers': _spin_value(self.containers),
