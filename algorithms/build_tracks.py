@@ -6,8 +6,9 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 
 from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
-from .ais_layers import (WGS84, add_position_inputs, duration_param, positions_from, set_temporal, utc_datetime,
-                         vessel_name)
+from .ais_layers import WGS84, add_position_inputs, duration_param, positions_from, set_temporal, vessel_name
+from ..core.ais.defaults import DEFAULTS
+from ..layers.ais import utc_datetime
 from ..core import tracks
 
 class BuildTracks(CargoWatchAlgorithm):
@@ -27,7 +28,7 @@ class BuildTracks(CargoWatchAlgorithm):
 
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')
-        duration_param(self, 'MAX_GAP', 'Maximum gap within a track', 12,
+        duration_param(self, 'MAX_GAP', 'Maximum gap within a track', DEFAULTS.track_split_s,
                        'A longer time without positions starts a new segment.')
         p = QgsProcessingParameterNumber('MIN_POINTS', self.tr('Minimum points per segment'),
                                          Q.INTEGER, 2, minValue=2)

@@ -99,7 +99,7 @@ def main():
     assert layer.isValid() and layer.featureCount() == n, layer.featureCount()
     QgsProject.instance().addMapLayer(layer)
     dock = CargoWatchDock(iface)
-    from cargowatch.ui.ais_source import read_ais_layer
+    from cargowatch.layers.ais import read_ais_layer
     timed('read the layer into numpy (OGR Arrow)', lambda: read_ais_layer(layer), res)
     timed('dock.load_layer: read + vessel list + full overlay', lambda: dock.load_layer(layer), res)
     s = dock.last_stats

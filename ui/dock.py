@@ -19,7 +19,8 @@ from qgis.PyQt.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, Q
 
 from . import run_results
 from ..core.errors import Cancelled
-from .ais_source import AisLayerError, LayerReader
+from ..core.ais.defaults import DEFAULTS
+from ..layers.ais import AisLayerError, LayerReader
 from .chart import SiteChart
 from ..compat import qenum
 from .compat import GEOM_POINT, GEOM_POLYGON, wgs84
@@ -286,7 +287,7 @@ class CargoWatchDock(QgsDockWidget):
         self.gap_hours = QDoubleSpinBox()
         self.gap_hours.setRange(0.05, 720)
         self.gap_hours.setDecimals(2)
-        self.gap_hours.setValue(6.0)
+        self.gap_hours.setValue(DEFAULTS.gap_s / 3600)
         self.gap_hours.setSuffix(' h')
         self.gap_hours.setToolTip(tr('Time without positions that counts as a dark period (also breaks tracks)'))
         self.gap_hours.valueChanged.connect(self._schedule_refresh)

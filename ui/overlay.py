@@ -27,6 +27,7 @@ from ..core.gaps import find_gaps
 from ..compat import qenum
 from ..core.geo import site_index_of_points
 from ..core.tracks import segment_ids, take
+from ..core.ais.defaults import DEFAULTS
 from ..core.voyages import port_calls
 
 GROUP_NAME = 'CargoWatch'
@@ -369,8 +370,8 @@ class Overlay:
 
     # --- building ---------------------------------------------------------------------------------
 
-    def rebuild(self, data, t0=None, t1=None, min_gap_s=6 * 3600, show_positions=False, sites=None,
-                min_stay_s=1800):
+    def rebuild(self, data, t0=None, t1=None, min_gap_s=DEFAULTS.gap_s, show_positions=False, sites=None,
+                min_stay_s=DEFAULTS.min_stay_s):
         """Rebuild every overlay layer from AisData within [t0, t1] (unix s, inclusive). Returns stats."""
         tic = time.perf_counter()
         if data is not self._data:
@@ -465,7 +466,7 @@ class Overlay:
         if sites and n:
             polys = [s['parts'] for s in sites]
             site_idx = site_index_of_points(lon, lat, polys)
-            calls = port_calls(mmsi, tt, site_idx, min_stay_s, merge_gap_s=3600)
+            calls = port_calls(mmsi, tt, site_idx, min_stay_s, split_gap_s=min_gap_s)
             k = len(calls['mmsi'])
             if k:
                 a, b = calls['i0'], calls['i1'] + 1
