@@ -6,7 +6,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
 from .ais_layers import (WGS84, add_position_inputs, add_site_inputs, duration_param, positions_from,
-                         read_sites, set_temporal, vessel_name)
+                         read_sites, set_temporal, store_utc_zone, vessel_name)
 from ..core.ais.defaults import DEFAULTS
 from ..layers.ais import utc_datetime
 from ..core import gaps as core_gaps
@@ -92,5 +92,7 @@ class DetectGaps(CargoWatchAlgorithm):
                 attrs += [sites['names'][j0[k]], float(d0[k, j0[k]]), sites['names'][j1[k]], float(d1[k, j1[k]])]
             f.setAttributes(attrs)
             sink.addFeature(f, Q.FAST_INSERT)
+        del sink
+        store_utc_zone(dest)
         set_temporal(context, dest, 'start', 'end')
         return {'OUTPUT': dest, 'GAP_COUNT': n}
