@@ -113,7 +113,7 @@ def main():
     timed('refresh, one day', dock.refresh, res)
     dock.reset_time()
     dock.show_positions.setChecked(True)
-    timed('refresh with positions (thinned to 300k)', dock.refresh, res)
+    timed('refresh with positions (thinned past 30k)', dock.refresh, res)
     dock.show_positions.setChecked(False)
     dock.refresh()
     half = [int(m) for m in dock.data.v_mmsi[::2]]

@@ -92,3 +92,25 @@ def test_utc_datetime_carries_its_zone():
     d = utc_datetime(1710014400)
     assert d.timeSpec() == Qt.TimeSpec.UTC
     assert d.toString(Qt.DateFormat.ISODate) == '2024-03-09T20:00:00Z'
+
+
+def test_dock_positions_thinned_to_cells_not_dropped():
+    """Past MAX_POSITIONS the dock draws one dot per grid cell (the latest): every cell a shown vessel visited
+    keeps a dot, hidden vessels give none, and a small layer keeps every position."""
+    from cargowatch.ui.overlay import MAX_POSITIONS, POSITION_CELLS, thin_positions
+    rng = np.random.default_rng(3)
+    n = 200_000
+    mmsi = np.repeat(np.array([273000001, 273000002, 273000003]), [n // 2, n // 4, n - n // 2 - n // 4])
+    lon = 120 + np.cumsum(rng.normal(0, 0.01, n))
+    lat = 30 + np.cumsum(rng.normal(0, 0.01, n))
+    assert thin_positions(lon[:1000], lat[:1000], mmsi[:1000]).tolist() == list(range(1000))
+    sel = thin_positions(lon, lat, mmsi, {273000003})
+    shown = np.flatnonzero(mmsi != 273000003)
+    assert 0 < len(sel) <= MAX_POSITIONS and np.all(np.diff(sel) > 0)
+    assert not np.isin(sel, np.flatnonzero(mmsi == 273000003)).any()
+    x, y = lon[shown], lat[shown]
+    cell = max(x.max() - x.min(), y.max() - y.min()) / POSITION_CELLS
+    cells = {(int(a), int(b)) for a, b in zip((x - x.min()) // cell, (y - y.min()) // cell)}
+    got = {(int(a), int(b)) for a, b in zip((lon[sel] - x.min()) // cell, (lat[sel] - y.min()) // cell)}
+    assert len(shown) > MAX_POSITIONS >= len(cells)  # thinned by cells, no stepping needed: all cells kept
+    assert got == cells

@@ -24,7 +24,7 @@ from qgis.PyQt.QtGui import QColor, QFont
 
 from ..algorithms.base import qfield
 from ..core.gaps import find_gaps
-from ..compat import qenum
+from ..compat import Q, qenum
 from ..core.geo import site_index_of_points
 from ..core.tracks import segment_ids, take
 from ..core.ais.defaults import DEFAULTS
@@ -47,7 +47,11 @@ def label_placement(name):
     return qenum('Qgis.LabelPlacement.' + name, 'QgsPalLayerSettings.' + name)
 
 
-MAX_POSITIONS = 300_000
+# positions layer: each dot is a QgsFeature (~12 us to build and add): past MAX_POSITIONS in the time range,
+# one dot per cell of a POSITION_CELLS grid across the data (~4 px on a 1200 px canvas: the dot's own size,
+# so the picture hardly changes), then every k-th if still too many
+MAX_POSITIONS = 30_000
+POSITION_CELLS = 300
 PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#17becf', '#e377c2', '#8c564b', '#bcbd22',
            '#0b5394', '#e69138', '#38761d', '#674ea7', '#45818e', '#a64d79', '#7f6000', '#3d85c6',
            '#6aa84f', '#b45f06', '#351c75', '#0097a7']
@@ -77,19 +81,14 @@ def _qdt(t):
 
 def _line_wkb(x, y, starts, lens):
     """WKB LineStrings for vertex runs [starts[i], starts[i]+lens[i]) of x/y, one bytes object each."""
-    total = int(lens.sum())
-    if total == 0:
+    if len(lens) == 0 or int(lens.sum()) == 0:
         return []
-    idx = np.repeat(starts - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(total)
-    xy = np.empty((total, 2), dtype='<f8')
-    xy[:, 0] = x[idx]
-    xy[:, 1] = y[idx]
+    xy = np.empty((len(x), 2), dtype='<f8')  # the runs are slices of x/y: interleaved once, cut per line
+    xy[:, 0] = x
+    xy[:, 1] = y
     raw = xy.tobytes()
-    offs = np.r_[0, np.cumsum(lens)] * 16
-    out = []
-    for k, n in enumerate(lens.tolist()):
-        out.append(b'\x01\x02\x00\x00\x00' + int(n).to_bytes(4, 'little') + raw[offs[k]:offs[k + 1]])
-    return out
+    return [b'\x01\x02\x00\x00\x00' + n.to_bytes(4, 'little') + raw[16 * s:16 * (s + n)]
+            for s, n in zip(starts.tolist(), lens.tolist())]
 
 
 def _point_wkb(x, y):
@@ -100,6 +99,22 @@ def _point_wkb(x, y):
     a['y'] = y
     raw = a.tobytes()
     return [raw[21 * i:21 * i + 21] for i in range(len(x))]
+
+
+def thin_positions(lon, lat, mmsi, hidden=()):
+    """Indices of the positions to draw: every position of the shown vessels up to MAX_POSITIONS; past it the
+    latest one in each cell of a POSITION_CELLS grid across their extent, then every k-th."""
+    sel = np.flatnonzero(~np.isin(mmsi, np.fromiter(hidden, dtype=np.int64))) if hidden else np.arange(len(lon))
+    if len(sel) <= MAX_POSITIONS:
+        return sel
+    x, y = lon[sel], lat[sel]
+    cell = max(float(x.max() - x.min()), float(y.max() - y.min()), 1e-9) / POSITION_CELLS
+    cx = ((x - x.min()) / cell).astype(np.int64)
+    cy = ((y - y.min()) / cell).astype(np.int64)
+    key = cx * (POSITION_CELLS + 2) + cy
+    _u, last = np.unique(key[::-1], return_index=True)
+    sel = np.sort(sel[len(sel) - 1 - last])
+    return sel[::max(1, int(math.ceil(len(sel) / MAX_POSITIONS)))]
 
 
 def _features(fields, wkbs, rows):
@@ -278,6 +293,7 @@ class Overlay:
         self.stats = {}
         self._data = None
         self._generation = 0  # renderers are rebuilt only for new data (their categories are the vessels)
+        self._applied = {}  # layer key -> (renderer, (generation, hidden)) set_hidden last applied
 
     # --- layer tree -------------------------------------------------------------------------------
 
@@ -395,8 +411,8 @@ class Overlay:
         out_vessels = int(np.count_nonzero(np.diff(mmsi)) + 1) if n else 0
         out = {'positions': n, 'vessels': out_vessels}
         # chunk length: about 60 animation steps over the range, rounded to a friendly duration
-        # (and at most ~30,000 pieces in all: fewer steps for big fleets)
-        n_steps = int(np.clip(30000 / max(1, out_vessels), 12, 60))
+        # (and at most ~12,000 pieces in all, each a track line and a ship marker: fewer steps for big fleets)
+        n_steps = int(np.clip(12000 / max(1, out_vessels), 12, 60))
         steps = [60, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400]
         self.chunk_s = next((s for s in steps if span / s <= n_steps), 86400)
         name_of = self.names
@@ -431,21 +447,20 @@ class Overlay:
         if len(starts):
             newv = np.r_[mmsi[starts[1:]] != mmsi[starts[:-1]], True]
             is_last[newv] = 1
-        sog, cog, hdg = (sub[k].astype(np.float64) for k in ('sog', 'cog', 'heading'))
-        # course for markers: reported COG, else bearing from the previous position
-        course = cog.copy()
-        if n > 1:
-            dx = np.diff(lon) * np.cos(np.radians(lat[1:]))
-            dy = np.diff(lat)
-            brg = np.r_[np.nan, (np.degrees(np.arctan2(dx, dy)) + 360) % 360]
-            brg[np.r_[True, mmsi[1:] != mmsi[:-1]]] = np.nan
-            course = np.where(np.isfinite(course), course, brg)
+        sog, cog, hdg = (sub[k] for k in ('sog', 'cog', 'heading'))  # float32, read at the rows drawn
+        # course for markers: reported COG, else bearing from the previous position (at the markers only)
+        course = cog[ci].astype(np.float64)
+        prev = np.maximum(ci - 1, 0)
+        dx = (lon[ci] - lon[prev]) * np.cos(np.radians(lat[ci]))
+        brg = (np.degrees(np.arctan2(dx, lat[ci] - lat[prev])) + 360) % 360
+        brg[(ci == 0) | (mmsi[prev] != mmsi[ci])] = np.nan
+        course = np.where(np.isfinite(course), course, brg)
 
         def nn(a):
             return [None if not math.isfinite(x) else x for x in a.tolist()]
 
         sh_rows = zip(mmsi[ci].tolist(), (name_of.get(int(m), '') for m in mmsi[ci].tolist()),
-                      tt[ci].tolist(), nn(sog[ci]), nn(course[ci]), nn(hdg[ci]),
+                      tt[ci].tolist(), nn(sog[ci]), nn(course), nn(hdg[ci]),
                       is_last.tolist(), tt[starts].tolist(), c_end_t.tolist())
         ship_feats = _features(self._ensure('ships').fields(), _point_wkb(lon[ci], lat[ci]), sh_rows)
 
@@ -484,11 +499,10 @@ class Overlay:
         # positions, on demand (thinned past MAX_POSITIONS)
         pos_feats = []
         if show_positions and n:
-            step = max(1, int(math.ceil(n / MAX_POSITIONS)))
-            sel = np.arange(0, n, step)
+            sel = thin_positions(lon, lat, mmsi, self.hidden)
             p_rows = zip(mmsi[sel].tolist(), tt[sel].tolist(), nn(sog[sel]), nn(cog[sel]), nn(hdg[sel]))
             pos_feats = _features(self._ensure('positions').fields(), _point_wkb(lon[sel], lat[sel]), p_rows)
-            out['positions_step'] = step
+            out['positions_shown'] = len(sel)
         t_build = time.perf_counter()
 
         vessel_ids = data.v_mmsi
@@ -503,7 +517,7 @@ class Overlay:
             lyr = self._ensure(key)
             pr = lyr.dataProvider()
             pr.truncate()
-            pr.addFeatures(feats)
+            pr.addFeatures(feats, Q.FAST_INSERT)
             lyr.updateExtents()
             if lyr.customProperty('cargowatch/renderer') != self._generation:
                 lyr.setRenderer(self._renderer(key, vessel_ids))
@@ -525,6 +539,10 @@ class Overlay:
             if lyr is None or not isinstance(lyr.renderer(), QgsCategorizedSymbolRenderer):
                 continue
             r = lyr.renderer()
+            state = (self._generation, frozenset(self.hidden))
+            if self._applied.get(key) == (id(r), state):  # this renderer shows these vessels already
+                continue
+            self._applied[key] = (id(r), state)
             for i, cat in enumerate(r.categories()):
                 on = int(cat.value()) not in self.hidden
                 if cat.renderState() != on:
