@@ -167,22 +167,11 @@ def _main(folder):
     from cargowatch.provider import CargoWatchProvider
     provider = CargoWatchProvider()  # kept referenced: the registry does not own a Python provider
     QgsApplication.processingRegistry().addProvider(provider)
+    from types import SimpleNamespace
     from qgis.gui import QgsMapCanvas, QgsMessageBar
     from cargowatch.ui.dock import CargoWatchDock
-    canvas = QgsMapCanvas()
-    bar = QgsMessageBar()
-
-    class Iface:  # what the dock uses of QgisInterface
-        def mapCanvas(self):  # noqa: N802
-            return canvas
-
-        def messageBar(self):  # noqa: N802
-            return bar
-
-        def mainWindow(self):  # noqa: N802
-            return None
-
-    dock = CargoWatchDock(Iface())
+    canvas, bar = QgsMapCanvas(), QgsMessageBar()  # what the dock uses of QgisInterface
+    dock = CargoWatchDock(SimpleNamespace(mapCanvas=lambda: canvas, messageBar=lambda: bar, mainWindow=lambda: None))
     out = report(folder, dock)
     dock.close_and_cleanup()
     print(json.dumps(out))
