@@ -210,7 +210,7 @@ class LayerReader:
         """-> (core RawRows, static, number of features read)."""
         cols = _read_ogr(self.fast, self.roles) if self.fast is not None else None
         self.path = 'arrow'
-        if cols is None:
+        if cols is None or (self.count >= 0 and len(cols['x']) != self.count):  # not what QGIS shows: slow path
             self.path = 'features'
             cols = _read_features(self.source, self.roles, self.count, progress, cancelled)
         if self.crs_wkt:

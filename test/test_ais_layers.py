@@ -114,3 +114,19 @@ def test_dock_positions_thinned_to_cells_not_dropped():
     got = {(int(a), int(b)) for a, b in zip((lon[sel] - x.min()) // cell, (lat[sel] - y.min()) // cell)}
     assert len(shown) > MAX_POSITIONS >= len(cells)  # thinned by cells, no stepping needed: all cells kept
     assert got == cells
+
+
+def test_filtered_layer_reads_only_its_features(tmp_path):
+    """A GeoPackage layer with a subset string: the fast path applies the same filter as QGIS."""
+    from qgis.core import QgsVectorLayer
+    from cargowatch.layers.ais import LayerReader
+    path = forms.write_gpkg(tmp_path / 'f.gpkg', 3857)
+    layer = QgsVectorLayer(path + '|layername=positions', 'filtered', 'ogr')
+    assert layer.setSubsetString('"mmsi" = 273000003')
+    fast = LayerReader(layer)
+    res = fast.read()
+    slow = LayerReader(layer)
+    slow.fast = None
+    assert fast.path == 'arrow' and res.rows_read == 25 == layer.featureCount()
+    assert set(res.cols['mmsi'].tolist()) == {273000003}
+    assert np.array_equal(res.cols['t'], slow.read().cols['t'])
