@@ -66,11 +66,11 @@ def test_fast_and_feature_paths_give_identical_columns(name, tmp_path):
 
 def test_bad_rows_are_counted_not_fatal(tmp_path):
     """A memory layer with a row without time and one without MMSI: skipped and counted, the rest read."""
-    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsPointXY, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer
+    from cargowatch.algorithms.base import qfield
     from cargowatch.layers.ais import LayerReader
     lyr = QgsVectorLayer('Point?crs=EPSG:4326', 'bad', 'memory')
-    lyr.dataProvider().addAttributes([QgsField('MMSI', QVariant.LongLong), QgsField('BaseDateTime', QVariant.String)])
+    lyr.dataProvider().addAttributes([qfield('MMSI', 'long'), qfield('BaseDateTime', 'string')])
     lyr.updateFields()
     feats = []
     for m, t in ((273000001, '2024-01-01T00:00:00Z'), (273000001, None), (None, '2024-01-01T01:00:00Z'),
