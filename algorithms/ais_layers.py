@@ -1,30 +1,23 @@
-"""Point-layer I/O shared by the AIS algorithms: a QGIS layer read into core position columns (OGR Arrow
-fast path for file layers, feature by feature otherwise), UTC datetimes, temporal set-up of outputs, and the
-bulk GeoPackage writer of importais, and the parameters every AIS algorithm shares (positions, sites,
-durations). No algorithm here."""
+"""Processing-side helpers shared by the AIS algorithms: reading a point-layer parameter (through
+layers/ais.py, the dock's reader), the parameters every AIS algorithm shares (positions, sites, durations with
+the defaults of core.ais.defaults), temporal set-up of outputs and the bulk GeoPackage writer of importais.
+No algorithm here."""
 import os
 
 import numpy as np
-from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeatureRequest, QgsFields,
-                       QgsGeometry, QgsProcessing, QgsProcessingException, QgsProcessingFeatureSourceDefinition,
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFields, QgsGeometry,
+                       QgsProcessing, QgsProcessingException, QgsProcessingFeatureSourceDefinition,
                        QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputLayerDefinition,
                        QgsProcessingParameterDuration, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingUtils, QgsProperty, QgsProviderRegistry,
-                       QgsVectorLayer, QgsWkbTypes)
-from qgis.PyQt.QtCore import QDateTime, QTimeZone
+                       QgsProcessingParameterField, QgsProcessingUtils, QgsProperty, QgsVectorLayer)
 
 from .base import progress_cb, qfield
 from ..compat import Q
-from ..core import ais_io, geo, ogr_columns
+from ..core import geo
 from ..core.errors import CargoWatchError
+from ..layers.ais import WGS84, AisLayerError, LayerReader
 
-WGS84 = 'EPSG:4326'
 _KEEP = []  # layer post-processors must outlive processAlgorithm
-
-
-def utc_datetime(t):
-    """Unix seconds -> QDateTime in UTC."""
-    return QDateTime.fromSecsSinceEpoch(int(t), QTimeZone.utc())
 
 
 def position_fields():
@@ -72,178 +65,32 @@ def site_param_help():
 
 
 # --------------------------------------------------------------------------------------- reading layers
-def _field_index(names, wanted, role):
-    """Index of the field for a role: the one given by the user, or one of the recognised names."""
-    low = [n.lower() for n in names]
-    if wanted:
-        if wanted.lower() not in low:
-            raise CargoWatchError('the field {!r} is not in the layer (fields: {})'.format(wanted, ', '.join(names)))
-        return low.index(wanted.lower())
-    _layout, auto = ais_io.detect_layout(names)
-    return auto.get(role)
-
-
-def _time_ms(values):
-    """Time values of a layer (QDateTime, QDate, str, numbers, numpy datetime64/bytes) -> (ms int64, ok)."""
-    values = np.asarray(values)
-    if values.dtype.kind != 'O':
-        return ais_io.times_ms(values)
-    out = np.zeros(len(values), dtype=np.int64)
-    ok = np.zeros(len(values), dtype=bool)
-    rest = []
-    for i, v in enumerate(values):
-        if isinstance(v, QDateTime):
-            if v.isValid():
-                out[i] = v.toMSecsSinceEpoch()
-                ok[i] = True
-        elif hasattr(v, 'isValid') and hasattr(v, 'toJulianDay'):  # QDate
-            if v.isValid():
-                out[i] = (v.toJulianDay() - 2440588) * 86400000
-                ok[i] = True
-        elif v is not None and str(v) not in ('', 'NULL'):
-            rest.append(i)
-    if rest:
-        rest = np.asarray(rest)
-        out[rest], ok[rest] = ais_io.times_ms(values[rest])
-    return out, ok
-
-
-def _arrow_columns(layer, roles):
-    """Whole-layer columns (role -> values, x, y, fid) through OGR's Arrow stream, or None when not possible."""
-    parts = QgsProviderRegistry.instance().decodeUri('ogr', layer.source())
-    path = parts.get('path')
-    if not path or not os.path.isfile(path):
-        return None
-    try:
-        got = ogr_columns.read_points(path, list(roles.values()), parts.get('layerName'), parts.get('layerId'))
-    except Exception:  # any Arrow trouble: the slow path is always right
-        return None
-    if got is not None:
-        for role, fname in roles.items():
-            got[role] = got[fname]
-    return got
-
-
-def read_layer_columns(alg, parameters, name, context, feedback, user_fields=None, progress=None):
-    """A point layer -> (RawRows, static, n_features, fmt). Coordinates in WGS84.
-
-    user_fields: role -> field name (empty = recognised names: mmsi/ssvid, time/timestamp/basedatetime...).
-    """
+def layer_reader(alg, parameters, name, context, user_fields=None):
+    """The LayerReader (layers/ais.py, the dock's too) of a point-layer parameter; QgsProcessingException
+    with the reason when it is not a layer of AIS positions."""
     source = alg.parameterAsSource(parameters, name, context)
     if source is None:
         raise QgsProcessingException(alg.tr('{}: the point layer could not be loaded.').format(name))
-    if QgsWkbTypes.geometryType(source.wkbType()) != Q.POINT_GEOMETRY:
-        raise QgsProcessingException(alg.tr('{}: the layer must hold points (AIS positions).').format(name))
-    names = [f.name() for f in source.fields()]
-    roles = {}
-    try:
-        for role in ais_io.ROLES:
-            if role in ('lat', 'lon'):
-                continue
-            idx = _field_index(names, (user_fields or {}).get(role), role)
-            if idx is not None:
-                roles[role] = names[idx]
-    except CargoWatchError as e:
-        raise QgsProcessingException(str(e))
-    for role in ('mmsi', 'time'):
-        if role not in roles:
-            raise QgsProcessingException(alg.tr(
-                'Cannot tell which field holds the {} (fields: {}); set the {} field parameter.').format(
-                role.upper() if role == 'mmsi' else 'time', ', '.join(names), role.upper()))
-    crs = source.sourceCrs()
-    wgs = QgsCoordinateReferenceSystem(WGS84)
-    cols = None
     value = parameters.get(name)
-    selected = isinstance(value, QgsProcessingFeatureSourceDefinition) and value.selectedFeaturesOnly
-    layer = alg.parameterAsVectorLayer(parameters, name, context)
-    if (layer is not None and layer.providerType() == 'ogr' and not layer.subsetString() and not selected
-            and not layer.isModified() and crs.authid() == WGS84):
-        cols = _arrow_columns(layer, roles)
-        if cols is not None:
-            feedback.pushInfo(alg.tr('Read {} features through OGR Arrow.').format(len(cols['x'])))
-    if cols is None:
-        request = QgsFeatureRequest()
-        request.setSubsetOfAttributes([names.index(f) for f in roles.values()])
-        if crs != wgs:
-            request.setDestinationCrs(wgs, context.transformContext())
-        total = source.featureCount() or 1
-        lists = {k: [] for k in list(roles) + ['x', 'y', 'fid']}
-        fidx = {role: names.index(f) for role, f in roles.items()}
-        for i, f in enumerate(source.getFeatures(request)):
-            if i % 20000 == 0:
-                if feedback.isCanceled():
-                    raise QgsProcessingException(alg.tr('Cancelled: no output was written.'))
-                if progress:
-                    progress(i / total)
-            attrs = f.attributes()
-            g = f.geometry()
-            if g is None or g.isEmpty():
-                lists['x'].append(np.nan)
-                lists['y'].append(np.nan)
-            else:
-                p = g.constGet()
-                if QgsWkbTypes.isMultiType(g.wkbType()):
-                    p = p.geometryN(0) if p.numGeometries() else None
-                lists['x'].append(p.x() if p is not None else np.nan)
-                lists['y'].append(p.y() if p is not None else np.nan)
-            lists['fid'].append(f.id())
-            for role, k in fidx.items():
-                v = attrs[k]
-                lists[role].append(None if v is None or (hasattr(v, 'isNull') and v.isNull()) else v)
-        cols = {}
-        for k, v in lists.items():
-            cols[k] = np.array(v, dtype=object) if k in roles else np.asarray(v)
-    n = len(cols['x'])
-    raw = ais_io.RawRows()
-    line = np.asarray(cols['fid'], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-    mmsi, bad_m = ais_io._to_mmsi(np.asarray(cols['mmsi'], dtype=object) if cols['mmsi'].dtype.kind == 'O'
-                                  else cols['mmsi'].astype(np.float64))
-    t_ms, ok_t = _time_ms(cols['time'])
-    out = {'mmsi': mmsi, 't_ms': t_ms, 'lon': np.asarray(cols['x'], dtype=np.float64),
-           'lat': np.asarray(cols['y'], dtype=np.float64), 'line': line}
-    for r in ('sog', 'cog', 'heading'):
-        if r in cols:
-            arr = cols[r]
-            out[r] = (ais_io._to_float(arr, np.float32)[0] if arr.dtype.kind == 'O'
-                      else arr.astype(np.float32))
-        else:
-            out[r] = np.full(n, np.nan, np.float32)
-    if 'status' in cols:
-        arr = cols['status']
-        if arr.dtype.kind == 'O':
-            arr = np.array([b'' if v is None else str(v).encode() for v in arr], dtype='S')
-        out['status'] = ais_io._status_codes(arr) if arr.dtype.kind in 'SO' else \
-            np.where((arr >= 0) & (arr <= 15), arr, -1).astype(np.int16)
-    else:
-        out['status'] = np.full(n, -1, np.int16)
-    garbled = bad_m | ~ok_t
-    raw.reject_many(line[garbled], ais_io.R_GARBLED)
-    keep = ~garbled
-    raw.add(**{k: v[keep] for k, v in out.items()})
-    static = {}
-    st = {}
-    for k in ais_io.STATIC_KEYS:
-        if k in cols:
-            arr = np.asarray(cols[k])[keep]
-            if arr.dtype.kind == 'O':  # feature by feature: QVariants, str, None
-                arr = np.array([None if (v is None or str(v) == 'NULL') else
-                                (v.decode('utf-8', 'replace') if isinstance(v, bytes) else str(v)) for v in arr],
-                               dtype=object)
-            st[k] = arr  # Arrow: bytes or numbers, handled vectorised
-    if st:
-        ais_io._static_from_columns(static, mmsi[keep], st)
-    fmt = 'layer {} ({})'.format(source.sourceName(), ', '.join('{}={}'.format(r, f) for r, f in roles.items()))
-    return raw, static, n, fmt
+    subset = isinstance(value, QgsProcessingFeatureSourceDefinition) and (
+        value.selectedFeaturesOnly or getattr(value, 'featureLimit', -1) not in (-1, None))
+    try:
+        return LayerReader(alg.parameterAsVectorLayer(parameters, name, context), source, user_fields,
+                           selected_only=subset)
+    except AisLayerError as e:
+        raise QgsProcessingException(str(e)) from None
 
 
 def read_positions(alg, parameters, name, context, feedback, user_fields=None, progress=None):
     """A point layer of positions -> (cols sorted by mmsi, t; static; notes). Light cleaning only: rows
     without a valid MMSI, time or position are skipped (counted in notes); same-second repeats are dropped."""
-    raw, static, n, fmt = read_layer_columns(alg, parameters, name, context, feedback, user_fields, progress)
-    res = ais_io.import_from_raw(raw, static, fmt, [], max_speed_kn=0)
+    reader = layer_reader(alg, parameters, name, context, user_fields)
+    res = alg.call_core(feedback, reader.read, progress)
+    feedback.pushInfo(alg.tr('Read {} features ({}).').format(
+        res.rows_read, alg.tr('OGR Arrow') if reader.path == 'arrow' else alg.tr('feature by feature')))
     notes = []
     if res.rows_rejected:
-        notes.append('{} of {} positions skipped: {}'.format(res.rows_rejected, n, ', '.join(
+        notes.append('{} of {} positions skipped: {}'.format(res.rows_rejected, res.rows_read, ', '.join(
             '{} {}'.format(v, k) for k, v in res.reasons.items() if v)))
     return res.cols, res.static, notes
 
@@ -272,6 +119,29 @@ def plain_gpkg_path(dest):
     if not isinstance(dest, str) or '|' in dest or not dest.lower().endswith('.gpkg'):
         return None
     return dest if os.path.isfile(dest) else None
+
+
+def store_utc_zone(dest):
+    """Date-times of a GeoPackage output stored with their zone. QGIS 3.22 writes a QDateTime into a GeoPackage
+    without it, even a UTC one ('2024-03-09T20:00:00.000'), which other tools then read as local time: the
+    DATETIME columns of a plain GeoPackage destination get their 'Z' (the values are UTC already). Call it once
+    the sink is closed (``del sink``); other destinations (memory layers, other formats) keep the QDateTime."""
+    from osgeo import gdal, ogr
+    path = plain_gpkg_path(dest)
+    if path is None:
+        return
+    ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_UPDATE)  # OGR's SQLite has the GeoPackage functions
+    if ds is None:
+        return
+    for lyr in [ds.GetLayer(i) for i in range(ds.GetLayerCount())]:
+        defn = lyr.GetLayerDefn()
+        for i in range(defn.GetFieldCount()):
+            if defn.GetFieldDefn(i).GetType() != ogr.OFTDateTime:
+                continue
+            c = '"{}"'.format(defn.GetFieldDefn(i).GetName().replace('"', '""'))
+            ds.ExecuteSQL("UPDATE \"{t}\" SET {c} = {c} || 'Z' WHERE length({c}) IN (19, 23) AND substr({c}, 11, 1) "
+                          "= 'T'".format(t=lyr.GetName().replace('"', '""'), c=c))
+    ds = None
 
 
 def write_gpkg_points(path, cols, static, progress=None, cancelled=None):
@@ -472,9 +342,6 @@ def bulk_load_rtree(con, rtree, ids, x, y):
 # --------------------------------------------------------------------------------------- the algorithm
 
 
-HOUR_MS = 3600 * 1000
-
-
 def add_position_inputs(alg, help_text):
     """INPUT points + optional MMSI/TIME field parameters (shared by the AIS algorithms)."""
     p = QgsProcessingParameterFeatureSource('INPUT', alg.tr('AIS positions'),
@@ -489,8 +356,9 @@ def add_position_inputs(alg, help_text):
         alg.addParameter(p)
 
 
-def duration_param(alg, key, label, hours, help_text):
-    p = QgsProcessingParameterDuration(key, alg.tr(label), defaultValue=hours * HOUR_MS, minValue=0)
+def duration_param(alg, key, label, seconds, help_text):
+    """A duration parameter (milliseconds, shown in hours) defaulting to ``seconds``."""
+    p = QgsProcessingParameterDuration(key, alg.tr(label), defaultValue=seconds * 1000, minValue=0)
     p.setDefaultUnit(Q.HOURS)
     p.setHelp(alg.tr(help_text))
     alg.addParameter(p)

@@ -6,8 +6,10 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 
 from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
-from .ais_layers import (WGS84, add_position_inputs, duration_param, positions_from, set_temporal, utc_datetime,
-                         vessel_name)
+from .ais_layers import (WGS84, add_position_inputs, duration_param, positions_from, set_temporal,
+                         store_utc_zone, vessel_name)
+from ..core.ais.defaults import DEFAULTS
+from ..layers.ais import utc_datetime
 from ..core import tracks
 
 class BuildTracks(CargoWatchAlgorithm):
@@ -27,7 +29,7 @@ class BuildTracks(CargoWatchAlgorithm):
 
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')
-        duration_param(self, 'MAX_GAP', 'Maximum gap within a track', 12,
+        duration_param(self, 'MAX_GAP', 'Maximum gap within a track', DEFAULTS.track_split_s,
                        'A longer time without positions starts a new segment.')
         p = QgsProcessingParameterNumber('MIN_POINTS', self.tr('Minimum points per segment'),
                                          Q.INTEGER, 2, minValue=2)
@@ -68,5 +70,7 @@ class BuildTracks(CargoWatchAlgorithm):
                              utc_datetime(seg['start'][k]), utc_datetime(seg['end'][k]),
                              float(seg['duration_h'][k]), float(seg['length_nm'][k]), int(seg['points'][k])])
             sink.addFeature(f, Q.FAST_INSERT)
+        del sink
+        store_utc_zone(dest)
         set_temporal(context, dest, 'start', 'end')
         return {'OUTPUT': dest, 'TRACK_COUNT': nseg}

@@ -8,7 +8,9 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
 from .ais_layers import (WGS84, add_position_inputs, add_site_inputs, duration_param, positions_from,
-                         read_sites, set_temporal, utc_datetime, vessel_name)
+                         read_sites, set_temporal, store_utc_zone, vessel_name)
+from ..core.ais.defaults import DEFAULTS
+from ..layers.ais import utc_datetime
 from ..core import gaps as core_gaps
 from ..core import voyages as core_voyages
 
@@ -45,11 +47,11 @@ class CountVoyages(CargoWatchAlgorithm):
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')
         add_site_inputs(self, 'Polygons with a name field; any CRS.')
-        duration_param(self, 'MIN_STAY', 'Minimum stay for a port call', 1,
+        duration_param(self, 'MIN_STAY', 'Minimum stay for a port call', DEFAULTS.min_stay_s,
                        'Shorter visits (passing through) are not calls.')
-        duration_param(self, 'MIN_GAP', 'Minimum gap (dark period)', 12,
+        duration_param(self, 'MIN_GAP', 'Minimum gap (dark period)', DEFAULTS.gap_s,
                        'AIS gaps longer than this are examined for dark voyages.')
-        duration_param(self, 'MIN_DWELL', 'Minimum dwell at a site during a gap', 6,
+        duration_param(self, 'MIN_DWELL', 'Minimum dwell at a site during a gap', DEFAULTS.min_dwell_s,
                        'Time the vessel must have stayed at a site for a dark visit to count (loading, '
                        'unloading).')
         p = QgsProcessingParameterNumber('TOP_SPEED', self.tr('Top speed (knots, empty = each vessel\'s own)'),
@@ -86,7 +88,7 @@ class CountVoyages(CargoWatchAlgorithm):
         mmsi, t, lon, lat = cols['mmsi'], cols['t'], cols['lon'], cols['lat']
         site_index = sites['index_of'](lon, lat)
         feedback.setProgress(50)
-        calls = core_voyages.port_calls(mmsi, t, site_index, min_stay, merge_gap_s=3600, split_gap_s=min_gap)
+        calls = core_voyages.port_calls(mmsi, t, site_index, min_stay, split_gap_s=min_gap)
         vis = core_voyages.voyages_from_calls(calls)
         g = core_gaps.find_gaps(mmsi, t, lon, lat, min_gap)
         speed = top if top else core_voyages.vessel_top_speed(mmsi, t, lon, lat, cols['sog'], quantile)
@@ -135,6 +137,8 @@ class CountVoyages(CargoWatchAlgorithm):
                              'no', ';'.join(names[int(j)] for j in reach), float(dark['speed_kn'][k]),
                              float(dark['slack_h'][k][0])])
             sink.addFeature(f, Q.FAST_INSERT)
+        del sink
+        store_utc_zone(dest)
         set_temporal(context, dest, 'depart', 'arrive')
         results = {'OUTPUT': dest, 'VOYAGE_COUNT': len(vis['mmsi']) + len(dark['gap']),
                    'OBSERVED_COUNT': len(vis['mmsi']), 'DARK_COUNT': len(dark['gap']),
@@ -157,6 +161,8 @@ class CountVoyages(CargoWatchAlgorithm):
                                      float(calls['depart'][k] - calls['arrive'][k]) / 3600.0,
                                      int(calls['points'][k])])
                     csink.addFeature(f, Q.FAST_INSERT)
+                del csink
+                store_utc_zone(cdest)
                 set_temporal(context, cdest, 'arrive', 'depart')
                 results['CALLS'] = cdest
         feedback.setProgress(100)

@@ -6,7 +6,9 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
 from .ais_layers import (WGS84, add_position_inputs, add_site_inputs, duration_param, positions_from,
-                         read_sites, set_temporal, utc_datetime, vessel_name)
+                         read_sites, set_temporal, store_utc_zone, vessel_name)
+from ..core.ais.defaults import DEFAULTS
+from ..layers.ais import utc_datetime
 from ..core import gaps as core_gaps
 from ..core import voyages as core_voyages
 
@@ -30,7 +32,7 @@ class DetectGaps(CargoWatchAlgorithm):
 
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')
-        duration_param(self, 'MIN_GAP', 'Minimum gap', 12, 'Intervals without positions longer than this.')
+        duration_param(self, 'MIN_GAP', 'Minimum gap', DEFAULTS.gap_s, 'Intervals without positions longer than this.')
         add_site_inputs(self, 'Optional polygons: the nearest one is named at each end of a gap.', optional=True)
         p = QgsProcessingParameterFeatureSink('OUTPUT', self.tr('AIS dark periods'),
                                               Q.SRC_LINE)
@@ -90,5 +92,7 @@ class DetectGaps(CargoWatchAlgorithm):
                 attrs += [sites['names'][j0[k]], float(d0[k, j0[k]]), sites['names'][j1[k]], float(d1[k, j1[k]])]
             f.setAttributes(attrs)
             sink.addFeature(f, Q.FAST_INSERT)
+        del sink
+        store_utc_zone(dest)
         set_temporal(context, dest, 'start', 'end')
         return {'OUTPUT': dest, 'GAP_COUNT': n}

@@ -7,11 +7,13 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsVectorLayer)
 
-from .ais_layers import (WGS84, plain_gpkg_path, position_fields, read_layer_columns,
-                         set_temporal, temporary_as_geopackage, utc_datetime, write_gpkg_points)
+from .ais_layers import (WGS84, layer_reader, plain_gpkg_path, position_fields, set_temporal,
+                         store_utc_zone, temporary_as_geopackage, write_gpkg_points)
+from ..core.ais.defaults import DEFAULTS
+from ..layers.ais import utc_datetime
 from .base import CargoWatchAlgorithm, progress_cb, qfield
 from ..compat import Q
-from ..core import ais_io
+from ..core import ais
 from ..core.errors import CargoWatchError
 
 TEXT_EXTENSIONS = {'.csv', '.txt', '.nmea', '.log', '.aivdm', '.ais', '.raw', '.json', '.jsonl', '.ndjson',
@@ -63,7 +65,7 @@ class ImportAis(CargoWatchAlgorithm):
         p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
         p = QgsProcessingParameterNumber('MAX_SPEED', self.tr('Maximum speed (knots)'),
-                                         Q.DOUBLE, 50.0, minValue=0.0)
+                                         Q.DOUBLE, DEFAULTS.max_speed_kn, minValue=0.0)
         p.setHelp(self.tr('A fix that would need a higher speed from the previous fix and to the next one is '
                           'an impossible jump and is rejected. 0 disables the check.'))
         self.addParameter(p)
@@ -110,12 +112,14 @@ class ImportAis(CargoWatchAlgorithm):
                 raise QgsProcessingException(self.tr('{} is not a vector layer OGR can open.').format(path))
             params = {'INPUT': layer}
             context.temporaryLayerStore().addMapLayer(layer)
-            raw, static, n, name = read_layer_columns(self, params, 'INPUT', context, feedback, mapping,
-                                                      progress_cb(feedback, 0, 70))
-            res = self.call_core(feedback, ais_io.import_from_raw, raw, static, name, [], max_speed,
+            reader = layer_reader(self, params, 'INPUT', context,
+                                  {k: v for k, v in mapping.items() if k not in ('lat', 'lon')})
+            raw, static, _n = self.call_core(feedback, reader.read_raw, progress_cb(feedback, 0, 70))
+            name = reader.describe()
+            res = self.call_core(feedback, ais.import_from_raw, raw, static, name, [], max_speed,
                                  progress=progress_cb(feedback, 70, 80))
         else:
-            res = self.call_core(feedback, ais_io.read_ais, path, fmt=fmt, mapping=mapping,
+            res = self.call_core(feedback, ais.read_ais, path, fmt=fmt, mapping=mapping,
                                  max_speed_kn=max_speed, progress=progress_cb(feedback, 0, 80))
         for line in res.summary():
             (feedback.pushWarning if 'damaged or cut short' in line else feedback.pushInfo)(line)
@@ -143,6 +147,7 @@ class ImportAis(CargoWatchAlgorithm):
                     raise QgsProcessingException(self.tr('Cannot reopen {}').format(gpkg))
                 self.write_positions(layer.dataProvider(), res.cols, res.static, feedback, 80, 98)
                 del layer
+                store_utc_zone(gpkg)
         else:
             self.write_positions(sink, res.cols, res.static, feedback, 80, 98)
         set_temporal(context, dest, 'time')
@@ -156,7 +161,7 @@ class ImportAis(CargoWatchAlgorithm):
             rsink, rdest = self.parameterAsSink(parameters, 'REJECTED', context, rfields,
                                                 Q.WKB_NONE, QgsCoordinateReferenceSystem())
             if rsink is not None:
-                texts = {} if layer_mode else ais_io.read_source_lines(file_path, res.rejected_line)
+                texts = {} if layer_mode else ais.read_source_lines(file_path, res.rejected_line)
                 for ln, reason in zip(res.rejected_line.tolist(), res.rejected_reason.tolist()):
                     f = QgsFeature(rfields)
                     f.setAttributes([int(ln), texts.get(ln, 'feature {}'.format(ln) if layer_mode else ''),
@@ -177,7 +182,7 @@ class ImportAis(CargoWatchAlgorithm):
                                                                '.kml', '.sqlite', '.tab', '.gdb'):
                 return 'layer'
             try:
-                return ais_io.sniff_format(file_path)
+                return ais.sniff_format(file_path)
             except CargoWatchError:
                 return 'layer'
         return 'auto'

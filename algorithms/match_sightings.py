@@ -8,7 +8,10 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 
 from .base import CargoWatchAlgorithm, progress_cb, qfield
 from ..compat import Q, qenum
-from .ais_layers import WGS84, _time_ms, duration_param, read_positions, utc_datetime, vessel_name
+from .ais_layers import WGS84, duration_param, read_positions, store_utc_zone, vessel_name
+from ..core.ais import times_ms
+from ..core.ais.defaults import DEFAULTS
+from ..layers.ais import attribute_value, utc_datetime
 from ..core import sightings as core_sightings
 
 OPTIONAL = {'time_window_h': 'window', 'length_m': 'length', 'heading_deg': 'heading'}
@@ -73,7 +76,7 @@ class MatchSightings(CargoWatchAlgorithm):
         p.setHelp(self.tr('The same top speed for every vessel. Empty: each vessel\'s own top observed speed '
                           '(its reported and implied speeds), kept between 6 and 25 kn.'))
         self.addParameter(p)
-        duration_param(self, 'MIN_GAP', 'Dark when no position for more than', 6,
+        duration_param(self, 'MIN_GAP', 'Dark when no position for more than', DEFAULTS.sighting_gap_s,
                        'A vessel without positions for longer than this around the sighting counts as dark; '
                        'shorter, AIS itself says where it was.')
         p = QgsProcessingParameterNumber('NEAR_NM', self.tr('List excluded vessels within (nm)'), Q.DOUBLE, 50.0,
@@ -117,7 +120,8 @@ class MatchSightings(CargoWatchAlgorithm):
             ys.append(p.y())
         if not feats:
             raise QgsProcessingException(self.tr('The sightings layer has no points.'))
-        t_ms, ok = _time_ms(np.array([f[names[low.index('time')]] for f in feats] + [None], dtype=object)[:-1])
+        t_ms, ok = times_ms(np.array([attribute_value(f[names[low.index('time')]]) for f in feats] + [None],
+                                     dtype=object)[:-1])
         if not ok.all():
             bad = [feats[i].id() for i in np.flatnonzero(~ok)[:5]]
             raise QgsProcessingException(self.tr('Sightings {}: the time is empty or not a date and time '
@@ -217,5 +221,7 @@ class MatchSightings(CargoWatchAlgorithm):
                    utc_datetime(t[b]) if b >= 0 else None, res['reason'][r]])
             if not sink.addFeature(out, Q.FAST_INSERT):
                 raise QgsProcessingException(self.writeFeatureError(sink, parameters, 'OUTPUT'))
+        del sink
+        store_utc_zone(dest)
         feedback.setProgress(100)
         return {'OUTPUT': dest, 'MATCHED': matched}

@@ -27,7 +27,7 @@ ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, 'out')
 sys.path.insert(0, ROOT)
 
-from core import ais_io, gaps, tracks  # noqa: E402
+from core import ais, gaps, tracks  # noqa: E402
 
 T0 = 1704067200  # 2024-01-01
 
@@ -155,8 +155,8 @@ def main():
             return
 
     # import: parse + clean (sort, duplicates, jumps)
-    (raw, static, layout, notes), s_parse = timed(ais_io.read_csv, path)
-    imp, s_clean = timed(ais_io.import_from_raw, raw, static, layout, notes)
+    (raw, static, layout, notes), s_parse = timed(ais.read_csv, path)
+    imp, s_clean = timed(ais.import_from_raw, raw, static, layout, notes)
     del raw
     res.update(import_parse_s=round(s_parse, 2), import_clean_s=round(s_clean, 2),
                import_total_s=round(s_parse + s_clean, 2), rows_kept=imp.rows_kept, rows_rejected=imp.rows_rejected)

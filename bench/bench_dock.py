@@ -99,7 +99,7 @@ def main():
     assert layer.isValid() and layer.featureCount() == n, layer.featureCount()
     QgsProject.instance().addMapLayer(layer)
     dock = CargoWatchDock(iface)
-    from cargowatch.ui.ais_source import read_ais_layer
+    from cargowatch.layers.ais import read_ais_layer
     timed('read the layer into numpy (OGR Arrow)', lambda: read_ais_layer(layer), res)
     timed('dock.load_layer: read + vessel list + full overlay', lambda: dock.load_layer(layer), res)
     s = dock.last_stats
@@ -113,7 +113,7 @@ def main():
     timed('refresh, one day', dock.refresh, res)
     dock.reset_time()
     dock.show_positions.setChecked(True)
-    timed('refresh with positions (thinned to 300k)', dock.refresh, res)
+    timed('refresh with positions (thinned past 30k)', dock.refresh, res)
     dock.show_positions.setChecked(False)
     dock.refresh()
     half = [int(m) for m in dock.data.v_mmsi[::2]]

@@ -32,7 +32,7 @@ SHARED = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'ais')
 sys.path.insert(0, ROOT)  # core/ is importable as the top-level package "core" (numpy only)
 
 warnings.filterwarnings('ignore')
-from core import ais_io, gaps as core_gaps, tracks  # noqa: E402
+from core import ais, gaps as core_gaps, tracks  # noqa: E402
 
 
 def read_gpkg_points(path, table, mmsi_col='mmsi', time_col='basedatetime'):
@@ -52,7 +52,7 @@ def read_gpkg_points(path, table, mmsi_col='mmsi', time_col='basedatetime'):
         times.append(t.encode())
         lon.append(x)
         lat.append(y)
-    ms, ok = ais_io.parse_times(np.array(times))
+    ms, ok = ais.parse_times(np.array(times))
     assert ok.all()
     cols = {'mmsi': np.array(mmsi, dtype=np.int64), 't': ms // 1000, 'lon': np.array(lon), 'lat': np.array(lat)}
     return tracks.sort_positions(cols)
@@ -131,10 +131,10 @@ def crosscheck():
     c = read_gpkg_points(gpkg, 'demodata_ais')
     for h in (6, 1, 0.25):
         ok &= crosscheck_case('trajectools_ais.gpkg', c, h * 3600)
-    sol = ais_io.read_ais(os.path.join(SHARED, 'SolentAIS_20160112_130211.csv')).cols
+    sol = ais.read_ais(os.path.join(SHARED, 'SolentAIS_20160112_130211.csv')).cols
     for s in (300, 60):
         ok &= crosscheck_case('SolentAIS (cleaned by importais)', sol, s)
-    gfw = ais_io.read_ais(os.path.join(SHARED, 'gfwseg_263576000.json')).cols
+    gfw = ais.read_ais(os.path.join(SHARED, 'gfwseg_263576000.json')).cols
     for h in (1, 0.1):
         ok &= crosscheck_case('gfwseg_263576000.json (cleaned)', gfw, h * 3600)
     return ok

@@ -86,3 +86,26 @@ def site_index_of_points(lon, lat, sites):
             hit |= points_in_polygon(lon[idx], np.asarray(lat)[idx], rings)
         out[idx[hit]] = i
     return out
+
+
+def to_wgs84(x, y, srs_wkt):
+    """Coordinates (arrays) in the CRS given as WKT -> (lon, lat) in EPSG:4326, traditional x/y order."""
+    from osgeo import osr
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if len(x) == 0:
+        return x, y
+    s_in = osr.SpatialReference()
+    if s_in.ImportFromWkt(srs_wkt) != 0:
+        raise ValueError('unknown coordinate reference system')
+    s_out = osr.SpatialReference()
+    s_out.ImportFromEPSG(4326)
+    for s in (s_in, s_out):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ok = np.isfinite(x) & np.isfinite(y)
+    lon, lat = np.full(len(x), np.nan), np.full(len(x), np.nan)
+    if ok.any():
+        ct = osr.CoordinateTransformation(s_in, s_out)
+        xy = np.asarray(ct.TransformPoints(np.c_[x[ok], y[ok]]), dtype=np.float64)
+        lon[ok], lat[ok] = xy[:, 0], xy[:, 1]
+    return lon, lat

@@ -52,8 +52,8 @@ def read_points(path, fields, layer_name=None, layer_id=None, subset=None):
     lyr = ds.GetLayerByName(layer_name) if layer_name else ds.GetLayer(int(layer_id or 0))
     if lyr is None:
         return None
-    if subset:
-        lyr.SetAttributeFilter(subset)
+    if subset and lyr.SetAttributeFilter(subset) != 0:  # a filter OGR cannot apply: not this path
+        return None
     defn = lyr.GetLayerDefn()
     lyr.SetIgnoredFields([defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())
                           if defn.GetFieldDefn(i).GetName() not in fields])

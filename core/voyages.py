@@ -20,6 +20,7 @@ there anyway). ``slack_h`` says how much time would be left over: small slack = 
 """
 import numpy as np
 
+from .ais.defaults import DEFAULTS
 from .geo import haversine_nm
 
 
@@ -29,13 +30,14 @@ def _empty_calls():
             'i1': z.copy(), 'points': z.copy()}
 
 
-def port_calls(mmsi, t, site_index, min_stay_s, merge_gap_s=0, split_gap_s=None):
+def port_calls(mmsi, t, site_index, min_stay_s=DEFAULTS.min_stay_s, merge_gap_s=DEFAULTS.merge_gap_s,
+               split_gap_s=None):
     """Port calls from positions inside sites. Input sorted by mmsi then t.
 
     A call is a run of consecutive positions of one vessel inside the same site. Two runs at the same site
     separated only by positions outside any site for at most ``merge_gap_s`` seconds are one call (GPS jitter
     at the polygon edge, a short trip across the basin). A run is split where the vessel sent nothing for more
-    than ``split_gap_s`` (None: never split). Calls shorter than ``min_stay_s`` (depart - arrive) are dropped
+    than ``split_gap_s`` (None: never split; the dock and countvoyages split at their dark-period threshold). Calls shorter than ``min_stay_s`` (depart - arrive) are dropped
     (a vessel passing through an anchorage is not a call).
 
     Returns a dict of arrays, one row per call: ``mmsi``, ``site``, ``arrive``, ``depart`` (unix s), ``i0``/``i1``

@@ -4,7 +4,7 @@ import pytest
 from osgeo import ogr
 
 from conftest import SHARED_AIS, run_qgis_process
-from cargowatch.core import ais_io, gaps, geo, tracks, voyages
+from cargowatch.core import ais, gaps, geo, tracks, voyages
 from cargowatch.core.errors import CargoWatchError
 
 GPKG = SHARED_AIS / 'trajectools_ais.gpkg'
@@ -96,7 +96,7 @@ def test_dark_candidates_reachability_rule():
 
 
 def test_parse_times_layouts():
-    ms, ok = ais_io.parse_times(np.array([b'2016-01-12 13:02:11.218', b'12/01/2016 13:02:11',
+    ms, ok = ais.parse_times(np.array([b'2016-01-12 13:02:11.218', b'12/01/2016 13:02:11',
                                           b'2016-01-12T13:02:11Z', b'2016-01-12T14:02:11+01:00', b'1452603731',
                                           b'2015-10-15T09:15:55.000000Z', b'garbage', b'']))
     assert ok.tolist() == [True] * 6 + [False, False]
@@ -105,16 +105,16 @@ def test_parse_times_layouts():
 
 def test_times_ms_of_any_column_type():
     t0 = 1700000000
-    ms, ok = ais_io.times_ms(np.array(['2023-11-14T22:13:20', 'NaT'], dtype='datetime64[s]'))
+    ms, ok = ais.times_ms(np.array(['2023-11-14T22:13:20', 'NaT'], dtype='datetime64[s]'))
     assert ok.tolist() == [True, False] and ms[0] == t0 * 1000
-    ms, ok = ais_io.times_ms(np.array([t0, t0 * 1000.0 + 5, np.nan]))
+    ms, ok = ais.times_ms(np.array([t0, t0 * 1000.0 + 5, np.nan]))
     assert ok.tolist() == [True, True, False] and ms[:2].tolist() == [t0 * 1000, t0 * 1000 + 5]
-    ms, ok = ais_io.times_ms(np.array(['2023-11-14 22:13:20Z', 'garbage', None], dtype=object))
+    ms, ok = ais.times_ms(np.array(['2023-11-14 22:13:20Z', 'garbage', None], dtype=object))
     assert ok.tolist() == [True, False, False] and ms[0] == t0 * 1000
 
 
 def test_clean_spike_duplicates_and_order():
-    raw = ais_io.RawRows()
+    raw = ais.RawRows()
     # vessel 1 along the equator at 10 kn-ish, one spike; vessel 2 duplicates; out of order rows
     t = np.array([0, 600, 1200, 1800, 2400, 1200, 1200, 1200, 600], dtype=np.int64) * 1000
     m = np.array([235000001] * 5 + [235000002] * 3 + [235000002])
@@ -122,9 +122,9 @@ def test_clean_spike_duplicates_and_order():
     lat = np.ones(9)
     raw.add(mmsi=m, t_ms=t, lon=lon, lat=lat, sog=np.full(9, 10.0), cog=np.full(9, 360.0),
             heading=np.full(9, 511.0), status=np.zeros(9), line=np.arange(1, 10))
-    res = ais_io.import_from_raw(raw, {}, 'test', [])
-    assert res.reasons[ais_io.R_JUMP] == 1 and res.rejected_line[res.rejected_reason == ais_io.R_JUMP][0] == 3
-    assert res.reasons[ais_io.R_DUP] == 1 and res.reasons[ais_io.R_REPEAT] == 1
+    res = ais.import_from_raw(raw, {}, 'test', [])
+    assert res.reasons[ais.R_JUMP] == 1 and res.rejected_line[res.rejected_reason == ais.R_JUMP][0] == 3
+    assert res.reasons[ais.R_DUP] == 1 and res.reasons[ais.R_REPEAT] == 1
     assert res.cols['t'].tolist() == [0, 600, 1800, 2400, 600, 1200]
     assert np.isnan(res.cols['cog']).all() and np.isnan(res.cols['heading']).all()
 
@@ -141,14 +141,14 @@ def test_nmea_without_pyais_is_a_clear_error(tmp_path, monkeypatch):
     p = tmp_path / 'x.nmea'
     p.write_text('!AIVDM,1,1,,B,13aDp<PP000IwSlN?Wm@0?wN2<1T,0*29\n')
     with pytest.raises(CargoWatchError, match='pyais'):
-        ais_io.read_ais(str(p))
+        ais.read_ais(str(p))
 
 
 def _trajectools_cols():
     ds = ogr.Open(str(GPKG))
     rows = [(f['mmsi'], f['basedatetime'], f.GetGeometryRef().GetX(), f.GetGeometryRef().GetY())
             for f in ds.GetLayer(0)]
-    ms, ok = ais_io.parse_times(np.array([r[1].encode() for r in rows]))
+    ms, ok = ais.parse_times(np.array([r[1].encode() for r in rows]))
     assert ok.all()
     c = cols([r[0] for r in rows], ms // 1000, [r[2] for r in rows], [r[3] for r in rows])
     return tracks.sort_positions(c)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not SHARED_AIS.is_dir(), reason='shared AIS samp
 sys.path.insert(0, str(ROOT / 'tools'))
 import fuzz_ais  # noqa: E402
 
-from cargowatch.core import ais_io  # noqa: E402
+from cargowatch.core import ais  # noqa: E402
 from cargowatch.core.errors import CargoWatchError  # noqa: E402
 
 # the line of the issue: an NMEA 4 tag block whose time c: is -1e308 (the sentence itself is sound)
@@ -35,7 +35,7 @@ def sample_set():
 def read_bytes(tmp_path, data, name='f.txt', **kw):
     p = tmp_path / name
     p.write_bytes(data)
-    return ais_io.read_ais(str(p), **kw), p
+    return ais.read_ais(str(p), **kw), p
 
 
 def process(params):
@@ -100,26 +100,26 @@ def test_mangled_files_through_importais(tmp_path, sample_set):
 # ------------------------------------------------------------------------------------------- the issue's crashes
 def test_tag_block_time_out_of_range_is_a_rejected_row(tmp_path):
     good = (SHARED_AIS / 'norwegian.raw').read_bytes()
-    ref = ais_io.read_ais(str(SHARED_AIS / 'norwegian.raw'))
+    ref = ais.read_ais(str(SHARED_AIS / 'norwegian.raw'))
     r, p = read_bytes(tmp_path, ISSUE_TAG_LINE + b'\n' + good, 'bad_tag.nmea')
-    assert r.rejected_reason[r.rejected_line == 1].tolist() == [ais_io.R_TIME]
+    assert r.rejected_reason[r.rejected_line == 1].tolist() == [ais.R_TIME]
     assert r.rows_kept == ref.rows_kept and r.rows_rejected == ref.rows_rejected + 1
-    assert r.reasons[ais_io.R_TIME] == 1
+    assert r.reasons[ais.R_TIME] == 1
     # c: +1e308 and c:inf too (too large for 64 bits, infinite); a c: that is no number stays 'no timestamp'
-    for c, reason in ((b'1e308', ais_io.R_TIME), (b'inf', ais_io.R_TIME), (b'9' * 25, ais_io.R_TIME),
-                      (b'x', ais_io.R_NOTIME)):
+    for c, reason in ((b'1e308', ais.R_TIME), (b'inf', ais.R_TIME), (b'9' * 25, ais.R_TIME),
+                      (b'x', ais.R_NOTIME)):
         r, _ = read_bytes(tmp_path, ISSUE_TAG_LINE.replace(b'-1e308', c) + b'\n' + good, 'c.nmea')
         assert r.rejected_reason[r.rejected_line == 1].tolist() == [reason] and r.rows_kept == ref.rows_kept
     # through the algorithm: the row is in the REJECTED table with its reason, no traceback
     res = process({'INPUT': str(p), 'OUTPUT': str(tmp_path / 'o.gpkg'), 'REJECTED': 'TEMPORARY_OUTPUT'})
     assert res['ROWS_KEPT'] == ref.rows_kept
     rej = {f['line']: (f['reason'], f['raw']) for f in res['REJECTED'].getFeatures()}
-    assert rej[1] == (ais_io.R_TIME, ISSUE_TAG_LINE.decode())
+    assert rej[1] == (ais.R_TIME, ISSUE_TAG_LINE.decode())
 
 
 def test_receiver_log_with_a_number_too_large_for_64_bits(tmp_path):
     log = (SHARED_AIS / 'gpsd_ais-nmea.log').read_bytes()
-    ref = ais_io.read_ais(str(SHARED_AIS / 'gpsd_ais-nmea.log'))
+    ref = ais.read_ais(str(SHARED_AIS / 'gpsd_ais-nmea.log'))
     # a receiver clock ($GPRMC) whose seconds got repeated digits: the clock sentence is ignored, the
     # positions keep the previous clock
     bad_clock = log.replace(b'$GPRMC,213951.00,', b'$GPRMC,2139510000000000000000.00,', 1)
@@ -133,20 +133,20 @@ def test_receiver_log_with_a_number_too_large_for_64_bits(tmp_path):
         lines2 = list(lines)
         lines2[k] = stamp + lines[k]
         r, _ = read_bytes(tmp_path, b'\n'.join(lines2), 'stamp.log')
-        assert r.rejected_reason[r.rejected_line == k + 1].tolist() == [ais_io.R_TIME]
+        assert r.rejected_reason[r.rejected_line == k + 1].tolist() == [ais.R_TIME]
         assert r.rows_kept == ref.rows_kept - 1
 
 
 def test_csv_with_a_stray_carriage_return(tmp_path):
     src = (SHARED_AIS / 'SolentAIS_20160112_130211.csv').read_bytes()
-    ref = ais_io.read_ais(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'))
+    ref = ais.read_ais(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'))
     # in a header field: the header still names its columns
     r, _ = read_bytes(tmp_path, src.replace(b'Latitude_degrees', b'Latitude_deg\rrees', 1), 'h.csv')
     assert r.rows_kept == ref.rows_kept and r.reasons == ref.reasons
     # inside a number (quoted or not): that row is garbled, every other row kept
     for field in (b'235013375,50.77\r66666666667', b'235013375,"50.77\r66666666667"'):
         r, _ = read_bytes(tmp_path, src.replace(b'235013375,50.7766666666667', field, 1), 'd.csv')
-        assert r.rejected_reason[r.rejected_line == 3].tolist() == [ais_io.R_GARBLED]
+        assert r.rejected_reason[r.rejected_line == 3].tolist() == [ais.R_GARBLED]
         assert r.rows_read == ref.rows_read and r.rows_kept == ref.rows_kept - 1
     # after a quoted number: white space, the row is kept
     r, _ = read_bytes(tmp_path, src.replace(b'235013375,50.7766666666667', b'235013375,"50.7766666666667\r"', 1),
@@ -190,15 +190,15 @@ def test_json_and_csv_values_beyond_64_bits(tmp_path):
     bad = list(lines)
     bad[4] = bad[4].replace(b'"lat": ', b'"lat": 1' + b'0' * 400 + b', "x": ', 1)
     r, _ = read_bytes(tmp_path, b'\n'.join(bad), 'big.json')
-    assert r.rejected_reason[r.rejected_line == 5].tolist() == [ais_io.R_GARBLED]
+    assert r.rejected_reason[r.rejected_line == 5].tolist() == [ais.R_GARBLED]
     assert r.rows_read == ref.rows_read
     # unix times too large for 64 bits or a date: out of range, whatever the reader
     csv = b'mmsi,timestamp,lat,lon\n235000001,1e300,50.1,-1.1\n235000001,1700000000,50.1,-1.1\n' \
           b'235000001,99999999999999,50.1,-1.1\n'
     r, _ = read_bytes(tmp_path, csv, 't.csv')
-    assert r.rows_kept == 1 and r.rejected_line.tolist() == [2, 4] and r.reasons[ais_io.R_TIME] == 2
-    ms, ok = ais_io.times_ms(np.array([1e300, np.inf, 1.7e9, np.nan]))
-    assert ok.tolist() == [True, True, True, False] and ms[0] == ms[1] == ais_io.BAD_TIME
+    assert r.rows_kept == 1 and r.rejected_line.tolist() == [2, 4] and r.reasons[ais.R_TIME] == 2
+    ms, ok = ais.times_ms(np.array([1e300, np.inf, 1.7e9, np.nan]))
+    assert ok.tolist() == [True, True, True, False] and ms[0] == ms[1] == ais.BAD_TIME
 
 
 def test_importais_warns_about_a_cut_gzip(tmp_path):

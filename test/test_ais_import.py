@@ -10,7 +10,7 @@ from conftest import SHARED_AIS
 
 pytest.importorskip('pyais')
 
-from cargowatch.core import ais_io  # noqa: E402
+from cargowatch.core import ais  # noqa: E402
 from cargowatch.core.errors import CargoWatchError  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not SHARED_AIS.is_dir(), reason='shared AIS samples not present')
@@ -29,13 +29,13 @@ def layer_of(path):
 
 # ------------------------------------------------------------------------------------------- core on real data
 def test_solent_csv_facts():
-    r = ais_io.read_ais(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'))
+    r = ais.read_ais(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'))
     assert r.rows_read == 18623
-    assert r.reasons[ais_io.R_DUP] == 3
-    assert r.reasons[ais_io.R_JUMP] == 1
+    assert r.reasons[ais.R_DUP] == 3
+    assert r.reasons[ais.R_JUMP] == 1
     # the corrupt fix (MMSI 245188000 at longitude 54.83) is the impossible jump
-    i = list(r.rejected_reason).index(ais_io.R_JUMP)
-    line = ais_io.read_source_lines(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'), [r.rejected_line[i]])
+    i = list(r.rejected_reason).index(ais.R_JUMP)
+    line = ais.read_source_lines(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'), [r.rejected_line[i]])
     assert '245188000' in line[r.rejected_line[i]] and ',54.83' in line[r.rejected_line[i]]
     c = r.cols
     assert len(np.unique(c['mmsi'])) == 91
@@ -46,22 +46,22 @@ def test_solent_csv_facts():
 
 
 def test_gfw_jsonl_not_available_and_duplicates():
-    r = ais_io.read_ais(str(SHARED_AIS / 'gfwseg_263576000.json'))
+    r = ais.read_ais(str(SHARED_AIS / 'gfwseg_263576000.json'))
     assert r.fmt == 'JSON lines'
     assert r.rows_read == 948
-    assert r.reasons[ais_io.R_NOPOS] == 20  # 19 null positions and one at 91/181
-    assert r.reasons[ais_io.R_DUP] + r.reasons[ais_io.R_REPEAT] > 200
+    assert r.reasons[ais.R_NOPOS] == 20  # 19 null positions and one at 91/181
+    assert r.reasons[ais.R_DUP] + r.reasons[ais.R_REPEAT] > 200
     assert set(np.unique(r.cols['mmsi'])) == {263576000}
     assert np.all(np.abs(r.cols['lat']) <= 90)
     assert np.all(np.diff(r.cols['t']) > 0)
 
 
 def test_nmea_receiver_log_rmc_clock_and_static():
-    r = ais_io.read_ais(str(SHARED_AIS / 'gpsd_ais-nmea.log'))
+    r = ais.read_ais(str(SHARED_AIS / 'gpsd_ais-nmea.log'))
     assert r.fmt == 'NMEA'
     assert r.rows_kept > 100
     # lat 91 is "position not available"
-    assert r.reasons[ais_io.R_NOPOS] >= 1
+    assert r.reasons[ais.R_NOPOS] >= 1
     # the $GPRMC clock dates the messages: 2020-04-07 21:39 UTC onwards
     assert r.cols['t'].min() >= 1586295590 - 60 and r.cols['t'].max() < 1586295590 + 86400
     assert r.static[371255000]['name'] == 'SEA ENTERPRISE'
@@ -72,17 +72,17 @@ def test_nmea_receiver_log_rmc_clock_and_static():
 
 
 def test_nmea_tag_blocks():
-    r = ais_io.read_ais(str(SHARED_AIS / 'norwegian.raw'))
+    r = ais.read_ais(str(SHARED_AIS / 'norwegian.raw'))
     t = r.cols['t']
     assert len(t) > 100
     assert t.min() >= 1733782030 and t.max() <= 1733782040  # c: tag times, 5 s of traffic
-    assert r.reasons[ais_io.R_NOTIME] > 0  # sentences without a tag block and no clock yet
+    assert r.reasons[ais.R_NOTIME] > 0  # sentences without a tag block and no clock yet
 
 
 def test_nmea_all_types_sample():
-    r = ais_io.read_ais(str(SHARED_AIS / 'gpsd_sample.aivdm'))
+    r = ais.read_ais(str(SHARED_AIS / 'gpsd_sample.aivdm'))
     # the type 1 sentence with 163 bits is truncated
-    assert r.reasons[ais_io.R_GARBLED] >= 1
+    assert r.reasons[ais.R_GARBLED] >= 1
     assert r.static[351759000]['name'] == 'EVER DIADEM'
     assert r.rows_read == r.rows_kept + r.rows_rejected
 
@@ -92,26 +92,26 @@ def test_gzip_is_detected_by_content(tmp_path):
     gz = tmp_path / 'solent.dat'
     with open(src, 'rb') as f, gzip.open(gz, 'wb') as g:
         shutil.copyfileobj(f, g)
-    r = ais_io.read_ais(str(gz))
-    assert r.rows_read == 18623 and r.reasons[ais_io.R_JUMP] == 1
+    r = ais.read_ais(str(gz))
+    assert r.rows_read == 18623 and r.reasons[ais.R_JUMP] == 1
 
 
 def test_csv_without_recognisable_columns(tmp_path):
     p = tmp_path / 'x.csv'
     p.write_text('a,b,c\n1,2,3\n')
     with pytest.raises(CargoWatchError, match='column mapping'):
-        ais_io.read_ais(str(p))
-    r = ais_io.read_ais(str(p), mapping={'mmsi': 'a', 'time': 'b', 'lat': 'c', 'lon': 'c'})
-    assert r.rows_read == 1 and r.reasons[ais_io.R_MMSI] == 1
+        ais.read_ais(str(p))
+    r = ais.read_ais(str(p), mapping={'mmsi': 'a', 'time': 'b', 'lat': 'c', 'lon': 'c'})
+    assert r.rows_read == 1 and r.reasons[ais.R_MMSI] == 1
 
 
 def test_empty_and_missing_files(tmp_path):
     p = tmp_path / 'empty.csv'
     p.write_text('')
     with pytest.raises(CargoWatchError, match='empty'):
-        ais_io.read_ais(str(p))
+        ais.read_ais(str(p))
     with pytest.raises(CargoWatchError, match='not found'):
-        ais_io.read_ais(str(tmp_path / 'nope.csv'))
+        ais.read_ais(str(tmp_path / 'nope.csv'))
 
 
 # ------------------------------------------------------------------------------------------- the algorithm
@@ -238,8 +238,8 @@ def test_csv_variants_give_the_same_result(tmp_path, variant):
         data = b'\n'.join([lines[0]] + body) + b'\n'
     p = tmp_path / 'v.csv'
     p.write_bytes(data)
-    r = ais_io.read_ais(str(p))
-    ref = ais_io.read_ais(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'))
+    r = ais.read_ais(str(p))
+    ref = ais.read_ais(str(SHARED_AIS / 'SolentAIS_20160112_130211.csv'))
     assert r.reasons == ref.reasons and r.rows_kept == ref.rows_kept
     assert np.array_equal(r.cols['t'], ref.cols['t']) and np.array_equal(r.cols['mmsi'], ref.cols['mmsi'])
     if variant == 'shuffled':

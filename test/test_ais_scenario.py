@@ -8,7 +8,7 @@ import ais_scenario as S
 
 pytest.importorskip('pyais')
 
-from cargowatch.core import ais_io, gaps, geo, tracks, voyages  # noqa: E402
+from cargowatch.core import ais, gaps, geo, tracks, voyages  # noqa: E402
 
 NAMES = list(S.SITES)
 
@@ -29,7 +29,7 @@ def _site_index(c):
 
 @pytest.mark.parametrize('fmt', ['nmea', 'csv', 'mc'])
 def test_import_counts_every_rejection(files, fmt):
-    r = ais_io.read_ais(files[fmt])
+    r = ais.read_ais(files[fmt])
     expected = S.expected_rejections('nmea' if fmt == 'nmea' else 'csv')
     assert {k: v for k, v in r.reasons.items() if v} == expected
     assert r.rows_kept == len(files['sc'].rows)
@@ -45,7 +45,7 @@ def test_import_counts_every_rejection(files, fmt):
 @pytest.mark.parametrize('fmt', ['nmea', 'csv'])
 def test_core_gaps_voyages_dark(files, fmt):
     sc = files['sc']
-    c = ais_io.read_ais(files[fmt]).cols
+    c = ais.read_ais(files[fmt]).cols
     g = gaps.find_gaps(c['mmsi'], c['t'], c['lon'], c['lat'], 12 * 3600)
     found = sorted(zip(c['mmsi'][g['i0']].tolist(), c['t'][g['i0']].tolist(), c['t'][g['i1']].tolist()))
     assert found == sc.truth['gaps']

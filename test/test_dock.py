@@ -110,6 +110,7 @@ def layer(dock, key):
 
 
 def test_load_filter_pick(dock, ais_layer):
+    dock.gap_hours.setValue(6)  # the data's one dark period lasts 8 h (the default threshold is 12 h)
     assert dock.load_layer(ais_layer)
     assert dock.model.rowCount() == 3
     names = {dock.model.data(dock.model.index(r, 0)) for r in range(3)}
@@ -171,7 +172,7 @@ def test_bad_layers_and_empty_time_range(dock, tmp_path, ais_layer):
     assert dock.last_message[0] == 'Warning' and 'not a point layer' in dock.last_message[1]
     plain = QgsVectorLayer(write_ais_gpkg(tmp_path / 'plain.gpkg', fields=False), 'plain points', 'ogr')
     assert not dock.load_layer(plain)
-    assert 'no mmsi' in dock.last_message[1] and 'does not look like AIS' in dock.last_message[1]
+    assert 'no MMSI' in dock.last_message[1] and 'does not look like AIS' in dock.last_message[1]
     assert dock.load_layer(ais_layer)
     before = layer(dock, 'tracks').featureCount()
     dock.t_to.setDateTime(dock.t_from.dateTime().addSecs(-3600))

@@ -12,7 +12,7 @@ from conftest import run_qgis_process
 
 pytest.importorskip('pyais')
 
-from cargowatch.core import ais_io, sightings  # noqa: E402
+from cargowatch.core import ais, sightings  # noqa: E402
 from cargowatch.core.errors import CargoWatchError  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / 'sample_data' / 'dunai_rajin_ais.nmea.gz'
@@ -26,7 +26,7 @@ CASES = [(RAJIN, 72), (RAJIN, 180), (BUSAN, 150), (RAJIN, 120)]
 
 @pytest.fixture(scope='module')
 def cols():
-    return ais_io.read_ais(str(SAMPLE)).cols
+    return ais.read_ais(str(SAMPLE)).cols
 
 
 @pytest.fixture(scope='module')

@@ -109,12 +109,8 @@ def version_branches(path, root=ROOT):
 
 
 def test_one_compatibility_module():
-    """compat.py at the root is the only place that knows QGIS 3.22/Qt5 from QGIS 4/Qt6; other compat.py files
-    (ui/compat.py, until the AIS reader that imports it is replaced) only re-export its names."""
+    """compat.py at the root is the only place that knows QGIS 3.22/Qt5 from QGIS 4/Qt6, and the only compat.py."""
     found = [p for f in plugin_files() if f != ROOT / 'compat.py' for p in version_branches(f)]
     assert not found, 'compatibility code outside compat.py:\n' + '\n'.join(found)
     assert list(version_branches(ROOT / 'compat.py'))  # the check finds what it looks for
-    for extra in (f for f in plugin_files() if f.name == 'compat.py' and f != ROOT / 'compat.py'):
-        tree = ast.parse(extra.read_text(encoding='utf-8'))
-        assert all(isinstance(n, (ast.Expr, ast.ImportFrom, ast.Assign)) for n in tree.body), extra
-        assert all(isinstance(n.value, (ast.Constant, ast.Attribute)) for n in tree.body if isinstance(n, ast.Assign))
+    assert [f for f in plugin_files() if f.name == 'compat.py'] == [ROOT / 'compat.py']

@@ -1,4 +1,4 @@
-"""Fuzz the AIS readers (core.ais_io.read_ais): seeded mutations of small samples of every format they accept.
+"""Fuzz the AIS readers (core.ais.read_ais): seeded mutations of small samples of every format they accept.
 
 usage: fuzz_ais.py [--cases N] [--seed S] [--case I] [--keep DIR]
 
@@ -49,8 +49,8 @@ def _lines(path, n=ROWS, keep=None):
 def _positions(n=ROWS):
     """Clean position rows (dicts) of the Solent sample, to write in the other CSV / JSON layouts."""
     import numpy as np  # noqa: F401 - read_ais needs it anyway
-    from cargowatch.core import ais_io
-    r = ais_io.read_ais(os.path.join(SHARED_AIS, 'SolentAIS_20160112_130211.csv'))
+    from cargowatch.core import ais
+    r = ais.read_ais(os.path.join(SHARED_AIS, 'SolentAIS_20160112_130211.csv'))
     c = r.cols
     step = max(1, len(c['mmsi']) // n)
     rows = []
@@ -222,7 +222,7 @@ def make_case(i, seed, sample_set):
 def check_result(res, path):
     """Contract of an AisImport; returns the first broken rule (str) or None."""
     import numpy as np
-    from cargowatch.core import ais_io
+    from cargowatch.core import ais, tracks
     c = res.cols
     n = len(c['mmsi'])
     if any(len(v) != n for v in c.values()):
@@ -231,35 +231,35 @@ def check_result(res, path):
         return 'row counts do not add up'
     if len(res.rejected_line) != res.rows_rejected or sum(res.reasons.values()) != res.rows_rejected:
         return 'rejected rows not all counted'
-    if not set(res.rejected_reason.tolist()) <= set(ais_io.REASONS):
+    if not set(res.rejected_reason.tolist()) <= set(ais.REASONS):
         return 'unknown reject reason'
     if len(res.rejected_line) and res.rejected_line.min() < 1:
         return 'reject without a source line'
     if n:
         if not (np.all(np.abs(c['lon']) <= 180) and np.all(np.abs(c['lat']) <= 90)):
             return 'kept position out of range'
-        if not np.all(ais_io.valid_mmsi(c['mmsi'])):
+        if not np.all(ais.valid_mmsi(c['mmsi'])):
             return 'kept invalid MMSI'
-        if not ais_io._sorted2(c['mmsi'], c['t']):
+        if not tracks.is_sorted(c['mmsi'], c['t']):
             return 'kept rows not sorted by vessel and time'
         for k in ('sog', 'cog', 'heading'):
             v = c[k][np.isfinite(c[k])]
             if len(v) and (v.min() < 0 or v.max() >= 360):
                 return '{} out of range'.format(k)
     res.summary()
-    ais_io.read_source_lines(path, res.rejected_line[:50])
+    ais.read_source_lines(path, res.rejected_line[:50])
     return None
 
 
 def run_case(i, seed, sample_set, workdir):
     """'read' (rows read) or 'refused' (a clear error) when case i passes, else a dict describing the failure
     (with the file kept in workdir)."""
-    from cargowatch.core import ais_io
+    from cargowatch.core import ais
     name, asked, data, ext, desc = make_case(i, seed, sample_set)
     path = os.path.join(workdir, 'case{}{}'.format(i, ext))
     with open(path, 'wb') as f:
         f.write(data)
-    res, error = fuzzing.attempt(lambda: ais_io.read_ais(path, fmt=asked), LIMIT_S)
+    res, error = fuzzing.attempt(lambda: ais.read_ais(path, fmt=asked), LIMIT_S)
     if res is not None:
         error = check_result(res, path)
     if error is None:

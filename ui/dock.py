@@ -14,7 +14,7 @@ from qgis.PyQt.QtWidgets import QFileDialog, QMessageBox, QTabWidget
 
 from . import run_results
 from ..core.errors import Cancelled
-from .ais_source import AisLayerError, LayerReader
+from ..layers.ais import AisLayerError, LayerReader
 from ..compat import qenum
 from .map_tools import MoveTool, PickTool, PointTool, PolygonTool
 from .match_tool import MatchTool

@@ -13,7 +13,7 @@ from qgis.PyQt.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, Q
                                  QTableWidgetItem, QVBoxLayout)
 
 from ..compat import Q
-from ..core import ais_io, sightings
+from ..core import ais, sightings
 from .map_tools import _Tool
 
 # GDAL metadata items that date an image (first found wins); TIFF's own is 'YYYY:MM:DD HH:MM:SS'
@@ -27,7 +27,7 @@ def parse_image_time(text):
     text = (text or '').strip()
     if len(text) >= 10 and text[4] == ':' and text[7] == ':':
         text = text[:4] + '-' + text[5:7] + '-' + text[8:]
-    ms, ok = ais_io.times_ms(np.array([text]))
+    ms, ok = ais.times_ms(np.array([text]))
     return int(ms[0] // 1000) if ok[0] else None
 
 

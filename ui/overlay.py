@@ -24,9 +24,10 @@ from qgis.PyQt.QtCore import QCoreApplication, QDateTime, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 
 from ..core.gaps import find_gaps
-from ..compat import qenum, qfield
+from ..compat import Q, qenum, qfield
 from ..core.geo import site_index_of_points
 from ..core.tracks import segment_ids, take
+from ..core.ais.defaults import DEFAULTS
 from ..core.voyages import port_calls
 
 GROUP_NAME = 'CargoWatch'
@@ -46,7 +47,11 @@ def label_placement(name):
     return qenum('Qgis.LabelPlacement.' + name, 'QgsPalLayerSettings.' + name)
 
 
-MAX_POSITIONS = 300_000
+# positions layer: each dot is a QgsFeature (~12 us to build and add): past MAX_POSITIONS in the time range,
+# one dot per cell of a POSITION_CELLS grid across the data (~4 px on a 1200 px canvas: the dot's own size,
+# so the picture hardly changes), then every k-th if still too many
+MAX_POSITIONS = 30_000
+POSITION_CELLS = 300
 PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#17becf', '#e377c2', '#8c564b', '#bcbd22',
            '#0b5394', '#e69138', '#38761d', '#674ea7', '#45818e', '#a64d79', '#7f6000', '#3d85c6',
            '#6aa84f', '#b45f06', '#351c75', '#0097a7']
@@ -76,19 +81,14 @@ def _qdt(t):
 
 def _line_wkb(x, y, starts, lens):
     """WKB LineStrings for vertex runs [starts[i], starts[i]+lens[i]) of x/y, one bytes object each."""
-    total = int(lens.sum())
-    if total == 0:
+    if len(lens) == 0 or int(lens.sum()) == 0:
         return []
-    idx = np.repeat(starts - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(total)
-    xy = np.empty((total, 2), dtype='<f8')
-    xy[:, 0] = x[idx]
-    xy[:, 1] = y[idx]
+    xy = np.empty((len(x), 2), dtype='<f8')  # the runs are slices of x/y: interleaved once, cut per line
+    xy[:, 0] = x
+    xy[:, 1] = y
     raw = xy.tobytes()
-    offs = np.r_[0, np.cumsum(lens)] * 16
-    out = []
-    for k, n in enumerate(lens.tolist()):
-        out.append(b'\x01\x02\x00\x00\x00' + int(n).to_bytes(4, 'little') + raw[offs[k]:offs[k + 1]])
-    return out
+    return [b'\x01\x02\x00\x00\x00' + n.to_bytes(4, 'little') + raw[16 * s:16 * (s + n)]
+            for s, n in zip(starts.tolist(), lens.tolist())]
 
 
 def _point_wkb(x, y):
@@ -99,6 +99,22 @@ def _point_wkb(x, y):
     a['y'] = y
     raw = a.tobytes()
     return [raw[21 * i:21 * i + 21] for i in range(len(x))]
+
+
+def thin_positions(lon, lat, mmsi, hidden=()):
+    """Indices of the positions to draw: every position of the shown vessels up to MAX_POSITIONS; past it the
+    latest one in each cell of a POSITION_CELLS grid across their extent, then every k-th."""
+    sel = np.flatnonzero(~np.isin(mmsi, np.fromiter(hidden, dtype=np.int64))) if hidden else np.arange(len(lon))
+    if len(sel) <= MAX_POSITIONS:
+        return sel
+    x, y = lon[sel], lat[sel]
+    cell = max(float(x.max() - x.min()), float(y.max() - y.min()), 1e-9) / POSITION_CELLS
+    cx = ((x - x.min()) / cell).astype(np.int64)
+    cy = ((y - y.min()) / cell).astype(np.int64)
+    key = cx * (POSITION_CELLS + 2) + cy
+    _u, last = np.unique(key[::-1], return_index=True)
+    sel = np.sort(sel[len(sel) - 1 - last])
+    return sel[::max(1, int(math.ceil(len(sel) / MAX_POSITIONS)))]
 
 
 def _features(fields, wkbs, rows):
@@ -317,8 +333,9 @@ CHUNK_STEPS = [60, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 *
 
 def chunk_length(span_s, vessels):
     """Seconds per animation step: about 60 steps over the range, rounded to a friendly duration (fewer steps
-    for big fleets: at most ~30,000 track pieces in all)."""
-    n_steps = int(np.clip(30000 / max(1, vessels), 12, 60))
+    for big fleets: at most ~9,000 pieces in all, each a track line and a ship marker, ~25 us to build; at
+    least 8 steps)."""
+    n_steps = int(np.clip(9000 / max(1, vessels), 8, 60))
     return next((s for s in CHUNK_STEPS if span_s / s <= n_steps), 86400)
 
 
@@ -341,26 +358,20 @@ class _Pieces:
             self.next_same[:-1] = self.seg[self.ends[:-1]] == self.seg[self.starts[:-1]]
 
 
-def _course(sub):
-    """Course for the ship markers: the reported COG, else the bearing from the vessel's previous position."""
+def _course(sub, ci):
+    """Course at the ship markers ``ci``: the reported COG, else the bearing from the vessel's previous position."""
     mmsi, lon, lat = sub['mmsi'], sub['lon'], sub['lat']
-    course = sub['cog'].astype(np.float64)
-    if len(mmsi) > 1:
-        dx = np.diff(lon) * np.cos(np.radians(lat[1:]))
-        brg = np.r_[np.nan, (np.degrees(np.arctan2(dx, np.diff(lat))) + 360) % 360]
-        brg[np.r_[True, mmsi[1:] != mmsi[:-1]]] = np.nan
-        course = np.where(np.isfinite(course), course, brg)
-    return course
+    course = sub['cog'][ci].astype(np.float64)
+    prev = np.maximum(ci - 1, 0)
+    dx = (lon[ci] - lon[prev]) * np.cos(np.radians(lat[ci]))
+    brg = (np.degrees(np.arctan2(dx, lat[ci] - lat[prev])) + 360) % 360
+    brg[(ci == 0) | (mmsi[prev] != mmsi[ci])] = np.nan
+    return np.where(np.isfinite(course), course, brg)
 
 
 def _finite(a):
     """Values for attributes: NaN becomes NULL."""
     return [x if math.isfinite(x) else None for x in np.asarray(a, dtype=np.float64).tolist()]
-
-
-def _thinning(n):
-    """Every k-th position is drawn, so that at most MAX_POSITIONS are."""
-    return max(1, int(math.ceil(n / MAX_POSITIONS)))
 
 
 class Overlay:
@@ -376,6 +387,7 @@ class Overlay:
         self.stats = {}
         self._data = None
         self._generation = 0  # renderers are rebuilt only for new data (their categories are the vessels)
+        self._applied = {}  # layer key -> (renderer, (generation, hidden)) set_hidden last applied
 
     # --- layer tree -------------------------------------------------------------------------------
 
@@ -467,8 +479,8 @@ class Overlay:
 
     # --- building ---------------------------------------------------------------------------------
 
-    def rebuild(self, data, t0=None, t1=None, min_gap_s=6 * 3600, show_positions=False, sites=None,
-                min_stay_s=1800):
+    def rebuild(self, data, t0=None, t1=None, min_gap_s=DEFAULTS.gap_s, show_positions=False, sites=None,
+                min_stay_s=DEFAULTS.min_stay_s):
         """Rebuild every overlay layer from AisData within [t0, t1] (unix s, inclusive). Returns stats."""
         tic = time.perf_counter()
         self._adopt(data)
@@ -479,7 +491,7 @@ class Overlay:
         t_read = time.perf_counter()
         pieces = _Pieces(sub, min_gap_s, self.chunk_s)
         feats = {'tracks': self._tracks(sub, pieces), 'ships': self._ships(sub, pieces),
-                 'gaps': self._gaps(sub, min_gap_s), 'calls': self._calls(sub, sites, min_stay_s),
+                 'gaps': self._gaps(sub, min_gap_s), 'calls': self._calls(sub, sites, min_stay_s, min_gap_s),
                  'positions': self._positions(sub) if show_positions else []}
         t_build = time.perf_counter()
         self._fill(feats, data.v_mmsi, show_positions)
@@ -490,7 +502,7 @@ class Overlay:
                'seconds_filter': t_read - tic, 'seconds_features': t_build - t_read, 'seconds_layers': toc - t_build,
                'seconds': toc - tic}
         if show_positions and n:
-            out['positions_step'] = _thinning(n)
+            out['positions_shown'] = len(feats['positions'])
         self.stats = out
         return out
 
@@ -526,9 +538,8 @@ class Overlay:
         is_last = np.zeros(len(p.starts), dtype=np.int64)
         if len(p.starts):
             is_last[np.r_[mmsi[p.starts[1:]] != mmsi[p.starts[:-1]], True]] = 1
-        course = _course(sub)
         rows = zip(mmsi[ci].tolist(), self._names(mmsi[ci]), tt[ci].tolist(), _finite(sub['sog'][ci]),
-                   _finite(course[ci]), _finite(sub['heading'][ci]), is_last.tolist(), tt[p.starts].tolist(),
+                   _finite(_course(sub, ci)), _finite(sub['heading'][ci]), is_last.tolist(), tt[p.starts].tolist(),
                    c_end_t.tolist())
         return _features(self._ensure('ships').fields(), _point_wkb(sub['lon'][ci], sub['lat'][ci]), rows)
 
@@ -544,13 +555,13 @@ class Overlay:
                    (duration_text(h) for h in gaps['hours'].tolist()))
         return _features(self._ensure('gaps').fields(), wkbs, rows)
 
-    def _calls(self, sub, sites, min_stay_s):
+    def _calls(self, sub, sites, min_stay_s, min_gap_s):
         """Port calls at the sites (dicts of name and polygon parts), at the mean position of the stay."""
         mmsi, tt, lon, lat = sub['mmsi'], sub['t'], sub['lon'], sub['lat']
         if not sites or not len(mmsi):
             return []
         site_idx = site_index_of_points(lon, lat, [s['parts'] for s in sites])
-        calls = port_calls(mmsi, tt, site_idx, min_stay_s, merge_gap_s=3600)
+        calls = port_calls(mmsi, tt, site_idx, min_stay_s, split_gap_s=min_gap_s)
         if not len(calls['mmsi']):
             return []
         a, b = calls['i0'], calls['i1'] + 1
@@ -563,11 +574,10 @@ class Overlay:
         return _features(self._ensure('calls').fields(), _point_wkb(cx, cy), rows)
 
     def _positions(self, sub):
-        """Every position (every k-th past MAX_POSITIONS)."""
-        n = len(sub['mmsi'])
-        if not n:
+        """The positions of the shown vessels (thinned to screen cells past MAX_POSITIONS)."""
+        if not len(sub['mmsi']):
             return []
-        sel = np.arange(0, n, _thinning(n))
+        sel = thin_positions(sub['lon'], sub['lat'], sub['mmsi'], self.hidden)
         rows = zip(sub['mmsi'][sel].tolist(), sub['t'][sel].tolist(), _finite(sub['sog'][sel]),
                    _finite(sub['cog'][sel]), _finite(sub['heading'][sel]))
         return _features(self._ensure('positions').fields(), _point_wkb(sub['lon'][sel], sub['lat'][sel]), rows)
@@ -583,7 +593,7 @@ class Overlay:
             lyr = self._ensure(key)
             pr = lyr.dataProvider()
             pr.truncate()
-            pr.addFeatures(fs)
+            pr.addFeatures(fs, Q.FAST_INSERT)
             lyr.updateExtents()
             if lyr.customProperty('cargowatch/renderer') != self._generation:
                 lyr.setRenderer(self._renderer(key, vessel_ids))
@@ -598,6 +608,10 @@ class Overlay:
             if lyr is None or not isinstance(lyr.renderer(), QgsCategorizedSymbolRenderer):
                 continue
             r = lyr.renderer()
+            state = (self._generation, frozenset(self.hidden))
+            if self._applied.get(key) == (id(r), state):  # this renderer shows these vessels already
+                continue
+            self._applied[key] = (id(r), state)
             for i, cat in enumerate(r.categories()):
                 on = int(cat.value()) not in self.hidden
                 if cat.renderState() != on:

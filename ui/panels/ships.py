@@ -11,11 +11,10 @@ from qgis.PyQt.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, Q
                                  QMenu, QProgressBar, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from ...compat import qenum, wgs84
+from ...core.ais.defaults import DEFAULTS
 from ..overlay import vessel_colors
 from . import button, tr
 from .vessels import VesselFilter, VesselModel, fmt_t
-
-DEFAULT_GAP_HOURS = 6.0
 
 
 def _qdt(t):
@@ -108,7 +107,7 @@ class ShipsPanel(QWidget):
         self.gap_hours = QDoubleSpinBox()
         self.gap_hours.setRange(0.05, 720)
         self.gap_hours.setDecimals(2)
-        self.gap_hours.setValue(DEFAULT_GAP_HOURS)
+        self.gap_hours.setValue(DEFAULTS.gap_s / 3600)
         self.gap_hours.setSuffix(' h')
         self.gap_hours.setToolTip(tr('Time without positions that counts as a dark period (also breaks tracks)'))
         self.gap_hours.valueChanged.connect(self.settingsChanged)
