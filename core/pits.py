@@ -95,9 +95,12 @@ def normalise(img, valid):
     for k in range(img.shape[0]):
         v = img[k, ::step, ::step][sub]
         lo, hi = np.percentile(v, (2, 98))
-        out[k] = (img[k] - lo) / max(hi - lo, 1e-3) - 0.5
-    out[:, ~valid] = 0.0
-    return np.clip(out, -1.5, 1.5)
+        np.subtract(img[k], lo + 0.5 * max(hi - lo, 1e-3), out=out[k])
+        out[k] *= 1.0 / max(hi - lo, 1e-3)
+    np.clip(out, -1.5, 1.5, out=out)
+    if not valid.all():
+        out[:, ~valid] = 0.0
+    return out
 
 
 def _sigmoid(x):
@@ -144,7 +147,10 @@ def _infer(block):
     h, w = data.shape[1:]
     if h < 16 or w < 16:
         return None
-    valid = to_working(block.valid.astype(np.float32)[None], block.gsd)[0][0] > 0.5
+    if block.valid.all():
+        valid = np.ones((h, w), bool)
+    else:
+        valid = to_working(block.valid.astype(np.float32)[None], block.gsd)[0][0] > 0.5
     if valid.sum() < 256:
         return None
     x = normalise(data, valid)
