@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
-sys.path[:0] = ['/usr/share/qgis/python/plugins', str(ROOT / 'test')]
+sys.path[:0] = ['/usr/share/qgis/python/plugins', str(ROOT / 'test' / 'helpers')]
 
 from qgis.core import QgsApplication  # noqa: E402
 

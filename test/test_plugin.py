@@ -6,7 +6,8 @@ import sys
 
 from qgis.core import QgsApplication
 
-from conftest import ROOT, run_qgis_process
+from helpers.paths import ROOT
+from helpers.qgis_run import qgis_process_env, run_qgis_process
 
 ALGORITHMS = {'countcontainers', 'countpits', 'detectchanges', 'comparesignatures',
               'importais', 'buildtracks', 'detectgaps', 'countvoyages', 'recordobservation', 'depotgrowth',
@@ -34,8 +35,8 @@ def test_core_imports_no_qgis():
     code = ('import sys; sys.modules["qgis"] = None; sys.path.insert(0, sys.argv[1]); '
             'import importlib, pkgutil, cargowatch.core as c; '
             '[importlib.import_module("cargowatch.core." + m.name) for m in pkgutil.iter_modules(c.__path__)]')
-    from conftest import PLUGIN_DIR
-    subprocess.run([sys.executable, '-c', code, str(PLUGIN_DIR)], check=True)
+    from helpers.qgis_run import PLUGINS
+    subprocess.run([sys.executable, '-c', code, str(PLUGINS)], check=True)
 
 
 def test_resources_hold_every_icon():
@@ -91,10 +92,10 @@ def test_plugin_loads_and_unloads_in_qgis(qgis_iface):
 
 def test_plugin_loads_in_qgis_process():
     proc = subprocess.run(['qgis_process.bin', 'plugins'], capture_output=True, text=True,
-                          env=__import__('conftest')._qgis_process_env(), timeout=120)
+                          env=qgis_process_env(), timeout=120)
     assert 'cargowatch' in proc.stdout
     run_qgis_process('native:buffer', {}, check=False)  # enables the plugin once
     proc = subprocess.run(['qgis_process.bin', 'list'], capture_output=True, text=True,
-                          env=__import__('conftest')._qgis_process_env(), timeout=120)
+                          env=qgis_process_env(), timeout=120)
     listed = set(re.findall(r'cargowatch:(\w+)', proc.stdout))
     assert ALGORITHMS <= listed, proc.stdout[-2000:]

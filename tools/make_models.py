@@ -24,7 +24,7 @@ from qgis.PyQt.QtCore import QPointF  # noqa: E402
 
 APP = QgsApplication([], False)
 APP.initQgis()
-sys.path[:0] = ['/usr/share/qgis/python/plugins', str(ROOT / 'test')]
+sys.path[:0] = ['/usr/share/qgis/python/plugins', str(ROOT / 'test' / 'helpers')]
 from processing.core.Processing import Processing  # noqa: E402
 Processing.initialize()
 import conftest  # noqa: E402,F401  makes the checkout importable as the package cargowatch

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, SHARED_AIS
+from helpers.paths import ROOT, SHARED_AIS
 
 MP_PY = ROOT / 'bench' / '.venv-mp' / 'bin' / 'python'
 

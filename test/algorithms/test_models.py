@@ -10,9 +10,10 @@ import pytest
 from qgis.core import (QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProcessingModelAlgorithm,
                        QgsProcessingOutputNumber, QgsVectorLayer)
 
-import depot_scenes
-import scenes
-from conftest import ROOT, run_qgis_process
+from helpers import depot_scenes
+from helpers import scenes
+from helpers.paths import ROOT
+from helpers.qgis_run import run_qgis_process
 
 SAMPLE = ROOT / 'sample_data'
 MODELS = {'depotgrowth': 'Depot growth between two dates', 'portactivity': 'Port activity'}
@@ -221,7 +222,7 @@ def test_every_numeric_output_feeds_a_model_input(depot, positions, tmp_path):
                            QgsProcessingModelOutput, QgsProcessingOutputNumber as Number,
                            QgsProcessingParameterNumber)
     from osgeo import ogr, osr
-    from conftest import write_aoi
+    from helpers.qgis_run import write_aoi
     from cargowatch.ui.site_store import SiteStore
     yard = scenes.write_scene(scenes.port_scene(seed=31, gsd=0.5, size_px=240), tmp_path / 'yard_2024-04-01.tif')
     yard_aoi = write_aoi(tmp_path / 'yard.gpkg', [(500010, 3999990), (500110, 3999990), (500110, 3999890),

@@ -11,8 +11,9 @@ import subprocess
 import pytest
 from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
-import scenes
-from conftest import ROOT, run_qgis_process
+from helpers import scenes
+from helpers.paths import ROOT
+from helpers.qgis_run import run_qgis_process
 
 SAMPLE = ROOT / 'sample_data'
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
@@ -145,11 +146,11 @@ def test_report_in_a_browser(rajin, tmp_path):
 
 
 def test_report_of_pits_without_ais_and_an_image_off_site(rajin, tmp_path):
-    import depot_scenes
+    from helpers import depot_scenes
     depot = str(tmp_path / 'depot_20240720.tif')
     depot_scenes.depot_scene(depot, seed=5, n_old=0, n_new=8, size=(150.0, 150.0), distractors=False)
     square = tmp_path / 'depot.gpkg'
-    from conftest import write_aoi
+    from helpers.qgis_run import write_aoi
     x, y = depot_scenes.ORIGIN
     write_aoi(square, [(x + 10, y - 10), (x + 140, y - 10), (x + 140, y - 140), (x + 10, y - 140)], depot_scenes.EPSG)
     out = tmp_path / 'depot.html'

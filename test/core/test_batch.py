@@ -10,55 +10,15 @@ import numpy as np
 import pytest
 from osgeo import ogr, osr
 
-import processing
-from qgis.core import QgsProcessingException
-from conftest import ROOT
+from helpers.paths import ROOT
 from cargowatch.core import batch, containers, pits, raster
-import depot_scenes as ds
-import scenes
+from helpers import scenes
 
 SMALL = containers.ContainerParams(block_px=160, overlap_m=20.0)     # 0.5 m scenes of 480 px: 3 x 3 blocks
 PITS = pits.PitParams(min_size=12.0)      # a coarser working grid: quicker
 
 
-@pytest.fixture(scope='module')
-def archive(tmp_path_factory):
-    d = tmp_path_factory.mktemp('archive')
-    ports = [scenes.write_scene(scenes.port_scene(seed=s, gsd=0.5, size_px=480), d / f'port{s}.tif') for s in (3, 4)]
-    ds.depot_scene(str(d / 'depot.tif'), seed=5, size=(620.0, 620.0), n_old=10, n_new=40, gsd=0.5,
-                   offset=(-200.0, -200.0))      # 2 x 2 blocks of 1024 px, pits in three of them
-    (d / 'broken.tif').write_text('not a raster')
-    nodata = ds.write_geotiff(str(d / 'nodata.tif'), np.zeros((3, 700, 700), np.uint8), ds.geotransform(0.5), nodata=0)
-    return {'ports': [str(p) for p in ports], 'depot': str(d / 'depot.tif'), 'broken': str(d / 'broken.tif'),
-            'missing': str(d / 'missing.tif'), 'nodata': nodata, 'dir': d}
-
-
-@pytest.fixture(scope='module')
-def client():
-    distributed = pytest.importorskip('distributed', reason='dask[distributed] is not installed (requirements-dev.txt)')
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=':0')
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
-
-
-def single_machine(kind, path, params=None):
-    return batch.counter(kind)(raster.open_raster(path), params)
-
-
-def read_layer(path, name):
-    src = ogr.Open(str(path))
-    layer = src.GetLayerByName(name)
-    assert layer is not None, name
-    rows = []
-    for f in layer:
-        row = {k: f.GetField(k) for k in f.keys()}
-        g = f.GetGeometryRef()
-        if g is not None:
-            row['geometry'] = g.GetGeometryRef(0).GetPoints()[:-1]
-        rows.append(row)
-    return rows
+from helpers.batch_archive import archive, client, read_layer, single_machine  # noqa: F401 (fixtures)
 
 
 def test_shares_of_the_block_grid_give_the_whole_scene(archive):
@@ -193,42 +153,6 @@ def test_command_without_dask_and_bad_input(archive, tmp_path):
     assert read_layer(tmp_path / 'y.gpkg', 'scenes')[0]['error'] is None
     p = tool('--kind', 'containers', '--scenes', str(tmp_path / 'absent.txt'), '--out', str(tmp_path / 'z.gpkg'))
     assert p.returncode == 2 and 'Cannot read the scene list' in p.stderr and 'Traceback' not in p.stderr
-
-
-def test_algorithm_hands_the_batch_to_a_scheduler(archive, client, tmp_path):
-    lst = tmp_path / 'list.txt'
-    lst.write_text('\n'.join([archive['ports'][0], archive['broken']]))
-    out = str(tmp_path / 'alg.gpkg')
-    res = processing.run('cargowatch:batchcount', {'KIND': 0, 'SCENES': str(lst), 'OUTPUT': out,
-                                                   'SCHEDULER': client.scheduler.address})
-    whole = single_machine('containers', archive['ports'][0])
-    assert (res['COUNT'], res['TEU']) == containers.summarise(whole) and res['FAILED'] == 1
-    assert len(read_layer(out, 'containers')) == len(whole)
-    assert res['DETECTIONS'] == f'{out}|layername=containers'
-    serial = processing.run('cargowatch:batchcount', {'KIND': 0, 'SCENES': str(lst), 'SCHEDULER': '',
-                                                      'OUTPUT': str(tmp_path / 'here.gpkg')})
-    assert (serial['COUNT'], serial['FAILED']) == (res['COUNT'], 1)
-
-
-def test_unreachable_scheduler_and_empty_list(tmp_path):
-    pytest.importorskip('distributed', reason='dask[distributed] is not installed (requirements-dev.txt)')
-    with pytest.raises(batch.CargoWatchError, match='Cannot reach the Dask scheduler at tcp://127.0.0.1:9'):
-        batch.connect('tcp://127.0.0.1:9', timeout=2)
-    lst = tmp_path / 'list.txt'
-    lst.write_text('\n')
-    with pytest.raises(QgsProcessingException, match='names no scene'):
-        processing.run('cargowatch:batchcount', {'KIND': 1, 'SCENES': str(lst), 'OUTPUT': str(tmp_path / 'o.gpkg')})
-
-
-def test_algorithm_without_dask_says_what_to_install(archive, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, 'distributed', None)        # `import distributed` fails
-    lst = tmp_path / 'list.txt'
-    lst.write_text(archive['ports'][1] + '\n')
-    with pytest.raises(QgsProcessingException, match=r'pip install "dask\[distributed\]"'):
-        processing.run('cargowatch:batchcount', {'KIND': 0, 'SCENES': str(lst), 'SCHEDULER': 'tcp://127.0.0.1:9',
-                                                 'OUTPUT': str(tmp_path / 'o.gpkg')})
-    res = processing.run('cargowatch:batchcount', {'KIND': 0, 'SCENES': str(lst), 'OUTPUT': str(tmp_path / 'o.gpkg')})
-    assert res['COUNT'] == containers.summarise(single_machine('containers', archive['ports'][1]))[0]
 
 
 def test_workers_get_core_without_qgis(tmp_path):

@@ -360,3 +360,10 @@ def write_sites(sc, path, epsg=4326):
         lyr.CreateFeature(f)
     ds = None
     return path
+
+
+# Ships seen on images of the scenario, (place, hours after T0), and the truth: ANGARA at the Rajin quay 58-82 h
+# of its first dark run (AIS off 49-91 h);
+# MARIA at Rajin 170-194 h of her second dark run (off 161-203 h) while the ANGARA sails home with AIS on;
+# DONGBANG 12 moored in Busan with AIS on (HANSA PIONEER at sea then); Rajin at 120 h: nobody dark there.
+SIGHTINGS = [(SITES['Rajin'], 72), (SITES['Rajin'], 180), (SITES['Busan'], 150), (SITES['Rajin'], 120)]

@@ -471,3 +471,19 @@ def depot_pair(folder, seed=3, n_old=15, n_new=110, shift=(0.8, -0.6), gsd_befor
     old = truth_features([p for p in lay.pits if p.old], status='kept')
     new = truth_features([p for p in lay.pits if not p.old], status='new')
     return b, a, {'old': old, 'new': new}
+
+
+def match_pits(dets, truth, tol=None):
+    """How many of ``dets`` (dicts with geometry, or corner lists) find a pit of ``truth`` of their own (within
+    ``tol`` m, else max(3 m, 0.45 x the pit width)), each pit counted once."""
+    tc = np.array([[t['x'], t['y']] for t in truth])
+    used, tp = set(), 0
+    for d in dets:
+        c = np.mean(np.asarray(d['geometry'] if isinstance(d, dict) else d), axis=0)
+        dd = np.hypot(*(tc - c).T)
+        j = int(np.argmin(dd))
+        if dd[j] <= (tol or max(3.0, 0.45 * truth[j]['width_m'])) and j not in used:
+            used.add(j)
+            tp += 1
+    return tp
+

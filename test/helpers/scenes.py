@@ -758,7 +758,10 @@ GDAL_TYPES = {np.dtype(np.uint8): gdal.GDT_Byte, np.dtype(np.uint16): gdal.GDT_U
               np.dtype(np.float64): gdal.GDT_Float64}
 
 
-def geotransform(gsd, origin=(500000.0, 4000000.0)):
+ORIGIN = (500000.0, 4000000.0)  # upper-left corner of every generated yard (EPSG:32652)
+
+
+def geotransform(gsd, origin=ORIGIN):
     return (origin[0], gsd, 0.0, origin[1], 0.0, -gsd)
 
 
@@ -797,7 +800,7 @@ def write_geotiff(path, arr, gt=None, epsg=32652, nodata=None, colour_interp=Non
     return str(path)
 
 
-def write_scene(scene, path, layout='rgb', dtype='Byte', bits=11, epsg=32652, origin=(500000.0, 4000000.0),
+def write_scene(scene, path, layout='rgb', dtype='Byte', bits=11, epsg=32652, origin=ORIGIN,
                 nodata=None, nodata_corners=False, geographic=False, compress='DEFLATE'):
     """Write a Scene as a GeoTIFF in the given band layout and data type. ``nodata_corners``
     blanks two triangular corners (like an orthorectified strip edge) to ``nodata``.
@@ -822,7 +825,7 @@ def write_scene(scene, path, layout='rgb', dtype='Byte', bits=11, epsg=32652, or
     return str(path)
 
 
-def truth_map_coords(scene, origin=(500000.0, 4000000.0)):
+def truth_map_coords(scene, origin=ORIGIN):
     """Truth containers as dicts with map-coordinate centres and corners (the UTM grid)."""
     out = []
     for c in scene.containers:

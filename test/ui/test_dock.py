@@ -311,7 +311,7 @@ def test_close_and_cleanup_leaves_nothing(qgis_iface, qgis_new_project, ais_laye
 def test_import_runs_in_background(dock, tmp_path):
     if QgsApplication.processingRegistry().algorithmById('cargowatch:importais') is None:
         pytest.skip('cargowatch:importais not there yet')
-    src = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data', 'ais',
+    src = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data', 'ais',
                        'SolentAIS_20160112_130211.csv')
     if not os.path.exists(src):
         pytest.skip('shared AIS samples not present')
@@ -489,7 +489,7 @@ def test_import_cancel_and_failure_are_reported(dock, tmp_path):
     _wait_import(dock)
     assert dock.last_message[0] == 'Critical' and 'Import of notes.csv failed: cannot tell' in dock.last_message[1]
     assert dock.data is None and dock.import_btn.isEnabled()
-    src = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data', 'ais', 'gpsd_ais-nmea.log')
+    src = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data', 'ais', 'gpsd_ais-nmea.log')
     if not os.path.exists(src):
         pytest.skip('shared AIS samples not present')
     assert dock.import_file(src, output=str(tmp_path / 'cancelled.gpkg')) is not None

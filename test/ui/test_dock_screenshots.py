@@ -12,7 +12,7 @@ from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor, QImage, QPainter
 
 from cargowatch.ui.dock import CargoWatchDock
-from conftest import ROOT, SHARED_AIS
+from helpers.paths import ROOT, SHARED_AIS
 
 from test_dock import fill_and_accept
 

@@ -11,14 +11,14 @@ from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt.QtCore import QEvent, QPoint, QSize, Qt
 from qgis.PyQt.QtGui import QColor, QImage, QPainter
 
-import ais_scenario as S
+from helpers import ais_scenario as S
 from cargowatch.ui.dock import CargoWatchDock
 from cargowatch.ui.match_tool import parse_image_time, raster_time
 from test_dock_screenshots import _distinct_colours, _land, keep
 
 pytest.importorskip('pyais')
 
-SAMPLE = Path(__file__).resolve().parents[1] / 'sample_data' / 'dunai_rajin_ais.nmea.gz'
+SAMPLE = Path(__file__).resolve().parents[2] / 'sample_data' / 'dunai_rajin_ais.nmea.gz'
 RAJIN = S.SITES['Rajin']
 T72 = S.T0 + 72 * 3600  # the ANGARA is at the Rajin quay with AIS off
 

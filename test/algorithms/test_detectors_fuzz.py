@@ -1,28 +1,20 @@
-"""Damaged GeoTIFFs given to the detectors (issue #23): truncated, bit-flipped and with a broken
-georeferencing, through core.raster + the detectors (tools/fuzz_raster.py, whose longer run is `make fuzz`)
-and through cargowatch:countcontainers / countpits in real QGIS: a clear error or a result, never a
-traceback or a frozen QGIS."""
+"""Damaged GeoTIFFs given to cargowatch:countcontainers / countpits in real QGIS (issue #23): a broken
+georeferencing and a few of tools/fuzz_raster.py's cases give a clear error or a result, never a traceback or
+a frozen QGIS."""
 import sys
-import time
 
 import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException
 
-from conftest import ROOT
+from helpers.paths import ROOT
 
 sys.path.insert(0, str(ROOT / 'tools'))
 import fuzz_raster  # noqa: E402
-import fuzzing  # noqa: E402
 
 from cargowatch.core import raster as core_raster  # noqa: E402
 
 NAN, INF = float('nan'), float('inf')
-
-
-@pytest.fixture(scope='module')
-def base_set(tmp_path_factory):
-    return fuzz_raster.bases(str(tmp_path_factory.mktemp('bases')))
 
 
 def write(tmp_path, data, name='r.tif'):
@@ -35,18 +27,6 @@ def detector_run(kind, path, tmp_path):
     import processing
     alg = 'cargowatch:countcontainers' if kind == 'containers' else 'cargowatch:countpits'
     return processing.run(alg, {'INPUT': path, 'OUTPUT': str(tmp_path / 'out.gpkg')})
-
-
-def test_every_base_is_read_before_mutation(tmp_path, base_set):
-    assert len(base_set) == 8
-    found = {name: fuzz_raster.detect(write(tmp_path, data), kind) for name, (data, kind) in base_set.items()}
-    assert all(n > 0 for name, n in found.items() if name != 'pits_epsg4326'), found  # a 96 m crop: few pits
-
-
-def test_mangled_geotiffs_through_the_detectors(tmp_path):
-    failures, outcomes, _slowest = fuzz_raster.run(40, seed=0, workdir=str(tmp_path))
-    assert not failures, '\n'.join('case {case} ({base}; {mutation}): {error}'.format(**f) for f in failures)
-    assert outcomes['read'] >= 5 and outcomes['refused'] >= 20
 
 
 @pytest.mark.parametrize('gt, srs, says', [
@@ -92,12 +72,3 @@ def test_mangled_geotiffs_through_processing(tmp_path, base_set):
         assert res['COUNT'] >= 0
         outcomes.append('read')
     assert outcomes[-1] == 'refused' and 'read' in outcomes
-
-
-def test_a_hang_is_a_failure_of_the_fuzzer():
-    def spin():
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 30:
-            pass
-    result, error = fuzzing.attempt(spin, 0.2)
-    assert result is None and error.startswith('Hang: still running after 0.2 s')

@@ -1,15 +1,14 @@
 """The AIS readers survive any file (issue #23): a few hundred seeded mutations of every sample format
-(tools/fuzz_ais.py, whose longer run is `make fuzz`), some through importais, and the crashes the issue
-reports, each from its exact input, as regressions: bad rows rejected with their reason, good rows kept."""
+(tools/fuzz_ais.py, whose longer run is `make fuzz`) and the crashes the issue reports, each from its exact
+input, as regressions: bad rows rejected with their reason, good rows kept."""
 import gzip
 import random
 import sys
 
 import numpy as np
 import pytest
-from qgis.core import QgsProcessingException
 
-from conftest import ROOT, SHARED_AIS
+from helpers.paths import ROOT, SHARED_AIS
 
 pytest.importorskip('pyais')
 pytestmark = pytest.mark.skipif(not SHARED_AIS.is_dir(), reason='shared AIS samples not present')
@@ -27,20 +26,10 @@ EXPECTED_LAYOUT = {'csv_dma': 'CSV (Danish Maritime Authority)', 'csv_marinecada
                    'csv_solent': 'CSV (generic)', 'jsonl_gfw': 'JSON lines', 'jsonl_spire': 'JSON lines'}
 
 
-@pytest.fixture(scope='module')
-def sample_set():
-    return fuzz_ais.samples()
-
-
 def read_bytes(tmp_path, data, name='f.txt', **kw):
     p = tmp_path / name
     p.write_bytes(data)
     return ais_io.read_ais(str(p), **kw), p
-
-
-def process(params):
-    import processing
-    return processing.run('cargowatch:importais', params)
 
 
 # ------------------------------------------------------------------------------------------- the fuzzer itself
@@ -70,38 +59,11 @@ def test_cases_replay_identically_and_differ(sample_set):
     assert len({fuzz_ais.make_case(i, 0, sample_set)[2] for i in range(30)}) == 30
 
 
-def test_a_few_hundred_mangled_files_are_read_or_refused_cleanly(tmp_path):
-    failures, outcomes, _slowest = fuzz_ais.run(400, seed=0, workdir=str(tmp_path))
-    assert not failures, '\n'.join('case {case} ({sample}, {format}; {mutation}): {error}'.format(**f)
-                                   for f in failures)
-    # most mangled files still give rows: the readers themselves are exercised, not only the refusals
-    assert outcomes['read'] > 250 and outcomes['refused'] > 20
-
-
-def test_mangled_files_through_importais(tmp_path, sample_set):
-    """A sample of the same cases through the Processing algorithm: a result or a QgsProcessingException."""
-    read = 0
-    for i in range(0, 400, 16):
-        _name, asked, data, ext, _desc = fuzz_ais.make_case(i, 0, sample_set)
-        p = tmp_path / 'case{}{}'.format(i, ext)
-        p.write_bytes(data)
-        fmt = ['auto', 'nmea', 'csv', 'jsonl'].index(asked)
-        try:
-            res = process({'INPUT': str(p), 'FORMAT': fmt, 'OUTPUT': str(tmp_path / 'o{}.gpkg'.format(i)),
-                           'REJECTED': 'TEMPORARY_OUTPUT'})
-        except QgsProcessingException as e:
-            assert 'Traceback' not in str(e), str(e)  # how a Python error inside the algorithm arrives
-            continue
-        assert res['ROWS_READ'] == res['ROWS_KEPT'] + res['ROWS_REJECTED']
-        read += 1
-    assert read > 10
-
-
 # ------------------------------------------------------------------------------------------- the issue's crashes
 def test_tag_block_time_out_of_range_is_a_rejected_row(tmp_path):
     good = (SHARED_AIS / 'norwegian.raw').read_bytes()
     ref = ais_io.read_ais(str(SHARED_AIS / 'norwegian.raw'))
-    r, p = read_bytes(tmp_path, ISSUE_TAG_LINE + b'\n' + good, 'bad_tag.nmea')
+    r, _ = read_bytes(tmp_path, ISSUE_TAG_LINE + b'\n' + good, 'bad_tag.nmea')
     assert r.rejected_reason[r.rejected_line == 1].tolist() == [ais_io.R_TIME]
     assert r.rows_kept == ref.rows_kept and r.rows_rejected == ref.rows_rejected + 1
     assert r.reasons[ais_io.R_TIME] == 1
@@ -110,11 +72,6 @@ def test_tag_block_time_out_of_range_is_a_rejected_row(tmp_path):
                       (b'x', ais_io.R_NOTIME)):
         r, _ = read_bytes(tmp_path, ISSUE_TAG_LINE.replace(b'-1e308', c) + b'\n' + good, 'c.nmea')
         assert r.rejected_reason[r.rejected_line == 1].tolist() == [reason] and r.rows_kept == ref.rows_kept
-    # through the algorithm: the row is in the REJECTED table with its reason, no traceback
-    res = process({'INPUT': str(p), 'OUTPUT': str(tmp_path / 'o.gpkg'), 'REJECTED': 'TEMPORARY_OUTPUT'})
-    assert res['ROWS_KEPT'] == ref.rows_kept
-    rej = {f['line']: (f['reason'], f['raw']) for f in res['REJECTED'].getFeatures()}
-    assert rej[1] == (ais_io.R_TIME, ISSUE_TAG_LINE.decode())
 
 
 def test_receiver_log_with_a_number_too_large_for_64_bits(tmp_path):
@@ -201,13 +158,9 @@ def test_json_and_csv_values_beyond_64_bits(tmp_path):
     assert ok.tolist() == [True, True, True, False] and ms[0] == ms[1] == ais_io.BAD_TIME
 
 
-def test_importais_warns_about_a_cut_gzip(tmp_path):
-    import processing
-    from conftest import warnings_feedback
-    z = gzip.compress((SHARED_AIS / 'SolentAIS_20160112_130211.csv').read_bytes(), mtime=0)
-    cut = tmp_path / 'cut.csv.gz'
-    cut.write_bytes(z[:len(z) // 2])
-    fb = warnings_feedback()
-    res = processing.run('cargowatch:importais', {'INPUT': str(cut), 'OUTPUT': 'TEMPORARY_OUTPUT'}, feedback=fb)
-    assert res['ROWS_KEPT'] > 5000
-    assert any('damaged or cut short' in w for w in fb.seen)
+def test_a_few_hundred_mangled_files_are_read_or_refused_cleanly(tmp_path):
+    failures, outcomes, _slowest = fuzz_ais.run(400, seed=0, workdir=str(tmp_path))
+    assert not failures, '\n'.join('case {case} ({sample}, {format}; {mutation}): {error}'.format(**f)
+                                   for f in failures)
+    # most mangled files still give rows: the readers themselves are exercised, not only the refusals
+    assert outcomes['read'] > 250 and outcomes['refused'] > 20

@@ -1,72 +1,11 @@
-"""The Dunai–Rajin scenario (test/ais_scenario.py): exact truth for rejections, gaps, observed voyages and
-dark-voyage candidates, through core/ and through the Processing algorithms, from NMEA and from CSV."""
-import numpy as np
+"""The Dunai-Rajin scenario (test/helpers/ais_scenario.py) through the AIS Processing
+algorithms (importais, buildtracks, detectgaps, countvoyages) end to end, and point sites skipped with a warning."""
 import pytest
 from qgis.core import QgsVectorLayer
 
-import ais_scenario as S
+from helpers import ais_scenario as S
 
 pytest.importorskip('pyais')
-
-from cargowatch.core import ais_io, gaps, geo, tracks, voyages  # noqa: E402
-
-NAMES = list(S.SITES)
-
-
-@pytest.fixture(scope='module')
-def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp('scenario')
-    sc = S.make_scenario()
-    return {'sc': sc, 'nmea': S.write_nmea(sc, str(d / 'dunai.nmea')), 'csv': S.write_csv(sc, str(d / 'dunai.csv')),
-            'mc': S.write_csv(sc, str(d / 'mc.csv'), layout='marinecadastre'),
-            'sites': S.write_sites(sc, str(d / 'sites.gpkg')), 'dir': d}
-
-
-def _site_index(c):
-    polys = [[[np.array(S.site_ring(n))]] for n in NAMES]
-    return geo.site_index_of_points(c['lon'], c['lat'], polys)
-
-
-@pytest.mark.parametrize('fmt', ['nmea', 'csv', 'mc'])
-def test_import_counts_every_rejection(files, fmt):
-    r = ais_io.read_ais(files[fmt])
-    expected = S.expected_rejections('nmea' if fmt == 'nmea' else 'csv')
-    assert {k: v for k, v in r.reasons.items() if v} == expected
-    assert r.rows_kept == len(files['sc'].rows)
-    assert r.static[S.ANGARA]['name'] == 'ANGARA' and r.static[S.MARIA]['imo'] == 9234567
-    assert r.static[S.ANGARA]['ship_type'] == 'Cargo'
-    c = r.cols
-    assert tracks.is_sorted(c['mmsi'], c['t'])  # out-of-order rows were sorted in
-    # speed 102.3 / course 360 are kept as "not available"
-    n_na = sum(1 for row in files['sc'].rows if row['sog'] >= 102.3)
-    assert np.count_nonzero(np.isnan(c['sog'])) == n_na
-
-
-@pytest.mark.parametrize('fmt', ['nmea', 'csv'])
-def test_core_gaps_voyages_dark(files, fmt):
-    sc = files['sc']
-    c = ais_io.read_ais(files[fmt]).cols
-    g = gaps.find_gaps(c['mmsi'], c['t'], c['lon'], c['lat'], 12 * 3600)
-    found = sorted(zip(c['mmsi'][g['i0']].tolist(), c['t'][g['i0']].tolist(), c['t'][g['i1']].tolist()))
-    assert found == sc.truth['gaps']
-    si = _site_index(c)
-    calls = voyages.port_calls(c['mmsi'], c['t'], si, 3600, merge_gap_s=3600, split_gap_s=12 * 3600)
-    v = voyages.voyages_from_calls(calls)
-    obs = sorted(zip(v['mmsi'].tolist(), [NAMES[i] for i in v['from_site']], [NAMES[i] for i in v['to_site']]))
-    assert obs == sc.truth['observed']
-    verts = [(np.array(S.site_ring(n))[:, 0], np.array(S.site_ring(n))[:, 1]) for n in NAMES]
-    top = voyages.vessel_top_speed(c['mmsi'], c['t'], c['lon'], c['lat'], c['sog'])
-    d = voyages.dark_voyage_candidates(g, c['mmsi'], c['t'], c['lon'], c['lat'], si, verts, top, 6 * 3600, calls)
-    dark = sorted(zip(d['mmsi'].tolist(), [NAMES[i] for i in d['from_site']],
-                      [tuple(NAMES[j] for j in r) for r in d['reachable']]))
-    assert dark == sc.truth['dark']
-    # five runs each between Dunai and Rajin: observed round trips + dark candidates
-    for m in (S.ANGARA, S.MARIA):
-        seen = sum(1 for x in obs if x[0] == m and x[1:] == ('Dunai', 'Rajin'))
-        assert seen + sum(1 for x in dark if x[0] == m) == sc.truth['runs'][m] == 5
-    # a longer dwell than the gap allows rules Rajin out
-    d2 = voyages.dark_voyage_candidates(g, c['mmsi'], c['t'], c['lon'], c['lat'], si, verts, top, 30 * 3600, calls)
-    assert len(d2['gap']) == 0
 
 
 def _layer(path, name=None):
@@ -117,7 +56,7 @@ def test_point_sites_are_skipped_with_a_warning(files):
     """The dock stores point sites too: a sites layer holding one is read, the point left out and named."""
     import processing
     from osgeo import ogr
-    from conftest import warnings_feedback
+    from helpers.qgis_run import warnings_feedback
     d = files['dir']
     pos = str(d / 'pos_points.gpkg')
     processing.run('cargowatch:importais', {'INPUT': files['nmea'], 'OUTPUT': pos})
