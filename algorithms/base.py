@@ -1,5 +1,7 @@
 """What every CargoWatch algorithm shares: identity, help, icons, and the adapters
 between Processing (parameters, feedback, exceptions) and the QGIS-free core/."""
+import functools
+import gc
 import html
 import os
 import re
@@ -79,6 +81,51 @@ def markdown_html(text):
     return '\n'.join(out)
 
 
+def discard_output(destination):
+    """Remove what a cancelled or failed run wrote at ``destination`` (a sink's destination or a file output):
+    the file with its SQLite/shapefile companions, or only its layer when the GeoPackage holds others."""
+    path, _, layer = destination.partition('|layername=')
+    if not os.path.isfile(path):
+        return  # a memory layer, or nothing written yet
+    if layer:
+        from osgeo import ogr
+        ds = ogr.Open(path, 1)
+        if ds is not None and ds.GetLayerCount() > 1:
+            ds.DeleteLayer(next(i for i in range(ds.GetLayerCount()) if ds.GetLayer(i).GetName() == layer))
+            return
+        ds = None
+    stem, ext = os.path.splitext(path)
+    companions = ('.shx', '.dbf', '.prj', '.cpg', '.qmd') if ext.lower() == '.shp' else ('-wal', '-shm', '-journal')
+    for p in [path] + [(stem if ext.lower() == '.shp' else path) + c for c in companions]:
+        if os.path.exists(p):
+            os.remove(p)
+
+
+def _clean_on_cancel(process):
+    """processAlgorithm of every subclass, wrapped: a run that is cancelled (or fails) removes the outputs it had
+    begun to write and says so; a run that finished while cancelled is discarded too."""
+    @functools.wraps(process)
+    def run(self, parameters, context, feedback):
+        self._outputs = []
+        try:
+            results = process(self, parameters, context, feedback)
+            if not feedback.isCanceled():
+                return results
+            message = None
+        except QgsProcessingException as e:
+            message = str(e)
+        results = None
+        gc.collect()  # the failed frame's sinks are closed before their files go
+        for destination, existed in self._outputs:
+            if not existed:
+                discard_output(destination)
+        if feedback.isCanceled():
+            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
+        raise QgsProcessingException(message)
+    run.cleans_on_cancel = True
+    return run
+
+
 def progress_cb(feedback, start=0.0, end=100.0):
     """A callable taking a fraction 0..1 that drives ``feedback`` between start and end %."""
     return lambda frac: feedback.setProgress(start + (end - start) * frac)
@@ -92,6 +139,12 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
     DISPLAY = None
     GROUP = 'imagery'
     HELP_VALUES = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        process = cls.__dict__.get('processAlgorithm')
+        if process is not None and not getattr(process, 'cleans_on_cancel', False):
+            cls.processAlgorithm = _clean_on_cancel(process)
 
     def tr(self, text):
         return QCoreApplication.translate('CargoWatch', text)
@@ -117,6 +170,26 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self):  # noqa: N802 (QGIS API)
         text = self.tr(help_markdown(self.NAME))
         return markdown_html(text.format_map(self.HELP_VALUES) if self.HELP_VALUES else text)
+
+    # --- outputs: what a cancelled run must take back -------------------------------------
+
+    def parameterAsSink(self, parameters, name, context, *args, **kwargs):  # noqa: N802 (QGIS API)
+        """Processing's sink, remembered so a cancelled or failed run removes it (QGIS has already replaced
+        whatever was at that destination)."""
+        sink, dest = super().parameterAsSink(parameters, name, context, *args, **kwargs)
+        getattr(self, '_outputs', []).append((dest, False))
+        return sink, dest
+
+    def parameterAsFileOutput(self, parameters, name, context):  # noqa: N802 (QGIS API)
+        """The output file path, remembered (with whether a file was already there, which is then left alone)."""
+        path = super().parameterAsFileOutput(parameters, name, context)
+        getattr(self, '_outputs', []).append((path, os.path.exists(path)))
+        return path
+
+    def check_cancelled(self, feedback):
+        """Stop here, before writing, when the user cancelled."""
+        if feedback.isCanceled():
+            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
 
     # --- adapters to core/ ------------------------------------------------------------
 
@@ -212,8 +285,7 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         """Create the sink ``name`` with fields ``spec`` [(field, kind)] and write one polygon per record
         (``geometry`` corners, attributes by field name); returns the destination. Called only once the
         core work is done, so a cancelled run leaves no half-written output."""
-        if feedback.isCanceled():
-            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
+        self.check_cancelled(feedback)
         fields = QgsFields()
         for field, kind in spec:
             fields.append(qfield(field, kind))

@@ -56,6 +56,8 @@ class RecordObservation(CargoWatchAlgorithm):
                     known = ', '.join(s.name for s in store.sites()) or 'none'
                     raise QgsProcessingException(self.tr('No site named "{}" in {} (sites: {}). Add it in the '
                                                          'CargoWatch panel.').format(name, path, known))
+                feedback.setProgress(50)  # the site is found; what is left is the write
+                self.check_cancelled(feedback)
                 fid = store.add_observation(sites[0].fid, date.date().toString('yyyy-MM-dd'),
                                             source=self.parameterAsString(parameters, self.SOURCE, context),
                                             note=self.parameterAsString(parameters, self.NOTE, context), **counts)
@@ -64,4 +66,5 @@ class RecordObservation(CargoWatchAlgorithm):
             raise QgsProcessingException(str(e))
         feedback.pushInfo(self.tr('Observation {} recorded on {} for {}; the site has {} observations.').format(
             fid, sites[0].name, date.date().toString('yyyy-MM-dd'), n))
+        feedback.setProgress(100)
         return {'OBSERVATION_ID': fid, 'OBSERVATIONS': n}
