@@ -22,9 +22,36 @@ def test_metadata_is_complete():
     assert general['qgisMinimumVersion'] == '3.22'
     assert general['qgisMaximumVersion'] == '4.99'
     assert general['hasProcessingProvider'] == 'yes'
-    for key in ('description', 'about', 'version', 'tags', 'icon', 'changelog', 'author', 'email', 'repository'):
+    for key in ('description', 'about', 'version', 'tags', 'icon', 'changelog', 'author'):
         assert general.get(key, '').strip(), key
     assert (ROOT / general['icon']).is_file()
+    # no placeholders: the project has no public homepage, tracker, repository or e-mail address yet
+    for key in ('email', 'homepage', 'tracker', 'repository'):
+        assert key not in general, f'{key}: give a real address of the project or leave it out'
+    assert not re.search(r'example\.(org|com)|cargowatch/cargowatch', (ROOT / 'metadata.txt').read_text())
+
+
+def changelog_md():
+    """{version: entry} of CHANGELOG.md, newest first; an entry is its items joined, Markdown marks removed."""
+    text = (ROOT / 'CHANGELOG.md').read_text(encoding='utf-8')
+    entries = {}
+    for version, body in re.findall(r'^## (\S+)\n\n(.*?)(?=\n## |\Z)', text, re.S | re.M):
+        items = re.findall(r'^- (.*?)(?=\n- |\Z)', body.strip(), re.S | re.M)
+        entries[version] = re.sub(r'[`*]', '', ' '.join(' '.join(i.split()) for i in items))
+    return entries
+
+
+def test_changelog_md_and_metadata_carry_the_same_entries():
+    meta = configparser.ConfigParser()
+    meta.read(ROOT / 'metadata.txt')
+    lines = [ln.strip() for ln in meta['general']['changelog'].strip().splitlines()]
+    in_metadata = dict(ln.split(' ', 1) for ln in lines)
+    in_md = changelog_md()
+    assert list(in_metadata) == list(in_md)  # same versions, same order
+    assert in_metadata == in_md
+    assert meta['general']['version'] == next(iter(in_md))  # the latest entry is this version
+    # written for users: what they can do, not benchmark figures
+    assert not re.search(r'\bF1\b|benchmark|per cent', ' '.join(in_md.values()), re.I)
 
 
 def test_core_imports_no_qgis():
