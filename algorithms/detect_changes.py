@@ -37,7 +37,7 @@ class DetectChanges(CargoWatchAlgorithm):
         p.setHelp(self.tr('Which objects to compare: shipping containers or storage pits.'))
         self.addParameter(p)
         p = QgsProcessingParameterNumber(self.TOLERANCE, self.tr('Tolerance (m)'),
-                                         Q.DOUBLE, 3.0, minValue=0.1,
+                                         Q.DOUBLE, core.TUNING.tolerance_m, minValue=0.1,
                                          maxValue=100.0)
         p.setHelp(self.tr('Largest distance, after correcting the global misregistration, between the two '
                           'positions of the same object.'))
