@@ -89,6 +89,7 @@ install:
 bench: deps mp
 	$(VPY) bench/bench_containers.py --markdown
 	$(VPY) bench/bench_pits.py accuracy
+	$(VPY) bench/bench_pits.py validation
 	$(VPY) bench/bench_pits.py speed
 	$(VPY) bench/bench_speed.py --markdown
 	$(VPY) bench/bench_ais.py

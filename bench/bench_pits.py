@@ -157,8 +157,6 @@ def accuracy(out, pairs_only=False):
         print(f"| {r['pair']} | {r['true_new']} | {r['new']} | {r['new_count_err_pct']:+.1f} % | {r['before']} / "
               f"{r['after']} | {r['kept']} | {r['removed']} | {r['shift'][0]:+.2f}, {r['shift'][1]:+.2f} |")
     print()
-    print('Validation scenes (../shared, another generator; never trained on):')
-    validation()
 
 
 def make_big(out, tiles):
@@ -252,12 +250,23 @@ def main():
     ap.add_argument('--pairs-only', action='store_true', help='accuracy: only the before/after pairs')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    from docs_section import section_from_output
     if a.what == 'accuracy':
-        accuracy(a.out, a.pairs_only)
+        with section_from_output('pits-accuracy', 'Storage pits: the project\'s own depot generator',
+                                 '`bench/bench_pits.py accuracy`: 600 m depots of test/helpers/depot_scenes.py (not '
+                                 'used for training) and two before/after pairs; a detection is right within '
+                                 'max(3 m, 0.45 x the pit width) of a true pit, one to one.'):
+            accuracy(a.out, a.pairs_only)
     elif a.what == 'validation':
-        validation()
+        with section_from_output('pits-validation', 'Storage pits: another generator\'s scenes, never trained on',
+                                 '`bench/bench_pits.py validation`: the validation scenes of ../shared/data/imagery '
+                                 '(default settings, sensitivity 0.5).'):
+            validation()
     else:
-        speed(a.out, a.tiles)
+        with section_from_output('pits-speed', 'Storage pits: speed and memory',
+                                 '`bench/bench_pits.py speed`: best of 3 runs, each in its own process, against a '
+                                 'raw block-by-block read of the same file(s) (core.raster, as the detector reads).'):
+            speed(a.out, a.tiles)
 
 
 if __name__ == '__main__':
