@@ -11,7 +11,8 @@ from pathlib import Path
 DOC = Path(__file__).resolve().parents[1] / 'docs' / 'benchmarks.md'
 HEAD = ('# Benchmarks\n\nWritten by `make bench` (each script rewrites its own section); figures are measured, '
         'never typed in. The project\'s own generators and imagery it was never trained on stand side by side: '
-        'the gap between them is the figure that matters.\n')
+        'the gap between them is the figure that matters.\n\nHow the detectors work and what they have never seen: '
+        '[containers.md](containers.md), [pits.md](pits.md).\n')
 
 
 def machine():

@@ -38,3 +38,24 @@ def test_readme_figures_come_from_the_benchmarks():
         assert n.lstrip('+-') in bench, n
     for sentence_figure in ('60.7 s', '22.6 x', '739 MB'):
         assert sentence_figure in bench
+
+
+def test_benchmarks_are_all_written_by_make_bench():
+    """docs/benchmarks.md is the header of bench/docs_section.py and sections between markers, each with the
+    machine and the date, each written by a script the Makefile's bench target runs: nothing typed in by hand."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('docs_section', ROOT / 'bench' / 'docs_section.py')
+    docs_section = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs_section)
+    text = (ROOT / 'docs' / 'benchmarks.md').read_text(encoding='utf-8')
+    assert text.startswith(docs_section.HEAD)
+    rest = text[len(docs_section.HEAD):]
+    assert re.sub(r'<!-- (\S+):start -->.*?<!-- \1:end -->', '', rest, flags=re.S).strip() == ''
+    sections = re.findall(r'<!-- (\S+):start -->\n(.*?)\n<!-- \1:end -->', rest, re.S)
+    make = (ROOT / 'Makefile').read_text()
+    bench = make[make.index('\nbench:'):].split('\n\n')[0]
+    scripts = ''.join((ROOT / s).read_text() for s in sorted(set(re.findall(r'bench/\w+\.py', bench))))
+    assert len(sections) >= 5
+    for name, body in sections:
+        assert re.search(r'^Measured \d{4}-\d\d-\d\d on .+, \d+ cores\.$', body, re.M), name
+        assert f"'{name}'" in scripts, f'section {name} is written by no script of `make bench`'
