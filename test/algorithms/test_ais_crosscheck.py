@@ -7,13 +7,13 @@ import subprocess
 
 import pytest
 
-from helpers.paths import ROOT, SHARED_AIS
+from helpers.paths import needs_shared, ROOT, SHARED_AIS
 
 MP_PY = ROOT / 'bench' / '.venv-mp' / 'bin' / 'python'
 
 
 @pytest.mark.skipif(not MP_PY.exists(), reason='MovingPandas venv absent (sh bench/setup_mp.sh)')
-@pytest.mark.skipif(not SHARED_AIS.is_dir(), reason='shared AIS samples not present')
+@needs_shared(SHARED_AIS, 'the shared AIS samples')
 def test_gaps_equal_movingpandas_splits():
     proc = subprocess.run([str(MP_PY), str(ROOT / 'bench' / 'mp_crosscheck.py')], capture_output=True, text=True,
                           timeout=300)

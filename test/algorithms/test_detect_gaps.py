@@ -3,11 +3,12 @@
 a layer without an MMSI field."""
 import pytest
 
+from helpers import paths
 from helpers.paths import SHARED_AIS
 from helpers.qgis_run import run_qgis_process
 
 GPKG = SHARED_AIS / 'trajectools_ais.gpkg'
-needs_shared = pytest.mark.skipif(not GPKG.exists(), reason=f'shared AIS sample {GPKG} not found')
+needs_shared = paths.needs_shared(GPKG, 'the shared AIS sample')
 
 
 

@@ -4,10 +4,10 @@ JSON lines, temporary outputs."""
 import pytest
 from qgis.core import QgsProcessingException, QgsVectorLayer
 
-from helpers.paths import SHARED_AIS
+from helpers.paths import needs_shared, SHARED_AIS
 
 pytest.importorskip('pyais')
-pytestmark = pytest.mark.skipif(not SHARED_AIS.is_dir(), reason=f'shared AIS samples not found at {SHARED_AIS}')
+pytestmark = needs_shared(SHARED_AIS, 'the shared AIS samples')
 
 
 def run(params):

@@ -5,10 +5,10 @@ import gzip
 import pytest
 from qgis.core import QgsProcessingException
 
-from helpers.paths import ROOT, SHARED_AIS
+from helpers.paths import needs_shared, ROOT, SHARED_AIS
 
 pytest.importorskip('pyais')
-pytestmark = pytest.mark.skipif(not SHARED_AIS.is_dir(), reason=f'shared AIS samples not found at {SHARED_AIS}')
+pytestmark = needs_shared(SHARED_AIS, 'the shared AIS samples')
 
 import sys  # noqa: E402
 sys.path.insert(0, str(ROOT / 'tools'))

@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 from osgeo import ogr
 
+from helpers import paths
 from helpers.paths import SHARED_AIS
 from cargowatch.core import ais_io, gaps, geo, tracks, voyages
 from cargowatch.core.errors import CargoWatchError
 
 GPKG = SHARED_AIS / 'trajectools_ais.gpkg'
-needs_shared = pytest.mark.skipif(not GPKG.exists(), reason=f'shared AIS sample {GPKG} not found')
+needs_shared = paths.needs_shared(GPKG, 'the shared AIS sample')
 
 
 def cols(mmsi, t, lon, lat, sog=None):

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from helpers.paths import ROOT, SHARED_AIS
+from helpers.paths import needs_shared, ROOT, SHARED_AIS
 
 pytest.importorskip('pyais')
-pytestmark = pytest.mark.skipif(not SHARED_AIS.is_dir(), reason='shared AIS samples not present')
+pytestmark = needs_shared(SHARED_AIS, 'the shared AIS samples')
 
 sys.path.insert(0, str(ROOT / 'tools'))
 import fuzz_ais  # noqa: E402

@@ -6,14 +6,14 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers.paths import SHARED_AIS
+from helpers.paths import needs_shared, SHARED_AIS
 
 pytest.importorskip('pyais')
 
 from cargowatch.core import ais_io  # noqa: E402
 from cargowatch.core.errors import CargoWatchError  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not SHARED_AIS.is_dir(), reason='shared AIS samples not present')
+pytestmark = needs_shared(SHARED_AIS, 'the shared AIS samples')
 
 
 # ------------------------------------------------------------------------------------------- core on real data

@@ -314,7 +314,7 @@ def test_import_runs_in_background(dock, tmp_path):
     src = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data', 'ais',
                        'SolentAIS_20160112_130211.csv')
     if not os.path.exists(src):
-        pytest.skip('shared AIS samples not present')
+        pytest.skip(f'the shared AIS sample {os.path.abspath(src)} not found (../shared is not part of the checkout)')
     task = dock.import_file(src, output=str(tmp_path / 'solent.gpkg'))
     assert task is not None and dock.progress_row.isVisibleTo(dock)
     import time
@@ -491,7 +491,7 @@ def test_import_cancel_and_failure_are_reported(dock, tmp_path):
     assert dock.data is None and dock.import_btn.isEnabled()
     src = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data', 'ais', 'gpsd_ais-nmea.log')
     if not os.path.exists(src):
-        pytest.skip('shared AIS samples not present')
+        pytest.skip(f'the shared AIS sample {os.path.abspath(src)} not found (../shared is not part of the checkout)')
     assert dock.import_file(src, output=str(tmp_path / 'cancelled.gpkg')) is not None
     dock.cancel_import()
     _wait_import(dock)
