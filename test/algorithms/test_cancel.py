@@ -1,7 +1,8 @@
-"""Every algorithm of the provider cancels cleanly (algorithms/base.py): cancelled before it starts, at its
-first progress report or half-way (often while writing its outputs), on small real inputs, it raises a QgsProcessingException saying it was cancelled (no
-traceback) and leaves nothing at its destinations. The algorithms are enumerated from the provider: a new one
-without a case here fails test_every_algorithm_has_a_cancel_case."""
+"""Every algorithm of the provider cancels cleanly (algorithms/base.py): cancelled before it starts, at its first
+progress report or half-way (often while writing its outputs), on small real inputs, it raises a
+QgsProcessingException saying it was cancelled (no traceback) and leaves nothing at its destinations. The
+algorithms are enumerated from the provider: a new one without a case here fails
+test_every_algorithm_has_a_cancel_case."""
 import pytest
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
 
@@ -78,7 +79,8 @@ CASES = {
     'sitereport': (lambda i: {'SITE': DUNAI, 'RASTERS': [i['yard']], 'POSITIONS': i['positions']}, ['OUTPUT']),
     'depotgrowth': (lambda i: {'BEFORE': i['before'], 'AFTER': i['after'], 'STORE': i['store'],
                                'SITE_NAME': 'Tikhoretsk depot', 'DATE': '2024-06-01'}, ['changes:CHANGES']),
-    'portactivity': (lambda i: {'RASTER': str(SAMPLE / 'rajin_port_sample.tif'), 'YARD': str(SAMPLE / 'rajin_port_sample_aoi.gpkg'),
+    'portactivity': (lambda i: {'RASTER': str(SAMPLE / 'rajin_port_sample.tif'),
+                                'YARD': str(SAMPLE / 'rajin_port_sample_aoi.gpkg'),
                                 'POSITIONS': i['positions'], 'SITE': DUNAI, 'NEAR_NM': 10},
                      ['containers:CONTAINERS', 'voyages:CALLS', 'touching:DARK_PERIODS']),
 }

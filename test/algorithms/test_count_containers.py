@@ -127,7 +127,8 @@ def test_aoi_restricts_the_count(tmp_path, scene_tif):
 
 def test_aoi_not_overlapping(tmp_path, scene_tif):
     x0, y0 = scenes.ORIGIN
-    far = write_aoi(tmp_path / 'aoi.gpkg', [(x0 + 5000, y0), (x0 + 5100, y0), (x0 + 5100, y0 - 100), (x0 + 5000, y0 - 100)], 32652)
+    far = write_aoi(tmp_path / 'aoi.gpkg',
+                    [(x0 + 5000, y0), (x0 + 5100, y0), (x0 + 5100, y0 - 100), (x0 + 5000, y0 - 100)], 32652)
     with pytest.raises(QgsProcessingException, match='does not overlap'):
         run({'INPUT': scene_tif, 'AOI': far})
 

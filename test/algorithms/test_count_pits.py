@@ -102,7 +102,8 @@ def test_aoi_restricts_the_count(tmp_path, depot):
 def test_aoi_not_overlapping(tmp_path, depot):
     path, _ = depot
     x0, y0 = ds.ORIGIN
-    far = write_aoi(tmp_path / 'aoi.gpkg', [(x0 + 9000, y0), (x0 + 9100, y0), (x0 + 9100, y0 - 100), (x0 + 9000, y0 - 100)], 32637)
+    far = write_aoi(tmp_path / 'aoi.gpkg',
+                    [(x0 + 9000, y0), (x0 + 9100, y0), (x0 + 9100, y0 - 100), (x0 + 9000, y0 - 100)], 32637)
     with pytest.raises(QgsProcessingException, match='does not overlap'):
         run({'INPUT': path, 'AOI': far})
 

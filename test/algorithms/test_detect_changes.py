@@ -73,7 +73,8 @@ def test_one_raster_unreadable(tmp_path, pair):
 def test_aoi_outside_both(tmp_path, pair):
     b, a, _ = pair
     x0, y0 = ds.ORIGIN
-    far = write_aoi(tmp_path / 'aoi.gpkg', [(x0 + 5000, y0), (x0 + 5100, y0), (x0 + 5100, y0 - 100), (x0 + 5000, y0 - 100)], 32637)
+    far = write_aoi(tmp_path / 'aoi.gpkg',
+                    [(x0 + 5000, y0), (x0 + 5100, y0), (x0 + 5100, y0 - 100), (x0 + 5000, y0 - 100)], 32637)
     with pytest.raises(QgsProcessingException, match='does not overlap'):
         run({'BEFORE': b, 'AFTER': a, 'AOI': far})
 

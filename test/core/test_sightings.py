@@ -36,7 +36,8 @@ def test_true_vessel_first_decoy_excluded_with_reason(sample_cols, scenario_trut
     # ... the MARIA, dark too since 69 h but only 10 nm out of Dunai, is excluded with the speed it needed
     maria = [r for r in s0 if r['mmsi'] == S.MARIA][0]
     assert maria['status'] == 'excluded' and maria['score'] == 0 and maria['best'] == 0
-    last = max((r for r in scenario_truth.rows if r['mmsi'] == S.MARIA and r['t'] <= S.T0 + 72 * H), key=lambda r: r['t'])
+    last = max((r for r in scenario_truth.rows if r['mmsi'] == S.MARIA and r['t'] <= S.T0 + 72 * H),
+               key=lambda r: r['t'])
     away = S.nm((last['lon'], last['lat']), RAJIN)
     need = (away - 500 / 1852) / ((S.T0 + 72 * H - last['t']) / 3600)
     assert maria['need_kn'] == pytest.approx(need, rel=2e-3) and need > 25
@@ -60,7 +61,8 @@ def test_arrival_boundary_follows_the_last_fix(sample_cols, scenario_truth):
     excluded, 10 min after it is a candidate (distances by the scenario's own haversine)."""
     vessels, speed = sightings.vessel_speeds(sample_cols)
     v = speed[list(vessels).index(S.ANGARA)]
-    last = max((r for r in scenario_truth.rows if r['mmsi'] == S.ANGARA and r['t'] <= S.T0 + 60 * H), key=lambda r: r['t'])
+    last = max((r for r in scenario_truth.rows if r['mmsi'] == S.ANGARA and r['t'] <= S.T0 + 60 * H),
+               key=lambda r: r['t'])
     eta = last['t'] + (S.nm((last['lon'], last['lat']), RAJIN) - 500 / 1852) / v * 3600
     res = _match(sample_cols, [(RAJIN, (eta - 600 - S.T0) / H), (RAJIN, (eta + 600 - S.T0) / H)])
     early, late = _rows(res, 0), _rows(res, 1)
@@ -96,7 +98,8 @@ def test_length_agreement_ranks_two_dark_ships_at_the_quay(sample_cols):
 def test_heading_of_a_visible_ship(sample_cols):
     # HANSA PIONEER at sea on a 14 kn leg: a sighting on its AIS position with its heading, then crossways
     i = np.flatnonzero((sample_cols['mmsi'] == S.HANSA) & (sample_cols['sog'] > 10))[40]
-    x, y, t, hd = sample_cols['lon'][i], sample_cols['lat'][i], int(sample_cols['t'][i]), float(sample_cols['heading'][i])
+    c = sample_cols
+    x, y, t, hd = c['lon'][i], c['lat'][i], int(c['t'][i]), float(c['heading'][i])
     on = sightings.match_sightings([x, x], [y, y], [t, t], sample_cols, heading_deg=[(hd + 180) % 360, (hd + 90) % 360])
     a, b = _rows(on, 0)[0], _rows(on, 1)[0]
     assert a['mmsi'] == b['mmsi'] == S.HANSA and a['status'] == 'visible'
