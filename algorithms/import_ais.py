@@ -109,7 +109,7 @@ class ImportAis(CargoWatchAlgorithm):
                                             feedback.isCanceled)
             except Exception as e:  # noqa: BLE001 - any trouble: the ordinary (slower) way below
                 if feedback.isCanceled():
-                    raise QgsProcessingException(self.tr('Cancelled: the output is incomplete.'))
+                    raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
                 feedback.pushInfo(self.tr('Bulk GeoPackage write not possible ({}); writing feature by feature.')
                                   .format(e))
             if not written:

@@ -175,7 +175,7 @@ class MatchSightings(CargoWatchAlgorithm):
                  else np.full(len(res['mmsi']), np.nan))
         for r in range(len(res['mmsi'])):
             if feedback.isCanceled():
-                raise QgsProcessingException(self.tr('Cancelled.'))
+                raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
             s, a, b = int(res['sighting'][r]), int(res['i0'][r]), int(res['i1'][r])
             out = QgsFeature(fields)
             if a >= 0:
