@@ -74,3 +74,26 @@ def test_translated_strings_are_templates_not_f_strings():
             if any(isinstance(n, ast.JoinedStr) for n in ast.walk(call.args[0])):
                 bad.append(f'{path.relative_to(ROOT)}:{call.lineno}')
     assert bad == []
+
+
+def test_discard_output_removes_a_file_or_only_its_layer(tmp_path):
+    from osgeo import ogr
+    from cargowatch.algorithms.base import discard_output
+
+    def gpkg(path, layers):
+        ds = ogr.GetDriverByName('GPKG').CreateDataSource(str(path))
+        for name in layers:
+            ds.CreateLayer(name, None, ogr.wkbPoint)
+        ds = None
+        return str(path)
+    shared = gpkg(tmp_path / 'two.gpkg', ['kept', 'cancelled'])
+    discard_output(shared + '|layername=cancelled')
+    ds = ogr.Open(shared)
+    assert [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())] == ['kept']
+    ds = None
+    alone = gpkg(tmp_path / 'one.gpkg', ['cancelled'])
+    (tmp_path / 'one.gpkg-wal').write_bytes(b'')
+    discard_output(alone + '|layername=cancelled')
+    discard_output(str(tmp_path / 'never_written.gpkg'))
+    discard_output('memory_layer_id_1234')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['two.gpkg']
