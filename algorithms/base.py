@@ -90,8 +90,10 @@ def discard_output(destination):
     if layer:
         from osgeo import ogr
         ds = ogr.Open(path, 1)
-        if ds is not None and ds.GetLayerCount() > 1:
-            ds.DeleteLayer(next(i for i in range(ds.GetLayerCount()) if ds.GetLayer(i).GetName() == layer))
+        names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())] if ds is not None else []
+        if len(names) > 1:
+            if layer in names:
+                ds.DeleteLayer(names.index(layer))
             return
         ds = None
     stem, ext = os.path.splitext(path)
@@ -107,9 +109,12 @@ def _clean_on_cancel(process):
     @functools.wraps(process)
     def run(self, parameters, context, feedback):
         self._outputs = []
+
+        def cancelled():
+            return feedback is not None and feedback.isCanceled()
         try:
             results = process(self, parameters, context, feedback)
-            if not feedback.isCanceled():
+            if not cancelled():
                 return results
             message = None
         except QgsProcessingException as e:
@@ -119,7 +124,7 @@ def _clean_on_cancel(process):
         for destination, existed in self._outputs:
             if not existed:
                 discard_output(destination)
-        if feedback.isCanceled():
+        if cancelled():
             raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
         raise QgsProcessingException(message)
     run.cleans_on_cancel = True
