@@ -96,8 +96,9 @@ bench: deps mp
 	$(VPY) bench/bench_match.py
 	$(VPY) bench/bench_dock.py
 	$(VPY) bench/bench_batch.py
+	$(VPY) bench/bench_report.py
 
-# seeded mutations; prints the number of cases and failures (test/test_ais_fuzz.py, test_raster_fuzz.py run fewer)
+# seeded mutations; prints the number of cases and failures (test/core/test_ais_fuzz.py, test_raster_fuzz.py run fewer)
 fuzz: deps
 	$(VPY) tools/fuzz_ais.py --cases 5000; a=$$?; $(VPY) tools/fuzz_raster.py --cases 500; exit $$((a || $$?))
 

@@ -17,8 +17,8 @@ HEAD = ('# Benchmarks\n\nWritten by `make bench` (each script rewrites its own s
 
 def machine():
     """One line naming the machine and the date of a measurement."""
-    cpu = next((ln.split(':', 1)[1].strip() for ln in open('/proc/cpuinfo') if ln.startswith('model name')),
-               platform.processor())
+    with open('/proc/cpuinfo') as f:
+        cpu = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), platform.processor())
     return (f'Measured {datetime.date.today().isoformat()} on {platform.system()} {platform.release()}, {cpu}, '
             f'{os.cpu_count()} cores.')
 
