@@ -13,6 +13,7 @@ the 2-worker speed-up. The machine's core count and load average are printed too
 machine the scaling is bounded by the cores left free.
 """
 import argparse
+import hashlib
 import os
 import sys
 import tempfile
@@ -25,10 +26,10 @@ sys.path.insert(0, str(ROOT / 'test' / 'helpers'))
 
 def _package_path():
     """Make the checkout importable as ``cargowatch`` (whatever its folder is called)."""
-    d = Path(tempfile.gettempdir()) / 'cargowatch-bench'
+    d = Path(tempfile.gettempdir()) / ('cargowatch-bench-' + hashlib.sha1(str(ROOT).encode()).hexdigest()[:10])
     d.mkdir(exist_ok=True)
-    link = d / 'cargowatch'
-    if not link.exists():
+    link = d / 'cargowatch'     # one folder per checkout: never another checkout's code
+    if not link.is_symlink():
         link.symlink_to(ROOT, target_is_directory=True)
     sys.path.insert(0, str(d))
     os.environ['PYTHONPATH'] = os.pathsep.join(p for p in (str(d), os.environ.get('PYTHONPATH')) if p)
