@@ -1,6 +1,7 @@
 # CargoWatch — every target installs what a bare Debian bookworm lacks, idempotently.
 #   make demo     set up, then via qgis_process: containers on the bundled scene, the AIS story, pits dug between two dates
 #   make test     set up, then run every test headless (pytest + pytest-qgis, real QGIS)
+#   make test-core  only the tests of core/, with plain pytest (no QGIS)
 #   make package  cargowatch.zip for QGIS's "Install from ZIP"
 #   make install  link this folder into the default QGIS profile
 #   make bench    run the benchmarks (slow); they write their figures into docs/benchmarks.md
@@ -17,7 +18,7 @@ OUT := demo_out
 export QT_QPA_PLATFORM := offscreen
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps system mp test demo package install bench bench-real resources clean fuzz
+.PHONY: all deps system mp test test-core demo package install bench bench-real resources clean fuzz
 all: test
 
 system:
@@ -33,15 +34,22 @@ $(VENV)/.installed: requirements-dev.txt | system
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# the checkout is the package `cargowatch` whatever its folder is called: linked as build/plugins/cargowatch
+# (QGIS_PLUGINPATH for qgis_process) and build/plugins put on the venv's path (a .pth file) for the tests
 deps: system $(VENV)/.installed
 	@mkdir -p $(PLUGINS) && ln -sfn $(CURDIR) $(PLUGINS)/cargowatch
+	@echo $(CURDIR)/$(PLUGINS) > $$($(VPY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cargowatch.pth
 
 # MovingPandas lives in its own venv, only for the cross-check test and the side-by-side benchmark.
 mp: system
 	sh bench/setup_mp.sh
 
 test: deps mp
-	$(VPY) -m pytest test -q -p no:cacheprovider
+	$(VPY) -m pytest test -q -rs -p no:cacheprovider
+
+# the tests of core/ alone, without QGIS (pytest-qgis switched off)
+test-core: deps
+	$(VPY) -m pytest test/core -q -rs -p no:cacheprovider -p no:pytest_qgis
 
 demo: deps
 	@mkdir -p $(OUT)
@@ -81,14 +89,16 @@ install:
 bench: deps mp
 	$(VPY) bench/bench_containers.py --markdown
 	$(VPY) bench/bench_pits.py accuracy
+	$(VPY) bench/bench_pits.py validation
 	$(VPY) bench/bench_pits.py speed
 	$(VPY) bench/bench_speed.py --markdown
 	$(VPY) bench/bench_ais.py
 	$(VPY) bench/bench_match.py
 	$(VPY) bench/bench_dock.py
 	$(VPY) bench/bench_batch.py
+	$(VPY) bench/bench_report.py
 
-# seeded mutations; prints the number of cases and failures (test/test_ais_fuzz.py, test_raster_fuzz.py run fewer)
+# seeded mutations; prints the number of cases and failures (test/core/test_ais_fuzz.py, test_raster_fuzz.py run fewer)
 fuzz: deps
 	$(VPY) tools/fuzz_ais.py --cases 5000; a=$$?; $(VPY) tools/fuzz_raster.py --cases 500; exit $$((a || $$?))
 

@@ -5,14 +5,14 @@ import inspect
 import os
 import pkgutil
 
-from qgis.core import (QgsApplication, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingOutputNumber,
-                       QgsProcessingProvider)
+from qgis.core import (QgsApplication, QgsMessageLog, QgsProcessingException, QgsProcessingModelAlgorithm,
+                       QgsProcessingOutputNumber, QgsProcessingProvider)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from . import algorithms
 from .compat import qenum
-from .algorithms.base import ICON_PREFIX, CargoWatchAlgorithm
+from .algorithms.base import ICON_PREFIX, CargoWatchAlgorithm, discard_output
 
 
 def algorithm_classes():
@@ -78,7 +78,24 @@ class CargoWatchModel(QgsProcessingModelAlgorithm):
         return QIcon(ICON_PREFIX + 'cargowatch.svg')
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
-        results = super().processAlgorithm(parameters, context, feedback)
+        """The model's steps; cancelled (before it starts too: QGIS does not pass that on to the steps), it
+        removes the files its finished steps wrote and says it was cancelled."""
+        cancelled = QCoreApplication.translate('CargoWatch', 'Cancelled: no output was written.')
+        if feedback.isCanceled():
+            raise QgsProcessingException(cancelled)
+        files = [v for v in (parameters.get(p.name()) for p in self.destinationParameterDefinitions())
+                 if isinstance(v, str) and v and not v.startswith(('TEMPORARY_OUTPUT', 'memory:'))
+                 and not os.path.exists(v.split('|')[0])]
+        try:
+            results = super().processAlgorithm(parameters, context, feedback)
+            if feedback.isCanceled():
+                raise QgsProcessingException(cancelled)
+        except QgsProcessingException:
+            for path in files:
+                discard_output(path)
+            if feedback.isCanceled():
+                raise QgsProcessingException(cancelled) from None
+            raise
         for name, child_id, _, _ in self.numeric_outputs():
             results[name] = results.get(f'{child_id}:{name}', results.get(name))
         return results

@@ -1,6 +1,10 @@
 """What every CargoWatch algorithm shares: identity, help, icons, and the adapters
 between Processing (parameters, feedback, exceptions) and the QGIS-free core/."""
+import functools
+import gc
+import html
 import os
+import re
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFields,
                        QgsGeometry, QgsPointXY, QgsProcessingAlgorithm, QgsProcessingException,
@@ -14,6 +18,7 @@ from ..core.errors import Cancelled, CargoWatchError
 from ..core import raster as core_raster
 
 ICON_PREFIX = ':/plugins/cargowatch/icons/'
+HELP_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'help')
 GROUPS = {'imagery': 'Imagery', 'ais': 'AIS'}
 
 
@@ -23,18 +28,112 @@ def polygon_geometry(points):
     return QgsGeometry.fromPolygonXY([ring + ring[:1]])
 
 
+def help_markdown(name):
+    """The help of algorithm ``name``, written once in help/<name>.md (also the source of docs/algorithms.md)."""
+    with open(os.path.join(HELP_DIR, name + '.md'), encoding='utf-8') as f:
+        return f.read()
+
+
+def _inline(text):
+    parts = ' '.join(text.split()).split('`')
+    out = []
+    for k, part in enumerate(parts):
+        part = html.escape(part, quote=False)
+        if k % 2:
+            out.append(f'<code>{part}</code>')
+            continue
+        part = re.sub(r'\*\*(.+?)\*\*', r'<b>\1</b>', part)
+        part = re.sub(r'(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])', r'<i>\1</i>', part)
+        out.append(re.sub(r'\[([^\]]+)\]\(([^)\s]+)\)', r'<a href="\2">\1</a>', part))
+    return ''.join(out)
+
+
+def markdown_html(text):
+    """The Markdown of help/*.md as the rich text of Processing's help panel: '## ' headings, paragraphs, '- '
+    lists, **bold**, *italic*, `code` and [links](url); the '# ' title line is the dialog's own."""
+    out = []
+    for block in re.split(r'\n\s*\n', text.strip()):
+        if block.startswith('# '):
+            continue
+        if block.startswith('## '):
+            out.append(f'<h3>{_inline(block[3:])}</h3>')
+        elif block.startswith('- '):
+            out.append('<ul>' + ''.join(f'<li>{_inline(item)}</li>' for item in re.split(r'\n- ', block[2:]))
+                       + '</ul>')
+        else:
+            out.append(f'<p>{_inline(block)}</p>')
+    return '\n'.join(out)
+
+
+def discard_output(destination):
+    """Remove what a cancelled or failed run wrote at ``destination`` (a sink's destination or a file output):
+    the file with its SQLite/shapefile companions, or only its layer when the GeoPackage holds others."""
+    path, _, layer = destination.partition('|layername=')
+    if not os.path.isfile(path):
+        return  # a memory layer, or nothing written yet
+    if layer:
+        from osgeo import ogr
+        ds = ogr.Open(path, 1)
+        names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())] if ds is not None else []
+        if len(names) > 1:
+            if layer in names:
+                ds.DeleteLayer(names.index(layer))
+            return
+        ds = None
+    stem, ext = os.path.splitext(path)
+    companions = ('.shx', '.dbf', '.prj', '.cpg', '.qmd') if ext.lower() == '.shp' else ('-wal', '-shm', '-journal')
+    for p in [path] + [(stem if ext.lower() == '.shp' else path) + c for c in companions]:
+        if os.path.exists(p):
+            os.remove(p)
+
+
+def _clean_on_cancel(process):
+    """processAlgorithm of every subclass, wrapped: a run that is cancelled (or fails) removes the outputs it had
+    begun to write and says so; a run that finished while cancelled is discarded too."""
+    @functools.wraps(process)
+    def run(self, parameters, context, feedback):
+        self._outputs = []
+
+        def cancelled():
+            return feedback is not None and feedback.isCanceled()
+        try:
+            results = process(self, parameters, context, feedback)
+            if not cancelled():
+                return results
+            message = None
+        except QgsProcessingException as e:
+            message = str(e)
+        results = None
+        gc.collect()  # the failed frame's sinks are closed before their files go
+        for destination, existed in self._outputs:
+            if not existed:
+                discard_output(destination)
+        if cancelled():
+            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
+        raise QgsProcessingException(message)
+    run.cleans_on_cancel = True
+    return run
+
+
 def progress_cb(feedback, start=0.0, end=100.0):
     """A callable taking a fraction 0..1 that drives ``feedback`` between start and end %."""
     return lambda frac: feedback.setProgress(start + (end - start) * frac)
 
 
 class CargoWatchAlgorithm(QgsProcessingAlgorithm):
-    """Base class: subclasses set NAME, DISPLAY, GROUP, HELP and implement
-    initAlgorithm/processAlgorithm. The provider registers every subclass it finds."""
+    """Base class: subclasses set NAME, DISPLAY, GROUP (their help is help/<NAME>.md, with HELP_VALUES filled
+    into its {placeholders}) and implement initAlgorithm/processAlgorithm. The provider registers every
+    subclass it finds."""
     NAME = None
     DISPLAY = None
     GROUP = 'imagery'
-    HELP = ''
+    HELP_VALUES = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        process = cls.__dict__.get('processAlgorithm')
+        if process is not None and not getattr(process, 'cleans_on_cancel', False):
+            cls.processAlgorithm = _clean_on_cancel(process)
 
     def tr(self, text):
         return QCoreApplication.translate('CargoWatch', text)
@@ -57,8 +156,29 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
     def icon(self):
         return QIcon(ICON_PREFIX + f'{self.GROUP}.svg')
 
-    def shortHelpString(self):
-        return self.tr(self.HELP)
+    def shortHelpString(self):  # noqa: N802 (QGIS API)
+        text = self.tr(help_markdown(self.NAME))
+        return markdown_html(text.format_map(self.HELP_VALUES) if self.HELP_VALUES else text)
+
+    # --- outputs: what a cancelled run must take back -------------------------------------
+
+    def parameterAsSink(self, parameters, name, context, *args, **kwargs):  # noqa: N802 (QGIS API)
+        """Processing's sink, remembered so a cancelled or failed run removes it (QGIS has already replaced
+        whatever was at that destination)."""
+        sink, dest = super().parameterAsSink(parameters, name, context, *args, **kwargs)
+        getattr(self, '_outputs', []).append((dest, False))
+        return sink, dest
+
+    def parameterAsFileOutput(self, parameters, name, context):  # noqa: N802 (QGIS API)
+        """The output file path, remembered (with whether a file was already there, which is then left alone)."""
+        path = super().parameterAsFileOutput(parameters, name, context)
+        getattr(self, '_outputs', []).append((path, os.path.exists(path)))
+        return path
+
+    def check_cancelled(self, feedback):
+        """Stop here, before writing, when the user cancelled."""
+        if feedback.isCanceled():
+            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
 
     # --- adapters to core/ ------------------------------------------------------------
 
@@ -77,16 +197,17 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         """The raster parameter ``name`` opened by core (metric grid), or a clear exception."""
         layer = self.parameterAsRasterLayer(parameters, name, context)
         if layer is None:
-            raise QgsProcessingException(self.tr(f'{name}: the raster could not be loaded. Is the file complete '
-                                                 'and in a format GDAL reads?'))
+            raise QgsProcessingException(self.tr('{}: the raster could not be loaded. Is the file complete and in a '
+                                                 'format GDAL reads?').format(name))
         if layer.providerType() != 'gdal':
-            raise QgsProcessingException(self.tr(f'{name}: "{layer.name()}" is served by the {layer.providerType()} '
-                                                 'provider; save it to a GeoTIFF first (Export ▸ Save As).'))
+            raise QgsProcessingException(self.tr('{}: "{}" is served by the {} provider; save it to a GeoTIFF first '
+                                                 '(Export ▸ Save As).').format(
+                                                     name, layer.name(), layer.providerType()))
         path = layer.source().split('|')[0]
         if not layer.crs().isValid():
-            raise QgsProcessingException(self.tr(
-                f'{name}: the raster {os.path.basename(path)} has no coordinate reference system. Assign one '
-                '(Raster ▸ Projections ▸ Assign Projection) so sizes can be measured in metres.'))
+            raise QgsProcessingException(self.tr('{}: the raster {} has no coordinate reference system. Assign one '
+                                                 '(Raster ▸ Projections ▸ Assign Projection) so sizes can be '
+                                                 'measured in metres.').format(name, os.path.basename(path)))
         try:
             return core_raster.open_raster(path, bands=bands)
         except CargoWatchError as e:
@@ -113,8 +234,8 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         """MIN_CONFIDENCE: keep only detections at least this confident (the counts follow)."""
         p = QgsProcessingParameterNumber('MIN_CONFIDENCE', self.tr('Minimum confidence'), Q.DOUBLE, 0.0,
                                          minValue=0.0, maxValue=1.0)
-        p.setHelp(self.tr(f'Keep only {what} whose confidence is at least this (0 = all the detector keeps); '
-                          'the counts are of the kept ones. 0.9 trades recall for far fewer false alarms.'))
+        p.setHelp(self.tr('Keep only {} whose confidence is at least this (0 = all the detector keeps); the counts '
+                          'are of the kept ones. 0.9 trades recall for far fewer false alarms.').format(what))
         self.addParameter(p)
 
     def confident(self, parameters, context, records):
@@ -127,14 +248,14 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         ``grey_warning`` is pushed as a warning when the raster is read as one (panchromatic) band."""
         bands = self.parameterAsInts(parameters, 'BANDS', context) or None
         if bands is not None and len(bands) not in (1, 3):
-            raise QgsProcessingException(self.tr(f'Give three bands (red, green, blue) or one band, not '
-                                                 f'{len(bands)}.'))
+            raise QgsProcessingException(self.tr('Give three bands (red, green, blue) or one band, not {}.').format(
+                len(bands)))
         raster = self.raster_param(parameters, 'INPUT', context, bands=bands)
         aoi = self.aoi_param(parameters, 'AOI', context, raster)
         if aoi is not None and aoi.pixel_window is None:
             raise QgsProcessingException(self.tr('The area of interest does not overlap the raster.'))
-        feedback.pushInfo(self.tr(f'Ground resolution {raster.gsd:.2f} m; bands {list(raster.bands)}'
-                                  + ('; reprojected to UTM' if raster.warped else '')))
+        feedback.pushInfo((self.tr('Ground resolution {:.2f} m; bands {}; reprojected to UTM') if raster.warped else
+                           self.tr('Ground resolution {:.2f} m; bands {}')).format(raster.gsd, list(raster.bands)))
         if grey_warning and not raster.is_colour:
             feedback.pushWarning(self.tr(grey_warning))
         return raster, aoi
@@ -153,8 +274,7 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         """Create the sink ``name`` with fields ``spec`` [(field, kind)] and write one polygon per record
         (``geometry`` corners, attributes by field name); returns the destination. Called only once the
         core work is done, so a cancelled run leaves no half-written output."""
-        if feedback.isCanceled():
-            raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
+        self.check_cancelled(feedback)
         fields = QgsFields()
         for field, kind in spec:
             fields.append(qfield(field, kind))

@@ -16,16 +16,6 @@ class BuildTracks(CargoWatchAlgorithm):
     NAME = 'buildtracks'
     DISPLAY = 'Build vessel tracks'
     GROUP = 'ais'
-    HELP = (
-        '<p>Joins each vessel\'s positions, in time order, into lines: one LineStringM per track segment, '
-        'M = time (unix seconds UTC). A new segment starts wherever the vessel sent nothing for longer than '
-        '<i>Maximum gap</i> (default 12 h), so dark periods are not drawn as straight jumps.</p>'
-        '<p><b>Input</b>: points with an MMSI and a time field (the output of Import AIS positions, or any '
-        'layer with recognisable field names).</p>'
-        '<p><b>Output</b> lines (EPSG:4326) with <code>mmsi</code>, <code>name</code>, <code>start</code>, '
-        '<code>end</code> (datetime UTC, set up for the temporal controller), <code>duration_h</code>, '
-        '<code>length_nm</code> (great-circle, nautical miles), <code>points</code>. Segments with fewer '
-        'than <i>Minimum points</i> positions are left out. Number TRACK_COUNT.</p>')
 
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')

@@ -7,44 +7,10 @@ from ..compat import Q
 from .base import CargoWatchAlgorithm, qfield
 from ..core import signatures as core
 
-HELP = """
-<p>Compares the <b>container signature</b> of two or more sites or dates: the mix of size classes
-(20ft, 40ft, block) and colours of the containers found by <i>Count shipping containers</i>. Use it
-to judge whether containers that left one place are plausibly the ones seen at another.</p>
-<h3>Method</h3>
-<p>Each layer's features are grouped by (<i>size_class</i>, <i>colour</i>), weighted by their
-<i>containers</i> field (a block of 4 counts 4; 1 when the field is missing), and turned into shares.
-The <b>similarity</b> of two layers is the <i>histogram intersection</i> &Sigma; min(p<sub>k</sub>,
-q<sub>k</sub>) of their shares: the share of the mix the two sites have in common once both are scaled
-to the same total (1 = identical mix, 0 = nothing in common). It is chosen because it reads directly
-as that share, does not depend on how many containers each site has, is not dominated by rare
-categories (it is 1 minus the total variation distance) and is defined when a category is missing on
-one side. Each pair also gets <i>common_a</i>/<i>common_b</i> (share of each site's containers in
-categories the other site has at all) and <i>p_same_mix</i>, a chi-square test p-value on the counts:
-a high similarity from a handful of containers, or a low p-value with a high similarity on thousands,
-should be read with that in mind.</p>
-<h3>Parameters</h3>
-<ul>
-<li><b>Container layers</b>: two or more outputs of <i>Count shipping containers</i> (fields
-size_class, colour, and optionally containers).</li>
-<li><b>Names</b> (optional): comma-separated names, one per layer (default: layer names).</li>
-</ul>
-<h3>Outputs</h3>
-<p><b>Mix</b> table: layer, size_class, colour, containers, share. <b>Pairs</b> table: layer_a,
-layer_b, similarity, common_a, common_b, p_same_mix, containers_a, containers_b. <b>SIMILARITY</b> and
-<b>COMMON_SHARE</b> (common_a of the first pair): numbers for the first two layers, usable in
-models.</p>
-<h3>Limits</h3>
-<p>Colour names come from the image's colour balance: compare images with similar light, or expect a
-lower similarity from illumination alone. Identical mixes do not prove identical containers.</p>
-"""
-
-
 class CompareSignatures(CargoWatchAlgorithm):
     NAME = 'comparesignatures'
     DISPLAY = 'Compare container signatures between sites'
     GROUP = 'imagery'
-    HELP = HELP
 
     LAYERS, NAMES, OUTPUT, PAIRS, SIMILARITY, COMMON = ('LAYERS', 'NAMES', 'OUTPUT', 'PAIRS', 'SIMILARITY',
                                                         'COMMON_SHARE')
@@ -75,8 +41,8 @@ class CompareSignatures(CargoWatchAlgorithm):
         names_txt = self.parameterAsString(parameters, self.NAMES, context) or ''
         names = [n.strip() for n in names_txt.split(',')] if names_txt.strip() else []
         if names and len(names) != len(layers):
-            raise QgsProcessingException(self.tr(f'{len(names)} names given for {len(layers)} layers: give one '
-                                                 'name per layer, or none.'))
+            raise QgsProcessingException(self.tr('{} names given for {} layers: give one name per layer, or '
+                                                 'none.').format(len(names), len(layers)))
         if not names:
             names = [lyr.name() for lyr in layers]
             seen = {}
@@ -91,9 +57,8 @@ class CompareSignatures(CargoWatchAlgorithm):
             fnames = [f.name() for f in lyr.fields()]
             missing = [f for f in ('size_class', 'colour') if f not in fnames]
             if missing:
-                raise QgsProcessingException(self.tr(
-                    f'The layer "{name}" has no {" or ".join(missing)} field: give outputs of '
-                    '"Count shipping containers".'))
+                raise QgsProcessingException(self.tr('The layer "{}" has no {} field: give outputs of "Count '
+                                                     'shipping containers".').format(name, ' or '.join(missing)))
             want = [f for f in ('size_class', 'colour', 'containers') if f in fnames]
             recs = []
             for f in lyr.getFeatures():
@@ -129,9 +94,9 @@ class CompareSignatures(CargoWatchAlgorithm):
                     raise QgsProcessingException(self.writeFeatureError(sink, parameters, key))
             results[key] = dest
         for p in pairs:
-            feedback.pushInfo(self.tr(f"{p['layer_a']} vs {p['layer_b']}: similarity {p['similarity']:.2f}, "
-                                      f"{100 * p['common_a']:.0f} % / {100 * p['common_b']:.0f} % in shared "
-                                      f"categories, p(same mix) = {p['p_same_mix']}"))
+            feedback.pushInfo(self.tr('{} vs {}: similarity {:.2f}, {:.0f} % / {:.0f} % in shared categories, p(same '
+                                      'mix) = {}').format(p['layer_a'], p['layer_b'], p['similarity'],
+                                                          100 * p['common_a'], 100 * p['common_b'], p['p_same_mix']))
         results[self.SIMILARITY] = pairs[0]['similarity']
         results[self.COMMON] = pairs[0]['common_a']
         feedback.setProgress(100)

@@ -11,58 +11,11 @@ FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
           ('confidence', 'double'), ('angle_deg', 'double'))
 
-HELP = f"""
-<p>Counts shipping containers on very-high-resolution satellite or aerial imagery (ports, container
-yards, rail yards, ships' decks) and draws one oriented rectangle per visible container top, with its size
-class, colour and confidence.</p>
-<h3>Method</h3>
-<p>The raster is read in overlapping blocks (memory stays bounded whatever the scene size; a container on a
-block border is counted once), each resampled to 0.5 m per pixel. A small convolutional network (shipped with
-the plugin as an ONNX file, run by OpenCV) marks the centre of every visible container top, whether it is a
-20 ft or 40 ft box and which way it lies; each centre becomes an ISO footprint turned that way, coloured from
-the image. The network sees about 40 m around each point: a block of boxes, its shadow, a crane, a parking row.
-It was trained only on generated yards made deliberately varied (every container colour from near-black to
-white on light or dark pavement, stacks 1-5 high with their shadows, any sun, 0.3-0.8 m, colour and
-panchromatic sensors, blur, noise, compression) with cranes, trucks and empty chassis, buses, cars, round
-tanks, warehouse skylights, ships' hatch covers, rail wagons and painted slots as things that are not
-containers. Geographic rasters (e.g. EPSG:4326) are reprojected on the fly to UTM so sizes are measured in
-metres; the output is in that UTM CRS.</p>
-<h3>Parameters</h3>
-<ul>
-<li><b>Input raster</b>: 1 band (panchromatic), 3 bands (RGB) or 4+ bands; Byte, UInt16 (e.g. 11-bit)
-or Float; nodata is respected. Ground resolution between {core.MIN_GSD} and {core.MAX_GSD} m per pixel
-(0.3-0.6 m works best). A coarser raster is refused: a container would be under 3 pixels wide.</li>
-<li><b>Red, green, blue bands</b> (optional): which bands to use as colour, e.g. 3, 2, 1 for
-blue-green-red-NIR imagery. Default: the bands labelled red/green/blue, else bands 1-3, else band 1.</li>
-<li><b>Area of interest</b> (optional): count only inside these polygons (e.g. the container yard).</li>
-<li><b>20 ft / 40 ft length, width</b>: the footprints drawn, in metres (ISO 668 defaults).</li>
-<li><b>Sensitivity</b> 0-1 (default 0.5): the centre probability a detection needs (0.5 at 0, 0.35 at 0.5,
-0.2 at 1): higher finds fainter containers and makes more false alarms.</li>
-<li><b>Minimum confidence</b> (default 0: all): keep only detections at least this confident; COUNT and
-TEU count the kept ones.</li>
-</ul>
-<h3>Outputs</h3>
-<p><b>Containers</b> polygon layer with fields: <i>size_class</i> (20ft or 40ft), <i>length_m</i>,
-<i>width_m</i>, <i>containers</i> (1), <i>teu</i> (20 ft = 1, 40 ft = 2), <i>colour</i> (white, grey,
-black, red, orange, yellow, green, blue, purple, magenta, brown; grey levels only on a 1-band raster), mean
-<i>r</i>, <i>g</i>, <i>b</i> (0-255 after stretch), <i>confidence</i> (0-1, the network's centre
-probability: filter on it to trade recall for precision), <i>angle_deg</i> (long axis, degrees clockwise
-from east on the raster grid). <b>COUNT</b> and <b>TEU</b>: totals, usable in models.</p>
-<h3>Limits</h3>
-<p>A count is of visible container tops: boxes stacked below them are not seen (multiply by the typical stack
-height yourself if you know it). Touching containers of the same colour are told apart by their seams; where
-seams are invisible (coarse or blurred images) neighbours may be missed. Objects the size of a container that
-the network was not shown (a new kind of trailer or roof) may be counted: restrict the count with an area of
-interest and filter on confidence. Accuracy on other generators' scenes and on real photos is in
-docs/benchmarks.md.</p>
-"""
-
-
 class CountContainers(CargoWatchAlgorithm):
     NAME = 'countcontainers'
     DISPLAY = 'Count shipping containers'
     GROUP = 'imagery'
-    HELP = HELP
+    HELP_VALUES = {'min_gsd': core.MIN_GSD, 'max_gsd': core.MAX_GSD}
 
     LEN20, LEN40, WIDTH, SENSITIVITY, OUTPUT, COUNT, TEU = ('LENGTH_20FT', 'LENGTH_40FT', 'WIDTH',
                                                           'SENSITIVITY', 'OUTPUT', 'COUNT', 'TEU')
@@ -101,10 +54,10 @@ class CountContainers(CargoWatchAlgorithm):
         except core.RasterError as e:
             raise QgsProcessingException(str(e))
         if raster.gsd > 0.65:
-            feedback.pushWarning(self.tr(
-                f'At {raster.gsd:.2f} m per pixel a container is under 4 pixels wide and touching containers are '
-                'rarely told apart: the total stays close, but single detections are less reliable '
-                '(F1 0.8-0.9 at 0.7 m on generated yards).'))
+            feedback.pushWarning(self.tr('At {:.2f} m per pixel a container is under 4 pixels wide and touching '
+                                         'containers are rarely told apart: the total stays close, but single '
+                                         'detections are less reliable (F1 0.8-0.9 at 0.7 m on generated yards).')
+                                             .format(raster.gsd))
         params = core.ContainerParams(
             len20=self.parameterAsDouble(parameters, self.LEN20, context),
             len40=self.parameterAsDouble(parameters, self.LEN40, context),
@@ -117,6 +70,6 @@ class CountContainers(CargoWatchAlgorithm):
         found = self.confident(parameters, context, found)
         dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, found, self.crs_of(raster))
         count, teu = core.summarise(found)
-        feedback.pushInfo(self.tr(f'{count} containers ({teu} TEU) in {len(found)} features.'))
+        feedback.pushInfo(self.tr('{} containers ({} TEU) in {} features.').format(count, teu, len(found)))
         feedback.setProgress(100)
         return {self.OUTPUT: dest, self.COUNT: count, self.TEU: teu}

@@ -9,50 +9,10 @@ from ..core import pits as core
 FIELDS = (('length_m', 'double'), ('width_m', 'double'), ('area_m2', 'double'), ('orientation_deg', 'double'),
           ('fresh_soil', 'double'), ('confidence', 'double'))
 
-HELP = """
-<p>Counts storage pits &mdash; open earthen revetments such as those of ammunition depots and field
-storage sites &mdash; and draws one oriented rectangle per pit (outer footprint, berms included).</p>
-<h3>Method</h3>
-<p>The raster is read in overlapping blocks (bounded memory; a pit across a block border is counted
-once). Each block is resampled to a fixed working grid of 0.75 m per pixel and its bands stretched
-between their 2nd and 98th percentiles (any sensor, 8 or 16 bits, light or season). A small
-fully-convolutional network (run with OpenCV) predicts on a 3 m grid where pit centres are, and each
-pit's length, width and orientation; the peaks above the threshold set by <i>sensitivity</i> are the
-pits (their height is the <i>confidence</i>). The network was trained only on generated scenes made
-far more varied than any one depot: open and closed revetments, fresh and grassed-over, bright and
-dark soils, seasons, sun 20-65&deg; from any side, 0.3-1 m, RGB, pan, 4 bands, 8/16 bits, nodata
-borders, and look-alikes that are not pits (houses and farm courtyards, tree lines, spoil heaps,
-ploughed strips, road junctions). Geographic rasters are reprojected on the fly to UTM; the output is
-in the working (projected) CRS. Needs OpenCV for Python (python3-opencv or opencv-python-headless).</p>
-<h3>Parameters</h3>
-<ul>
-<li><b>Input raster</b>: 1 band (panchromatic), 3 bands (RGB) or 4+ bands; Byte, UInt16 or Float;
-nodata respected; 0.3-1 m per pixel works best (coarser than 1 m: pits blur into the ground).</li>
-<li><b>Red, green, blue bands</b> (optional) for multispectral imagery.</li>
-<li><b>Area of interest</b> (optional): count only inside these polygons.</li>
-<li><b>Smallest / largest pit side</b> in metres (default 6-70 m: open ammunition revetments are about
-8 x 15 m to 30 x 60 m).</li>
-<li><b>Sensitivity</b> 0-1: higher finds fainter, grassed-over pits but admits more false alarms.</li>
-<li><b>Minimum confidence</b> (default 0: all): keep only pits at least this confident; COUNT counts
-the kept ones.</li>
-</ul>
-<h3>Outputs</h3>
-<p><b>Pits</b> polygons with <i>length_m</i>, <i>width_m</i>, <i>area_m2</i>, <i>orientation_deg</i>
-(long side, degrees counter-clockwise from east, 0-180), <i>fresh_soil</i> (0-1: bare, bright,
-not green berms = freshly dug; grassed-over = low), <i>confidence</i> (0-1). <b>COUNT</b>: number of
-pits, usable in models.</p>
-<h3>Limits</h3>
-<p>Pits touching each other can be found as one; covered (roofed) revetments, pits under trees or snow
-are not seen; faint, grassed-over pits are the most often missed (raise the sensitivity). Figures on
-scenes the network was not trained on are in docs/benchmarks.md: check detections before reporting.</p>
-"""
-
-
 class CountPits(CargoWatchAlgorithm):
     NAME = 'countpits'
     DISPLAY = 'Count storage pits'
     GROUP = 'imagery'
-    HELP = HELP
 
     MIN_SIZE, MAX_SIZE, SENSITIVITY, OUTPUT, COUNT = 'MIN_SIZE', 'MAX_SIZE', 'SENSITIVITY', 'OUTPUT', 'COUNT'
 
@@ -102,6 +62,6 @@ class CountPits(CargoWatchAlgorithm):
                                progress=progress_cb(feedback, 0, 95))
         found = self.confident(parameters, context, found)
         dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, found, self.crs_of(raster))
-        feedback.pushInfo(self.tr(f'{len(found)} storage pits.'))
+        feedback.pushInfo(self.tr('{} storage pits.').format(len(found)))
         feedback.setProgress(100)
         return {self.OUTPUT: dest, self.COUNT: len(found)}

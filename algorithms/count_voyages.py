@@ -18,31 +18,6 @@ class CountVoyages(CargoWatchAlgorithm):
     NAME = 'countvoyages'
     DISPLAY = 'Port calls and voyages between sites'
     GROUP = 'ais'
-    HELP = (
-        '<p>Counts the runs of each vessel between sites (ports, anchorages, rail terminals), those it was '
-        'seen making and those it could have made while its AIS was dark.</p>'
-        '<p><b>Port calls</b>: a run of a vessel\'s positions inside one site polygon, lasting at least '
-        '<i>Minimum stay</i>; short trips outside the polygon (under 1 h) do not end a call, a gap longer '
-        'than <i>Minimum gap</i> does.</p>'
-        '<p><b>Observed voyages</b>: consecutive calls of a vessel at two different sites: '
-        '<code>observed</code> = yes.</p>'
-        '<p><b>Dark voyages</b>: for every AIS gap longer than <i>Minimum gap</i>, with p0/t0 the last position '
-        'before and p1/t1 the first after, a site S is reachable when <code>(d(p0,S) + d(S,p1)) / v + '
-        'minimum dwell &le; t1 - t0</code>: leaving p0 at the vessel\'s own top observed speed v (the '
-        '<i>speed quantile</i> of the speeds it reported and of its implied speeds between fixes &ge; 10 min '
-        'apart; or <i>Top speed</i> if set), it could reach S, stay there the minimum dwell, and be back at p1 '
-        'in time. Distances are great circles to the site outline: they ignore land, so the test never rules '
-        'out a visit that was possible; it says "could have", not "did". The sites the vessel was at before and '
-        'after the gap are not candidates. Each such gap gives a row with <code>observed</code> = no, '
-        '<code>reachable_sites</code> (best slack first) and <code>to_site</code> when only one site fits.</p>'
-        '<p><b>Outputs</b>: voyages as lines (observed: the track between the calls; dark: p0 to the best '
-        'candidate to p1) with <code>mmsi</code>, <code>name</code>, <code>from_site</code>, '
-        '<code>to_site</code>, <code>depart</code>, <code>arrive</code>, <code>hours</code>, '
-        '<code>observed</code>, <code>reachable_sites</code>, <code>top_speed_kn</code>, <code>slack_h</code>; '
-        'port calls as points (position on arrival) with <code>mmsi</code>, <code>name</code>, '
-        '<code>site</code>, <code>arrive</code>, <code>depart</code>, <code>hours</code>, <code>points</code>. '
-        'Numbers VOYAGE_COUNT (observed + dark), OBSERVED_COUNT, DARK_COUNT, CALL_COUNT. The log lists the runs '
-        'per vessel and route.</p>')
 
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')

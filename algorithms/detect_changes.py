@@ -15,51 +15,10 @@ CONTAINER_FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m'
                     ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
                     ('confidence', 'double'))
 
-HELP = """
-<p>Compares two images of the same place taken at different dates and tells which objects
-(<b>storage pits</b> or <b>containers</b>) are <i>new</i>, <i>removed</i> or <i>kept</i>.</p>
-<h3>Method</h3>
-<p>Only the area both images cover (clipped to the optional area of interest) is analysed. Each image
-is run through the same detector as <i>Count storage pits</i> / <i>Count shipping containers</i>, on
-its own grid: the two images may differ in grid, resolution, CRS, light and season. The detections of
-the first date are moved into the CRS of the second. Misregistration of a few metres is estimated as
-one global shift, from the images themselves when they agree on one (phase correlation of their edges on a
-common grid, to a fraction of a pixel; up to max(8 m, 3 &times; tolerance)); otherwise from the detections:
-every pair closer than that votes for its displacement and the densest cluster of votes wins (refined by
-the median of its pairs; used when at least 3 pairs agree). After that shift, detections are paired one
-to one (optimal assignment on distance) within the tolerance. For pits, a detection left unpaired gets
-a second look: if the other image still shows a pit at the same place (the detector's own heatmap
-within a few metres), it was missed or misplaced on that date and is <i>kept</i>, not new or
-removed (<i>shift_m</i> empty).</p>
-<h3>Parameters</h3>
-<ul>
-<li><b>Before</b>, <b>After</b>: the two rasters (any CRS; geographic ones are reprojected to UTM).</li>
-<li><b>Objects</b>: containers or pits.</li>
-<li><b>Tolerance</b> (m, default 3): how far a detection may move, after the global shift, and still be
-the same object.</li>
-<li><b>Area of interest</b> (optional).</li>
-<li><b>Sensitivity</b> (advanced) of the detector.</li>
-</ul>
-<h3>Outputs</h3>
-<p><b>Changes</b> polygons in the after image's working CRS with <i>status</i> (new, removed, kept),
-<i>shift_m</i> (residual distance of kept pairs) and the detector's fields. Removed objects are drawn
-at their before position moved by the estimated shift. <b>NEW_COUNT</b>, <b>REMOVED_COUNT</b>,
-<b>BEFORE_COUNT</b>, <b>AFTER_COUNT</b>: numbers of objects (for containers, containers counted by the
-detector, a block of 4 counting 4), usable in models; <b>SHIFT_X</b>, <b>SHIFT_Y</b>: the estimated
-misregistration in metres.</p>
-<h3>Limits</h3>
-<p>An object missed by the detector on one date shows up as new or removed: look at the
-<i>confidence</i> field. A misregistration larger than the search radius or a rotation between the
-images is not corrected. Figures on a depot pair the pit detector was not trained on (another season and
-sun, 1-2 px misregistration) are in docs/benchmarks.md.</p>
-"""
-
-
 class DetectChanges(CargoWatchAlgorithm):
     NAME = 'detectchanges'
     DISPLAY = 'Objects appeared or removed between two dates'
     GROUP = 'imagery'
-    HELP = HELP
 
     BEFORE, AFTER, KIND, TOLERANCE, AOI, SENSITIVITY, OUTPUT = (
         'BEFORE', 'AFTER', 'KIND', 'TOLERANCE', 'AOI', 'SENSITIVITY', 'OUTPUT')
@@ -78,7 +37,7 @@ class DetectChanges(CargoWatchAlgorithm):
         p.setHelp(self.tr('Which objects to compare: shipping containers or storage pits.'))
         self.addParameter(p)
         p = QgsProcessingParameterNumber(self.TOLERANCE, self.tr('Tolerance (m)'),
-                                         Q.DOUBLE, 3.0, minValue=0.1,
+                                         Q.DOUBLE, core.TUNING.tolerance_m, minValue=0.1,
                                          maxValue=100.0)
         p.setHelp(self.tr('Largest distance, after correcting the global misregistration, between the two '
                           'positions of the same object.'))
@@ -128,8 +87,8 @@ class DetectChanges(CargoWatchAlgorithm):
             if not aoi_wkts:
                 raise QgsProcessingException(self.tr('The area of interest layer has no polygons.'))
             aoi_crs = source.sourceCrs().toWkt()
-        feedback.pushInfo(self.tr(f'Before: {before.gsd:.2f} m/pixel; after: {after.gsd:.2f} m/pixel; '
-                                  f'comparing {kind}.'))
+        feedback.pushInfo(self.tr('Before: {:.2f} m/pixel; after: {:.2f} m/pixel; comparing {}.').format(
+            before.gsd, after.gsd, kind))
         records, info = self.call_core(feedback, core.detect_changes, before, after, kind=kind, tolerance=tol,
                                        params=params, aoi_wkts=aoi_wkts, aoi_srs_wkt=aoi_crs,
                                        progress=progress_cb(feedback, 0, 95))
@@ -147,8 +106,8 @@ class DetectChanges(CargoWatchAlgorithm):
                self.SHIFT_Y: round(info['shift'][1], 2)}
         how = (f"from the {info['shift_source']}; {info['shift_pairs']} pairs of detections agree"
                if info['shift_source'] != 'none' else 'none found, no shift applied')
-        feedback.pushInfo(self.tr(f"{res[self.NEW_COUNT]} new, {res[self.REMOVED_COUNT]} removed, "
-                                  f"{res[self.KEPT_COUNT]} kept; estimated misregistration "
-                                  f"{info['shift'][0]:+.1f} m east, {info['shift'][1]:+.1f} m north ({how})."))
+        feedback.pushInfo(self.tr('{} new, {} removed, {} kept; estimated misregistration {:+.1f} m east, {:+.1f} m '
+                                  'north ({}).').format(res[self.NEW_COUNT], res[self.REMOVED_COUNT],
+                                                        res[self.KEPT_COUNT], info['shift'][0], info['shift'][1], how))
         feedback.setProgress(100)
         return res

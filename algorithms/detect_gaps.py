@@ -17,18 +17,6 @@ class DetectGaps(CargoWatchAlgorithm):
     NAME = 'detectgaps'
     DISPLAY = 'Detect AIS dark periods'
     GROUP = 'ais'
-    HELP = (
-        '<p>For each vessel, every interval without positions longer than <i>Minimum gap</i> (default 12 h, '
-        'the Global Fishing Watch definition of an AIS gap): a line from the last position before to the '
-        'first position after.</p>'
-        '<p>A gap is where the transponder was off, out of receiver range, or its messages were lost: it '
-        'says "not seen", not "hiding". Read it together with the implied speed and the place.</p>'
-        '<p><b>Output</b> lines (EPSG:4326, M = time) with <code>mmsi</code>, <code>name</code>, '
-        '<code>start</code>, <code>end</code> (datetime UTC, temporal controller ready), <code>hours</code>, '
-        '<code>distance_nm</code> (great circle between the two positions), <code>implied_speed_kn</code> '
-        '(the least average speed needed), and with <i>Sites</i> the nearest site at each end: '
-        '<code>site_before</code>, <code>site_before_nm</code>, <code>site_after</code>, '
-        '<code>site_after_nm</code> (0 when inside). Number GAP_COUNT.</p>')
 
     def initAlgorithm(self, config=None):
         add_position_inputs(self, 'AIS positions (points with MMSI and time).')

@@ -24,31 +24,6 @@ class ImportAis(CargoWatchAlgorithm):
     NAME = 'importais'
     DISPLAY = 'Import AIS positions'
     GROUP = 'ais'
-    HELP = (
-        '<p>Reads raw AIS and writes clean vessel positions, counting every row it rejects and why.</p>'
-        '<p><b>Input</b>: NMEA 0183 logs (!AIVDM/!AIVDO from any talker, multi-sentence messages, NMEA 4 tag '
-        'blocks with <code>c:</code> unix time, lines starting or ending with a timestamp as receivers log; '
-        'without any, the receiver clock of $--RMC/ZDA sentences or, roughly, base station reports); CSV exports '
-        '(Danish Maritime Authority, NOAA MarineCadastre and Global Fishing Watch layouts are recognised, other '
-        'files by their column names or the column parameters); JSON lines (Global Fishing Watch); any OGR '
-        'point layer (GeoPackage, Shapefile...). Gzip\'d files too. NMEA needs the Python package pyais.</p>'
-        '<p>Static and voyage data (messages 5, 19, 24, or the CSV columns) are joined to each vessel: name, '
-        'IMO, call sign, ship type, destination (the latest reported).</p>'
-        '<p><b>Cleaning</b>, each rejected row counted under the first reason: bad checksum; truncated/garbled '
-        'line; no timestamp; invalid MMSI (not a 9-digit ship station 201000000-775999999); position not '
-        'available (91/181, empty, or 0,0) or out of range; exact duplicates; repeated reports of a vessel in '
-        'the same second; impossible jumps (a fix implying more than <i>Maximum speed</i> from the previous '
-        'and to the next fix, 55 m GPS noise allowed). Out-of-order rows are sorted, not dropped. Speed 102.3, '
-        'course 360 and heading 511 mean not available: the position is kept with an empty value.</p>'
-        '<p><b>Output</b> points (EPSG:4326, time-enabled) with fields <code>mmsi</code> (long), '
-        '<code>time</code> (datetime UTC), <code>sog</code> kn, <code>cog</code>, <code>heading</code> '
-        '(double, NULL = not available), <code>status</code> (int navigational status, NULL = n/a), '
-        '<code>name</code>, <code>imo</code> (long), <code>callsign</code>, <code>ship_type</code> (text, '
-        'e.g. Cargo), <code>destination</code>. Optional <b>Rejected rows</b> table: line number, raw line, '
-        'reason. Numbers ROWS_READ, ROWS_KEPT, ROWS_REJECTED; the reasons are summarised in the log.</p>'
-        '<p>Time is kept to the second (UTC). A GeoPackage output (also the temporary output, written as a '
-        'temporary GeoPackage rather than a memory layer) is filled in bulk with its spatial index: about 10 '
-        'million positions in two minutes.</p>')
 
     FORMATS = ['auto', 'nmea', 'csv', 'jsonl', 'layer']
 
@@ -138,7 +113,7 @@ class ImportAis(CargoWatchAlgorithm):
                                             feedback.isCanceled)
             except Exception as e:  # noqa: BLE001 - any trouble: the ordinary (slower) way below
                 if feedback.isCanceled():
-                    raise QgsProcessingException(self.tr('Cancelled: the output is incomplete.'))
+                    raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
                 feedback.pushInfo(self.tr('Bulk GeoPackage write not possible ({}); writing feature by feature.')
                                   .format(e))
             if not written:

@@ -34,33 +34,6 @@ class MatchSightings(CargoWatchAlgorithm):
     NAME = 'matchsightings'
     DISPLAY = 'Match sightings to dark vessels'
     GROUP = 'ais'
-    HELP = (
-        '<p>Which dark vessel was that? For each ship seen in imagery (a point and a time), every vessel whose '
-        'AIS was off then and that could have reached the place and left it again, given its last and next '
-        'positions and a maximum speed; plus the vessels AIS shows nearby at that time, which rules them in '
-        '(AIS places them at the sighting) or out.</p>'
-        '<p>A vessel moving at most v knots can be at the place p at time t between fixes (t0, p0) and (t1, p1) '
-        'when t0 + d(p0, p)/v &le; t &le; t1 &minus; d(p, p1)/v (great-circle distances minus a tolerance; '
-        'land is ignored, so a candidate means "could have", never "did"). <code>slack_h</code> is the time to '
-        'spare on the tighter side; a small slack is a tight, less likely visit.</p>'
-        '<p><b>Sightings</b>: points (any CRS) with a field <code>time</code> (DateTime or ISO 8601 text, UTC) and '
-        'optionally <code>time_window_h</code> (&plusmn; hours when the time is uncertain), <code>length_m</code> '
-        'and <code>heading_deg</code> measured on the image (heading taken modulo 180&deg;).</p>'
-        '<p><b>Positions</b>: the output of Import AIS positions (or points with mmsi and time). When it has a '
-        '<code>length_m</code>/<code>length</code>/<code>loa</code> field, lengths are compared.</p>'
-        '<p><b>Output</b>: one line per sighting and listed vessel (last fix &rarr; sighting &rarr; next fix, '
-        'EPSG:4326) with the sighting\'s own fields plus <code>mmsi</code>, <code>name</code>, <code>status</code> '
-        '(dark: could have been there with AIS off; visible: AIS places it there; excluded: AIS places it '
-        'elsewhere, or it would have needed more than its speed; none: no vessel for this sighting), '
-        '<code>slack_h</code>, <code>detour_nm</code> (extra distance over going straight from the last to the '
-        'next fix), <code>need_kn</code>, <code>speed_kn</code> (allowed), <code>gap_h</code>, <code>dist_nm</code> '
-        '(nearest fix to the sighting then), <code>length_ais_m</code>, <code>length_ratio</code> (image / AIS), '
-        '<code>heading_diff</code>, <code>score</code> (0..1: visible 1, dark up to 0.9 by slack, times the length '
-        'and heading agreements; 0 when excluded), <code>best</code> (1 for the best candidate of each sighting), '
-        '<code>last_fix</code>, <code>next_fix</code> and <code>reason</code>. Number MATCHED: sightings with a '
-        'candidate.</p>'
-        '<p>Limits: only vessels with positions both before and after the sighting are judged. Speeds default to '
-        'each vessel\'s own top observed speed, kept between 6 and 25 kn.</p>')
 
     def initAlgorithm(self, config=None):
         p = QgsProcessingParameterFeatureSource('SIGHTINGS', self.tr('Sightings (ships seen in imagery)'),
@@ -206,7 +179,7 @@ class MatchSightings(CargoWatchAlgorithm):
                  else np.full(len(res['mmsi']), np.nan))
         for r in range(len(res['mmsi'])):
             if feedback.isCanceled():
-                raise QgsProcessingException(self.tr('Cancelled.'))
+                raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
             s, a, b = int(res['sighting'][r]), int(res['i0'][r]), int(res['i1'][r])
             out = QgsFeature(fields)
             if a >= 0:

@@ -9,35 +9,10 @@ from ..core.site_store import SiteStore
 
 DATE_ONLY = qenum('Qgis.ProcessingDateTimeParameterDataType.Date', 'QgsProcessingParameterDateTime.Type.Date')
 
-HELP = """
-<p>Adds one dated observation (containers, TEU, storage pits) to a site of a CargoWatch sites GeoPackage, the
-file the CargoWatch panel keeps its site annotations in. The site's latest date and counts, shown on the map
-labels, follow. Meant as the last step of a model: <i>Count shipping containers</i> COUNT and TEU, or
-<i>Objects appeared or removed between two dates</i> AFTER_COUNT, wired into the counts (see the shipped model
-<i>Depot growth between two dates</i>).</p>
-<h3>Parameters</h3>
-<ul>
-<li><b>Sites GeoPackage</b>: an existing CargoWatch sites file (tables <i>sites</i> and
-<i>observations</i>).</li>
-<li><b>Site name</b>: the site to annotate (case is ignored); it must exist: add it in the panel first.</li>
-<li><b>Date</b>: the date of the image the counts come from.</li>
-<li><b>Containers</b>, <b>TEU</b>, <b>Storage pits</b>: the counts (each optional; empty = not counted on this
-date; negative values are refused).</li>
-<li><b>Source</b>, <b>Note</b>: free text kept with the observation (image name, analyst, remarks).</li>
-</ul>
-<h3>Outputs</h3>
-<p><b>OBSERVATION_ID</b>: the new observation's id; <b>OBSERVATIONS</b>: the site's number of observations
-now.</p>
-<h3>Limits</h3>
-<p>Every run adds a row: running the same model twice records the date twice (delete one in the panel).</p>
-"""
-
-
 class RecordObservation(CargoWatchAlgorithm):
     NAME = 'recordobservation'
     DISPLAY = 'Record a dated observation on a site'
     GROUP = 'imagery'
-    HELP = HELP
 
     STORE, SITE_NAME, DATE, CONTAINERS, TEU, PITS, SOURCE, NOTE = (
         'STORE', 'SITE_NAME', 'DATE', 'CONTAINERS', 'TEU', 'PITS', 'SOURCE', 'NOTE')
@@ -56,7 +31,7 @@ class RecordObservation(CargoWatchAlgorithm):
         self.addParameter(p)
         for name, label, kind in self.COUNTS:
             p = QgsProcessingParameterNumber(name, self.tr(label), kind, optional=True, minValue=0)
-            p.setHelp(self.tr(f'{label} counted on that date (empty = not counted).'))
+            p.setHelp(self.tr('{} counted on that date (empty = not counted).').format(label))
             self.addParameter(p)
         for name, label in ((self.SOURCE, 'Source'), (self.NOTE, 'Note')):
             p = QgsProcessingParameterString(name, self.tr(label), optional=True)
@@ -79,14 +54,17 @@ class RecordObservation(CargoWatchAlgorithm):
                 sites = [s for s in store.sites() if s.name.strip().lower() == name.lower()]
                 if not sites:
                     known = ', '.join(s.name for s in store.sites()) or 'none'
-                    raise QgsProcessingException(self.tr(
-                        f'No site named "{name}" in {path} (sites: {known}). Add it in the CargoWatch panel.'))
+                    raise QgsProcessingException(self.tr('No site named "{}" in {} (sites: {}). Add it in the '
+                                                         'CargoWatch panel.').format(name, path, known))
+                feedback.setProgress(50)  # the site is found; what is left is the write
+                self.check_cancelled(feedback)
                 fid = store.add_observation(sites[0].fid, date.date().toString('yyyy-MM-dd'),
                                             source=self.parameterAsString(parameters, self.SOURCE, context),
                                             note=self.parameterAsString(parameters, self.NOTE, context), **counts)
                 n = len(store.observations(sites[0].fid))
         except CargoWatchError as e:
             raise QgsProcessingException(str(e))
-        feedback.pushInfo(self.tr(f'Observation {fid} recorded on {sites[0].name} for '
-                                  f'{date.date().toString("yyyy-MM-dd")}; the site has {n} observations.'))
+        feedback.pushInfo(self.tr('Observation {} recorded on {} for {}; the site has {} observations.').format(
+            fid, sites[0].name, date.date().toString('yyyy-MM-dd'), n))
+        feedback.setProgress(100)
         return {'OBSERVATION_ID': fid, 'OBSERVATIONS': n}

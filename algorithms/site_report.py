@@ -23,52 +23,6 @@ SRC_RASTER = qenum('Qgis.ProcessingSourceType.Raster', 'QgsProcessing.SourceType
 OBJECTS = ('containers', 'storage pits', 'containers and storage pits')
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-HELP = """
-<p>Writes one self-contained HTML file about one site for an editor or a colleague: what the images show
-there on each date, what AIS shows around it, and everything needed to reproduce the figures. Images are
-embedded (no side files): open it in any browser, attach it to an e-mail.</p>
-<h3>Contents</h3>
-<ul>
-<li><b>Summary</b>: the figures of the latest counted image and of AIS.</li>
-<li><b>Detections by date</b>: for each image, the counts inside the site and a map of the site with every
-detection outlined (20 ft yellow, 40 ft magenta, blocks cyan, pits orange; the site in white). The
-detectors are <i>Count shipping containers</i> and <i>Count storage pits</i> at their default settings,
-limited to the site polygon.</li>
-<li><b>Sample of detections</b>: image chips of up to <i>Chips</i> detections of the latest image, spread over
-the confidence ranking (the surest, the doubtful and those between), each with its confidence.</li>
-<li><b>Counts over time</b>: a chart of the counts per image date and of the observations recorded on the
-site in the CargoWatch sites GeoPackage (when the site comes from it).</li>
-<li><b>AIS</b> (with positions): tables of the port calls at the site, the voyages to or from it (observed,
-and possible while dark) and the dark periods whose last position before or first position after lies within
-<i>Near</i> of it (<i>Port calls and voyages between sites</i> and <i>Detect AIS dark periods</i> at their
-defaults, with every polygon of the site layer as a site).</li>
-<li><b>What the figures can and cannot show</b>, and the <b>inputs</b> (paths, sizes, SHA-256),
-<b>parameters</b> and <b>software versions</b> used.</li>
-</ul>
-<h3>Parameters</h3>
-<ul>
-<li><b>Site</b>: a polygon layer (e.g. the <i>sites</i> layer of the CargoWatch sites GeoPackage, or any
-polygons with a name field) and the <b>site name</b> to report on (empty when the layer holds one
-polygon). Point sites of the GeoPackage have no outline to count inside: they are left out (a clear error
-when named).</li>
-<li><b>Images</b> (optional): one raster per date. The date comes from <b>Dates</b> (comma-separated
-YYYY-MM-DD, in the order of the images), else from the file name (2024-05-20 or 20240520), else from the
-TIFF DateTime tag; undated images are reported but left out of the chart. An image that does not cover the
-site, or is too coarse for the detector, is listed as not counted, with the reason.</li>
-<li><b>Objects</b>: containers, storage pits, or both.</li>
-<li><b>AIS positions</b> (optional): the output of <i>Import AIS positions</i>.</li>
-</ul>
-<h3>Outputs</h3>
-<p>The HTML file; numbers CONTAINER_COUNT, TEU and PIT_COUNT (latest counted image), IMAGES_COUNTED,
-CALL_COUNT, VOYAGE_COUNT, GAP_COUNT (touching the site), usable in models.</p>
-<h3>Limits</h3>
-<p>The report repeats the detectors' and AIS's limits (a count is of visible container tops, not of boxes
-below; a dark period says "not seen", not "hiding"). Maps are drawn at up to 900 pixels a side; the site
-window is read at full resolution for the chips, so a very large site on a very fine image needs memory
-(about 12 bytes per pixel).</p>
-"""
-
-
 def _iso(value):
     """A field value for a table: QDateTime (UTC) as 'YYYY-MM-DD HH:MM', NULL as None."""
     if value is None or (hasattr(value, 'isNull') and value.isNull()):
@@ -82,7 +36,6 @@ class SiteReport(CargoWatchAlgorithm):
     NAME = 'sitereport'
     DISPLAY = 'Site evidence report'
     GROUP = 'imagery'
-    HELP = HELP
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         p = QgsProcessingParameterFeatureSource('SITE', self.tr('Site (polygon layer or sites GeoPackage)'),
@@ -164,22 +117,22 @@ class SiteReport(CargoWatchAlgorithm):
         if not self.sites_layer.featureCount() and not any(wanted.lower() in attrs for attrs in others):
             raise QgsProcessingException(self.tr('The site layer has no polygons.'))
         if wanted and any(wanted.lower() in attrs for attrs in others):
-            raise QgsProcessingException(self.tr(
-                f'The site "{wanted}" has no outline (it is a point or has no geometry): the report counts inside '
-                'the site, so draw it as a polygon (CargoWatch panel, or any polygon layer).'))
+            raise QgsProcessingException(self.tr('The site "{}" has no outline (it is a point or has no geometry): '
+                                                 'the report counts inside the site, so draw it as a polygon '
+                                                 '(CargoWatch panel, or any polygon layer).').format(wanted))
         sites = read_sites(self, {'SITE': self.sites_layer, 'NAME_FIELD': parameters.get('NAME_FIELD')}, context,
                            feedback, key='SITE', name_key='NAME_FIELD', required=True)
         names = sites['names']
         if wanted:
             hits = [i for i, n in enumerate(names) if n.strip().lower() == wanted.lower()]
             if not hits:
-                raise QgsProcessingException(self.tr(f'No site named "{wanted}" in the site layer (sites: '
-                                                     f'{", ".join(names)}).'))
+                raise QgsProcessingException(self.tr('No site named "{}" in the site layer (sites: {}).').format(
+                    wanted, ', '.join(names)))
         elif len(names) == 1:
             hits = [0]
         else:
-            raise QgsProcessingException(self.tr(f'The site layer holds {len(names)} sites ({", ".join(names[:10])}'
-                                                 '): give the site name.'))
+            raise QgsProcessingException(self.tr('The site layer holds {} sites ({}): give the site name.').format(
+                len(names), ', '.join(names[:10])))
         i = hits[0]
         geom = QgsGeometry.fromMultiPolygonXY([[[QgsPointXY(float(x), float(y)) for x, y in ring] for ring in poly]
                                                for poly in sites['polygons'][i]])
@@ -197,15 +150,15 @@ class SiteReport(CargoWatchAlgorithm):
         text = self.parameterAsString(parameters, 'DATES', context) or ''
         given = [t.strip() for t in text.split(',')] if text.strip() else []
         if given and len(given) != len(layers):
-            raise QgsProcessingException(self.tr(f'{len(given)} dates given for {len(layers)} images: give one date '
-                                                 'per image, in the same order, or none.'))
+            raise QgsProcessingException(self.tr('{} dates given for {} images: give one date per image, in the same '
+                                                 'order, or none.').format(len(given), len(layers)))
         out = []
         for k, layer in enumerate(layers):
             path = layer.source().split('|')[0]
             if given:
                 date = core.image_date(given[k]) if given[k] else None
                 if given[k] and date is None:
-                    raise QgsProcessingException(self.tr(f'"{given[k]}" is not a date (YYYY-MM-DD).'))
+                    raise QgsProcessingException(self.tr('"{}" is not a date (YYYY-MM-DD).').format(given[k]))
             else:
                 ds = gdal.Open(path)
                 date = core.image_date(path, ds.GetMetadataItem('TIFFTAG_DATETIME') if ds is not None else None)
@@ -251,7 +204,7 @@ class SiteReport(CargoWatchAlgorithm):
                 res, found = self._count(alg_id, path, aoi, context, feedback)
             except QgsProcessingException as e:
                 entry['skipped'] = f'{kind}: {e}'
-                feedback.pushWarning(self.tr(f'{label}: not counted ({e}).'))
+                feedback.pushWarning(self.tr('{}: not counted ({}).').format(label, e))
                 return entry, None
             if kind == 'containers':
                 entry['counts'].update({'containers': res['COUNT'], 'TEU': res['TEU']})
@@ -379,7 +332,8 @@ class SiteReport(CargoWatchAlgorithm):
         for k, image in enumerate(images):
             if feedback.isCanceled():
                 raise QgsProcessingException(self.tr('Cancelled: no output was written.'))
-            feedback.pushInfo(self.tr(f'Image {k + 1}/{len(images)}: {image[1]} ({image[0] or "undated"})'))
+            feedback.pushInfo(self.tr('Image {}/{}: {} ({})').format(
+                k + 1, len(images), image[1], image[0] or 'undated'))
             entry, view = self._date_section(site, image, kinds, aoi, context, steps)
             dates.append(entry)
             latest = view or latest
@@ -415,7 +369,7 @@ class SiteReport(CargoWatchAlgorithm):
             fh.write(page)
         feedback.setProgress(100)
         last = next((d for d in reversed(dates) if not d['skipped']), {'counts': {}})
-        feedback.pushInfo(self.tr(f'Report written to {out}'))
+        feedback.pushInfo(self.tr('Report written to {}').format(out))
         return {'OUTPUT': out, 'CONTAINER_COUNT': last['counts'].get('containers'), 'TEU': last['counts'].get('TEU'),
                 'PIT_COUNT': last['counts'].get('pits'),
                 'IMAGES_COUNTED': sum(1 for d in dates if not d['skipped']),

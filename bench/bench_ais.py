@@ -222,4 +222,9 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from docs_section import section_from_output
+    with section_from_output('ais', 'AIS: import, tracks and gaps',
+                             '`bench/bench_ais.py` (`make bench`): a MarineCadastre-layout CSV of synthetic '
+                             'positions, core/ alone, then the algorithms in QGIS, and MovingPandas side by side '
+                             'when its venv is there.'):
+        main()

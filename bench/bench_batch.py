@@ -13,6 +13,7 @@ the 2-worker speed-up. The machine's core count and load average are printed too
 machine the scaling is bounded by the cores left free.
 """
 import argparse
+import hashlib
 import os
 import sys
 import tempfile
@@ -20,15 +21,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'test'))
+sys.path.insert(0, str(ROOT / 'test' / 'helpers'))
 
 
 def _package_path():
     """Make the checkout importable as ``cargowatch`` (whatever its folder is called)."""
-    d = Path(tempfile.gettempdir()) / 'cargowatch-bench'
+    d = Path(tempfile.gettempdir()) / ('cargowatch-bench-' + hashlib.sha1(str(ROOT).encode()).hexdigest()[:10])
     d.mkdir(exist_ok=True)
-    link = d / 'cargowatch'
-    if not link.exists():
+    link = d / 'cargowatch'     # one folder per checkout: never another checkout's code
+    if not link.is_symlink():
         link.symlink_to(ROOT, target_is_directory=True)
     sys.path.insert(0, str(d))
     os.environ['PYTHONPATH'] = os.pathsep.join(p for p in (str(d), os.environ.get('PYTHONPATH')) if p)
@@ -80,13 +81,18 @@ def main():
             wall = time.perf_counter() - t
         same = all(r.error is None and r.detections == g.detections for r, g in zip(ref, got))
         rows.append((f'LocalCluster, {workers} worker{"s" * (workers > 1)}', wall, same))
-    print(f'{"run":28s} {"wall s":>8s} {"scenes/min":>11s} {"Mpx/s":>7s}  identical to single machine')
+    print('| run | wall s | scenes/min | Mpx/s | identical to single machine |\n|---|---|---|---|---|')
     for name, wall, same in rows:
-        print(f'{name:28s} {wall:8.1f} {len(paths) / wall * 60:11.1f} {mpx / wall:7.2f}  {"yes" if same else "NO"}')
+        print(f'| {name} | {wall:.1f} | {len(paths) / wall * 60:.1f} | {mpx / wall:.2f} | {"yes" if same else "NO"} |')
     print(f'speed-up 2 workers / 1 worker: {rows[1][1] / rows[2][1]:.2f}x; '
           f'load average {os.getloadavg()[0]:.1f} at the end; {sum(r.count for r in ref)} {a.kind} in all')
     return 0 if all(same for _, _, same in rows) else 1
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from docs_section import section_from_output
+    with section_from_output('batch', 'Counting over a scene archive (Dask)',
+                             '`bench/bench_batch.py` (`make bench`): generated scenes counted in this process, then '
+                             'on a LocalCluster of 1 and 2 workers.'):
+        code = main()
+    sys.exit(code)

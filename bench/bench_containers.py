@@ -4,7 +4,7 @@
 
 Three sets, side by side, so the gap between them shows:
 1. training generator (bench/container_gen.py): held-out patches, figures from the model's sidecar;
-2. the old scene generator (test/scenes.py): whole GeoTIFF yards in every sensor format, never trained on;
+2. the old scene generator (test/helpers/scenes.py): whole GeoTIFF yards in every sensor format, never trained on;
 3. validation (../shared/data/imagery): another generator's scenes with truth, scored by its own scorer
    (../shared/tools/score.py), real photos without containers, and the real Rotterdam WorldView-2 chips when
    `make bench-real` has unpacked them.
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'test'))
+sys.path.insert(0, str(ROOT / 'test' / 'helpers'))
 sys.path.insert(0, str(ROOT / 'bench'))
 
 from bench_speed import _package_path  # noqa: E402
@@ -123,7 +123,7 @@ def main():
     lines = ['### 1. Training generator (bench/container_gen.py), held-out patches',
              f"{side['data']}. F1 {v['f1']:.3f} (precision {v['precision']:.3f}, recall {v['recall']:.3f}), "
              f"count error {v['count_error_pct']:+.1f} %. Model trained {side['date']}, {side['steps']} steps.", '',
-             '### 2. The old scene generator (test/scenes.py, never trained on)', '',
+             '### 2. The old scene generator (test/helpers/scenes.py, never trained on)', '',
              '| scene | GSD m | true | counted | count error | TEU error | precision | recall | F1 |',
              '|---|---|---|---|---|---|---|---|---|']
     with tempfile.TemporaryDirectory() as tmp:

@@ -81,4 +81,8 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from docs_section import section_from_output
+    with section_from_output('match', 'AIS: matching sightings to dark vessels',
+                             '`bench/bench_match.py` (`make bench`): synthetic positions of many vessels, sightings '
+                             'half inside a dark period; the sort and the top speeds are shared by any AIS step.'):
+        main()

@@ -6,7 +6,7 @@
 accuracy: per scene, pit count error %, precision, recall, F1 (a detection is right when its
 centre is within max(3 m, 0.45 x pit width) of a true pit, one to one); per before/after pair,
 new-pit count error % and the counts. Two sets, neither used to train the network (which saw only
-bench/pit_gen.py's tiles): the project's older depot generator (test/depot_scenes.py), and, when
+bench/pit_gen.py's tiles): the project's older depot generator (test/helpers/depot_scenes.py), and, when
 ../shared is there, the validation scenes of another generator (../shared/data/imagery/scenes).
 
 speed: the shared depot pair (else a large generated scene, the 600 m depot tiled N x N): counting
@@ -28,7 +28,7 @@ ROOT = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(ROOT), 'shared', 'data', 'imagery', 'scenes')
 SHARED_PITS = ('depot_a_before_rgb_05', 'depot_a_after_rgb_05', 'depot_null_rgb_07')
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, 'test'))
+sys.path.insert(0, os.path.join(ROOT, 'test', 'helpers'))
 
 SCENES = [
     ('depot, summer, RGB 0.5 m', dict(seed=101, season='summer', sun_az=150, sun_el=45, gsd=0.5)),
@@ -148,7 +148,7 @@ def accuracy(out, pairs_only=False):
                          seconds=round(dt, 1)))
         print(json.dumps(prow[-1]), flush=True)
     print()
-    print('Own generator (test/depot_scenes.py; not used for training):')
+    print('Own generator (test/helpers/depot_scenes.py; not used for training):')
     table(rows)
     print()
     print('| pair | true new | found new | new-pit count error | before / after found | kept | removed | shift (m) |')
@@ -157,8 +157,6 @@ def accuracy(out, pairs_only=False):
         print(f"| {r['pair']} | {r['true_new']} | {r['new']} | {r['new_count_err_pct']:+.1f} % | {r['before']} / "
               f"{r['after']} | {r['kept']} | {r['removed']} | {r['shift'][0]:+.2f}, {r['shift'][1]:+.2f} |")
     print()
-    print('Validation scenes (../shared, another generator; never trained on):')
-    validation()
 
 
 def make_big(out, tiles):
@@ -252,12 +250,23 @@ def main():
     ap.add_argument('--pairs-only', action='store_true', help='accuracy: only the before/after pairs')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    from docs_section import section_from_output
     if a.what == 'accuracy':
-        accuracy(a.out, a.pairs_only)
+        with section_from_output('pits-accuracy', 'Storage pits: the project\'s own depot generator',
+                                 '`bench/bench_pits.py accuracy`: 600 m depots of test/helpers/depot_scenes.py (not '
+                                 'used for training) and two before/after pairs; a detection is right within '
+                                 'max(3 m, 0.45 x the pit width) of a true pit, one to one.'):
+            accuracy(a.out, a.pairs_only)
     elif a.what == 'validation':
-        validation()
+        with section_from_output('pits-validation', 'Storage pits: another generator\'s scenes, never trained on',
+                                 '`bench/bench_pits.py validation`: the validation scenes of ../shared/data/imagery '
+                                 '(default settings, sensitivity 0.5).'):
+            validation()
     else:
-        speed(a.out, a.tiles)
+        with section_from_output('pits-speed', 'Storage pits: speed and memory',
+                                 '`bench/bench_pits.py speed`: best of 3 runs, each in its own process, against a '
+                                 'raw block-by-block read of the same file(s) (core.raster, as the detector reads).'):
+            speed(a.out, a.tiles)
 
 
 if __name__ == '__main__':

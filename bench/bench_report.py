@@ -1,4 +1,5 @@
-"""Time the shipped models and the site evidence report on the bundled samples (figures for the README).
+"""Time the shipped models and the site evidence report on the bundled samples (`make bench` writes the table
+into docs/benchmarks.md, section "report").
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_report.py
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
-sys.path[:0] = ['/usr/share/qgis/python/plugins', str(ROOT / 'test')]
+sys.path[:0] = ['/usr/share/qgis/python/plugins', str(ROOT / 'tools')]
 
 from qgis.core import QgsApplication  # noqa: E402
 
@@ -20,7 +21,8 @@ APP.initQgis()
 from processing.core.Processing import Processing  # noqa: E402
 Processing.initialize()
 import processing  # noqa: E402
-import conftest  # noqa: E402,F401  the checkout importable as the package cargowatch
+import fuzzing  # noqa: E402
+fuzzing.import_checkout()  # the checkout as the package cargowatch, whatever its folder is called
 from cargowatch.provider import CargoWatchProvider  # noqa: E402
 from cargowatch.core.site_store import SiteStore  # noqa: E402
 
@@ -72,4 +74,8 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from docs_section import section_from_output
+    with section_from_output('report', 'Models and the site evidence report',
+                             '`bench/bench_report.py` (`make bench`): the shipped models and the site report on the '
+                             'bundled samples, through Processing.'):
+        main()

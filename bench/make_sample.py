@@ -13,7 +13,7 @@ from pathlib import Path
 from osgeo import gdal, ogr, osr
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'test'))
+sys.path.insert(0, str(ROOT / 'test' / 'helpers'))
 import scenes  # noqa: E402
 
 OUT = ROOT / 'sample_data'

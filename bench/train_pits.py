@@ -3,7 +3,7 @@
     /work/main/bench/.venv-train/bin/python bench/train_pits.py [--tiles 4000] [--minutes 20] [--out /tmp/pit_train]
 
 Run by hand, never by ``make test``; fits in ~20-30 min on 2 CPU cores. Data: bench/pit_gen.py only (the
-project's own generator, far more varied than test/depot_scenes.py); nothing from ../shared/data/imagery,
+project's own generator, far more varied than test/helpers/depot_scenes.py); nothing from ../shared/data/imagery,
 which is for validation only.
 
 The network is fully convolutional (~2,400 multiply-adds per working pixel; the working grid is

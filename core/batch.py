@@ -6,7 +6,7 @@ A scene is one task, or for a large scene several: each task runs the scene's ow
 carrying ``part = (k, n)``, so :func:`core.raster.scan` runs the k-th of n consecutive shares of
 the very block grid (same block size, overlap and border dedup) the whole-scene run streams.
 Shares gathered in order give the whole-scene run's detections, in its order. This holds as long
-as a counter is ``scan`` over per-block detection (test/test_batch.py checks it against the
+as a counter is ``scan`` over per-block detection (test/core/test_batch.py checks it against the
 single-machine run).
 
 Dask is optional: it is imported only by :func:`run_dask` and :func:`connect`; :func:`run_serial`

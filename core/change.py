@@ -20,13 +20,15 @@ misregistered by a few metres. Method:
    unmatched before = removed.
 5. Cross-check (pits): an unmatched after-pit whose box, moved back by the shift, still
    scores as a pit in the before image (core.pits.score_boxes: the detector's own heatmap, best
-   within a few metres of the box centre, at least the detector's threshold minus XCHECK_MARGIN)
+   within a few metres of the box centre, at least the detector's threshold minus ChangeTuning.xcheck_margin)
    was already there, missed by the before detection (a faint, grassed-over pit in another light):
    kept, not new. Likewise an unmatched before-pit the after image still shows is kept, not removed.
 
 Matched detections are reported with the *after* geometry; removed ones with the before
 geometry moved by the estimated shift so they sit on the after image.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 from osgeo import ogr, osr
@@ -40,6 +42,24 @@ from .raster import Aoi, RasterError, _srs, geometries_in
 KINDS = ('containers', 'pits')
 
 
+@dataclass(frozen=True)
+class ChangeTuning:
+    """Tuning constants of change detection, one reason each (the analyst sets only the tolerance)."""
+    tolerance_m: float = 3.0        # default pairing distance: a container's width, well under a pit's size
+    search_m: float = 8.0           # misregistration searched at least this far (or 3 x the tolerance)
+    search_per_tolerance: float = 3.0   # ... the search grows with a larger tolerance
+    min_pairs: int = 3              # a shift from the detections needs this many pairs agreeing
+    shift_seeds: int = 400          # mean-shift starts from at most this many displacement votes: enough, and fast
+    shift_iterations: int = 20      # mean-shift steps from each seed (it converges in a few)
+    bandwidth_share: float = 1 / 8  # mean-shift bandwidth: this share of the search radius, at least 0.5 m
+    pit_overlap: float = 0.5        # pits left unpaired whose outlines overlap this much (of the smaller) are one pit
+    xcheck_margin: float = 0.2      # heatmap below the detector's threshold at which the other date "still shows a pit"
+    footprint_points: int = 16      # points per raster edge of a footprint polygon (edges curve once reprojected)
+
+
+TUNING = ChangeTuning()
+
+
 def ring_wkt(points):
     """WKT polygon of a ring of (x, y) points (closed here)."""
     pts = [(float(x), float(y)) for x, y in points]
@@ -49,7 +69,7 @@ def ring_wkt(points):
 def footprint_wkt(raster, srs_wkt=None):
     """Polygon of the raster's extent (in ``srs_wkt`` if given), densified along edges."""
     w, h = raster.width, raster.height
-    n = 16
+    n = TUNING.footprint_points
     cols = np.concatenate([np.linspace(0, w, n), np.full(n, w), np.linspace(w, 0, n), np.zeros(n)])
     rows = np.concatenate([np.zeros(n), np.linspace(0, h, n), np.full(n, h), np.linspace(h, 0, n)])
     xs, ys = raster.pixel_to_map(cols, rows)
@@ -96,7 +116,7 @@ def _centres(dets):
     return np.array([np.mean(np.asarray(d['geometry'], dtype=float), axis=0) for d in dets])
 
 
-def estimate_shift(cb, ca, search=8.0, bandwidth=None):
+def estimate_shift(cb, ca, search=TUNING.search_m, bandwidth=None):
     """Global (dx, dy) taking before centres ``cb`` onto after centres ``ca``: mode of
     the displacement votes of all pairs closer than ``search`` metres, refined by the
     median of the one-to-one nearest matches consistent with it. Returns ((dx, dy), n)."""
@@ -108,14 +128,15 @@ def estimate_shift(cb, ca, search=8.0, bandwidth=None):
     if not votes:
         return (0.0, 0.0), 0
     votes = np.asarray(votes)
-    bw = bandwidth or max(0.5, search / 8.0)
+    bw = bandwidth or max(0.5, search * TUNING.bandwidth_share)
     # mean-shift from every vote on a coarse subset, keep the densest mode
-    seeds = votes if len(votes) <= 400 else votes[np.linspace(0, len(votes) - 1, 400).astype(int)]
+    n_seeds = TUNING.shift_seeds
+    seeds = votes if len(votes) <= n_seeds else votes[np.linspace(0, len(votes) - 1, n_seeds).astype(int)]
     vt = cKDTree(votes)
     best, best_n = np.zeros(2), -1
     for s in seeds:
         m = s.copy()
-        for _ in range(20):
+        for _ in range(TUNING.shift_iterations):
             idx = vt.query_ball_point(m, r=2 * bw)
             if not idx:
                 break
@@ -164,7 +185,7 @@ def match(cb, ca, tolerance):
     return [(ub[r], ua[c]) for r, c in zip(ri, ci) if C[r, c] <= tolerance]
 
 
-def overlap_pairs(before_geoms, after_geoms, share=0.5):
+def overlap_pairs(before_geoms, after_geoms, share=TUNING.pit_overlap):
     """Pairs (i, j) of outlines of two dates, one-to-one, largest overlap first, that overlap by
     at least ``share`` of the smaller one: the same object outlined differently on each date
     (a pit seen whole on one and as its closed half on the other), too far apart centre to
@@ -194,8 +215,8 @@ def overlap_pairs(before_geoms, after_geoms, share=0.5):
     return pairs
 
 
-def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.0, search=None,
-            min_pairs=3, shift=None, overlap=None):
+def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=TUNING.tolerance_m, search=None,
+            min_pairs=TUNING.min_pairs, shift=None, overlap=None):
     """Match detections of two dates. ``*_dets``: dicts with map ``geometry`` in their
     image's CRS; ``shift``: the misregistration (dx, dy) if known (else estimated from the
     detections); ``overlap``: also pair the objects left unpaired whose outlines (after the
@@ -214,7 +235,7 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
         nd['geometry'] = list(zip(xs.tolist(), ys.tolist()))
         before.append(nd)
     cb, ca = _centres(before), _centres(after_dets)
-    search = search or max(8.0, 3.0 * tolerance)
+    search = search or shift_search(tolerance)
     if shift is not None:
         (dx, dy), source = shift, 'images'
     else:
@@ -260,8 +281,9 @@ def compare(before_dets, after_dets, before_srs_wkt, after_srs_wkt, tolerance=3.
     return out, info
 
 
-PIT_OVERLAP = 0.5     # pits left unpaired whose outlines overlap this much (of the smaller) are one pit
-XCHECK_MARGIN = 0.2   # heatmap (0-1) below the detector's threshold at which the other date still "shows a pit"
+def shift_search(tolerance):
+    """How far (m) the misregistration between the dates is searched, for a pairing ``tolerance``."""
+    return max(TUNING.search_m, TUNING.search_per_tolerance * tolerance)
 
 
 def score_pits_at(raster, boxes, params=None, kept=None):
@@ -269,7 +291,7 @@ def score_pits_at(raster, boxes, params=None, kept=None):
     corners in ``raster.srs_wkt``: from the heatmaps ``kept`` by core.pits.count_pits on this raster for
     the boxes whose centre lies in a kept block's core, else read block by block as count_pits does (only
     the blocks that own a box centre are read)."""
-    from .pits import BLOCK, PitParams, pit_overlap, score_boxes
+    from .pits import TUNING, PitParams, pit_overlap, score_boxes
     from .raster import block_windows, read_window, Block
     params = params or PitParams()
     out = np.full(len(boxes), -np.inf)
@@ -292,7 +314,7 @@ def score_pits_at(raster, boxes, params=None, kept=None):
             out[idx] = score_boxes(None, [px[i] - (x0, y0) for i in idx], params, heat=heat)
             todo[idx] = False
     overlap = pit_overlap(raster.gsd, params)
-    for x0, y0, w, h, core in block_windows(raster.width, raster.height, max(BLOCK, 4 * overlap), overlap):
+    for x0, y0, w, h, core in block_windows(raster.width, raster.height, max(TUNING.block_px, 4 * overlap), overlap):
         idx = owned(core)
         if idx.size == 0:
             continue
@@ -303,7 +325,7 @@ def score_pits_at(raster, boxes, params=None, kept=None):
     return out
 
 
-def cross_check(records, info, before, after, params=None, margin=XCHECK_MARGIN, kept=(None, None)):
+def cross_check(records, info, before, after, params=None, margin=TUNING.xcheck_margin, kept=(None, None)):
     """Second look at the unmatched pits: a "new" pit whose box (moved back by the estimated
     shift) still scores as a pit in the before image (heatmap above the detector's threshold
     minus ``margin``, best within a few metres) was there already, missed or
@@ -348,8 +370,8 @@ def detector(kind):
     raise CargoWatchError(f'Unknown kind of object {kind!r}: choose one of {", ".join(KINDS)}.')
 
 
-def detect_changes(before, after, kind='pits', tolerance=3.0, params=None, aoi_wkts=None, aoi_srs_wkt=None,
-                   progress=None, cancelled=None):
+def detect_changes(before, after, kind='pits', tolerance=TUNING.tolerance_m, params=None, aoi_wkts=None,
+                   aoi_srs_wkt=None, progress=None, cancelled=None):
     """Detect ``kind`` in two :class:`core.raster.Raster` of the same place and match them.
     Returns (records, info) as :func:`compare`; records' geometry is in ``after.srs_wkt``."""
     count = detector(kind)
@@ -370,8 +392,8 @@ def detect_changes(before, after, kind='pits', tolerance=3.0, params=None, aoi_w
     bd = count(before, aoi=aoi_b, progress=part(0.0, 0.45), cancelled=cancelled, **kw, **kb)
     ad = count(after, aoi=aoi_a, progress=part(0.45, 0.9), cancelled=cancelled, **kw, **ka)
     out, info = compare(bd, ad, before.srs_wkt, after.srs_wkt, tolerance=tolerance,
-                        shift=image_shift(before, after, area, search=max(8.0, 3.0 * tolerance)),
-                        overlap=PIT_OVERLAP if kind == 'pits' else None)
+                        shift=image_shift(before, after, area, search=shift_search(tolerance)),
+                        overlap=TUNING.pit_overlap if kind == 'pits' else None)
     if kind == 'pits':
         out, info = cross_check(out, info, before, after, params, kept=kept)
     if progress is not None:

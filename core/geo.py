@@ -20,14 +20,6 @@ def haversine_nm(lon1, lat1, lon2, lat2):
     return 2.0 * EARTH_RADIUS_NM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def leg_lengths_nm(lon, lat):
-    """Distance from each position to the next (length n-1)."""
-    lon = np.asarray(lon, dtype=np.float64)
-    lat = np.asarray(lat, dtype=np.float64)
-    if len(lon) < 2:
-        return np.zeros(0, dtype=np.float64)
-    return haversine_nm(lon[:-1], lat[:-1], lon[1:], lat[1:])
-
 
 def points_in_polygon(lon, lat, rings):
     """Boolean mask of points inside a polygon given as a list of rings (exterior first, then holes).

@@ -34,14 +34,38 @@ import numpy as np
 from . import nets
 from .errors import CargoWatchError
 
+# The network's contract, fixed by its training and recorded in core/models/pits.json (a test checks they agree)
 WORK_GSD = 0.75       # m/pixel of the working grid (the network's scale; bench/pit_gen.py's)
 STRIDE = 4            # output cell = STRIDE working pixels
 SIZE_REF = 16.0       # working pixels; sizes are predicted as log(size / SIZE_REF)
 MULTIPLE = 16         # the network's input sides must be multiples of this
-BLOCK = 2048          # pixels a side of the blocks read (plus the overlap)
-SAME_PIT = 0.7        # a weaker peak whose centre is within this share of a stronger pit's box (or the reverse) is it
 MODEL = os.path.join(nets.MODELS, 'pits.onnx')
 FIELDS = ('length_m', 'width_m', 'area_m2', 'orientation_deg', 'fresh_soil', 'confidence')
+
+
+@dataclass(frozen=True)
+class PitTuning:
+    """The detector's tuning constants, one reason each (the analyst's settings are :class:`PitParams`)."""
+    block_px: int = 2048            # pixels a side of the blocks read (plus the overlap): bounded memory, few borders
+    same_pit: float = 0.7           # a weaker peak whose centre is within this share of a stronger pit's box is it
+    threshold_at_0: float = 0.6     # heatmap peak a pit needs at sensitivity 0 (only clear pits)
+    threshold_span: float = 0.4     # lowered by this at sensitivity 1: 0.4 at 0.5, where F1 peaks on held-out tiles
+    min_work_px: int = 16           # a block narrower than this on the working grid holds no pit
+    min_valid_px: int = 256         # nor one with fewer valid working pixels (a sliver of a nodata border)
+    stretch_sample_px: int = 60000  # percentiles from at most this many pixels: plenty, and fast
+    size_slack: tuple = (0.8, 1.2)  # boxes down to 0.8 x the smallest and up to 1.2 x the largest size are kept
+    overlap_margin_m: float = 24.0  # ground beyond a pit's half-size the network looks at: blocks overlap by it
+    max_gsd_m: float = 2.0          # coarser imagery is refused
+    min_pit_px: float = 4.0         # so is imagery where the smallest pit is under this many pixels a side
+    max_size_m: float = 500.0       # a size range beyond this is a mistake, not a pit
+    score_search_m: float = 3.0     # score_boxes: best heatmap within this of a box centre (residual misregistration)
+    fresh_crop_px: int = 6          # fresh_soil: the crop reaches this far beyond the box's half-diagonal
+    fresh_ring_px: tuple = (2, 8)   # fresh_soil: the ring of ground around the box, working pixels beyond its edge
+    fresh_contrast: float = 0.4     # fresh_soil: a box this much (relative) brighter than its ring is fully fresh
+    fresh_green: float = 0.1        # fresh_soil: and this much (relative) less green
+
+
+TUNING = PitTuning()
 
 
 @dataclass
@@ -54,8 +78,9 @@ class PitParams:
         if not (self.min_size > 0 and self.max_size > self.min_size):
             raise CargoWatchError(f'The pit size range {self.min_size:g}-{self.max_size:g} m is not valid: '
                                   'the minimum must be positive and smaller than the maximum.')
-        if self.max_size > 500:
-            raise CargoWatchError('Storage pits larger than 500 m a side are not plausible: check the size range.')
+        if self.max_size > TUNING.max_size_m:
+            raise CargoWatchError(f'Storage pits larger than {TUNING.max_size_m:g} m a side are not plausible: '
+                                  'check the size range.')
         if not 0.0 <= self.sensitivity <= 1.0:
             raise CargoWatchError('Sensitivity must be between 0 and 1.')
         return self
@@ -64,7 +89,7 @@ class PitParams:
     def threshold(self):
         """Minimum heatmap peak (0-1) of a pit: 0.6 at sensitivity 0, 0.4 at 0.5, 0.2 at 1 (0.4: where F1
         peaks on the held-out generated tiles, core/models/pits.json ``validation_generated``)."""
-        return 0.6 - 0.4 * self.sensitivity
+        return TUNING.threshold_at_0 - TUNING.threshold_span * self.sensitivity
 
 
 def _net():
@@ -75,7 +100,7 @@ def _net():
 def pit_overlap(gsd, params):
     """Block overlap (pixels): a pit whose centre is in a block's core lies wholly in the block, with
     the ground around it the network looks at."""
-    return int(math.ceil((0.5 * params.max_size + 24.0) / gsd))
+    return int(math.ceil((0.5 * params.max_size + TUNING.overlap_margin_m) / gsd))
 
 
 def to_working(img, gsd):
@@ -90,7 +115,7 @@ def normalise(img, valid):
     n = int(valid.sum())
     if n < 16:
         return out
-    step = max(1, int(math.sqrt(n / 60000.0)))     # percentiles from <= ~60,000 pixels: plenty, and fast
+    step = max(1, int(math.sqrt(n / float(TUNING.stretch_sample_px))))
     sub = valid[::step, ::step]
     for k in range(img.shape[0]):
         v = img[k, ::step, ::step][sub]
@@ -131,7 +156,8 @@ def decode(out, thr):
 
     def inside(k, j):       # centre of k within the central part of j's box
         dx, dy = cx[k] - cx[j], cy[k] - cy[j]
-        return abs(dx * ca[j] - dy * sa[j]) < SAME_PIT * L[j] / 2 and abs(dx * sa[j] + dy * ca[j]) < SAME_PIT * W[j] / 2
+        same = TUNING.same_pit
+        return abs(dx * ca[j] - dy * sa[j]) < same * L[j] / 2 and abs(dx * sa[j] + dy * ca[j]) < same * W[j] / 2
     kept = []
     for k in np.argsort(-sc):
         if not any(inside(k, j) or inside(j, k) for j in kept):
@@ -145,13 +171,13 @@ def _infer(block):
     (working image (3, h, w), valid (h, w), (fy, fx), output (7, s, s))."""
     data, (fy, fx) = to_working(nets.three_bands(block.data), block.gsd)
     h, w = data.shape[1:]
-    if h < 16 or w < 16:
+    if h < TUNING.min_work_px or w < TUNING.min_work_px:
         return None
     if block.valid.all():
         valid = np.ones((h, w), bool)
     else:
         valid = to_working(block.valid.astype(np.float32)[None], block.gsd)[0][0] > 0.5
-    if valid.sum() < 256:
+    if valid.sum() < TUNING.min_valid_px:
         return None
     x = normalise(data, valid)
     H, W = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
@@ -165,7 +191,7 @@ def _infer(block):
 def _fresh(data, cx, cy, L, W, ang):
     """0-1: brighter and less green inside the box than in a ring of ground around it."""
     h, w = data.shape[1:]
-    r = int(math.ceil(0.5 * math.hypot(L, W) + 6))
+    r = int(math.ceil(0.5 * math.hypot(L, W) + TUNING.fresh_crop_px))
     r0, r1, c0, c1 = max(0, int(cy) - r), min(h, int(cy) + r + 1), max(0, int(cx) - r), min(w, int(cx) + r + 1)
     if r1 <= r0 or c1 <= c0:
         return 0.0
@@ -174,17 +200,18 @@ def _fresh(data, cx, cy, L, W, ang):
     u = (xx - cx) * math.cos(a) - (yy - cy) * math.sin(a)
     v = (xx - cx) * math.sin(a) + (yy - cy) * math.cos(a)
     d = np.maximum(np.abs(u) - L / 2, np.abs(v) - W / 2)
-    inside, ring = d <= 0, (d > 2) & (d <= 8)
+    near, far = TUNING.fresh_ring_px
+    inside, ring = d <= 0, (d > near) & (d <= far)
     if not inside.any() or not ring.any():
         return 0.0
     crop = data[:, r0:r1, c0:c1]
     lum = crop.mean(axis=0)
     li, lo = float(lum[inside].mean()), float(lum[ring].mean())
-    fresh = float(np.clip(0.5 + (li - lo) / max(lo, 0.02) / 0.4, 0, 1))
+    fresh = float(np.clip(0.5 + (li - lo) / max(lo, 0.02) / TUNING.fresh_contrast, 0, 1))
     if not np.allclose(crop[0], crop[1]):     # colour: loss of green against the ground
         green = crop[1] - 0.5 * (crop[0] + crop[2])
         bare = float(green[ring].mean() - green[inside].mean()) / max(lo, 0.02)
-        fresh = 0.5 * fresh + 0.5 * float(np.clip(bare / 0.1, 0, 1))
+        fresh = 0.5 * fresh + 0.5 * float(np.clip(bare / TUNING.fresh_green, 0, 1))
     return round(fresh, 3)
 
 
@@ -193,7 +220,7 @@ def _records(block, params, boxes, data, fy, fx):
     g = math.sqrt(fx * fy) * block.gsd
     for cx, cy, L, W, ang, sc in boxes:
         Lm, Wm = L * g, W * g
-        if Wm < params.min_size * 0.8 or Lm > params.max_size * 1.2:
+        if Wm < params.min_size * TUNING.size_slack[0] or Lm > params.max_size * TUNING.size_slack[1]:
             continue
         a = math.radians(ang)
         u = np.array([math.cos(a), -math.sin(a)])      # (col, row) of the long axis
@@ -223,7 +250,7 @@ def detect_pits(block, params, keep=None):
     return _records(block, params, boxes, data, fy, fx)
 
 
-def score_boxes(block, boxes, params, search_m=3.0, heat=None):
+def score_boxes(block, boxes, params, search_m=TUNING.score_search_m, heat=None):
     """Pit score (the heatmap, 0-1, best within ``search_m`` of the box centre) of given oriented boxes
     in one block: ``boxes`` are 4 corners each in block pixels (col, row); -inf for a box whose centre
     is outside the block's valid pixels. ``heat``: the block's (valid, (fy, fx), heatmap) kept by
@@ -250,7 +277,7 @@ def score_boxes(block, boxes, params, search_m=3.0, heat=None):
     return out
 
 
-def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=BLOCK, keep=None):
+def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, block=TUNING.block_px, keep=None):
     """Storage pits in ``raster`` (a :class:`core.raster.Raster`), streamed in blocks (``keep``: a list
     that receives every block's heatmap, for :func:`core.change.score_pits_at`).
 
@@ -258,9 +285,9 @@ def count_pits(raster, params=None, aoi=None, progress=None, cancelled=None, blo
     length_m, width_m, area_m2, orientation_deg (0-180, counter-clockwise from east, of
     the long side), fresh_soil (0-1) and confidence (0-1)."""
     params = (params or PitParams()).check()
-    if raster.gsd > 2.0 or params.min_size / raster.gsd < 4:
+    if raster.gsd > TUNING.max_gsd_m or params.min_size / raster.gsd < TUNING.min_pit_px:
         raise CargoWatchError(f'The image resolution ({raster.gsd:.2f} m/pixel) is too coarse to see pits of '
-                              f'{params.min_size:g} m: at least ~4 pixels a side are needed '
+                              f'{params.min_size:g} m: at least ~{TUNING.min_pit_px:g} pixels a side are needed '
                               f'(use imagery of {min(1.0, params.min_size / 6):.1f} m/pixel or finer).')
     from .raster import scan    # (here: the rest of this module runs in the GDAL-free training venv too)
     _net()      # a missing OpenCV or model fails here, clearly, before any reading

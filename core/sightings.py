@@ -21,6 +21,8 @@ exp(-ln(ratio)^2 / (2 * 0.2^2)) when the image and AIS lengths are both known, a
 heading agreement exp(-diff^2 / (2 * 25^2)) (image headings are taken modulo 180 degrees: bow and stern are
 not told apart).
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from .errors import Cancelled, CargoWatchError
@@ -29,10 +31,21 @@ from .tracks import sort_positions
 from .voyages import vessel_top_speed
 
 KN = M_PER_NM / 3600.0  # metres per second in one knot
-PAIR_CHUNK = 2_000_000  # sighting x vessel pairs evaluated at once (memory bound)
-LENGTH_SD = 0.2         # log-ratio spread of the length agreement
-HEADING_SD = 25.0       # degrees, heading agreement of a visible vessel
-SLACK_SCALE_H = 2.0     # hours: a visit with less slack than this is a tight one
+
+
+@dataclass(frozen=True)
+class SightingTuning:
+    """Tuning constants of sighting matching, one reason each (the analyst sets window, speed, distances)."""
+    pair_chunk: int = 2_000_000     # sighting x vessel pairs evaluated at once: bounds memory
+    length_sd: float = 0.2          # log-ratio spread of the length agreement: image lengths are good to ~20 %
+    heading_sd: float = 25.0        # degrees, heading agreement of a visible vessel: image headings are rough
+    slack_scale_h: float = 2.0      # hours: a dark visit with less slack than this is a tight, less likely one
+    dark_score: float = 0.9         # best score of a dark candidate: a visible vessel placed there by AIS ranks above
+    speed_cap_kn: float = 25.0      # a vessel's own top speed is capped here (a few glitches must not free it)
+    speed_floor_kn: float = 6.0     # and raised to this: a ship only seen moored can still sail
+
+
+TUNING = SightingTuning()
 
 
 def distance_m(x1, y1, x2, y2, geodesic):
@@ -42,7 +55,7 @@ def distance_m(x1, y1, x2, y2, geodesic):
     return np.hypot(np.asarray(x2, dtype=np.float64) - x1, np.asarray(y2, dtype=np.float64) - y1)
 
 
-def vessel_speeds(cols, max_speed_kn=None, cap_kn=25.0, floor_kn=6.0):
+def vessel_speeds(cols, max_speed_kn=None, cap_kn=TUNING.speed_cap_kn, floor_kn=TUNING.speed_floor_kn):
     """(vessels, speed_kn): max_speed_kn for every vessel when given, else each vessel's own top observed speed
     (core.voyages.vessel_top_speed) kept between floor_kn (a ship only seen moored can still sail) and cap_kn."""
     vessels, top = vessel_top_speed(cols['mmsi'], cols['t'], cols['lon'], cols['lat'], cols.get('sog'))
@@ -141,7 +154,7 @@ def match_sightings(sx, sy, st, cols, window_s=None, length_m=None, heading_deg=
     out = {k: [] for k in ('sighting', 'mmsi', 'status', 'slack_h', 'detour_nm', 'need_kn', 'speed_kn', 'gap_h',
                            'dist_nm', 'length_ratio', 'heading_diff', 'score', 'i0', 'i1')}
     near_m = near_nm * M_PER_NM
-    chunk = max(1, PAIR_CHUNK // max(nv, 1))
+    chunk = max(1, TUNING.pair_chunk // max(nv, 1))
     by_time = np.argsort(st, kind='stable')
     lb_scale = np.radians(1.0) * EARTH_RADIUS_NM * M_PER_NM if geodesic else 1.0  # metres per unit of y
     for c0 in range(0, ns if nv else 0, chunk):
@@ -223,10 +236,10 @@ def match_sightings(sx, sy, st, cols, window_s=None, length_m=None, heading_deg=
         near_fix = np.where(np.abs(t[a] - st[s]) <= np.abs(t[b] - st[s]), a, b)
         hdiff = _axial_diff(shead[s], hdg[near_fix])
         lf = np.where(np.isfinite(ratio) & (ratio > 0), np.exp(-0.5 * (np.log(np.where(ratio > 0, ratio, 1.0))
-                                                                        / LENGTH_SD) ** 2), 1.0)
-        hf = np.where(np.isfinite(hdiff) & ~dark, np.exp(-0.5 * (hdiff / HEADING_SD) ** 2), 1.0)
+                                                                        / TUNING.length_sd) ** 2), 1.0)
+        hf = np.where(np.isfinite(hdiff) & ~dark, np.exp(-0.5 * (hdiff / TUNING.heading_sd) ** 2), 1.0)
         bs = best_slack[keep]
-        base = np.where(dark, 0.9 * (1.0 - np.exp(-np.clip(bs, 0, None) / SLACK_SCALE_H)), 1.0)
+        base = np.where(dark, TUNING.dark_score * (1.0 - np.exp(-np.clip(bs, 0, None) / TUNING.slack_scale_h)), 1.0)
         out['sighting'].append(s)
         out['mmsi'].append(vessels[vr])
         out['status'].append(status)

@@ -14,10 +14,6 @@ COLUMN_DTYPES = {
 }
 
 
-def empty_columns():
-    """Columns with no rows (the contract's dtypes)."""
-    return {k: np.zeros(0, dtype=v) for k, v in COLUMN_DTYPES.items()}
-
 
 def n_rows(cols):
     return len(cols['mmsi'])

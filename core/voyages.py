@@ -18,10 +18,24 @@ rules out a visit that was possible (it is generous: a candidate is "could have"
 The sites the vessel was in at p0 or p1 and its previous/next port call sites are not candidates (it was
 there anyway). ``slack_h`` says how much time would be left over: small slack = a tight, less likely visit.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from .ais.defaults import DEFAULTS
 from .geo import haversine_nm
+
+
+@dataclass(frozen=True)
+class VoyageTuning:
+    """Tuning constants of the voyage and dark-voyage computations, one reason each."""
+    top_speed_quantile: float = 0.99    # a vessel's top speed: this quantile of its speeds, not one glitched maximum
+    min_leg_s: int = 600                # implied speeds only between fixes this far apart (10 min): GPS jitter cancels
+    max_speed_kn: float = 50.0          # speeds above this are errors, not ships (as the importer's jump filter)
+    distance_chunk: int = 2_000_000     # point x vertex distances computed at once: bounds memory
+
+
+TUNING = VoyageTuning()
 
 
 def _empty_calls():
@@ -98,7 +112,8 @@ def voyages_from_calls(calls):
     return out
 
 
-def vessel_top_speed(mmsi, t, lon, lat, sog=None, quantile=0.99, min_leg_s=600, max_speed_kn=50.0):
+def vessel_top_speed(mmsi, t, lon, lat, sog=None, quantile=TUNING.top_speed_quantile, min_leg_s=TUNING.min_leg_s,
+                     max_speed_kn=TUNING.max_speed_kn):
     """Each vessel's top observed speed (kn): the ``quantile`` of the speeds it reported (SOG, nan ignored)
     together with its implied speeds between consecutive fixes at least ``min_leg_s`` apart; values above
     ``max_speed_kn`` are ignored. Input sorted by mmsi then t.
@@ -154,7 +169,7 @@ def site_distances_nm(lon, lat, site_vertices):
         if len(vx) == 0 or len(lon) == 0:
             continue
         # chunk over points to bound memory (points x vertices)
-        step = max(1, 2_000_000 // len(vx))
+        step = max(1, TUNING.distance_chunk // len(vx))
         for a in range(0, len(lon), step):
             d = haversine_nm(lon[a:a + step, None], lat[a:a + step, None], vx[None, :], vy[None, :])
             out[a:a + step, j] = d.min(axis=1)

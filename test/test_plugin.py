@@ -6,7 +6,8 @@ import sys
 
 from qgis.core import QgsApplication
 
-from conftest import ROOT, run_qgis_process
+from helpers.paths import ROOT
+from helpers.qgis_run import qgis_process_env, run_qgis_process
 
 ALGORITHMS = {'countcontainers', 'countpits', 'detectchanges', 'comparesignatures',
               'importais', 'buildtracks', 'detectgaps', 'countvoyages', 'recordobservation', 'depotgrowth',
@@ -21,9 +22,36 @@ def test_metadata_is_complete():
     assert general['qgisMinimumVersion'] == '3.22'
     assert general['qgisMaximumVersion'] == '4.99'
     assert general['hasProcessingProvider'] == 'yes'
-    for key in ('description', 'about', 'version', 'tags', 'icon', 'changelog', 'author', 'email', 'repository'):
+    for key in ('description', 'about', 'version', 'tags', 'icon', 'changelog', 'author'):
         assert general.get(key, '').strip(), key
     assert (ROOT / general['icon']).is_file()
+    # no placeholders: the project has no public homepage, tracker, repository or e-mail address yet
+    for key in ('email', 'homepage', 'tracker', 'repository'):
+        assert key not in general, f'{key}: give a real address of the project or leave it out'
+    assert not re.search(r'example\.(org|com)|cargowatch/cargowatch', (ROOT / 'metadata.txt').read_text())
+
+
+def changelog_md():
+    """{version: entry} of CHANGELOG.md, newest first; an entry is its items joined, Markdown marks removed."""
+    text = (ROOT / 'CHANGELOG.md').read_text(encoding='utf-8')
+    entries = {}
+    for version, body in re.findall(r'^## (\S+)\n\n(.*?)(?=\n## |\Z)', text, re.S | re.M):
+        items = re.findall(r'^- (.*?)(?=\n- |\Z)', body.strip(), re.S | re.M)
+        entries[version] = re.sub(r'[`*]', '', ' '.join(' '.join(i.split()) for i in items))
+    return entries
+
+
+def test_changelog_md_and_metadata_carry_the_same_entries():
+    meta = configparser.ConfigParser()
+    meta.read(ROOT / 'metadata.txt')
+    lines = [ln.strip() for ln in meta['general']['changelog'].strip().splitlines()]
+    in_metadata = dict(ln.split(' ', 1) for ln in lines)
+    in_md = changelog_md()
+    assert list(in_metadata) == list(in_md)  # same versions, same order
+    assert in_metadata == in_md
+    assert meta['general']['version'] == next(iter(in_md))  # the latest entry is this version
+    # written for users: what they can do, not benchmark figures
+    assert not re.search(r'\bF1\b|benchmark|per cent', ' '.join(in_md.values()), re.I)
 
 
 def test_core_imports_no_qgis():
@@ -34,8 +62,8 @@ def test_core_imports_no_qgis():
     code = ('import sys; sys.modules["qgis"] = None; sys.path.insert(0, sys.argv[1]); '
             'import importlib, pkgutil, cargowatch.core as c; '
             '[importlib.import_module("cargowatch.core." + m.name) for m in pkgutil.iter_modules(c.__path__)]')
-    from conftest import PLUGIN_DIR
-    subprocess.run([sys.executable, '-c', code, str(PLUGIN_DIR)], check=True)
+    from helpers.qgis_run import PLUGINS
+    subprocess.run([sys.executable, '-c', code, str(PLUGINS)], check=True)
 
 
 def test_resources_hold_every_icon():
@@ -91,10 +119,10 @@ def test_plugin_loads_and_unloads_in_qgis(qgis_iface):
 
 def test_plugin_loads_in_qgis_process():
     proc = subprocess.run(['qgis_process.bin', 'plugins'], capture_output=True, text=True,
-                          env=__import__('conftest')._qgis_process_env(), timeout=120)
+                          env=qgis_process_env(), timeout=120)
     assert 'cargowatch' in proc.stdout
     run_qgis_process('native:buffer', {}, check=False)  # enables the plugin once
     proc = subprocess.run(['qgis_process.bin', 'list'], capture_output=True, text=True,
-                          env=__import__('conftest')._qgis_process_env(), timeout=120)
+                          env=qgis_process_env(), timeout=120)
     listed = set(re.findall(r'cargowatch:(\w+)', proc.stdout))
     assert ALGORITHMS <= listed, proc.stdout[-2000:]

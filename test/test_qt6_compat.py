@@ -11,7 +11,7 @@ import qgis.core
 import qgis.gui
 from qgis.PyQt import QtCore, QtGui, QtWidgets
 
-from conftest import ROOT
+from helpers.paths import ROOT
 
 SKIP_DIRS = {'build', 'bench', 'demo_out', '__pycache__'}  # and every .dir (.venv, .git, ...)
 REMOVED = {'qApp', 'QRegExp', 'QDesktopWidget'}  # gone in Qt6

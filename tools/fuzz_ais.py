@@ -14,7 +14,7 @@ Case i uses random.Random('<seed>:<i>'): any case replays alone with --case.
 A case fails when read_ais raises anything but CargoWatchError (a clear refusal), runs past LIMIT_S, or when
 its result breaks the reader's contract (rows read = kept + rejected, kept rows in range and sorted, every
 reject with a known reason and a source line). Prints the number of cases and failures; exit status 1 when
-any failed. test/test_ais_fuzz.py runs a few hundred cases of the same generator.
+any failed. test/core/test_ais_fuzz.py runs a few hundred cases of the same generator.
 """
 import gzip
 import json

@@ -12,7 +12,7 @@ Case i uses random.Random('raster:<seed>:<i>'); --case replays one.
 A case fails when open_raster or the detector (core.containers.count_containers / core.pits.count_pits, which
 read every block through core.raster) raises anything but CargoWatchError, i.e. anything that would reach the
 analyst as a traceback, or runs past LIMIT_S (a frozen QGIS). Prints the number of cases and failures; exit
-status 1 when any failed. test/test_raster_fuzz.py runs a few cases of the same generator, also through the
+status 1 when any failed. test/core/test_raster_fuzz.py and test/algorithms/test_detectors_fuzz.py runs a few cases of the same generator, also through the
 Processing algorithms.
 """
 import os

@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def import_checkout():
-    """Make this checkout importable as 'cargowatch' whatever its folder is called (as test/conftest.py does)."""
+    """Make this checkout importable as 'cargowatch' whatever its folder is called (as `make deps` does for the venv)."""
     pkg = os.path.join(tempfile.gettempdir(), 'cargowatch-' + hashlib.sha1(ROOT.encode()).hexdigest()[:10])
     os.makedirs(pkg, exist_ok=True)
     if not os.path.islink(os.path.join(pkg, 'cargowatch')):

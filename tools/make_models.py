@@ -24,10 +24,11 @@ from qgis.PyQt.QtCore import QPointF  # noqa: E402
 
 APP = QgsApplication([], False)
 APP.initQgis()
-sys.path[:0] = ['/usr/share/qgis/python/plugins', str(ROOT / 'test')]
+sys.path[:0] = ['/usr/share/qgis/python/plugins', str(ROOT / 'tools')]
 from processing.core.Processing import Processing  # noqa: E402
 Processing.initialize()
-import conftest  # noqa: E402,F401  makes the checkout importable as the package cargowatch
+import fuzzing  # noqa: E402
+fuzzing.import_checkout()  # the checkout as the package cargowatch, whatever its folder is called
 from cargowatch.algorithms.record_observation import DATE_ONLY  # noqa: E402
 from cargowatch.compat import Q  # noqa: E402
 from cargowatch.provider import CargoWatchProvider  # noqa: E402

@@ -1,4 +1,4 @@
-"""Write the bundled AIS sample (the Dunai–Rajin scenario of test/ais_scenario.py) into sample_data/.
+"""Write the bundled AIS sample (the Dunai–Rajin scenario of test/helpers/ais_scenario.py) into sample_data/.
 
 usage: make_samples.py   (needs pyais and GDAL; the files are committed, run it only to regenerate them)
 """
@@ -8,7 +8,7 @@ import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'test'))
+sys.path.insert(0, os.path.join(HERE, '..', 'test', 'helpers'))
 import ais_scenario  # noqa: E402
 
 OUT = os.path.join(HERE, '..', 'sample_data')
