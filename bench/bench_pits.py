@@ -185,6 +185,9 @@ def make_big(out, tiles):
 
 def _child(mode, paths):
     from core.raster import open_raster, iter_blocks
+    if mode != 'read':      # libraries are imported before the clock starts, as GDAL is for the read
+        from core import change, nets, pits  # noqa: F401
+        nets.opencv()
     t0 = time.time()
     if mode == 'read':
         n = 0

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 from osgeo import gdal, ogr
-from scipy import ndimage
 
+from .nets import opencv
 from .raster import quiet_gdal
 
 
@@ -37,10 +37,14 @@ def _structure(lum, sigma=1.0):
     valid = np.isfinite(lum)
     if valid.mean() < 0.5:
         return None
-    lum = np.where(valid, lum, np.nanmedian(lum))
-    sm = ndimage.gaussian_filter(lum, sigma)
-    g = np.hypot(ndimage.sobel(sm, 0), ndimage.sobel(sm, 1))
-    g[~ndimage.binary_erosion(valid, iterations=3)] = 0.0
+    cv2 = opencv()
+    lum = np.where(valid, lum, np.nanmedian(lum)).astype(np.float32)
+    sm = cv2.GaussianBlur(lum, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    g = np.hypot(cv2.Sobel(sm, cv2.CV_32F, 0, 1, borderType=cv2.BORDER_REFLECT),
+                 cv2.Sobel(sm, cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT))
+    inner = cv2.erode(valid.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)), iterations=3,
+                      borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    g[inner == 0] = 0.0
     scale = np.percentile(g[valid], 90)
     if not scale > 0:
         return None

@@ -48,9 +48,10 @@ class PitTuning:
     """The detector's tuning constants, one reason each (the analyst's settings are :class:`PitParams`)."""
     block_px: int = 2048            # pixels a side of the blocks read (plus the overlap): bounded memory, few borders
     same_pit: float = 0.7           # a weaker peak whose centre is within this share of a stronger pit's box is it
-    threshold_at_0: float = 0.6     # heatmap peak a pit needs at sensitivity 0 (only clear pits)
-    threshold_span: float = 0.4     # lowered by this at sensitivity 1: 0.4 at 0.5, where F1 peaks on held-out tiles
+    threshold_span: float = 0.4     # heatmap threshold from sensitivity 0 (only clear pits) to 1 (faint ones too)
     min_work_px: int = 16           # a block narrower than this on the working grid holds no pit
+    edge_pad_px: int = 76           # the edge pixels repeated outward where a block ends at the image's edge: half
+                                    # the network's receptive field (151 px); a bare border makes false pits along it
     min_valid_px: int = 256         # nor one with fewer valid working pixels (a sliver of a nodata border)
     stretch_sample_px: int = 60000  # percentiles from at most this many pixels: plenty, and fast
     size_slack: tuple = (0.8, 1.2)  # boxes down to 0.8 x the smallest and up to 1.2 x the largest size are kept
@@ -87,9 +88,10 @@ class PitParams:
 
     @property
     def threshold(self):
-        """Minimum heatmap peak (0-1) of a pit: 0.6 at sensitivity 0, 0.4 at 0.5, 0.2 at 1 (0.4: where F1
-        peaks on the held-out generated tiles, core/models/pits.json ``validation_generated``)."""
-        return TUNING.threshold_at_0 - TUNING.threshold_span * self.sensitivity
+        """Minimum heatmap peak (0-1) of a pit: at sensitivity 0.5 the one where F1 peaks on the held-out generated
+        tiles (core/models/pits.json ``threshold``, written by the training script), TUNING.threshold_span / 2
+        higher at sensitivity 0 and lower at 1."""
+        return nets.load('pits')[1]['threshold'] + TUNING.threshold_span * (0.5 - self.sensitivity)
 
 
 def _net():
@@ -166,6 +168,17 @@ def decode(out, thr):
     return np.column_stack([cx[kept], cy[kept], L[kept], W[kept], ang[kept], sc[kept]])
 
 
+def _edge_pads(block):
+    """Working pixels of the image's edge repeated outward (top, bottom, left, right) on the sides where the block ends at the
+    image's edge, with no overlap beyond: the network then sees ground there, not a border (mirroring would make
+    closed shapes of a field's edge)."""
+    h, w = block.valid.shape
+    cx0, cy0, cx1, cy1 = block.core
+    m = TUNING.edge_pad_px
+    return (m if cy0 == block.y0 else 0, m if cy1 == block.y0 + h else 0,
+            m if cx0 == block.x0 else 0, m if cx1 == block.x0 + w else 0)
+
+
 def _infer(block):
     """The block on the working grid and the network's output there, or None when too small or empty:
     (working image (3, h, w), valid (h, w), (fy, fx), output (7, s, s))."""
@@ -180,11 +193,13 @@ def _infer(block):
     if valid.sum() < TUNING.min_valid_px:
         return None
     x = normalise(data, valid)
-    H, W = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
-    x = np.pad(x, ((0, 0), (0, H - h), (0, W - w)))
+    t, b, l, r = _edge_pads(block)
+    b += -(h + t + b) % MULTIPLE
+    r += -(w + l + r) % MULTIPLE
+    x = np.pad(x, ((0, 0), (t, b), (l, r)), mode='edge')
     net = _net()
     net.setInput(np.ascontiguousarray(x[None], dtype=np.float32))
-    out = net.forward()[0]
+    out = net.forward()[0][:, t // STRIDE:, l // STRIDE:]
     return data, valid, (fy, fx), out
 
 

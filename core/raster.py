@@ -196,12 +196,14 @@ def read_window(r, x, y, w, h, normalise=True):
         for b in r.bands:
             band = r.ds.GetRasterBand(b)
             a = band.ReadAsArray(x, y, w, h)
-            m = band.GetMaskBand().ReadAsArray(x, y, w, h) if a is not None else None
-            if a is None or m is None:
+            all_valid = band.GetMaskFlags() == gdal.GMF_ALL_VALID     # no nodata: no mask to read
+            m = None if a is None or all_valid else band.GetMaskBand().ReadAsArray(x, y, w, h)
+            if a is None or (m is None and not all_valid):
                 raise RasterError(f'Cannot read pixels {x},{y} ({w}x{h}) of {r.path}: '
                                   f'{gdal.GetLastErrorMsg() or "read failed"}. The file may be truncated or corrupt.')
             arrs.append(a)
-            valid &= m > 0
+            if m is not None:
+                valid &= m > 0
     data = np.stack(arrs).astype(np.float32, copy=False)
     if normalise:
         low, high = r.scale

@@ -35,6 +35,10 @@ def test_pit_network_contract_is_its_sidecar():
     side = json.loads((ROOT / 'core' / 'models' / 'pits.json').read_text())
     assert (pits.WORK_GSD, pits.MULTIPLE) == (side['input']['work_gsd_m'], side['input']['multiple_of'])
     assert (pits.STRIDE, pits.SIZE_REF) == (side['output']['stride'], side['output']['size_ref_px'])
+    # the default threshold is where F1 peaked on the held-out generated tiles, as the training script recorded
+    scores = side['validation_generated']
+    best = max(scores, key=lambda k: scores[k]['f1'])
+    assert abs(pits.PitParams().threshold - float(best[4:])) < 1e-9 and side['threshold'] == float(best[4:])
 
 
 def test_training_scripts_write_data_not_source():
