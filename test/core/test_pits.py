@@ -178,3 +178,16 @@ def test_decode_reads_boxes_back():
     assert len(boxes) == 2
     assert boxes[0][:5] == pytest.approx([(4 + 0.75) * 4, (3 + 0.25) * 4, 30.0, 12.0, 30.0], abs=1e-3)
     assert boxes[1][:5] == pytest.approx([(12 + 0.75) * 4, (10 + 0.25) * 4, 20.0, 16.0, 135.0], abs=1e-3)
+
+
+def test_only_image_edges_get_repeated_ground():
+    """The network sees the image's edge pixels repeated outward where a block ends at the image's edge, and the
+    real overlap elsewhere (core.raster.block_windows' windows of a 3000 x 2500 image in 2048 px blocks)."""
+    m = core.TUNING.edge_pad_px
+    wins = core_raster.block_windows(3000, 2500, 2048, 100)
+    pads = {}
+    for x0, y0, w, h, c in wins:
+        blk = core_raster.Block(x0, y0, c, np.zeros((1, h, w), np.float32), np.ones((h, w), bool), 0.5)
+        pads[(c[0], c[1])] = core._edge_pads(blk)          # (top, bottom, left, right)
+    assert pads == {(0, 0): (m, 0, m, 0), (2048, 0): (m, 0, 0, m), (0, 2048): (0, m, m, 0), (2048, 2048): (0, m, 0, m)}
+    assert m % core.STRIDE == 0           # the output grid stays aligned with the image
