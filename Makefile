@@ -86,7 +86,9 @@ install:
 	d=$${HOME}/.local/share/QGIS/QGIS3/profiles/default/python/plugins; mkdir -p $$d && ln -sfn $(CURDIR) $$d/cargowatch
 	@echo "Linked into the default QGIS profile; enable CargoWatch in Plugins ▸ Manage and Install Plugins."
 
-bench: deps mp
+# the real Rotterdam WorldView-2 chips solaris 0.4.0 ships (PyPI), for the container table's real photos
+SOLARIS := build/solaris/solaris/data/preproc_tutorial
+bench: deps mp $(SOLARIS)/pan1.tif
 	$(VPY) bench/bench_containers.py --markdown
 	$(VPY) bench/bench_pits.py accuracy
 	$(VPY) bench/bench_pits.py validation
@@ -103,7 +105,6 @@ fuzz: deps
 	$(VPY) tools/fuzz_ais.py --cases 5000; a=$$?; $(VPY) tools/fuzz_raster.py --cases 500; exit $$((a || $$?))
 
 # Real imagery (WorldView-2 chips of Rotterdam from the solaris 0.4.0 wheel, Apache-2.0; not committed)
-SOLARIS := build/solaris/solaris/data/preproc_tutorial
 $(SOLARIS)/pan1.tif: | deps
 	$(VPY) -m pip download -q --no-deps solaris==0.4.0 -d build/solaris
 	$(VPY) -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('build/solaris/solaris-0.4.0-*.whl')[0]); \

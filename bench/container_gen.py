@@ -7,11 +7,12 @@ the detector's working resolution (core.containers.WORK_GSD), as the detector re
 What is in a patch (each part random, many optional): ground of any pavement/soil/grass colour with slabs, stains,
 painted slot outlines, road markings; blocks of touching containers at one orientation per block, 1-5 high, any
 colour (near-black, navy, dark green, rust, grey, white, vivid), corrugated, with seams and shadows cast by a sun
-20-70 deg high from any azimuth (a height map is ray-marched, so tall stacks shade low ones, cranes shade
+15-70 deg high from any azimuth (a height map is ray-marched, so tall stacks shade low ones, cranes shade
 containers); containers on rail flatcars and on a ship's deck (positives). Look-alikes (negatives): RTG and STS
 cranes (legs, girders, their long shadows), trucks with box / curtain / empty-chassis trailers, buses (roof units)
 in rows and herringbones, cars, round tanks, warehouse roofs with skylight lattices, ships with hatch covers,
-rail tank/box/hopper wagons, yachts on pontoons, trees, water.
+rail tank/box/hopper wagons, yachts on pontoons, town streets (cars and vans parked nose to tail, terraced
+houses with gable roofs, garden sheds), trees, water.
 
 Labels: one per visible container top: centre (working px), long-axis angle (rad), class (0 = 20 ft, 1 = 40 ft).
 """
@@ -397,6 +398,42 @@ def train(cv, rng, x, y, ang, labels):
         u += L + rng.uniform(0.8, 1.5)
 
 
+def town(cv, rng, x, y, ang):
+    """A street of a town (negatives): cars and vans parked nose to tail along both kerbs (a row of boxes like a
+    train of containers), terraced houses whose gable roofs have a lit and a shaded slope, garden sheds."""
+    c, s = math.cos(ang), math.sin(ang)
+    d, nrm, p = np.array([c, s]), np.array([-s, c]), np.array([x, y])
+    S = cv.n * cv.res
+    road = rng.uniform(6, 12)
+    cv.line(p - d * S, p + d * S, road, np.array([0.22, 0.22, 0.23]) * rng.uniform(0.7, 1.8))
+    roof = np.array([(0.55, 0.22, 0.15), (0.35, 0.33, 0.33), (0.18, 0.18, 0.2), (0.45, 0.3, 0.22)]
+                    [rng.integers(4)]) * rng.uniform(0.7, 1.3)
+    for side in (-1, 1):
+        u = -S
+        while u < S:                                  # parked cars and vans
+            L = rng.uniform(4.0, 5.0) if rng.random() < 0.8 else rng.uniform(5.0, 6.8)
+            u += L + rng.uniform(0.5, 2.5)
+            if rng.random() < 0.8:
+                q = p + d * u + nrm * side * (road / 2 - 1.2)
+                cv.fill(rect(q[0], q[1], L, rng.uniform(1.75, 2.1), ang + rng.normal(0, 0.03)),
+                        rand_colour(rng, 0.25), 1.6)
+        depth, front = rng.uniform(8, 12), road / 2 + rng.uniform(2, 8)
+        u = -S
+        while u < S:                                  # terraced houses: two roof slopes each
+            w = rng.uniform(5, 8)
+            u += w
+            q = p + d * u + nrm * side * (front + depth / 2)
+            h = rng.uniform(7, 10)
+            col = roof * rng.uniform(0.9, 1.1)
+            for k, lit in ((-1, rng.uniform(0.6, 0.8)), (1, rng.uniform(1.0, 1.2))):
+                qq = q + nrm * k * depth / 4
+                cv.fill(rect(qq[0], qq[1], w - 0.15, depth / 2, ang), np.clip(col * lit, 0, 1), h)
+            if rng.random() < 0.4:                    # a shed at the bottom of the garden
+                qq = q + nrm * side * (depth / 2 + rng.uniform(4, 12)) + d * rng.uniform(-2, 2)
+                cv.fill(rect(qq[0], qq[1], rng.uniform(2, 5), rng.uniform(2, 3.5), ang + rng.normal(0, 0.2)),
+                        rand_colour(rng, 0.4), 2.5)
+
+
 def tree(cv, rng, cx, cy):
     r = rng.uniform(1.5, 5)
     col = np.array([0.08, 0.18, 0.07]) * rng.uniform(0.6, 1.6)
@@ -498,6 +535,9 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
     if rng.random() < 0.35:
         x, y = anywhere()
         markings(cv, rng, yard_ang + rng.normal(0, 0.05), (x - 20, y - 20, x + 20, y + 20))
+    if rng.random() < 0.12:
+        x, y = anywhere()
+        town(cv, rng, x, y, rng.uniform(0, math.pi))
     if kind < 0.12:            # a patch with no containers: only look-alikes
         n_blocks = 0
     elif kind < 0.8:
@@ -548,7 +588,7 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
     for _ in range(rng.integers(0, 6)):     # isolated vehicles anywhere
         x, y = anywhere()
         vehicle(cv, rng, x, y, rng.uniform(0, math.pi), ('car', 'truck', 'bus')[rng.integers(3)])
-    shadows(cv, rng, rng.uniform(0, 2 * math.pi), math.radians(rng.uniform(20, 70)))
+    shadows(cv, rng, rng.uniform(0, 2 * math.pi), math.radians(rng.uniform(15, 70)))
     # sensor at gsd, then the detector's resampling to work_gsd
     img = cv2.resize(cv.img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     img = sensor(img, rng)

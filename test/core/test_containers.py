@@ -117,6 +117,10 @@ def test_model_ships_with_its_training_record():
     assert (ROOT / side['script']).exists() and (ROOT / side['generator']).exists()
     net, meta = core.network()
     assert meta['work_gsd'] == side['work_gsd']
+    # the default threshold is the model's own, recorded by the training script; sensitivity moves it both ways
+    assert core.ContainerParams().threshold == side['threshold']
+    assert core.ContainerParams(sensitivity=0).threshold > side['threshold'] > core.ContainerParams(sensitivity=1).threshold
+
 
 def test_colour_names():
     from cargowatch.core.colour import colour_name
