@@ -116,10 +116,39 @@ def detect_containers(block, params=None):
     ok = block.valid[y.astype(int), x.astype(int)]
     x, y, rows, cols = x[ok], y[ok], rows[ok], cols[ok]
     conf = out[0, rows, cols]
-    big = out[1, rows, cols] > 0.5
     ang = 0.5 * np.arctan2(out[3, rows, cols], out[2, rows, cols])
+    keep = same_box(x, y, ang, conf, p.width / float(block.gsd), p.len20 / float(block.gsd))
+    x, y, rows, cols, conf, ang = x[keep], y[keep], rows[keep], cols[keep], conf[keep], ang[keep]
+    big = out[1, rows, cols] > 0.5
     colours = _colours(block.data, x, y, ang, big, p, float(block.gsd), cv2)
     return _records(x, y, ang, big, colours, conf, p, float(block.gsd))
+
+
+def same_box(x, y, ang, conf, width, len20):
+    """Indices of the peaks to keep (strongest first): a weaker peak less than 3/4 of a container's width across
+    and half a 20 ft length along the axis of a stronger one is the same top (a peak on the seam beside it);
+    neighbours in a block stand a full width apart across and a full length along."""
+    from scipy.spatial import cKDTree
+    order = np.argsort(-conf)
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(math.hypot(0.75 * width, 0.5 * len20), output_type='ndarray')
+    if not len(pairs):
+        return order
+    i, j = pairs[:, 0], pairs[:, 1]
+    dx, dy = x[j] - x[i], y[j] - y[i]
+    along = np.abs(dx * np.cos(ang[i]) + dy * np.sin(ang[i]))
+    across = np.abs(-dx * np.sin(ang[i]) + dy * np.cos(ang[i]))
+    near = (across < 0.75 * width) & (along < 0.5 * len20)
+    nb = [[] for _ in range(len(x))]
+    for a, b in zip(i[near].tolist(), j[near].tolist()):
+        nb[a].append(b)
+        nb[b].append(a)
+    gone = np.zeros(len(x), bool)
+    keep = []
+    for k in order.tolist():
+        if not gone[k]:
+            keep.append(k)
+            gone[nb[k]] = True
+    return np.array(keep, int)
 
 
 def _vertex(a, b, c):
