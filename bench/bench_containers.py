@@ -147,7 +147,7 @@ def main():
                              f"{s.get('precision') or 0:.3f} | {s.get('recall') or 0:.3f} | {f1} | {secs:.1f} |")
                 print(lines[-1], flush=True)
             reals = sorted((imagery / 'real').glob('*.tif'))
-            reals += sorted(REAL_ROTTERDAM.glob('*.tif')) if REAL_ROTTERDAM.is_dir() else []
+            reals += sorted(REAL_ROTTERDAM.glob('pan*.tif')) if REAL_ROTTERDAM.is_dir() else []
             for path in reals:
                 n, _, secs = validation(path, tmp, args.png)
                 lines.append(f'| {path.stem} (real photo) | no containers | 0 | {n} | - | - | - | - | {secs:.1f} |')
