@@ -7,7 +7,7 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException
 
-from helpers.paths import ROOT
+from helpers.paths import ROOT, write_bytes as write
 
 sys.path.insert(0, str(ROOT / 'tools'))
 import fuzz_raster  # noqa: E402
@@ -15,12 +15,6 @@ import fuzz_raster  # noqa: E402
 from cargowatch.core import raster as core_raster  # noqa: E402
 
 NAN, INF = float('nan'), float('inf')
-
-
-def write(tmp_path, data, name='r.tif'):
-    p = tmp_path / name
-    p.write_bytes(data)
-    return str(p)
 
 
 def detector_run(kind, path, tmp_path):

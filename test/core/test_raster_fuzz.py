@@ -4,7 +4,7 @@ import sys
 import time
 
 
-from helpers.paths import ROOT
+from helpers.paths import ROOT, write_bytes as write
 
 sys.path.insert(0, str(ROOT / 'tools'))
 import fuzz_raster  # noqa: E402
@@ -12,12 +12,6 @@ import fuzzing  # noqa: E402
 
 
 NAN, INF = float('nan'), float('inf')
-
-
-def write(tmp_path, data, name='r.tif'):
-    p = tmp_path / name
-    p.write_bytes(data)
-    return str(p)
 
 
 def test_every_base_is_read_before_mutation(tmp_path, base_set):

@@ -15,3 +15,10 @@ def needs_shared(path, what):
     """A skipif mark for tests that read ``path`` (under ../shared), with the reason spelled out."""
     return pytest.mark.skipif(not Path(path).exists(), reason=f'{what} not found at {path} (../shared is not '
                                                               'part of the checkout)')
+
+
+def write_bytes(tmp_path, data, name='r.tif'):
+    """``data`` written to ``tmp_path / name``; its path as a string."""
+    p = tmp_path / name
+    p.write_bytes(data)
+    return str(p)
