@@ -3,7 +3,8 @@
 Method: a small fully-convolutional network (core/models/containers.onnx, run by OpenCV's ``cv2.dnn``) looks at
 each overlapping block of the raster resampled to its working resolution (0.5 m per pixel) and predicts, on a 1 m
 grid, how likely each cell holds the centre of a visible container top, the chance that it is a 40 ft one, and the
-direction of its long axis. Every local maximum above the threshold is one container: it is drawn as an ISO
+direction of its long axis. Every local maximum above the threshold (the model's own, from its sidecar) is one
+container unless a stronger one sits on the same top (a peak on the seam beside it): it is drawn as an ISO
 footprint (20 ft 6.06 x 2.44 m, 40 ft 12.19 x 2.44 m) turned to the predicted direction, its colour read from the
 image. The network has ~40 m of context, enough to see a block, its shadow, a crane, a parking row or a ship's
 deck, and was trained only on randomly generated yards (bench/container_gen.py, bench/train_containers.py: every
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from osgeo import gdal
+from scipy.spatial import cKDTree
 
 from . import nets
 from .colour import colour_name
@@ -128,7 +130,6 @@ def same_box(x, y, ang, conf, width, len20):
     """Indices of the peaks to keep (strongest first): a weaker peak less than 3/4 of a container's width across
     and half a 20 ft length along the axis of a stronger one is the same top (a peak on the seam beside it);
     neighbours in a block stand a full width apart across and a full length along."""
-    from scipy.spatial import cKDTree
     order = np.argsort(-conf)
     pairs = cKDTree(np.column_stack([x, y])).query_pairs(math.hypot(0.75 * width, 0.5 * len20), output_type='ndarray')
     if not len(pairs):
