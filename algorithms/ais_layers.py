@@ -114,36 +114,6 @@ def temporary_as_geopackage(parameters, name):
     out[name] = target
     return out
 
-def plain_gpkg_path(dest):
-    """The file path when a sink destination is a plain GeoPackage file (not memory, not a layer URI)."""
-    if not isinstance(dest, str) or '|' in dest or not dest.lower().endswith('.gpkg'):
-        return None
-    return dest if os.path.isfile(dest) else None
-
-
-def store_utc_zone(dest):
-    """Date-times of a GeoPackage output stored with their zone. QGIS 3.22 writes a QDateTime into a GeoPackage
-    without it, even a UTC one ('2024-03-09T20:00:00.000'), which other tools then read as local time: the
-    DATETIME columns of a plain GeoPackage destination get their 'Z' (the values are UTC already). Call it once
-    the sink is closed (``del sink``); other destinations (memory layers, other formats) keep the QDateTime."""
-    from osgeo import gdal, ogr
-    path = plain_gpkg_path(dest)
-    if path is None:
-        return
-    ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_UPDATE)  # OGR's SQLite has the GeoPackage functions
-    if ds is None:
-        return
-    for lyr in [ds.GetLayer(i) for i in range(ds.GetLayerCount())]:
-        defn = lyr.GetLayerDefn()
-        for i in range(defn.GetFieldCount()):
-            if defn.GetFieldDefn(i).GetType() != ogr.OFTDateTime:
-                continue
-            c = '"{}"'.format(defn.GetFieldDefn(i).GetName().replace('"', '""'))
-            ds.ExecuteSQL("UPDATE \"{t}\" SET {c} = {c} || 'Z' WHERE length({c}) IN (19, 23) AND substr({c}, 11, 1) "
-                          "= 'T'".format(t=lyr.GetName().replace('"', '""'), c=c))
-    ds = None
-
-
 def write_gpkg_points(path, cols, static, progress=None, cancelled=None):
     """Bulk-insert the positions into the single empty point table of a GeoPackage QGIS just created
     (fields of position_fields()). sqlite3 executemany in one transaction: about 20x faster than feature by

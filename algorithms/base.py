@@ -87,6 +87,37 @@ def discard_output(destination):
             os.remove(p)
 
 
+def plain_gpkg_path(dest):
+    """The file path when a sink destination is a plain GeoPackage file (not memory, not a layer URI)."""
+    if not isinstance(dest, str) or '|' in dest or not dest.lower().endswith('.gpkg'):
+        return None
+    return dest if os.path.isfile(dest) else None
+
+
+def store_utc_zone(dest):
+    """Date-times of a GeoPackage output stored with their zone. QGIS 3.22 writes a QDateTime into a GeoPackage
+    without it, even a UTC one ('2024-03-09T20:00:00.000'), which other tools then read as local time: the
+    DATETIME columns of a plain GeoPackage destination get their 'Z' (the values are UTC already). The base class
+    does it for every output of a finished run; other destinations (memory layers, other formats) keep the
+    QDateTime."""
+    from osgeo import gdal, ogr
+    path = plain_gpkg_path(dest)
+    if path is None:
+        return
+    ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_UPDATE)  # OGR's SQLite has the GeoPackage functions
+    if ds is None:
+        return
+    for lyr in [ds.GetLayer(i) for i in range(ds.GetLayerCount())]:
+        defn = lyr.GetLayerDefn()
+        for i in range(defn.GetFieldCount()):
+            if defn.GetFieldDefn(i).GetType() != ogr.OFTDateTime:
+                continue
+            c = '"{}"'.format(defn.GetFieldDefn(i).GetName().replace('"', '""'))
+            ds.ExecuteSQL("UPDATE \"{t}\" SET {c} = {c} || 'Z' WHERE length({c}) IN (19, 23) AND substr({c}, 11, 1) "
+                          "= 'T'".format(t=lyr.GetName().replace('"', '""'), c=c))
+    ds = None
+
+
 def _clean_on_cancel(process):
     """processAlgorithm of every subclass, wrapped: a run that is cancelled (or fails) removes the outputs it had
     begun to write and says so; a run that finished while cancelled is discarded too."""
@@ -99,6 +130,9 @@ def _clean_on_cancel(process):
         try:
             results = process(self, parameters, context, feedback)
             if not cancelled():
+                gc.collect()  # the run's sinks are closed before their files are touched
+                for destination, _existed in self._outputs:
+                    store_utc_zone(destination)
                 return results
             message = None
         except QgsProcessingException as e:

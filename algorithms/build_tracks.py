@@ -7,7 +7,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
 from .ais_layers import (WGS84, add_position_inputs, duration_param, positions_from, set_temporal,
-                         store_utc_zone, vessel_name)
+                         vessel_name)
 from ..core.ais.defaults import DEFAULTS
 from ..layers.ais import utc_datetime
 from ..core import tracks
@@ -61,6 +61,5 @@ class BuildTracks(CargoWatchAlgorithm):
                              float(seg['duration_h'][k]), float(seg['length_nm'][k]), int(seg['points'][k])])
             sink.addFeature(f, Q.FAST_INSERT)
         del sink
-        store_utc_zone(dest)
         set_temporal(context, dest, 'start', 'end')
         return {'OUTPUT': dest, 'TRACK_COUNT': nseg}

@@ -8,7 +8,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
 from .ais_layers import (WGS84, add_position_inputs, add_site_inputs, duration_param, positions_from,
-                         read_sites, set_temporal, store_utc_zone, vessel_name)
+                         read_sites, set_temporal, vessel_name)
 from ..core.ais.defaults import DEFAULTS
 from ..layers.ais import utc_datetime
 from ..core import gaps as core_gaps
@@ -113,7 +113,6 @@ class CountVoyages(CargoWatchAlgorithm):
                              float(dark['slack_h'][k][0])])
             sink.addFeature(f, Q.FAST_INSERT)
         del sink
-        store_utc_zone(dest)
         set_temporal(context, dest, 'depart', 'arrive')
         results = {'OUTPUT': dest, 'VOYAGE_COUNT': len(vis['mmsi']) + len(dark['gap']),
                    'OBSERVED_COUNT': len(vis['mmsi']), 'DARK_COUNT': len(dark['gap']),
@@ -137,7 +136,6 @@ class CountVoyages(CargoWatchAlgorithm):
                                      int(calls['points'][k])])
                     csink.addFeature(f, Q.FAST_INSERT)
                 del csink
-                store_utc_zone(cdest)
                 set_temporal(context, cdest, 'arrive', 'depart')
                 results['CALLS'] = cdest
         feedback.setProgress(100)

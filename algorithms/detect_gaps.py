@@ -6,7 +6,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
 from .base import CargoWatchAlgorithm, qfield
 from ..compat import Q
 from .ais_layers import (WGS84, add_position_inputs, add_site_inputs, duration_param, positions_from,
-                         read_sites, set_temporal, store_utc_zone, vessel_name)
+                         read_sites, set_temporal, vessel_name)
 from ..core.ais.defaults import DEFAULTS
 from ..layers.ais import utc_datetime
 from ..core import gaps as core_gaps
@@ -81,6 +81,5 @@ class DetectGaps(CargoWatchAlgorithm):
             f.setAttributes(attrs)
             sink.addFeature(f, Q.FAST_INSERT)
         del sink
-        store_utc_zone(dest)
         set_temporal(context, dest, 'start', 'end')
         return {'OUTPUT': dest, 'GAP_COUNT': n}

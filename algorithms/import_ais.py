@@ -7,11 +7,11 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFields, QgsG
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsVectorLayer)
 
-from .ais_layers import (WGS84, layer_reader, plain_gpkg_path, position_fields, set_temporal,
-                         store_utc_zone, temporary_as_geopackage, write_gpkg_points)
+from .ais_layers import (WGS84, layer_reader, position_fields, set_temporal, temporary_as_geopackage,
+                         write_gpkg_points)
 from ..core.ais.defaults import DEFAULTS
 from ..layers.ais import utc_datetime
-from .base import CargoWatchAlgorithm, progress_cb, qfield
+from .base import CargoWatchAlgorithm, plain_gpkg_path, progress_cb, qfield
 from ..compat import Q
 from ..core import ais
 from ..core.errors import CargoWatchError
@@ -122,7 +122,6 @@ class ImportAis(CargoWatchAlgorithm):
                     raise QgsProcessingException(self.tr('Cannot reopen {}').format(gpkg))
                 self.write_positions(layer.dataProvider(), res.cols, res.static, feedback, 80, 98)
                 del layer
-                store_utc_zone(gpkg)
         else:
             self.write_positions(sink, res.cols, res.static, feedback, 80, 98)
         set_temporal(context, dest, 'time')

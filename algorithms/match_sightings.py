@@ -8,7 +8,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 
 from .base import CargoWatchAlgorithm, progress_cb, qfield
 from ..compat import Q, qenum
-from .ais_layers import WGS84, duration_param, read_positions, store_utc_zone, vessel_name
+from .ais_layers import WGS84, duration_param, read_positions, vessel_name
 from ..core.ais import times_ms
 from ..core.ais.defaults import DEFAULTS
 from ..layers.ais import attribute_value, utc_datetime
@@ -195,6 +195,5 @@ class MatchSightings(CargoWatchAlgorithm):
             if not sink.addFeature(out, Q.FAST_INSERT):
                 raise QgsProcessingException(self.writeFeatureError(sink, parameters, 'OUTPUT'))
         del sink
-        store_utc_zone(dest)
         feedback.setProgress(100)
         return {'OUTPUT': dest, 'MATCHED': matched}
