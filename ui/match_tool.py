@@ -1,20 +1,21 @@
 """Which dark vessel was that? A map tool of the dock: click a ship in a raster, give the time (from the raster's
 metadata when it has one), and core.sightings matches it against the positions loaded in the dock; the candidates
 are listed in the dock's details and their dark tracks (last fix -> the ship -> next fix) drawn as rubber bands."""
-import datetime as _dt
 import os
 
 import numpy as np
 from qgis.core import QgsPointXY, QgsProject, QgsRasterLayer, QgsRectangle
 from qgis.gui import QgsDateTimeEdit, QgsRubberBand
-from qgis.PyQt.QtCore import QDateTime, Qt, QTimeZone
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor, QFont
 from qgis.PyQt.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget,
                                  QTableWidgetItem, QVBoxLayout)
 
 from ..compat import Q
 from ..core import ais, sightings
+from ..layers.ais import utc_datetime
 from .map_tools import _Tool
+from .panels.vessels import fmt_t
 
 # GDAL metadata items that date an image (first found wins); TIFF's own is 'YYYY:MM:DD HH:MM:SS'
 TIME_KEYS = ('ACQUISITION_DATETIME', 'ACQUISITIONDATETIME', 'IMAGING_DATETIME', 'DATETIME', 'TIFFTAG_DATETIME',
@@ -63,7 +64,7 @@ def ask_time(default_t, parent=None):
     edit.setDisplayFormat('yyyy-MM-dd HH:mm')
     edit.setTimeSpec(Qt.TimeSpec.UTC)
     edit.setAllowNull(False)
-    edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(default_t), QTimeZone.utc()))
+    edit.setDateTime(utc_datetime(int(default_t)))
     lay.addWidget(edit)
     box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
     box.accepted.connect(dlg.accept)
@@ -140,7 +141,7 @@ class MatchTool(_Tool):
         pin.setIconSize(14)
         pin.addPoint(here)
         self.bands.append(pin)
-        when = _dt.datetime.fromtimestamp(int(t), _dt.timezone.utc).strftime('%Y-%m-%d %H:%M')
+        when = fmt_t(t)
         n = int(np.isin(res['status'], ('dark', 'visible')).sum())
         title = '{} candidate{} for the ship at {:.4f}°, {:.4f}° · {} UTC'.format(n, '' if n == 1 else 's', lat,
                                                                                 lon, when)

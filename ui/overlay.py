@@ -20,7 +20,7 @@ from qgis.core import (QgsCategorizedSymbolRenderer, QgsDateTimeRange, QgsFeatur
                        QgsProject, QgsProperty, QgsRendererCategory, QgsSimpleLineSymbolLayer,
                        QgsSimpleMarkerSymbolLayer, QgsSingleSymbolRenderer, QgsTextBufferSettings, QgsTextFormat,
                        QgsVectorLayer, QgsVectorLayerSimpleLabeling)
-from qgis.PyQt.QtCore import QCoreApplication, QDateTime, Qt
+from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtGui import QColor, QFont
 
 from ..core.gaps import find_gaps
@@ -29,6 +29,7 @@ from ..core.geo import site_index_of_points
 from ..core.tracks import segment_ids, take
 from ..core.ais.defaults import DEFAULTS
 from ..core.voyages import port_calls
+from ..layers.ais import utc_datetime
 
 GROUP_NAME = 'CargoWatch'
 TM_EXPRESSIONS = qenum('Qgis.VectorTemporalMode.FeatureDateTimeStartAndEndFromExpressions',
@@ -74,9 +75,6 @@ def vessel_colors(mmsis):
         out[int(m)] = c
     return out
 
-
-def _qdt(t):
-    return QDateTime.fromSecsSinceEpoch(int(t), Qt.TimeSpec.UTC)
 
 
 def _line_wkb(x, y, starts, lens):
@@ -638,7 +636,7 @@ class Overlay:
 
     def temporal_range(self):
         lo, hi = getattr(self, 'extent_range', (0, 0))
-        return QgsDateTimeRange(_qdt(lo), _qdt(hi))
+        return QgsDateTimeRange(utc_datetime(lo), utc_datetime(hi))
 
     def frame_interval(self):
         return QgsInterval(self.chunk_s)

@@ -5,20 +5,18 @@ reading the layer and drawing the overlay are the dock's."""
 import numpy as np
 from qgis.core import QgsCoordinateTransform, QgsRectangle
 from qgis.gui import QgsColorDialog, QgsDateTimeEdit, QgsFilterLineEdit, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import QDateTime, Qt, pyqtSignal
+from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
                                  QMenu, QProgressBar, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from ...compat import qenum, wgs84
 from ...core.ais.defaults import DEFAULTS
+from ...layers.ais import utc_datetime
 from ..overlay import vessel_colors
 from . import button, tr
 from .vessels import VesselFilter, VesselModel, fmt_t
 
-
-def _qdt(t):
-    return QDateTime.fromSecsSinceEpoch(int(t), Qt.TimeSpec.UTC)
 
 
 class ShipsPanel(QWidget):
@@ -186,8 +184,8 @@ class ShipsPanel(QWidget):
         if self.data is None:
             return
         lo, hi = self.data.time_range()
-        self.t_from.setDateTime(_qdt(lo))
-        self.t_to.setDateTime(_qdt(hi + 60))  # the editors show minutes: include the last position
+        self.t_from.setDateTime(utc_datetime(lo))
+        self.t_to.setDateTime(utc_datetime(hi + 60))  # the editors show minutes: include the last position
 
     def time_range(self):
         return self.t_from.dateTime().toSecsSinceEpoch(), self.t_to.dateTime().toSecsSinceEpoch()
