@@ -124,7 +124,8 @@ def normalise(img, valid):
         lo, hi = np.percentile(v, (2, 98))
         np.subtract(img[k], lo + 0.5 * max(hi - lo, 1e-3), out=out[k])
         out[k] *= 1.0 / max(hi - lo, 1e-3)
-    np.clip(out, -1.5, 1.5, out=out)
+    np.maximum(out, -1.5, out=out)
+    np.minimum(out, 1.5, out=out)
     if not valid.all():
         out[:, ~valid] = 0.0
     return out
@@ -196,9 +197,10 @@ def _infer(block):
     t, b, l, r = _edge_pads(block)
     b += -(h + t + b) % MULTIPLE
     r += -(w + l + r) % MULTIPLE
-    x = np.pad(x, ((0, 0), (t, b), (l, r)), mode='edge')
+    cv2 = nets.opencv()
+    x = np.stack([cv2.copyMakeBorder(c, t, b, l, r, cv2.BORDER_REPLICATE) for c in x])[None]
     net = _net()
-    net.setInput(np.ascontiguousarray(x[None], dtype=np.float32))
+    net.setInput(x)
     out = net.forward()[0][:, t // STRIDE:, l // STRIDE:]
     return data, valid, (fy, fx), out
 

@@ -10,6 +10,7 @@ any attribute fields. :func:`scan` keeps a detection only in the block whose cor
 once, and converts corners to map coordinates.
 """
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 import math
 from dataclasses import dataclass, field
 
@@ -209,7 +210,8 @@ def read_window(r, x, y, w, h, normalise=True):
         low, high = r.scale
         data -= low
         data *= 1.0 / (high - low)
-        np.clip(data, 0.0, 1.0, out=data)
+        np.maximum(data, 0.0, out=data)         # (twice as fast as np.clip)
+        np.minimum(data, 1.0, out=data)
     return data, valid
 
 
@@ -296,11 +298,16 @@ def iter_blocks(r, block=1024, overlap=64, aoi=None):
     if r.part is not None:     # one share of the same grid (core.batch spreads a scene's shares over workers)
         k, n = r.part
         wins = wins[k * len(wins) // n:(k + 1) * len(wins) // n]
-    for i, (x0, y0, w, h, core) in enumerate(wins):
-        data, valid = read_window(r, x0, y0, w, h)
-        if aoi is not None:
-            valid &= aoi.mask(x0, y0, w, h)
-        yield (i + 1) / len(wins), Block(x0, y0, core, data, valid, r.gsd)
+    # The next block is read by one worker thread (GDAL releases the GIL) while the caller works on this one;
+    # only that thread touches the dataset while the blocks are read.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(read_window, r, *wins[0][:4]) if wins else None
+        for i, (x0, y0, w, h, core) in enumerate(wins):
+            data, valid = ahead.result()
+            ahead = pool.submit(read_window, r, *wins[i + 1][:4]) if i + 1 < len(wins) else None
+            if aoi is not None:
+                valid &= aoi.mask(x0, y0, w, h)
+            yield (i + 1) / len(wins), Block(x0, y0, core, data, valid, r.gsd)
 
 
 def _in_core(r, b, dets):
