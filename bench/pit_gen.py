@@ -12,7 +12,8 @@ far beyond the project's old depot generator:
 - ground: grass, steppe, crops, bare soil of any brightness, snow-light; seasons as colour palettes;
   field parcels with crop rows or furrows and tramlines (thin wheel lines 6-28 m apart), ploughed strips;
 - confusers: houses and sheds (L/U-shaped barns too) with cast shadows, tree lines and clumps, spoil
-  heaps, bare patches, road grids with junctions, vehicles;
+  heaps, bare patches, road grids with junctions, trees among the pits, vehicles (cars to box trailers,
+  alone or parked in rows);
 - light and sensor: sun 20-65 deg elevation from any azimuth, haze, gain, colour balance, blur, noise,
   8/16-bit quantisation, RGB / pan (replicated to 3 channels) / the RGB of an RGBN image, nodata borders.
 
@@ -174,6 +175,20 @@ def _tree(cv, rng, cx, cy, r, ht, rgb):
     leaf = 1 + 0.25 * rng.standard_normal(u.shape).astype(np.float32)
     cv.paint(win, (crown > 0).astype(np.float32), rgb, leaf)
     cv.marks[win] = np.maximum(cv.marks[win], (crown > 0).astype(np.float32))
+
+
+def _vehicle(cv, rng, cx, cy, ang):
+    """Car, van, truck or box trailer (4-16 m x 1.8-2.6 m), pale more often than not, with its height."""
+    L = float(rng.choice([rng.uniform(4, 6), rng.uniform(6, 10), rng.uniform(12, 16)]))
+    W = rng.uniform(1.8, 2.6)
+    fr = _box_frame(cv, cx, cy, L, W, ang)
+    if fr is None:
+        return
+    win, u, v = fr
+    m = _smooth(0.2, -0.2, np.maximum(np.abs(u) - L / 2, np.abs(v) - W / 2))
+    cv.H[win] = np.maximum(cv.H[win], m * rng.uniform(1.5, 4))
+    rgb = np.full(3, rng.uniform(0.6, 0.95)) if rng.random() < 0.5 else rng.uniform(0.1, 0.9, 3)
+    cv.paint(win, m, rgb)
 
 
 def _strip(cv, rng, cx, cy, L, W, ang, soil, furrow_h=0.2):
@@ -366,6 +381,12 @@ def tile(rng, size=TILE):
             L = rng.uniform(80, 300)
             rw = rng.uniform(3, 6)
             _road(cv, rng, x - c * L / 2, y - s * L / 2, x + c * L / 2, y + s * L / 2, rw, road_rgb)
+            if rng.random() < 0.3:           # trees scattered along the road, among the pits
+                tree_rgb = np.clip(np.array([0.09, 0.16, 0.07]) * rng.uniform(0.7, 1.5), 0, 1)
+                for t in rng.uniform(-L / 2, L / 2, int(rng.integers(2, 12))):
+                    off = rng.choice([1, -1]) * (rw / 2 + rng.uniform(2, 30))
+                    _tree(cv, rng, x + c * t - s * off, y + s * t + c * off, rng.uniform(1.5, 4.5),
+                          rng.uniform(4, 14), tree_rgb * rng.uniform(0.8, 1.2))
             sides = [1, -1] if rng.random() < 0.5 else [int(rng.choice([1, -1]))]
             for side in sides:
                 t = -L / 2 + rng.uniform(0, 10)
@@ -413,14 +434,13 @@ def tile(rng, size=TILE):
         for t in np.arange(-150, 150, rng.uniform(3, 7)):
             _tree(cv, rng, x + math.cos(a) * t + rng.normal(0, 0.8), y - math.sin(a) * t + rng.normal(0, 0.8),
                   rng.uniform(2, 4), rng.uniform(6, 14), tree_rgb * rng.uniform(0.8, 1.2))
-    for _ in range(rng.poisson(0.5)):       # vehicles
-        x, y = rng.uniform(0, n * rg, 2)
-        fr = _box_frame(cv, x, y, 8, 2.5, rng.uniform(0, 180))
-        if fr:
-            win, u, v = fr
-            m = _smooth(0.2, -0.2, np.maximum(np.abs(u) - rng.uniform(2, 8), np.abs(v) - 1.2))
-            cv.H[win] = np.maximum(cv.H[win], m * 3)
-            cv.paint(win, m, rng.uniform(0.1, 0.9, 3))
+    for _ in range(rng.poisson(rng.choice([0.5, 2.0]))):   # vehicles: alone, or parked side by side in a row
+        x, y, a = *rng.uniform(0, n * rg, 2), rng.uniform(0, 180)
+        k = 1 if rng.random() < 0.5 else int(rng.integers(2, 9))
+        pitch = rng.uniform(3.0, 4.5)
+        c, s_ = math.cos(math.radians(a + 90)), -math.sin(math.radians(a + 90))
+        for j in range(k):
+            _vehicle(cv, rng, x + c * pitch * j, y + s_ * pitch * j, a + rng.normal(0, 2))
     # light, optics, sensor
     irr = _illuminate(cv, rng, rng.uniform(0, 360), rng.uniform(20, 65))
     img = cv.A * irr[None]
