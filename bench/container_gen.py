@@ -139,8 +139,9 @@ def markings(cv, rng, ang, region):
 # --------------------------------------------------------------------------------------------------------------
 # Containers (positives)
 # --------------------------------------------------------------------------------------------------------------
-def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls):
-    cv.fill(rect(cx, cy, length, WID, ang), rgb, tiers * TIER)
+def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls, deck=0, base=0.0):
+    """One container top, ``tiers`` high on ground (or a ship's deck) at ``base`` metres; ``deck``: on a ship."""
+    cv.fill(rect(cx, cy, length, WID, ang), rgb, base + tiers * TIER)
     if rng.random() < 0.7:   # roof frame / corrugation: a darker rim and a few cross lines
         dark = rgb * rng.uniform(0.6, 0.85)
         p = rect(cx, cy, length - 0.3, WID - 0.3, ang)
@@ -157,7 +158,7 @@ def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls):
         u = rng.uniform(-length / 3, length / 3)
         cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(1, 3), rng.uniform(0.5, 1.8), ang),
                 rgb * rng.uniform(0.6, 1.3))
-    labels.append((cx, cy, ang, cls, tiers * TIER))
+    labels.append((cx, cy, ang, cls, base + tiers * TIER, deck))
 
 
 def block(cv, rng, cx, cy, ang, labels, gaps=None):
@@ -196,18 +197,28 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
 # Look-alikes (negatives) and context
 # --------------------------------------------------------------------------------------------------------------
 def rtg(cv, rng, cx, cy, ang, span):
+    """Rubber-tyred gantry: girders across the span and beams along it up high; at ground level, on some, the sill
+    beams over the wheels (long boxes in the crane's colour), a cab or engine house: box-sized, not boxes."""
     col = np.array([(0.85, 0.75, 0.15), (0.8, 0.8, 0.78), (0.7, 0.15, 0.1), (0.2, 0.35, 0.6)][rng.integers(4)])
     h = rng.uniform(15, 22)
     c, s = math.cos(ang), math.sin(ang)
+    d = np.array([c, s])
     nrm = np.array([-s, c])
     base = np.array([cx, cy])
-    gl = rng.uniform(6, 12)
+    gl = rng.uniform(6, 14)
     for side in (-1, 1):
         p = base + nrm * side * span / 2
-        cv.line(p - gl / 2 * np.array([c, s]), p + gl / 2 * np.array([c, s]), rng.uniform(0.8, 1.5), col, h)
+        if rng.random() < 0.6:      # sill beam over the wheel bogies, and the legs' feet
+            cv.fill(rect(p[0], p[1], gl + rng.uniform(0, 4), rng.uniform(1.0, 2.4), ang),
+                    col * rng.uniform(0.8, 1.1), rng.uniform(1.0, 2.5))
+        cv.line(p - gl / 2 * d, p + gl / 2 * d, rng.uniform(0.8, 1.5), col, h)
     for e in (-1, 1):
-        p = base + e * gl / 2 * np.array([c, s])
+        p = base + e * gl / 2 * d
         cv.line(p - nrm * span / 2, p + nrm * span / 2, rng.uniform(1.0, 2.0), col, h)
+    if rng.random() < 0.5:          # engine house / cab beside one leg
+        p = base + nrm * rng.choice([-1, 1]) * (span / 2 - rng.uniform(1.5, 3))
+        cv.fill(rect(p[0], p[1], rng.uniform(3, 7), rng.uniform(2, 3), ang), col if rng.random() < 0.5 else
+                np.array([0.85, 0.85, 0.82]), rng.uniform(4, 10))
 
 
 def sts(cv, rng, cx, cy, ang):
@@ -328,28 +339,34 @@ def ship(cv, rng, cx, cy, ang, labels, with_containers):
     p = np.array([cx, cy])
     poly = [p - d * L / 2 - nrm * W / 2, p + d * (L / 2 - W) - nrm * W / 2, p + d * L / 2,
             p + d * (L / 2 - W) + nrm * W / 2, p - d * L / 2 + nrm * W / 2]
-    cv.fill(poly, hull, 8)
-    deck = np.array([0.35, 0.2, 0.15]) * rng.uniform(0.6, 1.6) if rng.random() < 0.5 else hull * 0.8
-    cv.fill(rect(cx - c * W / 2, cy - s * W / 2, L - W - 4, W - 2, ang), deck, 9)
-    bridge = p - d * (L / 2 - 8)
-    cv.fill(rect(bridge[0], bridge[1], 8, W - 2, ang), (0.9, 0.9, 0.88), 25)
-    covers = np.arange(-L / 2 + 18, L / 2 - W - 2, rng.uniform(14, 22))
+    top = rng.uniform(3, 12)                    # freeboard: hull top above the water
+    cv.fill(poly, hull, top)
+    deck = np.array([0.35, 0.2, 0.15]) * rng.uniform(0.6, 1.6) if rng.random() < 0.5 else \
+        (hull * 0.8 if rng.random() < 0.5 else np.full(3, rng.uniform(0.2, 0.6)))
+    cv.fill(rect(cx - c * W / 2, cy - s * W / 2, L - W - 4, W - 2, ang), deck, top + 0.5)
+    aft = rng.random() < 0.8                    # the bridge aft (else midships)
+    bridge = p - d * (L / 2 - 8) if aft else p
+    cv.fill(rect(bridge[0], bridge[1], 8, W - 2, ang), np.array([0.9, 0.9, 0.88]) * rng.uniform(0.7, 1.05), top + 16)
+    covers = np.arange(-L / 2 + 18, L / 2 - W - 2, rng.uniform(13, 22))
     hc = rand_colour(rng, 0.3)
     for u in covers:
         q = p + d * u
+        if not aft and abs(u) < 10:
+            continue
         if with_containers and rng.random() < 0.7:
-            # containers across the deck: rows along the beam
+            # containers along the hull, rows across the beam, stacks 1-5 high on the hatch covers
             n = int((W - 4) // (WID + 0.1))
             clen = L40 if rng.random() < 0.6 else L20
             for k in range(n):
                 v = (k - (n - 1) / 2) * (WID + 0.1)
                 qq = q + nrm * v
-                container(cv, rng, qq[0], qq[1], clen, ang, rand_colour(rng), 4, labels, int(clen == L40))
+                container(cv, rng, qq[0], qq[1], clen, ang, rand_colour(rng), int(rng.integers(1, 6)), labels,
+                          int(clen == L40), 1, top + 1.0)
         else:
-            cv.fill(rect(q[0], q[1], rng.uniform(10, 13), W - 5, ang), hc * rng.uniform(0.9, 1.1), 10)
+            cv.fill(rect(q[0], q[1], rng.uniform(10, 13), W - 5, ang), hc * rng.uniform(0.9, 1.1), top + 1.0)
             for v in np.arange(-(W - 5) / 2 + 1, (W - 5) / 2, rng.uniform(1.5, 3)):
                 qq = q + nrm * v
-                cv.line(qq - d * 5, qq + d * 5, 0.15, hc * 0.7, 10)
+                cv.line(qq - d * 5, qq + d * 5, 0.15, hc * 0.7, top + 1.0)
 
 
 def wagon(cv, rng, cx, cy, ang, labels):
@@ -517,7 +534,8 @@ def sensor(img, rng):
 # A patch
 # --------------------------------------------------------------------------------------------------------------
 def patch(seed, size_px=192, work_gsd=WORK_GSD):
-    """(image float32 (size, size, 3) at ``work_gsd``, labels array (n, 4): x, y (working px), angle, class)."""
+    """(image float32 (size, size, 3) at ``work_gsd``, labels array (n, 5): x, y (working px), angle, class
+    (1: 40 ft), on a ship's deck (1) or not)."""
     rng = np.random.default_rng(seed)
     gsd = float(rng.uniform(0.3, 0.8))
     size_m = size_px * work_gsd
@@ -549,9 +567,9 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
         a = yard_ang + (0 if rng.random() < 0.7 else rng.uniform(0, math.pi))
         block(cv, rng, x, y, a, labels)
     # look-alikes, each with some probability
-    if rng.random() < 0.35:
+    if rng.random() < 0.45:
         x, y = anywhere()
-        for _ in range(rng.integers(1, 3)):
+        for _ in range(rng.integers(1, 4)):
             rtg(cv, rng, x + rng.normal(0, 10), y + rng.normal(0, 10), yard_ang, rng.uniform(20, 30))
     if rng.random() < 0.12:
         x, y = anywhere()
@@ -568,11 +586,14 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
     if rng.random() < 0.25:
         x, y = anywhere()
         warehouse(cv, rng, x, y, rng.uniform(0, math.pi))
-    if rng.random() < 0.12:
+    if rng.random() < 0.2:
         x, y = anywhere()
         a = rng.uniform(0, math.pi)
-        cv.fill(rect(x, y, 400, 60, a), np.array([0.05, 0.1, 0.14]) * rng.uniform(0.6, 2.0))   # water
-        ship(cv, rng, x, y, a, labels, rng.random() < 0.4)
+        wide, off = rng.uniform(60, 250), rng.uniform(-0.5, 0.5)      # a basin, or a quay on one side
+        c, s = math.cos(a), math.sin(a)
+        cv.fill(rect(x - s * off * wide, y + c * off * wide, 400, wide, a),
+                np.array([0.05, 0.1, 0.14]) * rng.uniform(0.6, 2.0))   # water
+        ship(cv, rng, x, y, a, labels, rng.random() < 0.6)
     if rng.random() < 0.15:
         x, y = anywhere()
         train(cv, rng, x, y, rng.uniform(0, math.pi), labels)
@@ -596,8 +617,8 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
     img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     o = int(round(margin / work_gsd))
     img = img[o:o + size_px, o:o + size_px]
-    lab = np.array([(x / work_gsd - o, y / work_gsd - o, a % math.pi, c) for x, y, a, c, h in labels
-                    if _visible(cv, x, y, h)], np.float32).reshape(-1, 4)
+    lab = np.array([(x / work_gsd - o, y / work_gsd - o, a % math.pi, c, deck) for x, y, a, c, h, deck in labels
+                    if _visible(cv, x, y, h)], np.float32).reshape(-1, 5)
     inside = (lab[:, 0] >= -4) & (lab[:, 1] >= -4) & (lab[:, 0] < size_px + 4) & (lab[:, 1] < size_px + 4)
     return img, lab[inside]
 
@@ -615,7 +636,7 @@ if __name__ == '__main__':
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     img, lab = patch(seed, 384)
     out = (np.clip(img, 0, 1) * 255).astype(np.uint8)[..., ::-1].copy()
-    for x, y, a, c in lab:
+    for x, y, a, c, deck in lab:
         cv2.circle(out, (int(x), int(y)), 2, (0, 255, 255) if c else (255, 0, 255), -1)
     cv2.imwrite(sys.argv[2] if len(sys.argv) > 2 else '/tmp/patch.png', out)
     print(len(lab), 'containers')

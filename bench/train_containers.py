@@ -6,7 +6,8 @@
 Data: random patches from bench/container_gen.py only (never the validation imagery in ../shared). The net is
 fully convolutional at the working resolution (0.5 m/px): a stride-2 stem, a stride-4 trunk with dilated
 convolutions (~40 m of context: a block, its shadow, a crane, a parking row), and a stride-2 head predicting a
-container-centre heatmap, the 40 ft probability and the long-axis direction (cos 2a, sin 2a), CenterNet style.
+container-centre heatmap, the 40 ft probability, the long-axis direction (cos 2a, sin 2a) and whether the box
+stands on a ship's deck, CenterNet style. --init fine-tunes earlier weights (a 4-output head gains the deck output).
 ~2,600 multiply-adds per working pixel. Runs by hand (20-40 min on two cores), never in `make test`.
 """
 import argparse
@@ -32,6 +33,7 @@ CACHE = HERE / 'out' / 'container_patches'
 SIZE = 160
 MEAN, SCALE = 0.4, 4.0     # input = (reflectance 0..1 - MEAN) * SCALE; the plugin does the same
 SIGMA = 0.8                # heatmap Gaussian (output px = 1 m)
+OUTPUTS = ['centre logit', '40 ft logit', 'cos 2a', 'sin 2a (tanh)', 'on a ship\'s deck logit']
 
 
 class Net(nn.Module):
@@ -51,7 +53,7 @@ class Net(nn.Module):
         self.up = nn.Upsample(scale_factor=2, mode='nearest')
         self.fuse = cbr(b + c, d, k=1)
         self.c7 = cbr(d, d)
-        self.head = nn.Conv2d(d, 4, 1)
+        self.head = nn.Conv2d(d, len(OUTPUTS), 1)
         nn.init.constant_(self.head.bias[:1], -4.0)    # start from "no container anywhere"
 
     def forward(self, x):
@@ -62,13 +64,15 @@ class Net(nn.Module):
 
 
 def targets(lab, n):
-    """Heatmap, class, cos/sin and a mask of where class and direction are learned, at output resolution."""
+    """Heatmap, class, cos/sin, on-deck and a mask of where class, direction and deck are learned, at output
+    resolution."""
     heat = np.zeros((n, n), np.float32)
     cls = np.zeros((n, n), np.float32)
+    deck = np.zeros((n, n), np.float32)
     cs = np.zeros((2, n, n), np.float32)
     m = np.zeros((n, n), np.float32)
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
-    for x, y, a, c in lab:
+    for x, y, a, c, on_deck in lab:
         X, Y = x / 2 - 0.5, y / 2 - 0.5        # working px -> output px centres
         i0, i1 = max(0, int(Y) - 3), min(n, int(Y) + 5)
         j0, j1 = max(0, int(X) - 3), min(n, int(X) + 5)
@@ -81,10 +85,11 @@ def targets(lab, n):
             heat[i, j] = 1.0          # the focal loss's positive: the cell nearest the centre
         near = g > 0.45
         cls[i0:i1, j0:j1][near] = c
+        deck[i0:i1, j0:j1][near] = on_deck
         cs[0, i0:i1, j0:j1][near] = math.cos(2 * a)
         cs[1, i0:i1, j0:j1][near] = math.sin(2 * a)
         m[i0:i1, j0:j1][near] = 1
-    return heat, cls, cs, m
+    return heat, cls, cs, m, deck
 
 
 def make(seed):
@@ -114,20 +119,20 @@ def batch(imgs, tg, idx, rng, crop):
     o = 2 * rng.integers(0, (SIZE - crop) // 2 + 1, 2)     # one random crop per batch (even: output stride 2)
     x = imgs[idx, o[0]:o[0] + crop, o[1]:o[1] + crop].astype(np.float32) / 255
     sl = np.s_[o[0] // 2:(o[0] + crop) // 2, o[1] // 2:(o[1] + crop) // 2]
-    h, c, m = (np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3))
+    h, c, m, dk = (np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3, 4))
     cs = np.stack([tg[i][2][(slice(None),) + sl] for i in idx])
     k = rng.integers(4)                       # rot90 / flip: directions change with it
-    x, h, c, m = (np.rot90(a, k, axes=(1, 2)) for a in (x, h, c, m))
+    x, h, c, m, dk = (np.rot90(a, k, axes=(1, 2)) for a in (x, h, c, m, dk))
     cs = np.rot90(cs, k, axes=(2, 3))
     if k % 2:   # a quarter turn turns 2a by pi: (cos, sin) -> (-cos, -sin)
         cs = -cs
     x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, h, c, cs, m)]
+    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, h, c, cs, m, dk)]
     t[0] = (t[0] - MEAN) * SCALE
     return t
 
 
-def loss_fn(out, h, c, cs, m):
+def loss_fn(out, h, c, cs, m, dk):
     p = torch.sigmoid(out[:, 0]).clamp(1e-4, 1 - 1e-4)
     pos = (h > 0.99).float()
     neg = (1 - pos) * (1 - h) ** 4
@@ -135,28 +140,38 @@ def loss_fn(out, h, c, cs, m):
     mm = m.sum().clamp(min=1)
     lc = (F.binary_cross_entropy_with_logits(out[:, 1], c, reduction='none') * m).sum() / mm
     ld = ((torch.tanh(out[:, 2:4]) - cs).abs().sum(1) * m).sum() / mm
-    return focal + lc + ld, (focal.item(), lc.item(), ld.item())
+    lk = (F.binary_cross_entropy_with_logits(out[:, 4], dk, reduction='none') * m).sum() / mm
+    return focal + lc + ld + lk, (focal.item(), lc.item(), ld.item(), lk.item())
 
 
 def peaks(out, thr):
+    """Per image: (x, y) working px of the heatmap's peaks above ``thr`` and their on-deck probability."""
     p = torch.sigmoid(out[:, 0:1])
     keep = (p == F.max_pool2d(p, 3, 1, 1)) & (p > thr)
-    return [torch.nonzero(k[0]).numpy()[:, ::-1] * 2 + 1.0 for k in keep]   # (x, y) working px
+    deck = torch.sigmoid(out[:, 4])
+    res = []
+    for k, dk in zip(keep, deck):
+        ij = torch.nonzero(k[0]).numpy()
+        res.append((ij[:, ::-1] * 2 + 1.0, dk.numpy()[ij[:, 0], ij[:, 1]]))
+    return res
 
 
 def evaluate(net, imgs, labs, thr=0.35):
+    """Containers found (F1 etc., one to one within 1.6 m) and, of those found, how well the on-deck flag agrees."""
     net.eval()
     tp = fp = fn = 0
+    deck = np.zeros((2, 2), int)        # [true on deck, flagged on deck] over the matched containers
     err = []
     with torch.no_grad():
         for i in range(0, len(imgs), 32):
             x = (torch.from_numpy(imgs[i:i + 32].astype(np.float32).transpose(0, 3, 1, 2)) / 255 - MEAN) * SCALE
-            for pk, lab in zip(peaks(net(x), thr), labs[i:i + 32]):
+            for (pk, pd), lab in zip(peaks(net(x), thr), labs[i:i + 32]):
                 lab = lab[(lab[:, 0] >= 2) & (lab[:, 1] >= 2) & (lab[:, 0] < SIZE - 2) & (lab[:, 1] < SIZE - 2)]
-                pk = pk[(pk[:, 0] >= 2) & (pk[:, 1] >= 2) & (pk[:, 0] < SIZE - 2) & (pk[:, 1] < SIZE - 2)]
+                ok = (pk[:, 0] >= 2) & (pk[:, 1] >= 2) & (pk[:, 0] < SIZE - 2) & (pk[:, 1] < SIZE - 2)
+                pk, pd = pk[ok], pd[ok]
                 used = set()
                 t = 0
-                for x0, y0 in lab[:, :2]:
+                for x0, y0, *_, on_deck in lab:
                     if not len(pk):
                         break
                     d = np.hypot(pk[:, 0] - x0, pk[:, 1] - y0)
@@ -165,6 +180,7 @@ def evaluate(net, imgs, labs, thr=0.35):
                     if d[j] <= 3.2:      # 1.6 m
                         used.add(j)
                         t += 1
+                        deck[int(on_deck), int(pd[j] > 0.5)] += 1
                 tp += t
                 fp += len(pk) - t
                 fn += len(lab) - t
@@ -173,7 +189,9 @@ def evaluate(net, imgs, labs, thr=0.35):
     e = np.array(err)
     f1 = 2 * tp / max(1, 2 * tp + fp + fn)
     return {'f1': round(f1, 4), 'precision': round(tp / max(1, tp + fp), 4), 'recall': round(tp / max(1, tp + fn), 4),
-            'count_error_pct': round(100 * (e[:, 0].sum() - e[:, 1].sum()) / max(1, e[:, 1].sum()), 2)}
+            'count_error_pct': round(100 * (e[:, 0].sum() - e[:, 1].sum()) / max(1, e[:, 1].sum()), 2),
+            'on_deck': {'found_on_deck': int(deck[1].sum()), 'flagged_right': int(deck[1, 1]),
+                        'flagged_wrong': int(deck[0, 1])}}
 
 
 def main():
@@ -185,6 +203,7 @@ def main():
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--crop', type=int, default=112, help='training crop (px) of the generated patches')
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--init', default=None, help='fine-tune these weights (a containers.pt of an earlier run)')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
@@ -193,13 +212,22 @@ def main():
     vimgs, vlabs = dataset(a.val, 1_000_000 * a.seed + 900_000)
     tg = [targets(lab, SIZE // 2) for lab in labs]
     net = Net()
+    if a.init:
+        old = torch.load(a.init)
+        new = net.state_dict()
+        for k, v in old.items():        # an older 4-output head: its outputs kept, the deck output learned anew
+            if v.shape == new[k].shape:
+                new[k] = v
+            else:
+                new[k][:v.shape[0]] = v
+        net.load_state_dict(new)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.steps, pct_start=0.1)
     t0 = time.time()
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
-        x, h, c, cs, m = batch(imgs, tg, idx, rng, a.crop)
-        loss, parts = loss_fn(net(x), h, c, cs, m)
+        x, *tgt = batch(imgs, tg, idx, rng, a.crop)
+        loss, parts = loss_fn(net(x), *tgt)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -225,7 +253,7 @@ def export(net, a, sweep, threshold, seconds, step):
     side = {
         'model': 'containers.onnx', 'inputs': 'RGB reflectance 0..1 at work_gsd, (x - mean) * scale',
         'work_gsd': gen.WORK_GSD, 'mean': MEAN, 'scale': SCALE, 'stride': 2,
-        'outputs': ['centre logit', '40 ft logit', 'cos 2a', 'sin 2a (tanh)'],
+        'outputs': OUTPUTS, 'init': a.init,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns), '
                 f'seeds from {1_000_000 * a.seed}; '

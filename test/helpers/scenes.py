@@ -707,6 +707,23 @@ def port_scene(seed=0, gsd=0.5, size_px=1024, angle=None, n_blocks=None, colour_
                  {'sun': sun, 'angle': angle, 'concrete': concrete, 'blur_px': blur_px})
 
 
+def loaded_ship(rng, gsd=0.4):
+    """A 120 m square at a quay: water with a loaded ship (bridge aft, 40 ft boxes along the hull, 2-4 high) to the
+    north, a yard block on the pavement to the south. Returns (canvas, ship's boxes, yard's boxes)."""
+    cv = Canvas(300, 300, gsd)
+    sun = (150.0, 45.0)
+    ground_texture(cv, rng, rgb=(0.42, 0.42, 0.40))
+    cv.paint([(0, 0), (120, 0), (120, 62), (0, 62)], (0.05, 0.09, 0.12))                 # water
+    hull = [(8, 20), (92, 20), (112, 31), (92, 42), (8, 42)]                              # bow to the east
+    cast_shadow(cv, hull, 6, *sun)
+    cv.paint(hull, (0.30, 0.10, 0.08))
+    cv.paint([(10, 22), (92, 22), (92, 40), (10, 40)], (0.33, 0.33, 0.34))             # deck
+    building(cv, rng, 14, 31, 8, 20, math.pi / 2, sun, height=14, rgb=(0.9, 0.9, 0.88), ridged=False)
+    deck = container_block(cv, rng, 56, 31, 0.0, 6, 5, '40ft', sun, missing=0.0, max_tiers=3)
+    yard = container_block(cv, rng, 60, 95, 0.0, 6, 4, '40ft', sun, missing=0.0, max_tiers=3)
+    return cv, deck, yard
+
+
 def empty_scene(seed=0, gsd=0.5, size_px=1024, kind='fields'):
     """Scenes without containers (fields, water) for tiling big benchmark rasters."""
     rng = np.random.default_rng(seed)
