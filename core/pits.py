@@ -10,7 +10,7 @@ Method, per block of :func:`core.raster.scan`:
    up: every image is seen at the same scale); 1-band images are replicated to 3 channels, of 4 or more
    bands the first three are used; each channel is stretched between its 2nd and 98th percentile over the
    block's valid pixels and centred (any sensor, 8 or 16 bits, light or season), nodata set to 0.
-2. A small fully-convolutional network (core/models/pits.onnx, run with OpenCV's cv2.dnn; ~2,400
+2. A small fully-convolutional network (core/models/pits.onnx, run with OpenCV's cv2.dnn; ~2,000
    multiply-adds per working pixel) predicts on a 3 m grid a pit-centre heatmap, the centre's offset, the
    pit's length, width and orientation (CenterNet-style). It was trained by bench/train_pits.py only on
    tiles from the project's own generator (bench/pit_gen.py: open and closed revetments, fresh and
