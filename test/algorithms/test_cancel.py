@@ -8,6 +8,7 @@ from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingExcepti
 
 from helpers import scenes
 from helpers.paths import SAMPLE
+from helpers.qgis_run import write_points
 
 pytest.importorskip('pyais')
 
@@ -38,19 +39,8 @@ def inputs(tmp_path_factory):
         s.add_site('Tikhoretsk depot', wkt='POLYGON((40 45.8,40.2 45.8,40.2 46,40 46,40 45.8))', kind='depot')
     scenes_txt = d / 'scenes.txt'
     scenes_txt.write_text(yard + '\n')
-    from osgeo import ogr, osr
-    sightings = str(d / 'sightings.gpkg')
-    ds = ogr.GetDriverByName('GPKG').CreateDataSource(sightings)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(4326)
-    lyr = ds.CreateLayer('sightings', srs, ogr.wkbPoint)
-    lyr.CreateField(ogr.FieldDefn('time', ogr.OFTString))
-    f = ogr.Feature(lyr.GetLayerDefn())
-    f.SetField('time', '2024-03-04T00:00:00Z')
-    lon, lat = ais_scenario.SITES['Rajin']
-    f.SetGeometry(ogr.CreateGeometryFromWkt(f'POINT({lon} {lat})'))
-    lyr.CreateFeature(f)
-    ds = None
+    sightings = write_points(d / 'sightings.gpkg', [(ais_scenario.SITES['Rajin'], {'time': '2024-03-04T00:00:00Z'})],
+                             name='sightings')
     return {'yard': yard, 'before': before, 'after': after, 'positions': positions, 'containers': containers,
             'store': store, 'scenes': str(scenes_txt), 'sightings': sightings}
 

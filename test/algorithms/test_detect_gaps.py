@@ -67,18 +67,8 @@ def test_layer_in_another_crs_is_read_feature_by_feature(tmp_path):
 def test_layer_without_mmsi_field_is_a_clear_error(tmp_path):
     import processing
     from qgis.core import QgsProcessingException
-    from osgeo import ogr, osr
-    path = str(tmp_path / 'pts.gpkg')
-    ds = ogr.GetDriverByName('GPKG').CreateDataSource(path)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(4326)
-    lyr = ds.CreateLayer('pts', srs, ogr.wkbPoint)
-    lyr.CreateField(ogr.FieldDefn('when', ogr.OFTString))
-    f = ogr.Feature(lyr.GetLayerDefn())
-    f.SetField('when', '2024-01-01T00:00:00Z')
-    f.SetGeometry(ogr.CreateGeometryFromWkt('POINT (1 2)'))
-    lyr.CreateFeature(f)
-    ds = None
+    from helpers.qgis_run import write_points
+    path = write_points(tmp_path / 'pts.gpkg', [((1, 2), {'when': '2024-01-01T00:00:00Z'})], name='pts')
     with pytest.raises(QgsProcessingException, match='MMSI'):
         processing.run('cargowatch:detectgaps', {'INPUT': path, 'OUTPUT': str(tmp_path / 'g.gpkg')})
     with pytest.raises(QgsProcessingException, match='time'):

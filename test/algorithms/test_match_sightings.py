@@ -7,7 +7,7 @@ from qgis.core import QgsProcessingException, QgsVectorLayer
 
 from helpers import ais_scenario as S
 from helpers.paths import SAMPLE as SAMPLE_DIR
-from helpers.qgis_run import run_qgis_process
+from helpers.qgis_run import run_qgis_process, write_points
 
 pytest.importorskip('pyais')
 
@@ -73,23 +73,14 @@ def test_algorithm_iso_text_time_and_max_speed_via_qgis_process(positions):
 
 def test_algorithm_bad_input(positions, tmp_path):
     import processing
-    from osgeo import ogr, osr
     d = positions
     bad_time = _sightings_layer(tmp_path / 'bad.gpkg', [(RAJIN, 'last Tuesday')])
     with pytest.raises(QgsProcessingException, match='not a date and time'):
         processing.run('cargowatch:matchsightings', {'SIGHTINGS': bad_time, 'POSITIONS': str(d / 'pos.gpkg'),
                                                      'OUTPUT': 'TEMPORARY_OUTPUT'})
-    ds = ogr.GetDriverByName('GPKG').CreateDataSource(str(tmp_path / 'notime.gpkg'))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(4326)
-    lyr = ds.CreateLayer('s', srs, ogr.wkbPoint)
-    lyr.CreateField(ogr.FieldDefn('when', ogr.OFTString))
-    f = ogr.Feature(lyr.GetLayerDefn())
-    f.SetGeometry(ogr.CreateGeometryFromWkt('POINT(130.3 42.24)'))
-    lyr.CreateFeature(f)
-    ds = None
+    notime = write_points(tmp_path / 'notime.gpkg', [((130.3, 42.24), {})], fields=['when'], name='s')
     with pytest.raises(QgsProcessingException, match='field "time"'):
-        processing.run('cargowatch:matchsightings', {'SIGHTINGS': str(tmp_path / 'notime.gpkg'),
+        processing.run('cargowatch:matchsightings', {'SIGHTINGS': notime,
                                                      'POSITIONS': str(d / 'pos.gpkg'), 'OUTPUT': 'TEMPORARY_OUTPUT'})
     win = _sightings_layer(tmp_path / 'win.gpkg', [(RAJIN, 72)], extra={'length_m': ['long']})
     with pytest.raises(QgsProcessingException, match='length_m must be a number'):

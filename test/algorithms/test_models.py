@@ -13,7 +13,7 @@ from qgis.core import (QgsApplication, QgsProcessingContext, QgsProcessingFeedba
 from helpers import depot_scenes
 from helpers import scenes
 from helpers.paths import ROOT
-from helpers.qgis_run import run_qgis_process
+from helpers.qgis_run import run_qgis_process, write_points
 
 SAMPLE = ROOT / 'sample_data'
 MODELS = {'depotgrowth': 'Depot growth between two dates', 'portactivity': 'Port activity'}
@@ -221,7 +221,6 @@ def test_every_numeric_output_feeds_a_model_input(depot, positions, tmp_path):
     from qgis.core import (QgsProcessingModelChildAlgorithm as Child, QgsProcessingModelChildParameterSource as Src,
                            QgsProcessingModelOutput, QgsProcessingOutputNumber as Number,
                            QgsProcessingParameterNumber)
-    from osgeo import ogr, osr
     from helpers.qgis_run import write_aoi
     from cargowatch.core.site_store import SiteStore
     yard = scenes.write_scene(scenes.port_scene(seed=31, gsd=0.5, size_px=240), tmp_path / 'yard_2024-04-01.tif')
@@ -234,16 +233,7 @@ def test_every_numeric_output_feeds_a_model_input(depot, positions, tmp_path):
         s.add_site('Yard', wkt='POLYGON((129.0 36.0,129.01 36.0,129.01 36.1,129.0 36.1,129.0 36.0))')
     sites = str(SAMPLE / 'dunai_rajin_sites.gpkg')
     sighting_layer = str(tmp_path / 'sighting.gpkg')      # a ship seen at the Rajin quay (matchsightings)
-    ds = ogr.GetDriverByName('GPKG').CreateDataSource(sighting_layer)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(4326)
-    lyr = ds.CreateLayer('sightings', srs, ogr.wkbPoint)
-    lyr.CreateField(ogr.FieldDefn('time', ogr.OFTString))
-    f = ogr.Feature(lyr.GetLayerDefn())
-    f.SetField('time', '2024-03-05T12:00:00Z')
-    f.SetGeometry(ogr.CreateGeometryFromWkt('POINT (130.4 42.25)'))
-    lyr.CreateFeature(f)
-    ds = None
+    write_points(sighting_layer, [((130.4, 42.25), {'time': '2024-03-05T12:00:00Z'})], name='sightings')
     scene_list = tmp_path / 'scenes.txt'       # batchcount over one scene, in this process
     scene_list.write_text(f'{yard}\n')
 

@@ -47,6 +47,26 @@ def run_qgis_process(alg_id, params, check=True, timeout=600):
     return proc, results
 
 
+def write_points(path, rows, fields=None, epsg=4326, name='points'):
+    """A GeoPackage at ``path`` holding one point layer of text ``fields`` (default: those of the first row), a
+    feature per row of ((x, y), {field: text}) in EPSG ``epsg``; returns its path."""
+    from osgeo import ogr, osr
+    ds = ogr.GetDriverByName('GPKG').CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    lyr = ds.CreateLayer(name, srs, ogr.wkbPoint)
+    for field in fields if fields is not None else (rows[0][1] if rows else {}):
+        lyr.CreateField(ogr.FieldDefn(field, ogr.OFTString))
+    for (x, y), values in rows:
+        f = ogr.Feature(lyr.GetLayerDefn())
+        for field, v in values.items():
+            f.SetField(field, v)
+        f.SetGeometry(ogr.CreateGeometryFromWkt(f'POINT ({x} {y})'))
+        lyr.CreateFeature(f)
+    ds = None
+    return str(path)
+
+
 def write_aoi(path, ring, epsg):
     """A GeoPackage at ``path`` holding one polygon (the ``ring`` of (x, y), in EPSG ``epsg``); returns its path."""
     from osgeo import ogr, osr
