@@ -82,7 +82,7 @@ def maps(data, valid, gsd):
     H, W = work.shape[1:]
     work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')   # the net halves twice
     net.setInput(((work - meta['mean']) * meta['scale'])[None].astype(np.float32))
-    out = net.forward()[0]
+    out = net.forward()[0][:4]          # a fifth map (on a ship's deck), if the model has one, is not used yet
     out[:2] = 1.0 / (1.0 + np.exp(-out[:2]))
     out[2:] = np.tanh(out[2:])
     return out, f
