@@ -46,7 +46,8 @@ class ContainerParams:
     @property
     def threshold(self):
         """Centre probability a peak needs: at sensitivity 0.5 the model's own (its sidecar's ``threshold``, where F1
-        peaked on the held-out generated patches), 0.15 higher at sensitivity 0 and lower at 1."""
+        peaked on the project's own renderers, set by bench/calibrate_containers.py), 0.15 higher at sensitivity 0
+        and lower at 1."""
         return network()[1]['threshold'] + 0.3 * (0.5 - float(min(1.0, max(0.0, self.sensitivity))))
 
 
