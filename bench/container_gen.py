@@ -162,13 +162,15 @@ def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls, deck=0, bas
 
 
 def block(cv, rng, cx, cy, ang, labels, gaps=None):
-    """Rows x bays of touching containers (one orientation), stacks 1-5 high, one or many colours."""
+    """Rows x bays of containers (one orientation), touching or spaced, stacks 1-5 high, one or many colours."""
     rows = int(rng.integers(1, 11))
     bays = int(rng.integers(1, 9))
     big = rng.random() < 0.5
     length = L40 if big else L20
     side_gap = rng.uniform(0.03, 0.45) if gaps is None else gaps
     end_gap = rng.uniform(0.2, 1.5)
+    if gaps is None and rng.random() < 0.3:    # spaced rows and bays (chassis, reach-stacker and empty depots)
+        side_gap, end_gap = rng.uniform(0.8, 6.0), rng.uniform(0.5, 5.0)
     mode = rng.random()
     palette = [rand_colour(rng) for _ in range(int(rng.integers(1, 6)))]
     max_t = int(rng.integers(1, 6))
@@ -592,7 +594,7 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
         wide, off = rng.uniform(60, 250), rng.uniform(-0.5, 0.5)      # a basin, or a quay on one side
         c, s = math.cos(a), math.sin(a)
         cv.fill(rect(x - s * off * wide, y + c * off * wide, 400, wide, a),
-                np.array([0.05, 0.1, 0.14]) * rng.uniform(0.6, 2.0))   # water
+                np.array([0.05, 0.1, 0.14]) * rng.uniform(0.6, 2.0), 0.0)   # water: hides what was under it
         ship(cv, rng, x, y, a, labels, rng.random() < 0.6)
     if rng.random() < 0.15:
         x, y = anywhere()
@@ -600,7 +602,7 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
     if rng.random() < 0.08:
         x, y = anywhere()
         a = rng.uniform(0, math.pi)
-        cv.fill(rect(x, y, 300, 80, a), np.array([0.05, 0.12, 0.15]) * rng.uniform(0.6, 2.0))
+        cv.fill(rect(x, y, 300, 80, a), np.array([0.05, 0.12, 0.15]) * rng.uniform(0.6, 2.0), 0.0)
         boats(cv, rng, x, y, a)
     if rng.random() < 0.3:
         for _ in range(rng.integers(1, 12)):
