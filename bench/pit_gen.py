@@ -417,11 +417,13 @@ def tile(rng, size=TILE):
     # confusers
     for _ in range(rng.poisson(rng.choice([0.5, 3.0]))):
         x, y = rng.uniform(0, n * rg, 2)
-        L = rng.uniform(6, 35)
-        _building(cv, rng, x, y, L, L * rng.uniform(0.3, 1.0), rng.uniform(0, 180))
+        L, W, a = rng.uniform(6, 35), rng.uniform(0.3, 1.0), rng.uniform(0, 180)
+        if free(x, y, L, L * W, a):         # not on a pit: its label would stay under the roof
+            _building(cv, rng, x, y, L, L * W, a)
     for _ in range(rng.poisson(rng.choice([0.3, 2.5]))):
         x, y = rng.uniform(0, n * rg, 2)
-        _mound(cv, rng, x, y, soil)
+        if free(x, y, 18, 18, 0):
+            _mound(cv, rng, x, y, soil)
     tree_rgb = np.clip(np.array([0.09, 0.16, 0.07]) * rng.uniform(0.7, 1.5), 0, 1)
     for _ in range(rng.poisson(1.5)):       # clumps
         x, y = rng.uniform(0, n * rg, 2)
