@@ -1,6 +1,6 @@
 """Set the container model's threshold (its sensitivity 0.5) from both of the project's own renderers.
 
-    .venv/bin/python bench/calibrate_containers.py [--patches 400] [--seed0 7900000] [--write]
+    .venv/bin/python bench/calibrate_containers.py [--patches 150] [--seed0 7900000] [--write]
 
 train_containers.py picks the threshold where F1 peaks on held-out patches of the generator it trained on; that
 rewards a threshold fitted to one renderer's look. This script counts, through the plugin's own pipeline
