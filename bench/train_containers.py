@@ -8,7 +8,8 @@ fully convolutional at the working resolution (0.5 m/px): a stride-2 stem, a str
 convolutions (~40 m of context: a block, its shadow, a crane, a parking row), and a stride-2 head predicting a
 container-centre heatmap, the 40 ft probability, the long-axis direction (cos 2a, sin 2a) and whether the box
 stands on a ship's deck, CenterNet style. --init fine-tunes earlier weights (a 4-output head gains the deck output).
-~2,600 multiply-adds per working pixel. Runs by hand (20-40 min on two cores), never in `make test`.
+~2,600 multiply-adds per working pixel. Runs by hand (20-40 min on two cores), never in `make test`. Then
+`bench/calibrate_containers.py --write` sets the model's threshold from both own renderers (a test checks it did).
 """
 import argparse
 import datetime
