@@ -205,6 +205,7 @@ def main():
     ap.add_argument('--crop', type=int, default=112, help='training crop (px) of the generated patches')
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--init', default=None, help='fine-tune these weights (a containers.pt of an earlier run)')
+    ap.add_argument('--out', default=str(OUT), help='folder for containers.onnx/.json/.pt (default: the shipped ones)')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
@@ -243,10 +244,11 @@ def main():
 
 
 def export(net, a, sweep, threshold, seconds, step):
-    OUT.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), HERE / 'out' / 'containers.pt')    # to resume or fine-tune (not shipped)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), (out if out != OUT else HERE / 'out') / 'containers.pt')  # to fine-tune; not shipped
     net.eval()
-    onnx_path = OUT / 'containers.onnx'
+    onnx_path = out / 'containers.onnx'
     torch.onnx.export(net, torch.zeros(1, 3, 256, 256), str(onnx_path), opset_version=13, dynamo=False,
                       input_names=['image'], output_names=['maps'],
                       dynamic_axes={'image': {2: 'h', 3: 'w'}, 'maps': {2: 'h2', 3: 'w2'}})
@@ -266,7 +268,7 @@ def export(net, a, sweep, threshold, seconds, step):
         'validation_generated_by_threshold': sweep,
         'torch': torch.__version__,
     }
-    (OUT / 'containers.json').write_text(json.dumps(side, indent=1) + '\n')
+    (out / 'containers.json').write_text(json.dumps(side, indent=1) + '\n')
 
 
 if __name__ == '__main__':
