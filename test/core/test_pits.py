@@ -54,9 +54,9 @@ def f1(dets, truth):
     return 2 * tp / max(1, len(dets) + len(truth))
 
 
-# measured with network run 8 of core/models/pits.json: before 0.87 (15 found of 15, 13 right: the issue's 0.9
-# is not reached), after 0.97; see docs/benchmarks.md
-@pytest.mark.parametrize('name, floor', [('depot_a_before_rgb_05', 0.78), ('depot_a_after_rgb_05', 0.93)])
+# the issue's target (F1 >= 0.9 on both); measured with network run 10 of core/models/pits.json: before 0.93
+# (13 found of 15, all right), after 0.99; see docs/benchmarks.md
+@pytest.mark.parametrize('name, floor', [('depot_a_before_rgb_05', 0.9), ('depot_a_after_rgb_05', 0.9)])
 def test_validation_depot_never_trained_on(name, floor):
     path, truth = shared_scene(name)
     dets = core.count_pits(core_raster.open_raster(path))
@@ -66,12 +66,12 @@ def test_validation_depot_never_trained_on(name, floor):
 def test_validation_country_without_pits():
     path, truth = shared_scene('depot_null_rgb_07')
     assert truth == []
-    assert len(core.count_pits(core_raster.open_raster(path))) <= 3        # measured 1
+    assert len(core.count_pits(core_raster.open_raster(path))) <= 3        # measured 0
 
 
 def test_validation_new_pits_between_dates():
     """The shared pair (summer -> autumn, sun 58 -> 29 deg, 1-2 px misregistration): new pits within 5 %
-    of the 103 dug (measured 99)."""
+    of the 103 dug (measured 105)."""
     from cargowatch.core.change import detect_changes
     b, _ = shared_scene('depot_a_before_rgb_05')
     a, truth = shared_scene('depot_a_after_rgb_05')
