@@ -462,6 +462,30 @@ def tree(cv, rng, cx, cy):
                rng.uniform(4, 12), -1, 8, 4)
 
 
+def hedges(cv, rng, cx, cy, ang):
+    """Negatives: hedges and grass medians along a road, 1-4 parallel: long dark-green strips a box's width
+    across (clipped hedges stand 1-3 m high and cast a shadow; medians lie flat with a pale kerb)."""
+    c, s = math.cos(ang), math.sin(ang)
+    d, nrm = np.array([c, s]), np.array([-s, c])
+    gap = rng.uniform(4, 15)
+    for k in range(int(rng.integers(1, 5))):
+        p = np.array([cx, cy]) + nrm * gap * k + d * rng.normal(0, 3)
+        L, w = rng.uniform(8, 60), rng.uniform(1.2, 3.2)
+        col = np.array([0.07, 0.15, 0.06]) * rng.uniform(0.6, 1.8) + rng.uniform(0, 0.06)
+        if rng.random() < 0.5:                      # a flat grass median with kerbs
+            cv.fill(rect(p[0], p[1], L + 0.4, w + 0.4, ang), np.full(3, rng.uniform(0.5, 0.8)), 0.15)
+            cv.fill(rect(p[0], p[1], L, w, ang), col, 0.15)
+        else:                                       # a hedge: overlapping crowns along the line
+            ht = rng.uniform(1, 3)
+            for u in np.arange(-L / 2, L / 2, w * 0.4):
+                q = p + d * u + nrm * rng.normal(0, 0.1)
+                r = w / 2 * rng.uniform(0.85, 1.1)
+                cv2.circle(cv.img, (int(q[0] / cv.res * 16), int(q[1] / cv.res * 16)), int(r / cv.res * 16),
+                           tuple(float(v) for v in col * rng.uniform(0.9, 1.1)), -1, cv2.LINE_AA, 4)
+                cv2.circle(cv.height, (int(q[0] / cv.res * 16), int(q[1] / cv.res * 16)), int(r / cv.res * 16),
+                           ht, -1, 8, 4)
+
+
 def boats(cv, rng, x, y, ang):
     """Pontoons with yachts (and the water between)."""
     c, s = math.cos(ang), math.sin(ang)
@@ -608,6 +632,9 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
         for _ in range(rng.integers(1, 12)):
             x, y = anywhere()
             tree(cv, rng, x, y)
+    if rng.random() < 0.25:
+        x, y = anywhere()
+        hedges(cv, rng, x, y, yard_ang if rng.random() < 0.5 else rng.uniform(0, math.pi))
     for _ in range(rng.integers(0, 6)):     # isolated vehicles anywhere
         x, y = anywhere()
         vehicle(cv, rng, x, y, rng.uniform(0, math.pi), ('car', 'truck', 'bus')[rng.integers(3)])
