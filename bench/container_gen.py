@@ -453,13 +453,17 @@ def town(cv, rng, x, y, ang):
                         rand_colour(rng, 0.4), 2.5)
 
 
+def crown(cv, cx, cy, r, rgb, height):
+    """A round crown of radius ``r`` m (a tree, a hedge's bush) in ``rgb``, ``height`` m high."""
+    centre, radius = (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16)
+    cv2.circle(cv.img, centre, radius, tuple(float(v) for v in rgb), -1, cv2.LINE_AA, 4)
+    cv2.circle(cv.height, centre, radius, float(height), -1, 8, 4)
+
+
 def tree(cv, rng, cx, cy):
     r = rng.uniform(1.5, 5)
     col = np.array([0.08, 0.18, 0.07]) * rng.uniform(0.6, 1.6)
-    cv2.circle(cv.img, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16),
-               tuple(float(v) for v in col), -1, cv2.LINE_AA, 4)
-    cv2.circle(cv.height, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16),
-               rng.uniform(4, 12), -1, 8, 4)
+    crown(cv, cx, cy, r, col, rng.uniform(4, 12))
 
 
 def hedges(cv, rng, cx, cy, ang):
@@ -479,11 +483,7 @@ def hedges(cv, rng, cx, cy, ang):
             ht = rng.uniform(1, 3)
             for u in np.arange(-L / 2, L / 2, w * 0.4):
                 q = p + d * u + nrm * rng.normal(0, 0.1)
-                r = w / 2 * rng.uniform(0.85, 1.1)
-                cv2.circle(cv.img, (int(q[0] / cv.res * 16), int(q[1] / cv.res * 16)), int(r / cv.res * 16),
-                           tuple(float(v) for v in col * rng.uniform(0.9, 1.1)), -1, cv2.LINE_AA, 4)
-                cv2.circle(cv.height, (int(q[0] / cv.res * 16), int(q[1] / cv.res * 16)), int(r / cv.res * 16),
-                           ht, -1, 8, 4)
+                crown(cv, q[0], q[1], w / 2 * rng.uniform(0.85, 1.1), col * rng.uniform(0.9, 1.1), ht)
 
 
 def boats(cv, rng, x, y, ang):
