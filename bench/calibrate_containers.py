@@ -59,36 +59,19 @@ def generated(n, seed0):
         data = np.ascontiguousarray(np.clip(img, 0, 1).transpose(2, 0, 1), dtype=np.float32)
         h, w = data.shape[1:]
         block = raster.Block(0, 0, (0, 0, w, h), data, np.ones((h, w), bool), g)
-        truth = inner(lab[:, :2], w, h)
+        truth = [{'x': x, 'y': y, 'teu': 1 + int(c)} for x, y, _, c, _ in lab if inner(x, y, w, h)]
         for t in THRESHOLDS:
-            found = containers.detect_containers(block, params_at(t))
-            xy = np.array([np.mean(d['corners'], axis=0) for d in found]).reshape(-1, 2)
-            xy = inner(xy, w, h)
-            tot[t] += (matched(xy, truth, MATCH_M / g), len(xy), len(truth))
+            found = [dict(d, geometry=d['corners']) for d in containers.detect_containers(block, params_at(t))
+                     if inner(*np.mean(d['corners'], axis=0), w, h)]
+            ev = scenes.evaluate(found, truth, MATCH_M / g)          # in working pixels
+            tot[t] += (ev['matched'], ev['counted'], ev['true'])
     return tot
 
 
-def inner(xy, w, h):
-    """Points of ``xy`` away from the patch edges, where the network sees less than a scene block gives it."""
+def inner(x, y, w, h):
+    """Whether (x, y) lies away from the patch edges, where the network sees less than a scene block gives it."""
     m = EDGE_M / gen.WORK_GSD
-    return xy[(xy[:, 0] >= m) & (xy[:, 1] >= m) & (xy[:, 0] < w - m) & (xy[:, 1] < h - m)]
-
-
-def matched(a, b, r):
-    """Greedy one-to-one matches (nearest first) between point sets ``a`` and ``b`` within ``r``."""
-    if not len(a) or not len(b):
-        return 0
-    d = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
-    n = 0
-    for k in np.argsort(d, axis=None):
-        i, j = np.unravel_index(k, d.shape)
-        if d[i, j] > r:
-            break
-        if np.isfinite(d[i, j]):
-            n += 1
-            d[i, :] = np.inf
-            d[:, j] = np.inf
-    return n
+    return m <= x < w - m and m <= y < h - m
 
 
 def older(tmp):

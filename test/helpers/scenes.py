@@ -897,7 +897,7 @@ def detection_units(det):
 
 def evaluate(detections, truth, max_dist=1.6):
     """Match detected container units to truth centres (greedy, nearest first, within
-    ``max_dist`` m). Returns dict: true/counted containers and TEU, count error %, TEU error %,
+    ``max_dist`` m). Returns dict: true/counted containers and TEU, matched, count error %, TEU error %,
     precision, recall, F1."""
     units = [u for d in detections for u in detection_units(d)]
     tx = np.array([[t['x'], t['y']] for t in truth]).reshape(-1, 2)
@@ -923,7 +923,7 @@ def evaluate(detections, truth, max_dist=1.6):
     prec = matched / len(units) if units else (1.0 if not n_true else 0.0)
     rec = matched / n_true if n_true else 1.0
     f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {'true': n_true, 'counted': n_det, 'teu_true': teu_true, 'teu_counted': teu_det,
+    return {'true': n_true, 'counted': n_det, 'teu_true': teu_true, 'teu_counted': teu_det, 'matched': matched,
             'count_err_pct': 100.0 * (n_det - n_true) / max(1, n_true),
             'teu_err_pct': 100.0 * (teu_det - teu_true) / max(1, teu_true),
             'precision': prec, 'recall': rec, 'f1': f1}
