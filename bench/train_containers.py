@@ -7,8 +7,10 @@ Data: random patches from bench/container_gen.py only (never the validation imag
 fully convolutional at the working resolution (0.5 m/px): a stride-2 stem, a stride-4 trunk with dilated
 convolutions (~40 m of context: a block, its shadow, a crane, a parking row), and a stride-2 head predicting a
 container-centre heatmap, the 40 ft probability, the long-axis direction (cos 2a, sin 2a) and whether the box
-stands on a ship's deck, CenterNet style. --init fine-tunes earlier weights (a 4-output head gains the deck output).
-~2,600 multiply-adds per working pixel. Runs by hand (20-40 min on two cores), never in `make test`. Then
+stands on a ship's deck, CenterNet style (--arch wide, ~2,600 multiply-adds per working pixel; --arch slim, ~1,130,
+was tried for speed). --init starts from earlier weights (layers of the same name and shape; a 4-output head
+gains the deck output); --teacher adds an earlier model's centre maps to the labels (distillation). Runs by hand
+(20-40 min on two cores), never in `make test`. Then
 `bench/calibrate_containers.py --write` sets the model's threshold from both own renderers (a test checks it did).
 """
 import argparse
@@ -37,14 +39,20 @@ SIGMA = 0.8                # heatmap Gaussian (output px = 1 m)
 OUTPUTS = ['centre logit', '40 ft logit', 'cos 2a', 'sin 2a (tanh)', 'on a ship\'s deck logit']
 
 
-class Net(nn.Module):
+def cbr(i, o, k=3, s=1, dil=1):
+    return nn.Sequential(nn.Conv2d(i, o, k, s, padding=dil * (k // 2), dilation=dil, bias=False),
+                         nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+
+
+class Wide(nn.Module):
+    """The shipped net: a stride-2 stem with a second 3 x 3 layer at 1 m, a stride-2 trunk (2 m) of three dilated
+    convolutions, its maps brought back to 1 m, joined to the stem's and refined by a 3 x 3 layer: ~2,600
+    multiply-adds per working pixel, ~40 m of context."""
+    SUBPIXEL = 1
+
     def __init__(self, w=(16, 16, 24, 16)):
         super().__init__()
         a, b, c, d = w
-
-        def cbr(i, o, k=3, s=1, dil=1):
-            return nn.Sequential(nn.Conv2d(i, o, k, s, padding=dil * (k // 2), dilation=dil, bias=False),
-                                 nn.BatchNorm2d(o), nn.ReLU(inplace=True))
         self.c1 = cbr(3, a, s=2)
         self.c2 = cbr(a, b)
         self.c3 = cbr(b, c, s=2)
@@ -62,6 +70,32 @@ class Net(nn.Module):
         y = self.c6(self.c5(self.c4(self.c3(x2))))
         y = self.c7(self.fuse(torch.cat([x2, self.up(y)], 1)))
         return self.head(y)
+
+
+class Slim(nn.Module):
+    """Tried for speed, not shipped: Wide without its two 3 x 3 layers at 1 m. A stride-2 stem (1 m), the same
+    trunk (2 m, ~30 m of context), and a 1 x 1 head that predicts, for each 2 m cell, the maps of its four 1 m
+    sub-cells (pixel shuffle: done here while training, by the plugin after the ONNX net, as OpenCV 4.6 cannot
+    read DepthToSpace with free sizes): ~1,130 multiply-adds per working pixel. Its layers have Wide's names."""
+    SUBPIXEL = 2
+
+    def __init__(self, a=16, c=24):
+        super().__init__()
+        self.c1 = cbr(3, a, s=2)
+        self.c3 = cbr(a, c, s=2)
+        self.c4 = cbr(c, c, dil=1)
+        self.c5 = cbr(c, c, dil=2)
+        self.c6 = cbr(c, c, dil=4)
+        self.head = nn.Conv2d(c, self.SUBPIXEL ** 2 * len(OUTPUTS), 1)
+        nn.init.constant_(self.head.bias[:self.SUBPIXEL ** 2], -4.0)
+        self.shuffle = True         # off for the ONNX export
+
+    def forward(self, x):
+        y = self.head(self.c6(self.c5(self.c4(self.c3(self.c1(x))))))
+        return F.pixel_shuffle(y, self.SUBPIXEL) if self.shuffle else y
+
+
+NETS = {'wide': Wide, 'slim': Slim}
 
 
 def targets(lab, n):
@@ -133,7 +167,9 @@ def batch(imgs, tg, idx, rng, crop):
     return t
 
 
-def loss_fn(out, h, c, cs, m, dk):
+def loss_fn(out, h, c, cs, m, dk, teacher=None):
+    """CenterNet losses against the labels; with ``teacher`` (its centre probabilities on the same batch) the
+    centre map also learns the teacher's, as much again."""
     p = torch.sigmoid(out[:, 0]).clamp(1e-4, 1 - 1e-4)
     pos = (h > 0.99).float()
     neg = (1 - pos) * (1 - h) ** 4
@@ -142,7 +178,16 @@ def loss_fn(out, h, c, cs, m, dk):
     lc = (F.binary_cross_entropy_with_logits(out[:, 1], c, reduction='none') * m).sum() / mm
     ld = ((torch.tanh(out[:, 2:4]) - cs).abs().sum(1) * m).sum() / mm
     lk = (F.binary_cross_entropy_with_logits(out[:, 4], dk, reduction='none') * m).sum() / mm
-    return focal + lc + ld + lk, (focal.item(), lc.item(), ld.item(), lk.item())
+    kd = torch.zeros(())
+    if teacher is not None:
+        kd = F.binary_cross_entropy_with_logits(out[:, 0], teacher, reduction='sum') / pos.sum().clamp(min=1)
+    return focal + lc + ld + lk + kd, (focal.item(), lc.item(), ld.item(), lk.item(), kd.item())
+
+
+def teacher_heat(net, x):
+    """Centre probabilities of an earlier model (its ONNX file, run by OpenCV as the plugin does) on a batch."""
+    net.setInput(x.numpy())
+    return torch.sigmoid(torch.from_numpy(net.forward()[:, 0].copy()))
 
 
 def peaks(out, thr):
@@ -205,6 +250,8 @@ def main():
     ap.add_argument('--crop', type=int, default=112, help='training crop (px) of the generated patches')
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--init', default=None, help='fine-tune these weights (a containers.pt of an earlier run)')
+    ap.add_argument('--arch', choices=sorted(NETS), default='wide', help='network (wide: the shipped one)')
+    ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
     ap.add_argument('--out', default=str(OUT), help='folder for containers.onnx/.json/.pt (default: the shipped ones)')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -213,23 +260,29 @@ def main():
     imgs, labs = dataset(a.patches, 1_000_000 * a.seed)
     vimgs, vlabs = dataset(a.val, 1_000_000 * a.seed + 900_000)
     tg = [targets(lab, SIZE // 2) for lab in labs]
-    net = Net()
+    net = NETS[a.arch]()
     if a.init:
         old = torch.load(a.init)
         new = net.state_dict()
-        for k, v in old.items():        # an older 4-output head: its outputs kept, the deck output learned anew
-            if v.shape == new[k].shape:
+        for k, v in old.items():        # layers of the same name and shape; the rest is learned anew
+            if k in new and v.shape == new[k].shape:
                 new[k] = v
+            elif k in new and v.shape[1:] == new[k].shape[1:] and v.shape[0] < new[k].shape[0]:
+                new[k][:v.shape[0]] = v     # an older 4-output head: its outputs kept, the deck output learned
             else:
-                new[k][:v.shape[0]] = v
+                print('not taken from --init:', k, tuple(v.shape), flush=True)
         net.load_state_dict(new)
+    teacher = None
+    if a.teacher:
+        import cv2
+        teacher = cv2.dnn.readNetFromONNX(a.teacher)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.steps, pct_start=0.1)
     t0 = time.time()
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
         x, *tgt = batch(imgs, tg, idx, rng, a.crop)
-        loss, parts = loss_fn(net(x), *tgt)
+        loss, parts = loss_fn(net(x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -248,15 +301,17 @@ def export(net, a, sweep, threshold, seconds, step):
     out.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), (out if out != OUT else HERE / 'out') / 'containers.pt')  # to fine-tune; not shipped
     net.eval()
+    net.shuffle = False
     onnx_path = out / 'containers.onnx'
     torch.onnx.export(net, torch.zeros(1, 3, 256, 256), str(onnx_path), opset_version=13, dynamo=False,
                       input_names=['image'], output_names=['maps'],
                       dynamic_axes={'image': {2: 'h', 3: 'w'}, 'maps': {2: 'h2', 3: 'w2'}})
     net.train()
+    net.shuffle = True
     side = {
         'model': 'containers.onnx', 'inputs': 'RGB reflectance 0..1 at work_gsd, (x - mean) * scale',
-        'work_gsd': gen.WORK_GSD, 'mean': MEAN, 'scale': SCALE, 'stride': 2,
-        'outputs': OUTPUTS, 'init': a.init,
+        'work_gsd': gen.WORK_GSD, 'mean': MEAN, 'scale': SCALE, 'stride': 2, 'arch': a.arch, 'subpixel': net.SUBPIXEL,
+        'outputs': OUTPUTS, 'init': a.init, 'teacher': a.teacher,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns), '
                 f'seeds from {1_000_000 * a.seed}; '

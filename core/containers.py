@@ -79,11 +79,14 @@ def maps(data, valid, gsd):
     if not valid.all():                         # nodata reads as plain mid-grey ground
         data = np.where(valid, data, np.float32(meta['mean']))
     f = gsd / meta['work_gsd']
-    work = nets.to_working(data, gsd, meta['work_gsd'])[0]
+    work = nets.to_working(data, gsd, meta['work_gsd'])[0] - np.float32(meta['mean'])
+    work *= np.float32(meta['scale'])
     H, W = work.shape[1:]
-    work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')   # the net halves twice
-    net.setInput(((work - meta['mean']) * meta['scale'])[None].astype(np.float32))
-    out = net.forward()[0][:4]          # a fifth map (on a ship's deck), if the model has one, is not used yet
+    if H % 4 or W % 4:                          # the net halves twice
+        work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')
+    net.setInput(work[None])
+    r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 4 maps' are used
+    out = nets.depth_to_space(net.forward()[0][:4 * r * r], r)
     out[:2] = 1.0 / (1.0 + np.exp(-out[:2]))
     out[2:] = np.tanh(out[2:])
     return out, f
@@ -100,7 +103,6 @@ def detect_containers(block, params=None):
     """Detector for :func:`core.raster.scan`: containers in one Block as dicts with block-local ``corners`` and
     the output fields (size_class, length_m, width_m, containers, teu, colour, r, g, b, confidence, angle_deg)."""
     p = params or ContainerParams()
-    cv2 = nets.opencv()
     out, f = maps(block.data, block.valid, float(block.gsd))
     rows, cols = peaks(out[0], p.threshold)
     if rows.size == 0:
@@ -123,7 +125,7 @@ def detect_containers(block, params=None):
     keep = same_box(x, y, ang, conf, p.width / float(block.gsd), p.len20 / float(block.gsd))
     x, y, rows, cols, conf, ang = x[keep], y[keep], rows[keep], cols[keep], conf[keep], ang[keep]
     big = out[1, rows, cols] > 0.5
-    colours = _colours(block.data, x, y, ang, big, p, float(block.gsd), cv2)
+    colours = _colours(block.data, x, y, ang, big, p, float(block.gsd))
     return _records(x, y, ang, big, colours, conf, p, float(block.gsd))
 
 
@@ -160,17 +162,18 @@ def _vertex(a, b, c):
     return np.clip(np.where(den < -1e-6, 0.5 * (a - c) / safe, 0.0), -0.5, 0.5)
 
 
-def _colours(data, x, y, ang, big, p, g, cv2):
+def _colours(data, x, y, ang, big, p, g):
     """Mean colour (0..1 RGB) of each top, from ~1 m box means at five points along its long axis."""
     data = nets.three_bands(data)
     k = max(1, int(round(1.0 / g)))
-    sm = np.stack([cv2.blur(b, (k, k)) for b in data[:3]])
-    h, w = sm.shape[1:]
+    h, w = data.shape[1:]
     half = np.where(big, p.len40, p.len20) / g * 0.3
     t = np.linspace(-1, 1, 5)[:, None]
-    xs = np.clip(np.rint(x + t * half * np.cos(ang)), 0, w - 1).astype(int)
-    ys = np.clip(np.rint(y + t * half * np.sin(ang)), 0, h - 1).astype(int)
-    return sm[:, ys, xs].mean(axis=1).T
+    xs = np.rint(x + t * half * np.cos(ang)).astype(int)
+    ys = np.rint(y + t * half * np.sin(ang)).astype(int)
+    off = np.arange(k) - (k - 1) // 2
+    total = sum(data[:3, np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)] for dy in off for dx in off)
+    return total.mean(axis=1).T / (k * k)
 
 
 def _records(cx, cy, ang, big, colours, conf, p, g):

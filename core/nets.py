@@ -67,6 +67,16 @@ def three_bands(data):
     return np.repeat(data.mean(axis=0, keepdims=True), 3, axis=0)
 
 
+def depth_to_space(maps, r):
+    """(C * r * r, h, w) -> (C, h * r, w * r), as torch's pixel_shuffle: channel c * r * r + i * r + j holds
+    sub-cell (i, j) of map c."""
+    if r == 1:
+        return maps
+    c, h, w = maps.shape
+    c //= r * r
+    return maps.reshape(c, r, r, h, w).transpose(0, 3, 1, 4, 2).reshape(c, h * r, w * r)
+
+
 def to_working(img, gsd, work_gsd):
     """(bands, h, w) float32 at ``gsd`` -> the working grid of ``work_gsd``: area average down, bilinear up (as
     the training generators do). Returns the array and the (row, col) block pixels per working pixel."""

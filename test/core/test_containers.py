@@ -167,3 +167,14 @@ def test_core_cancel():
     path = scenes.write_scene(sc, '/vsimem/cancel.tif')
     with pytest.raises(Cancelled):
         core.count_containers(core_raster.open_raster(path), cancelled=lambda: True)
+
+
+def test_sub_cell_maps_are_interleaved():
+    """A sub-pixel head's channel c * 4 + i * 2 + j is sub-cell (i, j) of map c (torch's pixel_shuffle order)."""
+    from cargowatch.core.nets import depth_to_space
+    x = np.arange(8 * 2 * 3).reshape(8, 2, 3)
+    y = depth_to_space(x, 2)
+    assert y.shape == (2, 4, 6)
+    for c, i, j, h, w in np.ndindex(2, 2, 2, 2, 3):
+        assert y[c, 2 * h + i, 2 * w + j] == x[c * 4 + i * 2 + j, h, w]
+    assert depth_to_space(x, 1) is x
