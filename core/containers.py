@@ -186,7 +186,7 @@ def _records(cx, cy, ang, big, colours, conf, p, g):
     rgb = np.rint(255 * np.clip(colours[:, :3], 0, 1)).astype(int).tolist()
     names = [colour_name(*c[:3]) for c in colours.tolist()]
     conf = np.round(conf.astype(float), 3).tolist()
-    deg = np.round(np.degrees(-ang) % 180.0, 1).tolist()
+    deg = np.round(np.degrees(-ang.astype(float)) % 180.0, 1).tolist()
     width = round(float(p.width), 2)
     return [{'corners': corners[k],
              'size_class': '40ft' if b else '20ft',

@@ -31,6 +31,23 @@ def own_scene(tmp_path, seed, gsd, **write):
     return scenes.evaluate(core.count_containers(core_raster.open_raster(path)), scenes.truth_map_coords(sc))
 
 
+def test_direction_and_size_of_each_container(tmp_path):
+    """Each container found near a true one lies along it (within 10 degrees) and is drawn at its size class, on a
+    yard of blocks at several angles; angles are reported to a tenth of a degree."""
+    from scipy.spatial import cKDTree
+    sc = scenes.port_scene(seed=23, gsd=0.4, size_px=750, mixed_angles=True)
+    found = core.count_containers(core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'angles.tif')))
+    x0, y0 = scenes.ORIGIN
+    dist, idx = cKDTree([(x0 + c.cx, y0 - c.cy) for c in sc.containers]).query(
+        [np.mean(d['geometry'], axis=0) for d in found])
+    pairs = [(d, sc.containers[i]) for d, i, m in zip(found, idx, dist) if m < 1.5]
+    assert len(pairs) >= 0.9 * len(sc.containers)          # measured 291 of 298
+    off = [abs((d['angle_deg'] - math.degrees(-c.angle) + 90) % 180 - 90) for d, c in pairs]
+    assert np.mean(np.array(off) < 10) >= 0.95, np.percentile(off, [50, 90])      # measured all
+    assert np.mean([d['size_class'] == c.size_class for d, c in pairs]) >= 0.95   # measured 0.99
+    assert all(d['angle_deg'] == round(d['angle_deg'], 1) for d in found)
+
+
 @pytest.mark.parametrize('seed,gsd', [(21, 0.3), (22, 0.5), (24, 0.7)])
 def test_accuracy_on_the_old_generator(tmp_path, seed, gsd):
     ev = own_scene(tmp_path, seed, gsd)
