@@ -4,8 +4,6 @@ Works on linear-ish 0..1 RGB (as core.raster delivers) or 0..255 values. A name 
 hue, saturation and value, the way an analyst would describe a roof seen from orbit:
 white, grey, black, red, orange, yellow, green, blue, purple, magenta, brown.
 """
-import colorsys
-
 import numpy as np
 
 NAMES = ('white', 'grey', 'black', 'red', 'orange', 'yellow', 'green', 'blue', 'purple', 'magenta', 'brown')
@@ -27,29 +25,21 @@ def rgb_to_hsv(rgb):
 
 def colour_name(r, g, b):
     """A plain colour name for a mean RGB (0..1 floats, or 0..255 if any value exceeds 1)."""
-    rgb = [float(r), float(g), float(b)]      # plain floats: called once per detection, numpy per call is slow
-    if max(rgb) > 1.0:
-        rgb = [c / 255.0 for c in rgb]
-    rgb = [min(1.0, max(0.0, c)) for c in rgb]
-    h, s, v = colorsys.rgb_to_hsv(*rgb)
-    h *= 360.0
-    chroma = max(rgb) - min(rgb)
-    if chroma < 0.06 or s < 0.18:
-        if v > 0.62:
-            return 'white'
-        return 'black' if v < 0.12 else 'grey'
-    if v < 0.12:
-        return 'black'
-    if h < 18 or h >= 340:
-        return 'brown' if v < 0.5 and s < 0.75 else 'red'
-    if h < 45:
-        return 'brown' if v < 0.55 else 'orange'
-    if h < 70:
-        return 'yellow' if v >= 0.45 else 'brown'
-    if h < 165:
-        return 'green'
-    if h < 255:
-        return 'blue'
-    if h < 290:
-        return 'purple'
-    return 'magenta'
+    return colour_names([(r, g, b)])[0]
+
+
+def colour_names(rgb):
+    """Plain colour names (a list) for (n, 3) mean RGBs, each 0..1 floats or 0..255 if any of its values exceeds 1."""
+    rgb = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
+    rgb = np.clip(np.where(rgb.max(axis=1, keepdims=True) > 1.0, rgb / 255.0, rgb), 0.0, 1.0)
+    h, s, v = rgb_to_hsv(rgb).T
+    greyish = (rgb.max(axis=1) - rgb.min(axis=1) < 0.06) | (s < 0.18)
+    dark = v < 0.12
+    names = np.select(
+        [greyish & (v > 0.62), greyish & dark, greyish, dark, (h < 18) | (h >= 340), h < 45, h < 70, h < 165,
+         h < 255, h < 290],
+        [np.array('white'), np.array('black'), np.array('grey'), np.array('black'),
+         np.where((v < 0.5) & (s < 0.75), 'brown', 'red'), np.where(v < 0.55, 'brown', 'orange'),
+         np.where(v >= 0.45, 'yellow', 'brown'), np.array('green'), np.array('blue'), np.array('purple')],
+        default=np.array('magenta'))
+    return names.tolist()

@@ -25,7 +25,7 @@ from osgeo import gdal
 from scipy.spatial import cKDTree
 
 from . import nets
-from .colour import colour_name
+from .colour import colour_names
 from .raster import RasterError, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
@@ -72,8 +72,8 @@ def network():
 
 def maps(data, valid, gsd):
     """Run the network on one block: (maps (4, h2, w2) float32, factor) where ``factor`` converts block pixels
-    to working pixels; maps are centre probability, 40 ft probability, cos 2a, sin 2a on a grid of stride 2 in
-    working pixels."""
+    to working pixels; maps are the centre probability and the logit of 40 ft, cos 2a and sin 2a (their sigmoid and
+    tanh are taken at the peaks only) on a grid of stride 2 in working pixels."""
     net, meta = network()
     data = nets.three_bands(data)
     if not valid.all():                         # nodata reads as plain mid-grey ground
@@ -87,8 +87,7 @@ def maps(data, valid, gsd):
     net.setInput(work[None])
     r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 4 maps' are used
     out = nets.depth_to_space(net.forward()[0][:4 * r * r], r)
-    out[:2] = 1.0 / (1.0 + np.exp(-out[:2]))
-    out[2:] = np.tanh(out[2:])
+    out[0] = 1.0 / (1.0 + np.exp(-out[0]))
     return out, f
 
 
@@ -121,10 +120,10 @@ def detect_containers(block, params=None):
     ok = block.valid[y.astype(int), x.astype(int)]
     x, y, rows, cols = x[ok], y[ok], rows[ok], cols[ok]
     conf = out[0, rows, cols]
-    ang = 0.5 * np.arctan2(out[3, rows, cols], out[2, rows, cols])
+    ang = 0.5 * np.arctan2(np.tanh(out[3, rows, cols]), np.tanh(out[2, rows, cols]))
     keep = same_box(x, y, ang, conf, p.width / float(block.gsd), p.len20 / float(block.gsd))
     x, y, rows, cols, conf, ang = x[keep], y[keep], rows[keep], cols[keep], conf[keep], ang[keep]
-    big = out[1, rows, cols] > 0.5
+    big = out[1, rows, cols] > 0.0            # 40 ft probability > 0.5
     colours = _colours(block.data, x, y, ang, big, p, float(block.gsd))
     return _records(x, y, ang, big, colours, conf, p, float(block.gsd))
 
@@ -184,7 +183,7 @@ def _records(cx, cy, ang, big, colours, conf, p, g):
     corners = np.stack([np.stack([cx + su * hl * ca - sv * hw * sa, cy + su * hl * sa + sv * hw * ca], -1)
                         for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))], 1).tolist()
     rgb = np.rint(255 * np.clip(colours[:, :3], 0, 1)).astype(int).tolist()
-    names = [colour_name(*c[:3]) for c in colours.tolist()]
+    names = colour_names(colours[:, :3])
     conf = np.round(conf.astype(float), 3).tolist()
     deg = np.round(np.degrees(-ang.astype(float)) % 180.0, 1).tolist()
     width = round(float(p.width), 2)

@@ -162,6 +162,9 @@ def test_colour_names():
     assert colour_name(0.2, 0.6, 0.2) == 'green'
     assert colour_name(0.9, 0.5, 0.1) == 'orange'
     assert colour_name(0.9, 0.8, 0.2) == 'yellow'
+    from cargowatch.core.colour import colour_names      # many at once, as the detector names them
+    assert colour_names([(0.9, 0.9, 0.9), (0.05, 0.05, 0.08), (0.4, 0.2, 0.1), (0.8, 0.2, 0.7), (120, 60, 200)]) == [
+        'white', 'black', 'brown', 'magenta', 'purple']
 
 
 def test_gsd_limits():
