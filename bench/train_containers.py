@@ -75,7 +75,7 @@ class Wide(nn.Module):
 class Slim(nn.Module):
     """Tried for speed, not shipped: Wide without its two 3 x 3 layers at 1 m. A stride-2 stem (1 m), the same
     trunk (2 m, ~30 m of context), and a 1 x 1 head that predicts, for each 2 m cell, the maps of its four 1 m
-    sub-cells (pixel shuffle: done here while training, by the plugin after the ONNX net, as OpenCV 4.6 cannot
+    sub-cells (pixel shuffle: by `maps_1m` while training, by the plugin after the ONNX net, as OpenCV 4.6 cannot
     read DepthToSpace with free sizes): ~1,130 multiply-adds per working pixel. Its layers have Wide's names."""
     SUBPIXEL = 2
 
@@ -88,14 +88,17 @@ class Slim(nn.Module):
         self.c6 = cbr(c, c, dil=4)
         self.head = nn.Conv2d(c, self.SUBPIXEL ** 2 * len(OUTPUTS), 1)
         nn.init.constant_(self.head.bias[:self.SUBPIXEL ** 2], -4.0)
-        self.shuffle = True         # off for the ONNX export
 
     def forward(self, x):
-        y = self.head(self.c6(self.c5(self.c4(self.c3(self.c1(x))))))
-        return F.pixel_shuffle(y, self.SUBPIXEL) if self.shuffle else y
+        return self.head(self.c6(self.c5(self.c4(self.c3(self.c1(x))))))
 
 
 NETS = {'wide': Wide, 'slim': Slim}
+
+
+def maps_1m(net, x):
+    """The net's maps on a 1 m grid (a sub-pixel head's channels shuffled into place, as the plugin does)."""
+    return F.pixel_shuffle(net(x), net.SUBPIXEL)
 
 
 def targets(lab, n):
@@ -211,7 +214,7 @@ def evaluate(net, imgs, labs, thr=0.35):
     with torch.no_grad():
         for i in range(0, len(imgs), 32):
             x = (torch.from_numpy(imgs[i:i + 32].astype(np.float32).transpose(0, 3, 1, 2)) / 255 - MEAN) * SCALE
-            for (pk, pd), lab in zip(peaks(net(x), thr), labs[i:i + 32]):
+            for (pk, pd), lab in zip(peaks(maps_1m(net, x), thr), labs[i:i + 32]):
                 lab = lab[(lab[:, 0] >= 2) & (lab[:, 1] >= 2) & (lab[:, 0] < SIZE - 2) & (lab[:, 1] < SIZE - 2)]
                 ok = (pk[:, 0] >= 2) & (pk[:, 1] >= 2) & (pk[:, 0] < SIZE - 2) & (pk[:, 1] < SIZE - 2)
                 pk, pd = pk[ok], pd[ok]
@@ -282,7 +285,7 @@ def main():
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
         x, *tgt = batch(imgs, tg, idx, rng, a.crop)
-        loss, parts = loss_fn(net(x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None)
+        loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -301,13 +304,11 @@ def export(net, a, sweep, threshold, seconds, step):
     out.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), (out if out != OUT else HERE / 'out') / 'containers.pt')  # to fine-tune; not shipped
     net.eval()
-    net.shuffle = False
     onnx_path = out / 'containers.onnx'
     torch.onnx.export(net, torch.zeros(1, 3, 256, 256), str(onnx_path), opset_version=13, dynamo=False,
                       input_names=['image'], output_names=['maps'],
                       dynamic_axes={'image': {2: 'h', 3: 'w'}, 'maps': {2: 'h2', 3: 'w2'}})
     net.train()
-    net.shuffle = True
     side = {
         'model': 'containers.onnx', 'inputs': 'RGB reflectance 0..1 at work_gsd, (x - mean) * scale',
         'work_gsd': gen.WORK_GSD, 'mean': MEAN, 'scale': SCALE, 'stride': 2, 'arch': a.arch, 'subpixel': net.SUBPIXEL,

@@ -71,11 +71,10 @@ def network():
 
 
 def maps(data, valid, gsd):
-    """Run the network on one block: (maps (4, h2, w2) float32, factor) where ``factor`` converts block pixels
+    """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (4, h2, w2) float32, factor) where ``factor`` converts block pixels
     to working pixels; maps are the centre probability and the logit of 40 ft, cos 2a and sin 2a (their sigmoid and
     tanh are taken at the peaks only) on a grid of stride 2 in working pixels."""
     net, meta = network()
-    data = nets.three_bands(data)
     if not valid.all():                         # nodata reads as plain mid-grey ground
         data = np.where(valid, data, np.float32(meta['mean']))
     f = gsd / meta['work_gsd']
@@ -102,7 +101,8 @@ def detect_containers(block, params=None):
     """Detector for :func:`core.raster.scan`: containers in one Block as dicts with block-local ``corners`` and
     the output fields (size_class, length_m, width_m, containers, teu, colour, r, g, b, confidence, angle_deg)."""
     p = params or ContainerParams()
-    out, f = maps(block.data, block.valid, float(block.gsd))
+    rgb = nets.three_bands(block.data)
+    out, f = maps(rgb, block.valid, float(block.gsd))
     rows, cols = peaks(out[0], p.threshold)
     if rows.size == 0:
         return []
@@ -124,7 +124,7 @@ def detect_containers(block, params=None):
     keep = same_box(x, y, ang, conf, p.width / float(block.gsd), p.len20 / float(block.gsd))
     x, y, rows, cols, conf, ang = x[keep], y[keep], rows[keep], cols[keep], conf[keep], ang[keep]
     big = out[1, rows, cols] > 0.0            # 40 ft probability > 0.5
-    colours = _colours(block.data, x, y, ang, big, p, float(block.gsd))
+    colours = _colours(rgb, x, y, ang, big, p, float(block.gsd))
     return _records(x, y, ang, big, colours, conf, p, float(block.gsd))
 
 
@@ -161,17 +161,16 @@ def _vertex(a, b, c):
     return np.clip(np.where(den < -1e-6, 0.5 * (a - c) / safe, 0.0), -0.5, 0.5)
 
 
-def _colours(data, x, y, ang, big, p, g):
+def _colours(rgb, x, y, ang, big, p, g):
     """Mean colour (0..1 RGB) of each top, from ~1 m box means at five points along its long axis."""
-    data = nets.three_bands(data)
     k = max(1, int(round(1.0 / g)))
-    h, w = data.shape[1:]
+    h, w = rgb.shape[1:]
     half = np.where(big, p.len40, p.len20) / g * 0.3
     t = np.linspace(-1, 1, 5)[:, None]
     xs = np.rint(x + t * half * np.cos(ang)).astype(int)
     ys = np.rint(y + t * half * np.sin(ang)).astype(int)
     off = np.arange(k) - (k - 1) // 2
-    total = sum(data[:3, np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)] for dy in off for dx in off)
+    total = sum(rgb[:, np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)] for dy in off for dx in off)
     return total.mean(axis=1).T / (k * k)
 
 
