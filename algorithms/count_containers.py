@@ -1,4 +1,5 @@
 """cargowatch:countcontainers — Count shipping containers on very-high-resolution imagery."""
+import numpy as np
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterNumber)
 
@@ -65,11 +66,13 @@ class CountContainers(CargoWatchAlgorithm):
             sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context))
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
-        found = self.call_core(feedback, core.count_containers, raster, params, aoi=aoi,
+        found = self.call_core(feedback, core.count_columns, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
-        found = self.confident(parameters, context, found)
-        dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, found, self.crs_of(raster))
-        count, teu = core.summarise(found)
-        feedback.pushInfo(self.tr('{} containers ({} TEU) in {} features.').format(count, teu, len(found)))
+        floor = self.parameterAsDouble(parameters, 'MIN_CONFIDENCE', context)
+        found = core.select(found, np.round(found['conf'].astype(float), 3) >= floor)
+        dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, core.records(found, params),
+                                   self.crs_of(raster))
+        count, teu = core.totals(found)
+        feedback.pushInfo(self.tr('{} containers ({} TEU).').format(count, teu))
         feedback.setProgress(100)
         return {self.OUTPUT: dest, self.COUNT: count, self.TEU: teu}

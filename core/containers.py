@@ -13,7 +13,7 @@ colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks, ships' h
 rail wagons, yachts, painted slots as things that are not containers). The sidecar containers.json records how.
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
-:func:`count_containers`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
+:func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
 """
 import contextlib
 import math
@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 
 from . import nets
 from .colour import colour_names
-from .raster import RasterError, scan
+from .raster import RasterError, in_core, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
@@ -97,35 +97,40 @@ def peaks(heat, threshold):
     return np.nonzero((heat >= mx) & (heat > threshold))
 
 
-def detect_containers(block, params=None):
-    """Detector for :func:`core.raster.scan`: containers in one Block as dicts with block-local ``corners`` and
-    the output fields (size_class, length_m, width_m, containers, teu, colour, r, g, b, confidence, angle_deg)."""
+def detect_columns(block, params=None):
+    """Detector for :func:`core.raster.scan`: the containers of one Block as columns (numpy arrays, one row per
+    container): ``corners`` (n, 4, 2) block pixels, ``big`` (40 ft), ``conf``, ``deg`` (long axis, degrees
+    clockwise from east, 0-180) and ``rgb`` (mean colour 0..1). :func:`records` turns them into output dicts."""
     p = params or ContainerParams()
+    g = float(block.gsd)
     rgb = nets.three_bands(block.data)
-    out, f = maps(rgb, block.valid, float(block.gsd))
+    out, f = maps(rgb, block.valid, g)
     rows, cols = peaks(out[0], p.threshold)
-    if rows.size == 0:
-        return []
     # output cell (i, j) covers working pixels 2j..2j+2: its centre is working px 2j+1, block px (2j+1)/f;
     # a parabola through the neighbours gives the sub-cell position
     heat = np.pad(out[0], 1, mode='edge')
     c, l, r, u, d = (heat[rows + 1, cols + 1], heat[rows + 1, cols], heat[rows + 1, cols + 2],
                      heat[rows, cols + 1], heat[rows + 2, cols + 1])
-    dx, dy = _vertex(l, c, r), _vertex(u, c, d)
-    x = (2 * (cols + dx) + 1) / f
-    y = (2 * (rows + dy) + 1) / f
+    x = (2 * (cols + _vertex(l, c, r)) + 1) / f
+    y = (2 * (rows + _vertex(u, c, d)) + 1) / f
     h, w = block.valid.shape
     ok = (x >= 0) & (y >= 0) & (x < w) & (y < h)
-    x, y, rows, cols = x[ok], y[ok], rows[ok], cols[ok]
-    ok = block.valid[y.astype(int), x.astype(int)]
+    ok[ok] = block.valid[y[ok].astype(int), x[ok].astype(int)]
     x, y, rows, cols = x[ok], y[ok], rows[ok], cols[ok]
     conf = out[0, rows, cols]
     ang = 0.5 * np.arctan2(np.tanh(out[3, rows, cols]), np.tanh(out[2, rows, cols]))
-    keep = same_box(x, y, ang, conf, p.width / float(block.gsd), p.len20 / float(block.gsd))
+    keep = same_box(x, y, ang, conf, p.width / g, p.len20 / g) if len(x) else np.zeros(0, int)
     x, y, rows, cols, conf, ang = x[keep], y[keep], rows[keep], cols[keep], conf[keep], ang[keep]
     big = out[1, rows, cols] > 0.0            # 40 ft probability > 0.5
-    colours = _colours(rgb, x, y, ang, big, p, float(block.gsd))
-    return _records(x, y, ang, big, colours, conf, p, float(block.gsd))
+    return {'corners': _corners(x, y, ang, big, p, g), 'big': big, 'conf': conf.astype(np.float32),
+            'deg': (np.degrees(-ang.astype(float)) % 180.0).astype(np.float32),
+            'rgb': _colours(rgb, x, y, ang, big, p, g).astype(np.float32)}
+
+
+def detect_containers(block, params=None):
+    """The containers of one Block as output dicts with block-local ``corners`` (see :func:`records`)."""
+    p = params or ContainerParams()
+    return list(records(detect_columns(block, p), p))
 
 
 def same_box(x, y, ang, conf, width, len20):
@@ -174,39 +179,71 @@ def _colours(rgb, x, y, ang, big, p, g):
     return total.mean(axis=1).T / (k * k)
 
 
-def _records(cx, cy, ang, big, colours, conf, p, g):
-    """Output dicts (block-local corners, px) of the containers at (cx, cy), their long axis at ``ang``."""
-    L = np.where(big, p.len40, p.len20)
-    hl, hw = L / g / 2, p.width / g / 2
+def _corners(cx, cy, ang, big, p, g):
+    """(n, 4, 2) corners (block px) of the ISO footprints centred at (cx, cy), long axis at ``ang``."""
+    hl, hw = np.where(big, p.len40, p.len20) / g / 2, p.width / g / 2
     ca, sa = np.cos(ang), np.sin(ang)
-    corners = np.stack([np.stack([cx + su * hl * ca - sv * hw * sa, cy + su * hl * sa + sv * hw * ca], -1)
-                        for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))], 1).tolist()
-    rgb = np.rint(255 * np.clip(colours[:, :3], 0, 1)).astype(int).tolist()
-    names = colour_names(colours[:, :3])
-    conf = np.round(conf.astype(float), 3).tolist()
-    deg = np.round(np.degrees(-ang.astype(float)) % 180.0, 1).tolist()
+    return np.stack([np.stack([cx + su * hl * ca - sv * hw * sa, cy + su * hl * sa + sv * hw * ca], -1)
+                     for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1))], 1)
+
+
+def records(cols, params=None, chunk=4096):
+    """Output dicts, one per row of detection columns (:func:`detect_columns`, :func:`count_columns`), made a chunk
+    at a time: ``geometry`` (map) or ``corners`` (block px) as four (x, y), and the output fields (size_class,
+    length_m, width_m, containers, teu, colour, r, g, b, confidence, angle_deg)."""
+    p = params or ContainerParams()
+    key = 'geometry' if 'geometry' in cols else 'corners'
     width = round(float(p.width), 2)
-    return [{'corners': corners[k],
-             'size_class': '40ft' if b else '20ft',
-             'length_m': round(float(p.len40 if b else p.len20), 2), 'width_m': width,
-             'containers': 1, 'teu': 2 if b else 1,
-             'colour': names[k], 'r': rgb[k][0], 'g': rgb[k][1], 'b': rgb[k][2],
-             'confidence': conf[k], 'angle_deg': deg[k]}
-            for k, b in enumerate(big.tolist())]
+    for s in range(0, len(cols['conf']), chunk):
+        part = slice(s, s + chunk)
+        corners = cols[key][part].tolist()
+        rgb = np.rint(255 * np.clip(cols['rgb'][part], 0, 1)).astype(int).tolist()
+        names = colour_names(cols['rgb'][part])
+        conf = np.round(cols['conf'][part].astype(float), 3).tolist()
+        deg = np.round(cols['deg'][part].astype(float), 1).tolist()
+        for k, b in enumerate(cols['big'][part].tolist()):
+            yield {key: [tuple(c) for c in corners[k]],
+                   'size_class': '40ft' if b else '20ft',
+                   'length_m': round(float(p.len40 if b else p.len20), 2), 'width_m': width,
+                   'containers': 1, 'teu': 2 if b else 1,
+                   'colour': names[k], 'r': rgb[k][0], 'g': rgb[k][1], 'b': rgb[k][2],
+                   'confidence': conf[k], 'angle_deg': deg[k]}
 
 
-def count_containers(raster, params=None, aoi=None, progress=None, cancelled=None):
-    """Count containers over a core Raster (optionally inside an Aoi). Returns dicts with ``geometry`` (4 map
-    corners) and the output fields; raises RasterError for rasters too coarse to see containers, CargoWatchError
-    when OpenCV or the model is missing, Cancelled when ``cancelled()`` turns true."""
+def count_columns(raster, params=None, aoi=None, progress=None, cancelled=None):
+    """Count containers over a core Raster (optionally inside an Aoi), as columns (:func:`detect_columns`, with map
+    ``geometry`` (n, 4, 2) in place of block corners): ~100 bytes per container, so a whole port's count stays
+    small. Raises RasterError for rasters too coarse to see containers, CargoWatchError when OpenCV or the model
+    is missing, Cancelled when ``cancelled()`` turns true."""
     p = params or ContainerParams()
     check_gsd(raster.gsd)
     network()
     overlap = int(math.ceil(p.overlap_m / raster.gsd))
     with _bounded_gdal_cache(96 << 20):
-        found = scan(raster, lambda b: detect_containers(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
-                     progress=progress, cancelled=cancelled)
-    return found
+        parts = scan(raster, lambda b: detect_columns(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
+                     progress=progress, cancelled=cancelled, keep=_in_core_columns)
+    return {k: np.concatenate([c[k] for c in parts]) for k in parts[0]}
+
+
+def _in_core_columns(r, b, cols):
+    """A block's columns for the containers whose centre lies in its core, ``corners`` turned into map ``geometry``."""
+    idx, geometry = in_core(r, b, cols.pop('corners'))
+    return dict({k: v[idx] for k, v in cols.items()}, geometry=geometry)
+
+
+def select(cols, mask):
+    """The rows of detection columns where ``mask`` is true."""
+    return {k: v[mask] for k, v in cols.items()}
+
+
+def totals(cols):
+    """(containers, teu) of detection columns."""
+    return len(cols['big']), len(cols['big']) + int(np.count_nonzero(cols['big']))
+
+
+def count_containers(raster, params=None, aoi=None, progress=None, cancelled=None):
+    """:func:`count_columns` as output dicts with ``geometry`` (4 map corners) and the output fields."""
+    return list(records(count_columns(raster, params, aoi, progress, cancelled), params))
 
 
 @contextlib.contextmanager

@@ -310,36 +310,44 @@ def iter_blocks(r, block=1024, overlap=64, aoi=None):
             yield (i + 1) / len(wins), Block(x0, y0, core, data, valid, r.gsd)
 
 
-def _in_core(r, b, dets):
-    """The detections of block ``b`` whose centre lies in its core, with map-coordinate ``geometry`` for their
-    block-pixel ``corners`` (one transform for the whole block)."""
-    if not dets:
-        return []
-    corners = np.array([d.pop('corners') for d in dets], dtype=float)        # (n, k, 2)
+def in_core(r, b, corners):
+    """(indices, map corners (m, k, 2)) of the detections of block ``b`` whose centre lies in its core, from their
+    block-pixel ``corners`` (n, k, 2): one transform for the whole block."""
+    corners = np.asarray(corners, dtype=float)
     cols, rows = corners[..., 0] + b.x0, corners[..., 1] + b.y0
     ccol, crow = cols.mean(axis=1), rows.mean(axis=1)
     cx0, cy0, cx1, cy1 = b.core
     keep = np.flatnonzero((ccol >= cx0) & (ccol < cx1) & (crow >= cy0) & (crow < cy1))
     xs, ys = r.pixel_to_map(cols[keep], rows[keep])
+    return keep, np.stack([xs, ys], axis=-1)
+
+
+def _in_core(r, b, dets):
+    """The detections (dicts) of block ``b`` whose centre lies in its core, with map-coordinate ``geometry`` for
+    their block-pixel ``corners``."""
+    if not dets:
+        return []
+    keep, geom = in_core(r, b, [d.pop('corners') for d in dets])
     out = []
-    for i, x, y in zip(keep.tolist(), xs.tolist(), ys.tolist()):
-        dets[i]['geometry'] = list(zip(x, y))
+    for i, g in zip(keep.tolist(), geom.tolist()):
+        dets[i]['geometry'] = [tuple(p) for p in g]
         out.append(dets[i])
     return out
 
 
-def scan(r, detect, overlap=64, block=1024, aoi=None, progress=None, cancelled=None):
+def scan(r, detect, overlap=64, block=1024, aoi=None, progress=None, cancelled=None, keep=None):
     """Run ``detect`` over every block; return detections with map-coordinate ``geometry``
-    (list of (x, y) corners), deduplicated across block borders."""
+    (list of (x, y) corners), deduplicated across block borders. ``keep(r, block, detections)`` picks and places
+    a block's detections (default: dicts with block-pixel ``corners``, :func:`_in_core`)."""
     found, any_valid = [], False
     for frac, b in iter_blocks(r, block, overlap, aoi):
         if cancelled is not None and cancelled():
             raise Cancelled()
         if b.valid.any():
             any_valid = True
-            found += _in_core(r, b, detect(b))
+            found.append((keep or _in_core)(r, b, detect(b)))
         if progress is not None:
             progress(frac)
     if not any_valid:
         raise NodataError('Every pixel of the raster (inside the area of interest) is nodata: nothing to analyse.')
-    return found
+    return found if keep else [d for part in found for d in part]

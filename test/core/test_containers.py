@@ -181,6 +181,21 @@ def test_progress_reported_block_by_block():
     assert len(seen) == 9 and seen == sorted(seen) and seen[-1] == 1.0
 
 
+def test_columns_are_compact_and_are_the_records():
+    """A whole port's count is held as columns (~100 bytes a container, not ~1 KB dicts): bounded memory."""
+    sc = scenes.port_scene(seed=13, gsd=0.5, size_px=800)
+    r = core_raster.open_raster(scenes.write_scene(sc, '/vsimem/columns.tif'))
+    p = core.ContainerParams(block_px=400)
+    cols = core.count_columns(r, p)
+    n, teu = core.totals(cols)
+    assert n > 50 and sum(a.nbytes for a in cols.values()) / n <= 120
+    found = core.count_containers(r, p)
+    assert (n, teu) == core.summarise(found) and len(found) == n
+    strong = core.select(cols, cols['conf'] >= 0.6)
+    assert 0 < core.totals(strong)[0] < n
+    assert list(core.records(strong, p)) == [d for d in found if d['confidence'] >= 0.6]
+
+
 def test_core_cancel():
     from cargowatch.core.errors import Cancelled
     sc = scenes.port_scene(seed=13, gsd=0.5, size_px=300)
