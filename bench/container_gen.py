@@ -1,7 +1,7 @@
 """Training ground for the container network: random yard patches with exact labels (numpy + OpenCV, no GDAL).
 
 Made to be varied rather than pretty. Each patch is drawn at a random sensor resolution (0.3-0.8 m) with
-2x supersampling, given a random sensor (RGB, pan, odd white balance, haze, blur, noise, JPEG), and resampled to
+2x supersampling, given a random sensor (RGB, pan, odd white balance, muted colour, haze, blur, noise, JPEG), and resampled to
 the detector's working resolution (core.containers.WORK_GSD), as the detector resamples a real block.
 
 What is in a patch (each part random, many optional): ground of any pavement/soil/grass colour with slabs, stains,
@@ -102,6 +102,8 @@ def ground(cv, rng):
     n = cv.n
     cv.img[:] = np.clip(base, 0.03, 0.9)
     cv.img *= (1 + smooth_noise(rng, n, n / rng.uniform(2, 8), rng.uniform(0.02, 0.12)))[..., None]
+    if rng.random() < 0.5:     # mottling of worn, patched pavement, 5-40 m across
+        cv.img *= (1 + smooth_noise(rng, n, rng.uniform(5, 40) / cv.res, rng.uniform(0.03, 0.15)))[..., None]
     cv.img *= (1 + rng.normal(0, rng.uniform(0.005, 0.04), (n, n)).astype(np.float32))[..., None]
     S = n * cv.res
     if rng.random() < 0.5:      # concrete slabs
@@ -537,11 +539,14 @@ def shadows(cv, rng, az, elev):
 
 def sensor(img, rng):
     """Colour balance, haze, blur, noise, pan or colour, quantisation, JPEG."""
-    img = img * rng.uniform(0.6, 1.5) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    img = img * rng.uniform(0.6, 1.5) * rng.uniform(0.8, 1.2, 3).astype(np.float32)
     img = img + rng.uniform(0, 0.12) * np.array([0.9, 0.95, 1.0], np.float32)
     img = np.clip(img, 0, 1) ** rng.uniform(0.6, 1.4)
-    if rng.random() < 0.7:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2))
+    if rng.random() < 0.6:     # satellite colour is muted: pull towards grey
+        g = img.mean(-1, keepdims=True)
+        img = g + rng.uniform(0.3, 1.0) * (img - g)
+    if rng.random() < 0.9:     # the optics' and the atmosphere's blur (sensor pixels)
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.6))
     if rng.random() < 0.25:    # pan
         g = img @ np.array([0.3, 0.5, 0.2], np.float32) if rng.random() < 0.5 else img.mean(-1)
         img = np.repeat(g[..., None], 3, -1)
