@@ -13,7 +13,8 @@ colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks, ships' h
 rail wagons, yachts, painted slots as things that are not containers). The sidecar containers.json records how.
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
-:func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
+:func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`select`, :func:`totals`, :func:`summarise`,
+:data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
 """
 import contextlib
 import math
@@ -212,7 +213,7 @@ def records(cols, params=None, chunk=4096):
 
 def count_columns(raster, params=None, aoi=None, progress=None, cancelled=None):
     """Count containers over a core Raster (optionally inside an Aoi), as columns (:func:`detect_columns`, with map
-    ``geometry`` (n, 4, 2) in place of block corners): ~100 bytes per container, so a whole port's count stays
+    ``geometry`` (n, 4, 2) in place of block corners): ~85 bytes per container, so a whole port's count stays
     small. Raises RasterError for rasters too coarse to see containers, CargoWatchError when OpenCV or the model
     is missing, Cancelled when ``cancelled()`` turns true."""
     p = params or ContainerParams()

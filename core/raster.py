@@ -337,8 +337,9 @@ def _in_core(r, b, dets):
 
 def scan(r, detect, overlap=64, block=1024, aoi=None, progress=None, cancelled=None, keep=None):
     """Run ``detect`` over every block; return detections with map-coordinate ``geometry``
-    (list of (x, y) corners), deduplicated across block borders. ``keep(r, block, detections)`` picks and places
-    a block's detections (default: dicts with block-pixel ``corners``, :func:`_in_core`)."""
+    (list of (x, y) corners), deduplicated across block borders. With ``keep(r, block, detections)``, which
+    picks and places a block's detections (default: dicts with block-pixel ``corners``, :func:`_in_core`), the list
+    of its results, one per block with valid pixels."""
     found, any_valid = [], False
     for frac, b in iter_blocks(r, block, overlap, aoi):
         if cancelled is not None and cancelled():
