@@ -12,7 +12,8 @@ containers); containers on rail flatcars and on a ship's deck (positives). Look-
 cranes (legs, girders, their long shadows), trucks with box / curtain / empty-chassis trailers, buses (roof units)
 in rows and herringbones, cars, round tanks, warehouse roofs with skylight lattices, ships with hatch covers,
 rail tank/box/hopper wagons, yachts on pontoons, town streets (cars and vans parked nose to tail, terraced
-houses with gable roofs, garden sheds), trees, water.
+houses with gable roofs, garden sheds), trees, hedges and grass medians, marquee tents in rows (pyramid and gable
+roofs), water.
 
 Labels: one per visible container top: centre (working px), long-axis angle (rad), class (0 = 20 ft, 1 = 40 ft).
 """
@@ -488,6 +489,29 @@ def hedges(cv, rng, cx, cy, ang):
                 crown(cv, q[0], q[1], w / 2 * rng.uniform(0.85, 1.1), col * rng.uniform(0.9, 1.1), ht)
 
 
+def tents(cv, rng, x, y, ang, sun_az):
+    """Negatives: marquees and market stalls in a row or a grid: white or pale roofs 3-12 m across, pyramid (four
+    facets) or gable (two), each facet as bright as it faces the sun, 2.5-5 m high."""
+    c, s = math.cos(ang), math.sin(ang)
+    d, nrm = np.array([c, s]), np.array([-s, c])
+    size, depth = rng.uniform(3, 12), rng.uniform(3, 12)
+    gap = rng.uniform(0, 1.5)
+    base = np.full(3, rng.uniform(0.75, 0.95)) if rng.random() < 0.7 else rand_colour(rng, 0.1)
+    pyramid, h = rng.random() < 0.5, rng.uniform(2.5, 5)
+    sun = math.atan2(-math.cos(sun_az), math.sin(sun_az))      # toward the sun in image axes (as shadows() has it)
+    for i in range(int(rng.integers(1, 7))):
+        for j in range(int(rng.integers(1, 4))):
+            q = np.array([x, y]) + d * i * (size + gap) + nrm * j * (depth + gap)
+            corners = [q + d * u * size / 2 + nrm * v * depth / 2 for u, v in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+            facets = ([[q, corners[k], corners[(k + 1) % 4]] for k in range(4)] if pyramid else
+                      [[q - d * size / 2, q + d * size / 2, corners[2], corners[3]],
+                       [q - d * size / 2, q + d * size / 2, corners[1], corners[0]]])
+            for f in facets:
+                out = np.mean(f, axis=0) - q                     # the facet's outward direction
+                lit = 0.85 + 0.25 * math.cos(math.atan2(out[1], out[0]) - sun)
+                cv.fill(np.array(f), np.clip(base * lit, 0, 1), h)
+
+
 def boats(cv, rng, x, y, ang):
     """Pontoons with yachts (and the water between)."""
     c, s = math.cos(ang), math.sin(ang)
@@ -640,10 +664,14 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
     if rng.random() < 0.25:
         x, y = anywhere()
         hedges(cv, rng, x, y, yard_ang if rng.random() < 0.5 else rng.uniform(0, math.pi))
+    sun_az = rng.uniform(0, 2 * math.pi)
+    if rng.random() < 0.1:
+        x, y = anywhere()
+        tents(cv, rng, x, y, rng.uniform(0, math.pi), sun_az)
     for _ in range(rng.integers(0, 6)):     # isolated vehicles anywhere
         x, y = anywhere()
         vehicle(cv, rng, x, y, rng.uniform(0, math.pi), ('car', 'truck', 'bus')[rng.integers(3)])
-    shadows(cv, rng, rng.uniform(0, 2 * math.pi), math.radians(rng.uniform(15, 70)))
+    shadows(cv, rng, sun_az, math.radians(rng.uniform(15, 70)))
     # sensor at gsd, then the detector's resampling to work_gsd
     img = cv2.resize(cv.img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     img = sensor(img, rng)
