@@ -374,13 +374,13 @@ def ship(cv, rng, cx, cy, ang, labels, with_containers):
                 cv.line(qq - d * 5, qq + d * 5, 0.15, hc * 0.7, top + 1.0)
 
 
-def wagon(cv, rng, cx, cy, ang, labels):
+def wagon(cv, rng, cx, cy, ang, labels, loaded=True):
     c, s = math.cos(ang), math.sin(ang)
     t = rng.random()
     L = rng.uniform(14, 20)
     if t < 0.4:   # flatcar, maybe with containers
         cv.fill(rect(cx, cy, L, 2.7, ang), np.array([0.25, 0.2, 0.18]) * rng.uniform(0.6, 1.5), 1.2)
-        if rng.random() < 0.75:
+        if loaded and rng.random() < 0.75:
             if rng.random() < 0.5:
                 container(cv, rng, cx, cy, L40, ang, rand_colour(rng), 1, labels, 1)
             else:
@@ -405,7 +405,7 @@ def wagon(cv, rng, cx, cy, ang, labels):
     return L
 
 
-def train(cv, rng, x, y, ang, labels):
+def train(cv, rng, x, y, ang, labels, loaded=True):
     c, s = math.cos(ang), math.sin(ang)
     d = np.array([c, s])
     nrm = np.array([-s, c])
@@ -416,7 +416,7 @@ def train(cv, rng, x, y, ang, labels):
     u = -S
     while u < S:
         q = p + d * u
-        L = wagon(cv, rng, q[0], q[1], ang, labels) if rng.random() < 0.85 else 15
+        L = wagon(cv, rng, q[0], q[1], ang, labels, loaded) if rng.random() < 0.85 else 15
         u += L + rng.uniform(0.8, 1.5)
 
 
@@ -588,9 +588,10 @@ def sensor(img, rng):
 # --------------------------------------------------------------------------------------------------------------
 # A patch
 # --------------------------------------------------------------------------------------------------------------
-def patch(seed, size_px=192, work_gsd=WORK_GSD):
+def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
     """(image float32 (size, size, 3) at ``work_gsd``, labels array (n, 5): x, y (working px), angle, class
-    (1: 40 ft), on a ship's deck (1) or not)."""
+    (1: 40 ft), on a ship's deck (1) or not). ``containers=False``: the same kinds of patch without a container
+    (no blocks, bare ships and flatcars), to measure false containers."""
     rng = np.random.default_rng(seed)
     gsd = float(rng.uniform(0.3, 0.8))
     size_m = size_px * work_gsd
@@ -611,7 +612,7 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
     if rng.random() < 0.12:
         x, y = anywhere()
         town(cv, rng, x, y, rng.uniform(0, math.pi))
-    if kind < 0.12:            # a patch with no containers: only look-alikes
+    if kind < 0.12 or not containers:      # a patch with no containers: only look-alikes
         n_blocks = 0
     elif kind < 0.8:
         n_blocks = int(rng.integers(1, 8))
@@ -648,10 +649,10 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD):
         c, s = math.cos(a), math.sin(a)
         cv.fill(rect(x - s * off * wide, y + c * off * wide, 400, wide, a),
                 np.array([0.05, 0.1, 0.14]) * rng.uniform(0.6, 2.0), 0.0)   # water: hides what was under it
-        ship(cv, rng, x, y, a, labels, rng.random() < 0.6)
+        ship(cv, rng, x, y, a, labels, containers and rng.random() < 0.6)
     if rng.random() < 0.15:
         x, y = anywhere()
-        train(cv, rng, x, y, rng.uniform(0, math.pi), labels)
+        train(cv, rng, x, y, rng.uniform(0, math.pi), labels, containers)
     if rng.random() < 0.08:
         x, y = anywhere()
         a = rng.uniform(0, math.pi)
