@@ -216,12 +216,13 @@ def batch(imgs, tg, idx, rng, crop):
     return t
 
 
-def loss_fn(out, h, c, cs, m, dk, teacher=None):
+def loss_fn(out, h, c, cs, m, dk, teacher=None, neg_weight=1.0):
     """CenterNet losses against the labels; with ``teacher`` (its centre probabilities on the same batch) the
-    centre map also learns the teacher's, as much again."""
+    centre map also learns the teacher's, as much again. ``neg_weight`` scales the focal loss away from centres
+    (false containers)."""
     p = torch.sigmoid(out[:, 0]).clamp(1e-4, 1 - 1e-4)
     pos = (h > 0.99).float()
-    neg = (1 - pos) * (1 - h) ** 4
+    neg = neg_weight * (1 - pos) * (1 - h) ** 4
     focal = -(pos * (1 - p) ** 2 * torch.log(p) + neg * p ** 2 * torch.log(1 - p)).sum() / pos.sum().clamp(min=1)
     mm = m.sum().clamp(min=1)
     lc = (F.binary_cross_entropy_with_logits(out[:, 1], c, reduction='none') * m).sum() / mm
@@ -300,6 +301,7 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--init', default=None, help='fine-tune these weights (a containers.pt of an earlier run)')
     ap.add_argument('--arch', choices=sorted(NETS), default='wide', help='network (wide: the shipped one)')
+    ap.add_argument('--neg-weight', type=float, default=1.0, help='weight of the centre loss away from centres')
     ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
     ap.add_argument('--out', default=str(OUT), help='folder for containers.onnx/.json/.pt (default: the shipped ones)')
     a = ap.parse_args()
@@ -333,7 +335,8 @@ def main():
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
         x, *tgt = batch(imgs, tg, idx, rng, a.crop)
-        loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None)
+        loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None,
+                              neg_weight=a.neg_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -360,7 +363,7 @@ def export(net, a, sweep, threshold, seconds, step):
     side = {
         'model': 'containers.onnx', 'inputs': 'RGB reflectance 0..1 at work_gsd, (x - mean) * scale',
         'work_gsd': gen.WORK_GSD, 'mean': MEAN, 'scale': SCALE, 'stride': 2, 'arch': a.arch, 'subpixel': net.SUBPIXEL,
-        'outputs': OUTPUTS, 'init': a.init, 'teacher': a.teacher,
+        'outputs': OUTPUTS, 'init': a.init, 'teacher': a.teacher, 'neg_weight': a.neg_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns), '
                 f'seeds from {1_000_000 * a.seed}; '
