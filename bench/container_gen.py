@@ -1,8 +1,8 @@
 """Training ground for the container network: random yard patches with exact labels (numpy + OpenCV, no GDAL).
 
 Made to be varied rather than pretty. Each patch is drawn at a random sensor resolution (0.3-0.8 m) with
-2x supersampling, given a random sensor (RGB, pan, odd white balance, muted colour, haze, blur, noise, JPEG), and resampled to
-the detector's working resolution (core.containers.WORK_GSD), as the detector resamples a real block.
+2x supersampling, given a random sensor (RGB, pan, odd white balance, muted colour, haze, blur, noise, JPEG), and
+resampled to the detector's working resolution (core.containers.WORK_GSD), as the detector resamples a real block.
 
 What is in a patch (each part random, many optional): ground of any pavement/soil/grass colour with slabs, stains,
 painted slot outlines, road markings; blocks of touching containers at one orientation per block, 1-5 high, any
