@@ -499,8 +499,9 @@ def tents(cv, rng, x, y, ang, sun_az):
     base = np.full(3, rng.uniform(0.75, 0.95)) if rng.random() < 0.7 else rand_colour(rng, 0.1)
     pyramid, h = rng.random() < 0.5, rng.uniform(2.5, 5)
     sun = math.atan2(-math.cos(sun_az), math.sin(sun_az))      # toward the sun in image axes (as shadows() has it)
+    rows = int(rng.integers(1, 4))
     for i in range(int(rng.integers(1, 7))):
-        for j in range(int(rng.integers(1, 4))):
+        for j in range(rows):
             q = np.array([x, y]) + d * i * (size + gap) + nrm * j * (depth + gap)
             corners = [q + d * u * size / 2 + nrm * v * depth / 2 for u, v in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
             facets = ([[q, corners[k], corners[(k + 1) % 4]] for k in range(4)] if pyramid else
