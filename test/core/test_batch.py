@@ -131,7 +131,7 @@ def test_command_on_a_local_cluster(archive, tmp_path):
     out = tmp_path / 'cmd.gpkg'
     p = tool('--kind', 'containers', '--scenes', str(lst), '--out', str(out), '--workers', '2')
     assert p.returncode == 1, p.stderr           # one scene failed, the other was counted and written
-    assert 'Dask dashboard: http' in p.stdout and '[2/2]' in p.stdout and '1/2 scenes counted' in p.stdout
+    assert 'Dask dashboard: http' in p.stdout and '[2/2]' in p.stdout and '1/2 scenes counted' in p.stdout, p.stdout
     table = read_layer(out, 'scenes')
     whole = single_machine('containers', archive['ports'][1])
     assert table[0]['count'] == containers.summarise(whole)[0] and table[1]['error'].startswith('Cannot open')
