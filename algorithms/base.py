@@ -272,9 +272,13 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
                           'are of the kept ones. 0.9 trades recall for far fewer false alarms.').format(what))
         self.addParameter(p)
 
+    def min_confidence(self, parameters, context):
+        """The MIN_CONFIDENCE parameter (add_min_confidence)."""
+        return self.parameterAsDouble(parameters, 'MIN_CONFIDENCE', context)
+
     def confident(self, parameters, context, records):
         """The records at or above MIN_CONFIDENCE."""
-        floor = self.parameterAsDouble(parameters, 'MIN_CONFIDENCE', context)
+        floor = self.min_confidence(parameters, context)
         return [d for d in records if d['confidence'] >= floor]
 
     def raster_inputs(self, parameters, context, feedback, grey_warning=None):

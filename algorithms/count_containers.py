@@ -1,5 +1,4 @@
 """cargowatch:countcontainers — Count shipping containers on very-high-resolution imagery."""
-import numpy as np
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterNumber)
 
@@ -68,8 +67,7 @@ class CountContainers(CargoWatchAlgorithm):
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
         found = self.call_core(feedback, core.count_columns, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
-        floor = self.parameterAsDouble(parameters, 'MIN_CONFIDENCE', context)
-        found = core.select(found, np.round(found['conf'].astype(float), 3) >= floor)
+        found = core.select(found, core.confidence(found) >= self.min_confidence(parameters, context))
         dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, FIELDS, core.records(found, params),
                                    self.crs_of(raster))
         count, teu = core.totals(found)

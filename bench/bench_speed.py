@@ -105,7 +105,7 @@ def phase(kind, path):
         out = {'seconds': time.time() - t}
     else:
         c, teu = containers.totals(containers.count_columns(r, p))
-        out = {'seconds': time.time() - t, 'containers': c, 'teu': teu, 'features': c}
+        out = {'seconds': time.time() - t, 'containers': c, 'teu': teu}
     out['peak_rss_mb'] = peak_rss_mb()
     print(json.dumps(out), flush=True)
 

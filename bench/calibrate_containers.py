@@ -48,6 +48,21 @@ def params_at(threshold):
     return containers.ContainerParams()
 
 
+def sweep(cols):
+    """{threshold: output dicts above it} from detection columns found at the lowest threshold: one detection serves
+    the whole sweep, as a peak kept at a higher threshold is kept at the lowest too (a weaker peak only ever gives
+    way to a stronger one)."""
+    p = containers.ContainerParams()
+    return {t: list(containers.records(containers.select(cols, cols['conf'] > t), p)) for t in THRESHOLDS}
+
+
+def patch_block(img):
+    """A generated patch (h, w, 3) as one core Block at the working resolution."""
+    data = np.ascontiguousarray(np.clip(img, 0, 1).transpose(2, 0, 1), dtype=np.float32)
+    h, w = data.shape[1:]
+    return raster.Block(0, 0, (0, 0, w, h), data, np.ones((h, w), bool), gen.WORK_GSD)
+
+
 def f1(tp, n_det, n_true):
     return 2 * tp / max(1, n_det + n_true)
 
@@ -55,17 +70,14 @@ def f1(tp, n_det, n_true):
 def generated(n, seed0):
     """{threshold: (tp, detected, true)} over ``n`` new generator patches."""
     tot = {t: np.zeros(3, int) for t in THRESHOLDS}
-    g = gen.WORK_GSD
     for seed in range(seed0, seed0 + n):
         img, lab = gen.patch(seed, SIZE)
-        data = np.ascontiguousarray(np.clip(img, 0, 1).transpose(2, 0, 1), dtype=np.float32)
-        h, w = data.shape[1:]
-        block = raster.Block(0, 0, (0, 0, w, h), data, np.ones((h, w), bool), g)
+        block = patch_block(img)
+        h, w = block.valid.shape
         truth = [{'x': x, 'y': y, 'teu': 1 + int(c)} for x, y, _, c, _ in lab if inner(x, y, w, h)]
-        for t in THRESHOLDS:
-            found = [dict(d, geometry=d['corners']) for d in containers.detect_containers(block, params_at(t))
-                     if inner(*np.mean(d['corners'], axis=0), w, h)]
-            ev = scenes.evaluate(found, truth, MATCH_M / g)          # in working pixels
+        for t, found in sweep(containers.detect_columns(block, params_at(THRESHOLDS[0]))).items():
+            found = [dict(d, geometry=d['corners']) for d in found if inner(*np.mean(d['corners'], axis=0), w, h)]
+            ev = scenes.evaluate(found, truth, MATCH_M / gen.WORK_GSD)          # in working pixels
             tot[t] += (ev['matched'], ev['counted'], ev['true'])
     return tot
 
@@ -74,16 +86,12 @@ def container_free(n, seed0):
     """{threshold: false containers per km²} over ``n`` generator patches of the same kinds without a container
     (reported beside the rule, not in it: the rule's F1 sees false containers only among true ones)."""
     tot = {t: 0 for t in THRESHOLDS}
-    g = gen.WORK_GSD
     for seed in range(seed0, seed0 + n):
-        img = gen.patch(seed, SIZE, containers=False)[0]
-        data = np.ascontiguousarray(np.clip(img, 0, 1).transpose(2, 0, 1), dtype=np.float32)
-        h, w = data.shape[1:]
-        block = raster.Block(0, 0, (0, 0, w, h), data, np.ones((h, w), bool), g)
-        for t in THRESHOLDS:
-            tot[t] += sum(inner(*np.mean(d['corners'], axis=0), w, h)
-                          for d in containers.detect_containers(block, params_at(t)))
-    km2 = n * ((SIZE * g - 2 * EDGE_M) / 1000) ** 2
+        block = patch_block(gen.patch(seed, SIZE, containers=False)[0])
+        h, w = block.valid.shape
+        for t, found in sweep(containers.detect_columns(block, params_at(THRESHOLDS[0]))).items():
+            tot[t] += sum(inner(*np.mean(d['corners'], axis=0), w, h) for d in found)
+    km2 = n * ((SIZE * gen.WORK_GSD - 2 * EDGE_M) / 1000) ** 2
     return {t: v / km2 for t, v in tot.items()}
 
 
@@ -105,9 +113,9 @@ def older(tmp):
     x0, y0 = scenes.ORIGIN
     rasters.append((ship, [{'x': x0 + c.cx, 'y': y0 - c.cy, 'teu': 2} for c in deck + yard]))
     for path, truth in rasters:
-        r = raster.open_raster(path)
-        for t in THRESHOLDS:
-            res[t].append(scenes.evaluate(containers.count_containers(r, params_at(t)), truth, MATCH_M)['f1'])
+        cols = containers.count_columns(raster.open_raster(path), params_at(THRESHOLDS[0]))
+        for t, found in sweep(cols).items():
+            res[t].append(scenes.evaluate(found, truth, MATCH_M)['f1'])
     return res
 
 

@@ -13,7 +13,8 @@ colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks, ships' h
 rail wagons, yachts, painted slots as things that are not containers). The sidecar containers.json records how.
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
-:func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`select`, :func:`totals`, :func:`summarise`,
+:func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`totals`,
+:func:`summarise`,
 :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
 """
 import contextlib
@@ -72,9 +73,10 @@ def network():
 
 
 def maps(data, valid, gsd):
-    """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (4, h2, w2) float32, factor) where ``factor`` converts block pixels
-    to working pixels; maps are the centre probability and the logit of 40 ft, cos 2a and sin 2a (their sigmoid and
-    tanh are taken at the peaks only) on a grid of stride 2 in working pixels."""
+    """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (4, h2, w2) float32,
+    factor) where ``factor`` converts block pixels to working pixels; maps are the centre probability and the logit
+    of 40 ft, cos 2a and sin 2a (their sigmoid and tanh are taken at the peaks only) on a grid of stride 2 in working
+    pixels."""
     net, meta = network()
     if not valid.all():                         # nodata reads as plain mid-grey ground
         data = np.where(valid, data, np.float32(meta['mean']))
@@ -195,12 +197,13 @@ def records(cols, params=None, chunk=4096):
     p = params or ContainerParams()
     key = 'geometry' if 'geometry' in cols else 'corners'
     width = round(float(p.width), 2)
+    confidences = confidence(cols)
     for s in range(0, len(cols['conf']), chunk):
         part = slice(s, s + chunk)
         corners = cols[key][part].tolist()
         rgb = np.rint(255 * np.clip(cols['rgb'][part], 0, 1)).astype(int).tolist()
         names = colour_names(cols['rgb'][part])
-        conf = np.round(cols['conf'][part].astype(float), 3).tolist()
+        conf = confidences[part].tolist()
         deg = np.round(cols['deg'][part].astype(float), 1).tolist()
         for k, b in enumerate(cols['big'][part].tolist()):
             yield {key: [tuple(c) for c in corners[k]],
@@ -230,6 +233,12 @@ def _in_core_columns(r, b, cols):
     """A block's columns for the containers whose centre lies in its core, ``corners`` turned into map ``geometry``."""
     idx, geometry = in_core(r, b, cols.pop('corners'))
     return dict({k: v[idx] for k, v in cols.items()}, geometry=geometry)
+
+
+def confidence(cols):
+    """The confidence of each row of detection columns as written (3 decimals): what a minimum confidence is
+    compared with."""
+    return np.round(cols['conf'].astype(float), 3)
 
 
 def select(cols, mask):

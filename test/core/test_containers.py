@@ -182,7 +182,7 @@ def test_progress_reported_block_by_block():
 
 
 def test_columns_are_compact_and_are_the_records():
-    """A whole port's count is held as columns (~100 bytes a container, not ~1 KB dicts): bounded memory."""
+    """A whole port's count is held as columns (~85 bytes a container, not ~1 KB dicts): bounded memory."""
     sc = scenes.port_scene(seed=13, gsd=0.5, size_px=800)
     r = core_raster.open_raster(scenes.write_scene(sc, '/vsimem/columns.tif'))
     p = core.ContainerParams(block_px=400)
