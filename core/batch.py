@@ -19,7 +19,10 @@ import tempfile
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numpy as np
 
 from osgeo import gdal, ogr, osr
 
@@ -32,22 +35,22 @@ DASK_MISSING = ('Counting on a Dask cluster needs Dask, which is not installed: 
                 'pip install "dask[distributed]" (in the Python that runs QGIS or this command).')
 
 
+Kind = namedtuple('Kind', 'count join totals rows')
+
+
 def counter(kind):
-    """The core counter of ``kind`` ('containers' or 'pits')."""
+    """How core.batch counts ``kind`` ('containers' or 'pits'), joins a scene's shares, totals them and makes the
+    output dicts (``rows(detections, params)``). Containers stay numpy columns (~85 bytes each, cheap to send from
+    a worker) until they are written; pits, fewer by far, are the counter's dicts."""
     if kind == 'containers':
-        from .containers import count_containers
-        return count_containers
+        from . import containers as c
+        return Kind(c.count_columns, lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
+                    c.totals, c.records)
     if kind == 'pits':
         from .pits import count_pits
-        return count_pits
+        return Kind(count_pits, lambda parts: [d for p in parts for d in p], lambda d: (len(d), None),
+                    lambda d, params: iter(d))
     raise CargoWatchError(f'Unknown kind of object "{kind}": choose one of {", ".join(KINDS)}.')
-
-
-def totals(kind, detections):
-    """(count, teu) of one scene's detections; teu is None where it does not apply (pits)."""
-    if kind == 'containers':
-        return (sum(int(d['containers']) for d in detections), sum(int(d['teu']) for d in detections))
-    return len(detections), None
 
 
 def read_scene_list(path):
@@ -74,16 +77,17 @@ def scene_shares(path, share_px=SHARE_PX):
 
 
 def count_share(kind, path, k, n, params=None, progress=None, cancelled=None):
-    """One task: the detections of share ``k`` of ``n`` of one scene's block grid, as a dict with
-    the detections, whether any pixel scanned was valid, the error (None) and the seconds spent.
+    """One task: the detections of share ``k`` of ``n`` of one scene's block grid (as the kind keeps them: columns for
+    containers), as a dict with the detections, whether any pixel scanned was valid, the error (None) and the seconds
+    spent.
     Raises only Cancelled: a broken scene is reported, the other scenes go on."""
     t0 = time.perf_counter()
-    out = {'k': k, 'detections': [], 'valid': False, 'error': None, 'nodata': None, 'srs_wkt': None}
+    out = {'k': k, 'detections': None, 'valid': False, 'error': None, 'nodata': None, 'srs_wkt': None}
     try:
         r = open_raster(path)
         r.part = (k, n) if n > 1 else None
         out['srs_wkt'] = r.srs_wkt
-        out['detections'] = counter(kind)(r, params, progress=progress, cancelled=cancelled)
+        out['detections'] = counter(kind).count(r, params, progress=progress, cancelled=cancelled)
         out['valid'] = True
     except Cancelled:
         raise
@@ -105,10 +109,16 @@ class SceneResult:
     seconds: float = 0.0            # processing time summed over the scene's tasks
     error: str = None
     srs_wkt: str = None
-    detections: list = field(default_factory=list)
+    detections: object = None       # as the kind keeps them (containers: columns); rows() gives the output dicts
+    kind: str = None
+    params: object = None
+
+    def rows(self):
+        """The output dicts of the scene's detections (none for a failed scene), made as they are asked for."""
+        return iter(()) if self.detections is None else counter(self.kind).rows(self.detections, self.params)
 
 
-def gather(kind, scene, shares):
+def gather(kind, scene, shares, params=None):
     """One scene's result from its shares' dicts (any order)."""
     shares = sorted(shares, key=lambda s: s['k'])
     seconds = sum(s.get('seconds', 0.0) for s in shares)
@@ -117,9 +127,9 @@ def gather(kind, scene, shares):
         error = next(s['nodata'] for s in shares if s['nodata'])
     if error is not None:
         return SceneResult(scene, seconds=seconds, error=error)
-    dets = [d for s in shares for d in s['detections']]
-    count, teu = totals(kind, dets)
-    return SceneResult(scene, count, teu, seconds, None, shares[0]['srs_wkt'], dets)
+    dets = counter(kind).join([s['detections'] for s in shares if s['valid']])
+    count, teu = counter(kind).totals(dets)
+    return SceneResult(scene, count, teu, seconds, None, shares[0]['srs_wkt'], dets, kind, params)
 
 
 def run_serial(kind, scenes, params=None, progress=None, cancelled=None, report=None):
@@ -130,7 +140,7 @@ def run_serial(kind, scenes, params=None, progress=None, cancelled=None, report=
         if cancelled is not None and cancelled():
             raise Cancelled()
         step = None if progress is None else (lambda f, i=i: progress((i + f) / len(scenes)))
-        results.append(gather(kind, scene, [count_share(kind, scene, 0, 1, params, step, cancelled)]))
+        results.append(gather(kind, scene, [count_share(kind, scene, 0, 1, params, step, cancelled)], params))
         if report is not None:
             report(i, results[-1])
         if progress is not None:
@@ -206,7 +216,7 @@ def run_dask(client, kind, scenes, params=None, share_px=SHARE_PX, progress=None
                 name, i, _ = pending.pop(f.key)
                 if f.status == 'error':      # e.g. a worker died (KilledWorker) or cannot import core/
                     exc = f.exception()
-                    value = 1 if name == 'plan' else {'k': -1, 'detections': [], 'valid': False, 'nodata': None,
+                    value = 1 if name == 'plan' else {'k': -1, 'detections': None, 'valid': False, 'nodata': None,
                                                        'error': f'{type(exc).__name__}: {exc}'}
                 else:
                     value = f.result()
@@ -218,7 +228,7 @@ def run_dask(client, kind, scenes, params=None, share_px=SHARE_PX, progress=None
                     continue
                 parts[i].append(value)
                 if len(parts[i]) == expected[i]:
-                    results[i] = gather(kind, scenes[i], parts.pop(i))
+                    results[i] = gather(kind, scenes[i], parts.pop(i), params)
                     done += 1
                     if report is not None:
                         report(i, results[i])
@@ -286,7 +296,7 @@ def write_gpkg(path, kind, results):
     layer = ds.CreateLayer(kind, srs=dst, geom_type=ogr.wkbPolygon)
     types = {'scene': ogr.OFTString}      # the widest type each field takes (an int among floats: Real)
     for r in results:
-        for d in r.detections:
+        for d in r.rows():
             for key, v in d.items():
                 if key != 'geometry' and not key.startswith('_') and v is not None:
                     t = _ogr_type(v)
@@ -303,7 +313,7 @@ def write_gpkg(path, kind, results):
         if r.error is not None:
             continue
         ct = None if _srs(r.srs_wkt).IsSame(dst) else osr.CoordinateTransformation(_srs(r.srs_wkt), dst)
-        for d in r.detections:
+        for d in r.rows():
             f = ogr.Feature(defn)
             f.SetField('scene', r.scene)
             for key in names[1:]:

@@ -27,8 +27,8 @@ def test_shares_of_the_block_grid_give_the_whole_scene(archive):
     assert len(whole) > 100
     for n in (4, 20):                        # 20 shares of 9 blocks: some shares are empty
         shares = [batch.count_share('containers', port, k, n, SMALL) for k in range(n)]
-        assert sum(bool(s['detections']) for s in shares) >= min(n, 3)
-        assert batch.gather('containers', port, shares[::-1]).detections == whole
+        assert sum(s['valid'] and len(s['detections']['conf']) > 0 for s in shares) >= min(n, 3)
+        assert list(batch.gather('containers', port, shares[::-1], SMALL).rows()) == whole
 
 
 def test_cluster_matches_single_machine(archive, client, tmp_path):
@@ -40,7 +40,7 @@ def test_cluster_matches_single_machine(archive, client, tmp_path):
     assert os.path.realpath(cargowatch.__path__[0]) == str(ROOT.resolve())
     for path, r in zip(ports, (got[0], got[2])):
         whole = single_machine('containers', path, SMALL)
-        assert r.error is None and r.detections == whole
+        assert r.error is None and list(r.rows()) == whole
         assert (r.count, r.teu) == containers.summarise(whole) and r.seconds > 0
     assert 'Cannot open the raster' in got[1].error and 'not recognized' in got[3].error
     with pytest.raises(raster.NodataError) as e:      # split into 5 shares, the same message as one machine
@@ -55,9 +55,10 @@ def test_cluster_matches_single_machine(archive, client, tmp_path):
     assert [t['teu'] for t in table] == [got[0].teu, None, got[2].teu, None, None]
     assert [bool(t['error']) for t in table] == [False, True, False, True, True]
     rows = read_layer(out, 'containers')
-    assert len(rows) == sum(len(r.detections) for r in got)
+    assert len(rows) == sum(r.count or 0 for r in got)
     first = [row for row in rows if row['scene'] == ports[0]]
-    for row, d in zip(first, got[0].detections):
+    assert len(first) == got[0].count > 100
+    for row, d in zip(first, got[0].rows()):
         assert row['geometry'] == [tuple(p) for p in d['geometry']]
         assert all(row[k] == pytest.approx(v) for k, v in d.items() if k != 'geometry')
 
@@ -65,7 +66,7 @@ def test_cluster_matches_single_machine(archive, client, tmp_path):
 def test_cluster_pits_split_scene(archive, client):
     whole = single_machine('pits', archive['depot'], PITS)
     got, = batch.run_dask(client, 'pits', [archive['depot']], params=PITS, share_px=400_000)  # 4 shares, 4 blocks
-    assert got.error is None and len(whole) > 10 and got.detections == whole and got.teu is None
+    assert got.error is None and len(whole) > 10 and list(got.rows()) == whole and got.teu is None
 
 
 def test_cancel_drops_the_pending_tasks(archive, client):
@@ -98,7 +99,7 @@ def test_write_gpkg_field_types_take_every_value(tmp_path):
             {'confidence': 0.25, 'fresh': False, 'n': 2, 'note': 'x', 'geometry': square}]
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(32652)
-    got = [batch.SceneResult('a.tif', 2, None, 1.0, None, srs.ExportToWkt(), dets),
+    got = [batch.SceneResult('a.tif', 2, None, 1.0, None, srs.ExportToWkt(), dets, 'pits'),
            batch.SceneResult('b.tif', error='broken')]
     batch.write_gpkg(str(tmp_path / 't.gpkg'), 'pits', got)
     rows = read_layer(tmp_path / 't.gpkg', 'pits')
