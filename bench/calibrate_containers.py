@@ -11,7 +11,8 @@ rewards a threshold fitted to one renderer's look. This script counts, through t
    reports), 0.3-0.7 m, RGB and 16-bit pan, and its loaded ship at a quay.
 and sweeps the threshold. Rule: the threshold with the highest mean of the two sources' F1 (both matched within
 2 m, the shared scorer's rule). Beside it (not in the rule), the false containers per km² on generator patches
-of the same kinds without a container (a third of --patches, other seeds). --write records the threshold, with
+of the same kinds without a container (a third of --patches, other seeds); --max-false-km2 restricts the rule to the
+thresholds at or under that rate. --write records the threshold, with
 every figure, in core/models/containers.json.
 Never reads ../shared. Runs by hand after training, never in `make test`.
 """
@@ -123,6 +124,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=150)
     ap.add_argument('--seed0', type=int, default=7_900_000)
+    ap.add_argument('--max-false-km2', type=float, default=None,
+                    help='pick among the thresholds with at most this many false containers per km² only')
     ap.add_argument('--write', action='store_true', help='record the threshold in core/models/containers.json')
     a = ap.parse_args()
     gen_tot = generated(a.patches, a.seed0)
@@ -140,7 +143,10 @@ def main():
                                  'false_per_km2_without_containers': round(free[t], 1)}
         print(f'{t:.2f} | {g:.3f} ({tp / max(1, nd):.3f}, {tp / max(1, nt):.3f}, {100 * (nd - nt) / nt:+.1f} %) | '
               f'{" ".join(f"{v:.3f}" for v in old[t])} | {(g + o) / 2:.4f} | {free[t]:.0f}', flush=True)
-    best = max(table, key=lambda k: table[k]['mean_f1'])
+    ok = [k for k in table if a.max_false_km2 is None or table[k]['false_per_km2_without_containers'] <= a.max_false_km2]
+    if not ok:
+        sys.exit(f'no threshold has at most {a.max_false_km2} false containers per km²')
+    best = max(ok, key=lambda k: table[k]['mean_f1'])
     print('best', best, table[best])
     if a.write:
         path = containers.MODEL.with_suffix('.json')
@@ -150,7 +156,9 @@ def main():
         side['validation_generated'] = side.get('validation_generated_by_threshold', {}).get(
             best, side['validation_generated'])       # the training script's held-out patches, at this threshold
         side['threshold_rule'] = ('bench/calibrate_containers.py: highest mean F1 (within 2 m) of new generator '
-                                  f'patches (seeds {a.seed0}+, {a.patches}) and the older renderer\'s yards and ship')
+                                  f'patches (seeds {a.seed0}+, {a.patches}) and the older renderer\'s yards and ship'
+                                  + (f', among thresholds with at most {a.max_false_km2:g} false containers per km² on '
+                                     'container-free generator patches' if a.max_false_km2 is not None else ''))
         side['calibration_own'] = table
         path.write_text(json.dumps(side, indent=1) + '\n')
 
