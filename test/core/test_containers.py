@@ -191,7 +191,7 @@ def test_columns_are_compact_and_are_the_records():
     assert n > 50 and sum(a.nbytes for a in cols.values()) / n <= 120
     found = core.count_containers(r, p)
     assert (n, teu) == core.summarise(found) and len(found) == n
-    strong = core.select(cols, cols['conf'] >= 0.6)
+    strong = core.select(cols, core.confidence(cols) >= 0.6)      # as written: 3 decimals
     assert 0 < core.totals(strong)[0] < n
     assert list(core.records(strong, p)) == [d for d in found if d['confidence'] >= 0.6]
 
