@@ -143,7 +143,8 @@ def main():
                                  'false_per_km2_without_containers': round(free[t], 1)}
         print(f'{t:.2f} | {g:.3f} ({tp / max(1, nd):.3f}, {tp / max(1, nt):.3f}, {100 * (nd - nt) / nt:+.1f} %) | '
               f'{" ".join(f"{v:.3f}" for v in old[t])} | {(g + o) / 2:.4f} | {free[t]:.0f}', flush=True)
-    ok = [k for k in table if a.max_false_km2 is None or table[k]['false_per_km2_without_containers'] <= a.max_false_km2]
+    ok = [k for k in table
+          if a.max_false_km2 is None or table[k]['false_per_km2_without_containers'] <= a.max_false_km2]
     if not ok:
         sys.exit(f'no threshold has at most {a.max_false_km2} false containers per km²')
     best = max(ok, key=lambda k: table[k]['mean_f1'])
@@ -157,8 +158,8 @@ def main():
             best, side['validation_generated'])       # the training script's held-out patches, at this threshold
         side['threshold_rule'] = ('bench/calibrate_containers.py: highest mean F1 (within 2 m) of new generator '
                                   f'patches (seeds {a.seed0}+, {a.patches}) and the older renderer\'s yards and ship'
-                                  + (f', among thresholds with at most {a.max_false_km2:g} false containers per km² on '
-                                     'container-free generator patches' if a.max_false_km2 is not None else ''))
+                                  + (f', among thresholds with at most {a.max_false_km2:g} false containers per km² '
+                                     'on container-free generator patches' if a.max_false_km2 is not None else ''))
         side['calibration_own'] = table
         path.write_text(json.dumps(side, indent=1) + '\n')
 

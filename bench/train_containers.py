@@ -7,9 +7,10 @@ Data: random patches from bench/container_gen.py only (never the validation imag
 fully convolutional at the working resolution (0.5 m/px): a stride-2 stem, a stride-4 trunk with dilated
 convolutions (~40 m of context: a block, its shadow, a crane, a parking row), and a stride-2 head predicting a
 container-centre heatmap, the 40 ft probability, the long-axis direction (cos 2a, sin 2a) and whether the box
-stands on a ship's deck, CenterNet style (--arch wide, ~2,600 multiply-adds per working pixel; --arch slim, ~1,130,
-was tried for speed). --init starts from earlier weights (layers of the same name and shape; a 4-output head
-gains the deck output); --teacher adds an earlier model's centre maps to the labels (distillation). Runs by hand
+stands on a ship's deck, CenterNet style (--arch deep, shipped, ~3,200 multiply-adds per working pixel; --arch wide,
+~2,600, before; --arch slim, ~1,130, and lite, ~1,400, were tried for speed). --init starts from earlier weights
+(layers of the same name and shape, from a .pt or an exported wide .onnx; a 4-output head gains the deck output);
+--teacher adds an earlier model's centre maps to the labels (distillation). Runs by hand
 (20-40 min on two cores), never in `make test`. Then
 `bench/calibrate_containers.py --write` sets the model's threshold from both own renderers (a test checks it did).
 """
@@ -45,9 +46,9 @@ def cbr(i, o, k=3, s=1, dil=1):
 
 
 class Wide(nn.Module):
-    """The shipped net: a stride-2 stem with a second 3 x 3 layer at 1 m, a stride-2 trunk (2 m) of three dilated
-    convolutions, its maps brought back to 1 m, joined to the stem's and refined by a 3 x 3 layer: ~2,600
-    multiply-adds per working pixel, ~40 m of context."""
+    """Run 7's net (0.3.3-0.3.5; the shipped one is Deep below, this plus one layer): a stride-2 stem with a second
+    3 x 3 layer at 1 m, a stride-2 trunk (2 m) of three dilated convolutions, its maps brought back to 1 m, joined to
+    the stem's and refined by a 3 x 3 layer: ~2,600 multiply-adds per working pixel, ~40 m of context."""
     SUBPIXEL = 1
 
     def __init__(self, w=(16, 16, 24, 16)):
@@ -173,7 +174,8 @@ def from_onnx(net, path, imgs):
                 conv.bias.copy_(w[node.input[2]])
                 continue
             bn = layer[1]
-            bn.weight.fill_(1), bn.bias.copy_(w[node.input[2]]), bn.running_mean.zero_(), bn.running_var.fill_(1 - bn.eps)
+            bn.weight.fill_(1), bn.bias.copy_(w[node.input[2]])
+            bn.running_mean.zero_(), bn.running_var.fill_(1 - bn.eps)
             conv.register_forward_hook(lambda m, i, o, k=id(bn): stats.update({k: o.transpose(0, 1).flatten(1)}))
         net.eval()
         net((torch.from_numpy(imgs.astype(np.float32).transpose(0, 3, 1, 2)) / 255 - MEAN) * SCALE)
@@ -346,8 +348,10 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--more-seeds', type=int, nargs='*', default=[],
                     help='train on these seeds\' patches too (validation stays on --seed\'s)')
-    ap.add_argument('--init', default=None, help='fine-tune these weights (a containers.pt of an earlier run, or a wide containers.onnx)')
-    ap.add_argument('--arch', choices=sorted(NETS), default='wide', help='network (wide: the shipped one)')
+    ap.add_argument('--init', default=None,
+                    help='fine-tune these weights (a containers.pt of an earlier run, or a wide containers.onnx)')
+    ap.add_argument('--arch', choices=sorted(NETS), default='wide',
+                    help='network (deep: the shipped one, wide: the one before)')
     ap.add_argument('--neg-weight', type=float, default=1.0, help='weight of the centre loss away from centres')
     ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
     ap.add_argument('--out', default=str(OUT), help='folder for containers.onnx/.json/.pt (default: the shipped ones)')
