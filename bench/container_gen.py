@@ -563,7 +563,7 @@ def shadows(cv, rng, az, elev):
 
 
 def sensor(img, rng):
-    """Colour balance, haze, blur, noise, pan or colour, quantisation, JPEG."""
+    """Colour balance, haze, blur, pan or colour, noise, a deep product's percentile stretch, quantisation, JPEG."""
     img = img * rng.uniform(0.6, 1.5) * rng.uniform(0.8, 1.2, 3).astype(np.float32)
     img = img + rng.uniform(0, 0.12) * np.array([0.9, 0.95, 1.0], np.float32)
     img = np.clip(img, 0, 1) ** rng.uniform(0.6, 1.4)
@@ -576,6 +576,9 @@ def sensor(img, rng):
         g = img @ np.array([0.3, 0.5, 0.2], np.float32) if rng.random() < 0.5 else img.mean(-1)
         img = np.repeat(g[..., None], 3, -1)
     img = img + rng.normal(0, rng.uniform(0.002, 0.03), img.shape).astype(np.float32)
+    if rng.random() < 0.35:    # an 11- or 16-bit product as the plugin reads it: stretched between percentiles
+        lo, hi = np.percentile(img, [rng.uniform(0, 3), rng.uniform(97, 99.9)])
+        img = (img - lo) / max(hi - lo, 0.05)
     img = np.clip(img, 0, 1)
     if rng.random() < 0.4:
         q = int(rng.integers(25, 95))
