@@ -57,6 +57,11 @@ def sweep(cols):
     return {t: list(containers.records(containers.select(cols, cols['conf'] > t), p)) for t in THRESHOLDS}
 
 
+def detected(block):
+    """{threshold: output dicts} of the network on one core Block (detected once, at the lowest threshold)."""
+    return sweep(containers.detect_columns(block, params_at(THRESHOLDS[0])))
+
+
 def patch_block(img):
     """A generated patch (h, w, 3) as one core Block at the working resolution."""
     data = np.ascontiguousarray(np.clip(img, 0, 1).transpose(2, 0, 1), dtype=np.float32)
@@ -76,7 +81,7 @@ def generated(n, seed0):
         block = patch_block(img)
         h, w = block.valid.shape
         truth = [{'x': x, 'y': y, 'teu': 1 + int(c)} for x, y, _, c, _ in lab if inner(x, y, w, h)]
-        for t, found in sweep(containers.detect_columns(block, params_at(THRESHOLDS[0]))).items():
+        for t, found in detected(block).items():
             found = [dict(d, geometry=d['corners']) for d in found if inner(*np.mean(d['corners'], axis=0), w, h)]
             ev = scenes.evaluate(found, truth, MATCH_M / gen.WORK_GSD)          # in working pixels
             tot[t] += (ev['matched'], ev['counted'], ev['true'])
@@ -90,7 +95,7 @@ def container_free(n, seed0):
     for seed in range(seed0, seed0 + n):
         block = patch_block(gen.patch(seed, SIZE, containers=False)[0])
         h, w = block.valid.shape
-        for t, found in sweep(containers.detect_columns(block, params_at(THRESHOLDS[0]))).items():
+        for t, found in detected(block).items():
             tot[t] += sum(inner(*np.mean(d['corners'], axis=0), w, h) for d in found)
     km2 = n * ((SIZE * gen.WORK_GSD - 2 * EDGE_M) / 1000) ** 2
     return {t: v / km2 for t, v in tot.items()}

@@ -66,11 +66,14 @@ class Wide(nn.Module):
         self.head = nn.Conv2d(d, len(OUTPUTS), 1)
         nn.init.constant_(self.head.bias[:1], -4.0)    # start from "no container anywhere"
 
-    def forward(self, x):
+    def features(self, x):
+        """The maps at 1 m before the head."""
         x2 = self.c2(self.c1(x))
         y = self.c6(self.c5(self.c4(self.c3(x2))))
-        y = self.c7(self.fuse(torch.cat([x2, self.up(y)], 1)))
-        return self.head(y)
+        return self.c7(self.fuse(torch.cat([x2, self.up(y)], 1)))
+
+    def forward(self, x):
+        return self.head(self.features(x))
 
 
 class Slim(nn.Module):
@@ -106,9 +109,7 @@ class Deep(Wide):
         nn.init.zeros_(self.c8[1].weight)
 
     def forward(self, x):
-        x2 = self.c2(self.c1(x))
-        y = self.c6(self.c5(self.c4(self.c3(x2))))
-        y = self.c7(self.fuse(torch.cat([x2, self.up(y)], 1)))
+        y = self.features(x)
         return self.head(F.relu(y + self.c8(y)))
 
 
@@ -165,7 +166,7 @@ def from_onnx(net, path, imgs):
     nodes = [n for n in model.graph.node if n.op_type == 'Conv']
     layers = [m for m in net.modules() if isinstance(m, nn.Sequential) and isinstance(m[0], nn.Conv2d)] + [net.head]
     assert len(nodes) == len(layers), 'not an export of this architecture'
-    stats = {}
+    stats, hooks = {}, []
     with torch.no_grad():
         for node, layer in zip(nodes, layers):
             conv = layer[0] if isinstance(layer, nn.Sequential) else layer
@@ -176,13 +177,14 @@ def from_onnx(net, path, imgs):
             bn = layer[1]
             bn.weight.fill_(1), bn.bias.copy_(w[node.input[2]])
             bn.running_mean.zero_(), bn.running_var.fill_(1 - bn.eps)
-            conv.register_forward_hook(lambda m, i, o, k=id(bn): stats.update({k: o.transpose(0, 1).flatten(1)}))
+            keep = (lambda m, i, o, bn=bn: stats.update({bn: o.transpose(0, 1).flatten(1)}))   # the layer's output
+            hooks.append(conv.register_forward_hook(keep))
         net.eval()
         net((torch.from_numpy(imgs.astype(np.float32).transpose(0, 3, 1, 2)) / 255 - MEAN) * SCALE)
-        for layer in layers[:-1]:
-            conv, bn = layer[0], layer[1]
-            conv._forward_hooks.clear()
-            mu, var = stats[id(bn)].mean(1), stats[id(bn)].var(1)
+        for h in hooks:
+            h.remove()
+        for bn, out in stats.items():
+            mu, var = out.mean(1), out.var(1)
             bn.running_mean.copy_(mu), bn.running_var.copy_(var)
             bn.weight.copy_((var + bn.eps).sqrt()), bn.bias.add_(mu)
     net.train()

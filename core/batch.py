@@ -21,8 +21,7 @@ import uuid
 import zipfile
 from collections import namedtuple
 from dataclasses import dataclass
-
-import numpy as np
+from itertools import islice
 
 from osgeo import gdal, ogr, osr
 
@@ -35,21 +34,21 @@ DASK_MISSING = ('Counting on a Dask cluster needs Dask, which is not installed: 
                 'pip install "dask[distributed]" (in the Python that runs QGIS or this command).')
 
 
-Kind = namedtuple('Kind', 'count join totals rows')
+Kind = namedtuple('Kind', 'count join totals rows uniform')
 
 
 def counter(kind):
     """How core.batch counts ``kind`` ('containers' or 'pits'), joins a scene's shares, totals them and makes the
-    output dicts (``rows(detections, params)``). Containers stay numpy columns (~85 bytes each, cheap to send from
-    a worker) until they are written; pits, fewer by far, are the counter's dicts."""
+    output dicts (``rows(detections, params)``; ``uniform``: every row has the same fields of the same types).
+    Containers stay numpy columns (~85 bytes each, cheap to send from a worker) until they are written; pits,
+    fewer by far, are the counter's dicts."""
     if kind == 'containers':
         from . import containers as c
-        return Kind(c.count_columns, lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
-                    c.totals, c.records)
+        return Kind(c.count_columns, c.concat, c.totals, c.records, True)
     if kind == 'pits':
         from .pits import count_pits
         return Kind(count_pits, lambda parts: [d for p in parts for d in p], lambda d: (len(d), None),
-                    lambda d, params: iter(d))
+                    lambda d, params: iter(d), False)
     raise CargoWatchError(f'Unknown kind of object "{kind}": choose one of {", ".join(KINDS)}.')
 
 
@@ -295,8 +294,9 @@ def write_gpkg(path, kind, results):
     dst = output_srs(results)
     layer = ds.CreateLayer(kind, srs=dst, geom_type=ogr.wkbPolygon)
     types = {'scene': ogr.OFTString}      # the widest type each field takes (an int among floats: Real)
+    uniform = counter(kind).uniform       # then one row of a scene tells its types: its rows are not made twice
     for r in results:
-        for d in r.rows():
+        for d in (islice(r.rows(), 1) if uniform else r.rows()):
             for key, v in d.items():
                 if key != 'geometry' and not key.startswith('_') and v is not None:
                     t = _ogr_type(v)

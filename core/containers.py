@@ -13,9 +13,8 @@ colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks, ships' h
 rail wagons, yachts, painted slots as things that are not containers). The sidecar containers.json records how.
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
-:func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`totals`,
-:func:`summarise`,
-:data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
+:func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
+:func:`totals`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
 """
 import contextlib
 import math
@@ -226,6 +225,11 @@ def count_columns(raster, params=None, aoi=None, progress=None, cancelled=None):
     with _bounded_gdal_cache(96 << 20):
         parts = scan(raster, lambda b: detect_columns(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
                      progress=progress, cancelled=cancelled, keep=_in_core_columns)
+    return concat(parts)
+
+
+def concat(parts):
+    """Detection columns of several blocks or shares (a non-empty list), one after another."""
     return {k: np.concatenate([c[k] for c in parts]) for k in parts[0]}
 
 
