@@ -61,6 +61,7 @@ class Canvas:
         self.img = np.zeros((n, n, 3), np.float32)
         self.height = np.zeros((n, n), np.float32)
         self.n = n
+        self.lean = np.zeros(2)    # off-nadir view: image shift (m) of a point 1 m above its base (see container)
 
     def _px(self, poly):
         return np.round(np.asarray(poly) / self.res * 16).astype(np.int32).reshape(-1, 1, 2)
@@ -143,7 +144,19 @@ def markings(cv, rng, ang, region):
 # Containers (positives)
 # --------------------------------------------------------------------------------------------------------------
 def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls, deck=0, base=0.0):
-    """One container top, ``tiers`` high on ground (or a ship's deck) at ``base`` metres; ``deck``: on a ship."""
+    """One container top, ``tiers`` high on ground (or a ship's deck) at ``base`` metres; ``deck``: on a ship.
+    Seen off nadir (``cv.lean``), the top is shifted by its height above the base times the lean, and the stack's
+    sides in view, one box per tier in its own colour and shade, fill the band between its foot and its top."""
+    shift = cv.lean * tiers * TIER
+    if np.any(shift):
+        shade = rng.uniform(0.45, 0.95)
+        foot = rect(cx, cy, length, WID, ang)
+        for i in range(tiers):
+            side = rgb if i == tiers - 1 or rng.random() < 0.4 else rand_colour(rng)
+            ends = np.concatenate([foot + cv.lean * i * TIER, foot + cv.lean * (i + 1) * TIER])
+            hull = cv2.convexHull(ends.astype(np.float32))[:, 0]
+            cv.fill(hull, side * shade, base + (i + 0.5) * TIER)     # half heights: never a top's own height
+        cx, cy = cx + shift[0], cy + shift[1]
     cv.fill(rect(cx, cy, length, WID, ang), rgb, base + tiers * TIER)
     if rng.random() < 0.7:   # roof frame / corrugation: a darker rim and a few cross lines
         dark = rgb * rng.uniform(0.6, 0.85)
@@ -179,6 +192,8 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
     max_t = int(rng.integers(1, 6))
     c, s = math.cos(ang), math.sin(ang)
     mixed = rng.random() < 0.25
+    jitter, twist = rng.uniform(0, 0.25) * (rng.random() < 0.6), rng.uniform(0, 0.012)   # placement slack (m, rad)
+    boxes = []
     for b in range(bays):
         for r in range(rows):
             if rng.random() < 0.08:
@@ -186,16 +201,18 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
             L = (L40 if rng.random() < 0.5 else L20) if mixed else length
             u = (b - (bays - 1) / 2) * (length + end_gap)
             v = (r - (rows - 1) / 2) * (WID + side_gap)
-            x, y = cx + u * c - v * s, cy + u * s + v * c
+            x, y = cx + u * c - v * s + rng.normal(0, jitter), cy + u * s + v * c + rng.normal(0, jitter)
+            a = ang + rng.normal(0, twist)
             tiers = int(rng.integers(1, max_t + 1))
             rgb = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
             if mixed and L == L20 and length == L40:   # two 20 ft in a 40 ft slot
                 for h in (-1, 1):
                     o = h * (L20 / 2 + 0.04)
-                    container(cv, rng, x + o * c, y + o * s, L20, ang, rand_colour(rng), tiers, labels, 0)
+                    boxes.append((x + o * c, y + o * s, L20, a, rand_colour(rng), tiers, 0))
             else:
-                container(cv, rng, x, y, L, ang, rgb * rng.uniform(0.9, 1.1), tiers, labels,
-                          int(L == L40))
+                boxes.append((x, y, L, a, rgb * rng.uniform(0.9, 1.1), tiers, int(L == L40)))
+    for x, y, L, a, rgb, tiers, cls in sorted(boxes, key=lambda k: -(k[0] * cv.lean[0] + k[1] * cv.lean[1])):
+        container(cv, rng, x, y, L, a, rgb, tiers, labels, cls)     # far from the sensor first: near ones hide them
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -602,6 +619,9 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
     margin = 20.0
     S = size_m + 2 * margin
     cv = Canvas(S, gsd / 2)
+    if rng.random() < 0.6:     # seen off nadir, 5-30 deg, from any side: stacks lean, their sides show
+        a = rng.uniform(0, 2 * math.pi)
+        cv.lean = math.tan(math.radians(rng.uniform(5, 30))) * np.array([math.cos(a), math.sin(a)])
     labels = []
     ground(cv, rng)
     kind = rng.random()

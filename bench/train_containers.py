@@ -154,18 +154,25 @@ class Lite(Wide):
 NETS = {'wide': Wide, 'slim': Slim, 'lite': Lite, 'deep': Deep}
 
 
-def from_onnx(net, path, imgs):
-    """A Wide state dict from an exported ONNX file (each BatchNorm folded into its convolution on export), to
-    fine-tune a model whose .pt is gone. Each convolution takes the folded weight; each BatchNorm is set from that
-    layer's per-channel statistics on ``imgs`` so that it gives back the folded bias: exactly in eval mode, nearly
+def conv_layers(net):
+    """The net's convolutions in the order of its export: each conv-BN(-ReLU) layer, then the head."""
+    return [m for m in net.modules() if isinstance(m, nn.Sequential) and isinstance(m[0], nn.Conv2d)] + [net.head]
+
+
+def from_onnx(path, imgs):
+    """A Wide or Deep state dict (whichever the file is an export of) from an exported ONNX file (each BatchNorm
+    folded into its convolution on export), to fine-tune a model whose .pt is gone. Each convolution takes the
+    folded weight; each BatchNorm is set from that layer's per-channel statistics on ``imgs`` so that it gives back the folded bias: exactly in eval mode, nearly
     in training mode (batch statistics close to those)."""
     import onnx
     from onnx import numpy_helper
     model = onnx.load(path)
     w = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
     nodes = [n for n in model.graph.node if n.op_type == 'Conv']
-    layers = [m for m in net.modules() if isinstance(m, nn.Sequential) and isinstance(m[0], nn.Conv2d)] + [net.head]
-    assert len(nodes) == len(layers), 'not an export of this architecture'
+    nets = [n for n in (Wide(), Deep()) if len(conv_layers(n)) == len(nodes)]
+    assert nets, 'not an export of Wide or Deep'
+    net = nets[0]
+    layers = conv_layers(net)
     stats, hooks = {}, []
     with torch.no_grad():
         for node, layer in zip(nodes, layers):
@@ -368,7 +375,7 @@ def main():
     tg = [targets(lab, SIZE // 2) for lab in labs]
     net = NETS[a.arch]()
     if a.init:
-        old = from_onnx(NETS['wide'](), a.init, imgs[:64]) if a.init.endswith('.onnx') else torch.load(a.init)
+        old = from_onnx(a.init, imgs[:64]) if a.init.endswith('.onnx') else torch.load(a.init)
         if a.arch == 'lite' and 'fuse.0.weight' in old:
             old = Lite.from_wide(old)
         new = net.state_dict()
