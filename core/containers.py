@@ -42,7 +42,9 @@ class ContainerParams:
     width: float = 2.438            # ISO 668 width
     sensitivity: float = 0.5        # 0 strict .. 1 permissive: sets the network's centre threshold (see threshold)
     block_px: int = 1024            # raster block size for streaming (the network's memory grows with it)
-    overlap_m: float = 32.0         # block overlap: more than half the network's context (~40 m) + half a box
+    overlap_m: float = 24.0         # block overlap: what a centre's maps depend on (the net's receptive field,
+                                    # 38.5 m across, so 19.3 m) + 1 m for the peak test + slack: blocks give the
+                                    # same containers as one whole image
 
     @property
     def threshold(self):

@@ -181,6 +181,22 @@ def test_progress_reported_block_by_block():
     assert len(seen) == 9 and seen == sorted(seen) and seen[-1] == 1.0
 
 
+def test_blocks_give_the_containers_of_the_whole_image():
+    """The block overlap covers all the network looks at around a centre: 3 x 3 blocks find the very containers
+    one block over the whole image finds (and a too-small overlap would not)."""
+    sc = scenes.port_scene(seed=14, gsd=0.5, size_px=900, n_blocks=6)
+    r = core_raster.open_raster(scenes.write_scene(sc, '/vsimem/seams.tif'))
+
+    def centres(**kw):
+        cols = core.count_columns(r, core.ContainerParams(**kw))
+        return np.unique(np.round(cols['geometry'].mean(axis=1), 2), axis=0)
+
+    whole = centres(block_px=900)
+    assert len(whole) > 40
+    assert np.array_equal(centres(block_px=300), whole)
+    assert not np.array_equal(centres(block_px=300, overlap_m=6.0), whole)
+
+
 def test_columns_are_compact_and_are_the_records():
     """A whole port's count is held as columns (~85 bytes a container, not ~1 KB dicts): bounded memory."""
     sc = scenes.port_scene(seed=13, gsd=0.5, size_px=800)
