@@ -112,6 +112,15 @@ def validation(path, tmp, png_dir=None):
     return len(found), score, secs
 
 
+def nearest(table, threshold):
+    """(threshold, entry) of a {'thr_X': entry} table at the threshold nearest to ``threshold``; (None, None) if
+    the table is empty."""
+    if not table:
+        return None, None
+    k = min(table, key=lambda k: abs(float(k[4:]) - threshold))
+    return float(k[4:]), table[k]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--quick', action='store_true', help='first 4 own scenes only')
@@ -119,13 +128,14 @@ def main():
     ap.add_argument('--markdown', action='store_true', help='write the tables into docs/benchmarks.md')
     args = ap.parse_args()
     side = json.loads(containers.MODEL.with_suffix('.json').read_text())
-    v = side['validation_generated']
+    tv, v = nearest(side['validation_generated_by_threshold'], side['threshold'])
     lines = ['### 1. Training generator (bench/container_gen.py), held-out patches',
-             f"{side['data']}. F1 {v['f1']:.3f} (precision {v['precision']:.3f}, recall {v['recall']:.3f}), "
+             f"{side['data']}. At {tv:.2f}: F1 {v['f1']:.3f} (precision {v['precision']:.3f}, "
+             f"recall {v['recall']:.3f}), "
              f"count error {v['count_error_pct']:+.1f} %. Model trained {side['date']}, {side['steps']} steps.", '']
-    cal = side.get('calibration_own', {}).get(f"thr_{side['threshold']:.2f}")
+    _, cal = nearest(side.get('calibration_own', {}), side['threshold'])
     if cal:
-        lines += [f"At its threshold {side['threshold']:.2f} ({side['threshold_rule']}): new 160 m generated patches, "
+        lines += [f"At its threshold {side['threshold']:g} ({side['threshold_rule']}): new 160 m generated patches, "
                   f"scored away from their edges, F1 {cal['generated_f1']:.3f}, count error "
                   f"{cal['generated_count_error_pct']:+.1f} %.", '']
     lines += ['### 2. The old scene generator (test/helpers/scenes.py, never trained on)', '',

@@ -129,10 +129,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=150)
     ap.add_argument('--seed0', type=int, default=7_900_000)
+    ap.add_argument('--step', type=float, default=0.05, help='threshold grid step (from 0.25 to 0.55)')
     ap.add_argument('--max-false-km2', type=float, default=None,
                     help='pick among the thresholds with at most this many false containers per km² only')
     ap.add_argument('--write', action='store_true', help='record the threshold in core/models/containers.json')
     a = ap.parse_args()
+    global THRESHOLDS
+    THRESHOLDS = np.round(np.arange(0.25, 0.551, a.step), 3)
     gen_tot = generated(a.patches, a.seed0)
     free = container_free(a.patches // 3, a.seed0 + 50_000)
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,10 +146,10 @@ def main():
     for t in THRESHOLDS:
         tp, nd, nt = gen_tot[t]
         g, o = f1(tp, nd, nt), float(np.mean(old[t]))
-        table[f'thr_{t:.2f}'] = {'generated_f1': round(g, 4), 'generated_count_error_pct': round(100 * (nd - nt) / nt, 2),
+        table[f'thr_{t:.2f}' if round(t, 2) == t else f'thr_{t:.3f}'] = {'generated_f1': round(g, 4), 'generated_count_error_pct': round(100 * (nd - nt) / nt, 2),
                                  'older_renderer_f1': [round(v, 4) for v in old[t]], 'mean_f1': round((g + o) / 2, 4),
                                  'false_per_km2_without_containers': round(free[t], 1)}
-        print(f'{t:.2f} | {g:.3f} ({tp / max(1, nd):.3f}, {tp / max(1, nt):.3f}, {100 * (nd - nt) / nt:+.1f} %) | '
+        print(f'{t:.3g} | {g:.3f} ({tp / max(1, nd):.3f}, {tp / max(1, nt):.3f}, {100 * (nd - nt) / nt:+.1f} %) | '
               f'{" ".join(f"{v:.3f}" for v in old[t])} | {(g + o) / 2:.4f} | {free[t]:.0f}', flush=True)
     ok = [k for k in table
           if a.max_false_km2 is None or table[k]['false_per_km2_without_containers'] <= a.max_false_km2]

@@ -62,6 +62,7 @@ class Canvas:
         self.height = np.zeros((n, n), np.float32)
         self.n = n
         self.lean = np.zeros(2)    # off-nadir view: image shift (m) of a point 1 m above its base (see container)
+        self.sun = (0.0, math.pi / 4)   # azimuth (clockwise from north) and elevation (rad)
 
     def _px(self, poly):
         return np.round(np.asarray(poly) / self.res * 16).astype(np.int32).reshape(-1, 1, 2)
@@ -149,7 +150,7 @@ def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls, deck=0, bas
     sides in view, one box per tier in its own colour and shade, fill the band between its foot and its top."""
     shift = cv.lean * tiers * TIER
     if np.any(shift):
-        shade = rng.uniform(0.45, 0.95)
+        shade = wall_light(cv, rng)
         foot = rect(cx, cy, length, WID, ang)
         for i in range(tiers):
             side = rgb if i == tiers - 1 or rng.random() < 0.4 else rand_colour(rng)
@@ -175,6 +176,16 @@ def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls, deck=0, bas
         cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(1, 3), rng.uniform(0.5, 1.8), ang),
                 rgb * rng.uniform(0.6, 1.3))
     labels.append((cx, cy, ang, cls, base + tiers * TIER, deck))
+
+
+def wall_light(cv, rng):
+    """Brightness of the stack sides in view relative to the tops: they face the sensor (against the lean); lit by
+    the sun when it stands on that side (vertical walls take cot(elevation) times a top's light per unit of facing),
+    else only by the sky, as shadows are."""
+    az, elev = cv.sun
+    facing = -cv.lean / np.hypot(*cv.lean) @ np.array([math.sin(az), -math.cos(az)])   # toward the sun, y down
+    sky = rng.uniform(0.22, 0.55)
+    return sky + (1 - sky) * min(1.4, max(0.0, facing) / math.tan(elev))
 
 
 def block(cv, rng, cx, cy, ang, labels, gaps=None):
@@ -619,6 +630,7 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
     margin = 20.0
     S = size_m + 2 * margin
     cv = Canvas(S, gsd / 2)
+    cv.sun = (rng.uniform(0, 2 * math.pi), math.radians(rng.uniform(15, 70)))
     if rng.random() < 0.6:     # seen off nadir, 5-30 deg, from any side: stacks lean, their sides show
         a = rng.uniform(0, 2 * math.pi)
         cv.lean = math.tan(math.radians(rng.uniform(5, 30))) * np.array([math.cos(a), math.sin(a)])
@@ -689,14 +701,14 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
     if rng.random() < 0.25:
         x, y = anywhere()
         hedges(cv, rng, x, y, yard_ang if rng.random() < 0.5 else rng.uniform(0, math.pi))
-    sun_az = rng.uniform(0, 2 * math.pi)
+    sun_az = cv.sun[0]
     if rng.random() < 0.1:
         x, y = anywhere()
         tents(cv, rng, x, y, rng.uniform(0, math.pi), sun_az)
     for _ in range(rng.integers(0, 6)):     # isolated vehicles anywhere
         x, y = anywhere()
         vehicle(cv, rng, x, y, rng.uniform(0, math.pi), ('car', 'truck', 'bus')[rng.integers(3)])
-    shadows(cv, rng, sun_az, math.radians(rng.uniform(15, 70)))
+    shadows(cv, rng, *cv.sun)
     # sensor at gsd, then the detector's resampling to work_gsd
     img = cv2.resize(cv.img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     img = sensor(img, rng)
