@@ -146,9 +146,10 @@ def main():
     for t in THRESHOLDS:
         tp, nd, nt = gen_tot[t]
         g, o = f1(tp, nd, nt), float(np.mean(old[t]))
-        table[f'thr_{t:.2f}' if round(t, 2) == t else f'thr_{t:.3f}'] = {'generated_f1': round(g, 4), 'generated_count_error_pct': round(100 * (nd - nt) / nt, 2),
-                                 'older_renderer_f1': [round(v, 4) for v in old[t]], 'mean_f1': round((g + o) / 2, 4),
-                                 'false_per_km2_without_containers': round(free[t], 1)}
+        key = f'thr_{t:.2f}' if round(t, 2) == t else f'thr_{t:.3f}'     # the training script's keys where it can
+        table[key] = {'generated_f1': round(g, 4), 'generated_count_error_pct': round(100 * (nd - nt) / nt, 2),
+                      'older_renderer_f1': [round(v, 4) for v in old[t]], 'mean_f1': round((g + o) / 2, 4),
+                      'false_per_km2_without_containers': round(free[t], 1)}
         print(f'{t:.3g} | {g:.3f} ({tp / max(1, nd):.3f}, {tp / max(1, nt):.3f}, {100 * (nd - nt) / nt:+.1f} %) | '
               f'{" ".join(f"{v:.3f}" for v in old[t])} | {(g + o) / 2:.4f} | {free[t]:.0f}', flush=True)
     ok = [k for k in table
