@@ -8,7 +8,8 @@ What is in a patch (each part random, many optional): ground of any pavement/soi
 painted slot outlines, road markings; blocks of touching containers at one orientation per block, 1-5 high, any
 colour (near-black, navy, dark green, rust, grey, white, vivid), corrugated, with seams and shadows cast by a sun
 15-70 deg high from any azimuth (a height map is ray-marched, so tall stacks shade low ones, cranes shade
-containers); containers on rail flatcars and on a ship's deck (positives). Look-alikes (negatives): RTG and STS
+containers), placed with some slack, and in most patches seen 5-30 deg off nadir (tops shifted by their height,
+the sides in view lit as the sun lights them); containers on rail flatcars and on a ship's deck (positives). Look-alikes (negatives): RTG and STS
 cranes (legs, girders, their long shadows), trucks with box / curtain / empty-chassis trailers, buses (roof units)
 in rows and herringbones, cars, round tanks, warehouse roofs with skylight lattices, ships with hatch covers,
 rail tank/box/hopper wagons, yachts on pontoons, town streets (cars and vans parked nose to tail, terraced

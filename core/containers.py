@@ -8,9 +8,9 @@ container unless a stronger one sits on the same top (a peak on the seam beside 
 footprint (20 ft 6.06 x 2.44 m, 40 ft 12.19 x 2.44 m) turned to the predicted direction, its colour read from the
 image. The network has ~40 m of context, enough to see a block, its shadow, a crane, a parking row or a ship's
 deck, and was trained only on randomly generated yards (bench/container_gen.py, bench/train_containers.py: every
-container colour from near-black to white, stacks 1-5 high with their shadows, any sun, 0.3-0.8 m sensors, pan and
-colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks, ships' hatch covers, warehouse skylights,
-rail wagons, yachts, painted slots as things that are not containers). The sidecar containers.json records how.
+container colour from near-black to white, stacks 1-5 high with their shadows, any sun, seen at nadir or up to 30
+degrees off it, 0.3-0.8 m sensors, pan and colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks,
+ships' hatch covers, warehouse skylights, rail wagons, yachts, painted slots as things that are not containers). The sidecar containers.json records how.
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
