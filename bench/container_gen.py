@@ -9,12 +9,12 @@ painted slot outlines, road markings; blocks of touching containers at one orien
 colour (near-black, navy, dark green, rust, grey, white, vivid), corrugated, with seams and shadows cast by a sun
 15-70 deg high from any azimuth (a height map is ray-marched, so tall stacks shade low ones, cranes shade
 containers), placed with some slack, and in most patches seen 5-30 deg off nadir (tops shifted by their height,
-the sides in view lit as the sun lights them); containers on rail flatcars and on a ship's deck (positives). Look-alikes (negatives): RTG and STS
-cranes (legs, girders, their long shadows), trucks with box / curtain / empty-chassis trailers, buses (roof units)
-in rows and herringbones, cars, round tanks, warehouse roofs with skylight lattices, ships with hatch covers,
-rail tank/box/hopper wagons, yachts on pontoons, town streets (cars and vans parked nose to tail, terraced
-houses with gable roofs, garden sheds), trees, hedges and grass medians, marquee tents in rows (pyramid and gable
-roofs), water.
+the sides in view lit as the sun lights them); containers on rail flatcars and on a ship's deck (positives).
+Look-alikes (negatives): RTG and STS cranes (legs, girders, their long shadows), trucks with box / curtain /
+empty-chassis trailers, buses (roof units) in rows and herringbones, cars, round tanks, warehouse roofs with skylight
+lattices, ships with hatch covers, rail tank/box/hopper wagons, yachts on pontoons, town streets (cars and vans
+parked nose to tail, terraced houses with gable roofs, garden sheds), trees, hedges and grass medians, marquee tents
+in rows (pyramid and gable roofs), water.
 
 Labels: one per visible container top: centre (working px), long-axis angle (rad), class (0 = 20 ft, 1 = 40 ft).
 """

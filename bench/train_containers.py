@@ -162,8 +162,8 @@ def conv_layers(net):
 def from_onnx(path, imgs):
     """A Wide or Deep state dict (whichever the file is an export of) from an exported ONNX file (each BatchNorm
     folded into its convolution on export), to fine-tune a model whose .pt is gone. Each convolution takes the
-    folded weight; each BatchNorm is set from that layer's per-channel statistics on ``imgs`` so that it gives back the folded bias: exactly in eval mode, nearly
-    in training mode (batch statistics close to those)."""
+    folded weight; each BatchNorm is set from that layer's per-channel statistics on ``imgs`` so that it gives back
+    the folded bias: exactly in eval mode, nearly in training mode (batch statistics close to those)."""
     import onnx
     from onnx import numpy_helper
     model = onnx.load(path)

@@ -10,7 +10,8 @@ image. The network has ~40 m of context, enough to see a block, its shadow, a cr
 deck, and was trained only on randomly generated yards (bench/container_gen.py, bench/train_containers.py: every
 container colour from near-black to white, stacks 1-5 high with their shadows, any sun, seen at nadir or up to 30
 degrees off it, 0.3-0.8 m sensors, pan and colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks,
-ships' hatch covers, warehouse skylights, rail wagons, yachts, painted slots as things that are not containers). The sidecar containers.json records how.
+ships' hatch covers, warehouse skylights, rail wagons, yachts, painted slots as things that are not containers).
+The sidecar containers.json records how.
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
