@@ -113,6 +113,47 @@ class Deep(Wide):
         return self.head(F.relu(y + self.c8(y)))
 
 
+def folded(layer):
+    """(weight, bias) of a conv-BN(-ReLU) layer with its BatchNorm (eval statistics) folded in."""
+    conv, bn = layer[0], layer[1]
+    s = bn.weight / (bn.running_var + bn.eps).sqrt()
+    return conv.weight * s[:, None, None, None], bn.bias - bn.running_mean * s
+
+
+class DeepExport(nn.Module):
+    """A Deep net's very function in fewer OpenCV layers (~8 % faster per block): the 1 x 1 join of [stem,
+    up(trunk)] split as fa(stem) + up(fb(trunk)) (nearest upsampling commutes with a 1 x 1 convolution), and the
+    residual relu(y + bn(conv(y))) as one convolution with the identity added to its centre tap."""
+
+    def __init__(self, deep):
+        super().__init__()
+        self.deep = deep
+        w, b = folded(deep.fuse)
+        k = deep.c2[0].out_channels
+        self.fa, self.fb = nn.Conv2d(k, w.shape[0], 1), nn.Conv2d(w.shape[1] - k, w.shape[0], 1, bias=False)
+        w8, b8 = folded(deep.c8)
+        self.c8 = nn.Conv2d(w8.shape[1], w8.shape[0], 3, padding=1)
+        with torch.no_grad():
+            self.fa.weight.copy_(w[:, :k]), self.fa.bias.copy_(b), self.fb.weight.copy_(w[:, k:])
+            w8[torch.arange(w8.shape[0]), torch.arange(w8.shape[0]), 1, 1] += 1.0
+            self.c8.weight.copy_(w8), self.c8.bias.copy_(b8)
+
+    def forward(self, x):
+        d = self.deep
+        x2 = d.c2(d.c1(x))
+        y = d.c6(d.c5(d.c4(d.c3(x2))))
+        return d.head(F.relu(self.c8(d.c7(F.relu(self.fa(x2) + d.up(self.fb(y)))))))
+
+    @staticmethod
+    def unfold(pairs):
+        """The (weight, bias) of each of Deep's conv_layers from those of an export of this form (c1-c6, fa, fb,
+        c7, c8, head)."""
+        fa, fb, c8 = pairs[6], pairs[7], pairs[9]
+        w8 = c8[0].clone()
+        w8[torch.arange(w8.shape[0]), torch.arange(w8.shape[0]), 1, 1] -= 1.0
+        return pairs[:6] + [(torch.cat([fa[0], fb[0]], 1), fa[1]), pairs[8], (w8, c8[1]), pairs[10]]
+
+
 def dsc(i, o):
     """A depthwise 3 x 3 then a pointwise 1 x 1 convolution, each with batch norm and ReLU."""
     return nn.Sequential(nn.Conv2d(i, i, 3, 1, padding=1, groups=i, bias=False), nn.BatchNorm2d(i), nn.ReLU(inplace=True),
@@ -160,29 +201,31 @@ def conv_layers(net):
 
 
 def from_onnx(path, imgs):
-    """A Wide or Deep state dict (whichever the file is an export of) from an exported ONNX file (each BatchNorm
-    folded into its convolution on export), to fine-tune a model whose .pt is gone. Each convolution takes the
+    """A Wide or Deep state dict (whichever the file is an export of, a Deep one also in DeepExport's form) from an
+    exported ONNX file (each BatchNorm folded into its convolution on export), to fine-tune a model whose .pt is gone. Each convolution takes the
     folded weight; each BatchNorm is set from that layer's per-channel statistics on ``imgs`` so that it gives back
     the folded bias: exactly in eval mode, nearly in training mode (batch statistics close to those)."""
     import onnx
     from onnx import numpy_helper
     model = onnx.load(path)
     w = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
-    nodes = [n for n in model.graph.node if n.op_type == 'Conv']
-    nets = [n for n in (Wide(), Deep()) if len(conv_layers(n)) == len(nodes)]
+    pairs = [(w[n.input[1]], w[n.input[2]] if len(n.input) > 2 else None)
+             for n in model.graph.node if n.op_type == 'Conv']
+    if len(pairs) == 11:        # DeepExport's form
+        pairs = DeepExport.unfold(pairs)
+    nets = [n for n in (Wide(), Deep()) if len(conv_layers(n)) == len(pairs)]
     assert nets, 'not an export of Wide or Deep'
     net = nets[0]
-    layers = conv_layers(net)
     stats, hooks = {}, []
     with torch.no_grad():
-        for node, layer in zip(nodes, layers):
+        for (weight, bias), layer in zip(pairs, conv_layers(net)):
             conv = layer[0] if isinstance(layer, nn.Sequential) else layer
-            conv.weight.copy_(w[node.input[1]])
+            conv.weight.copy_(weight)
             if conv.bias is not None:
-                conv.bias.copy_(w[node.input[2]])
+                conv.bias.copy_(bias)
                 continue
             bn = layer[1]
-            bn.weight.fill_(1), bn.bias.copy_(w[node.input[2]])
+            bn.weight.fill_(1), bn.bias.copy_(bias)
             bn.running_mean.zero_(), bn.running_var.fill_(1 - bn.eps)
             keep = (lambda m, i, o, bn=bn: stats.update({bn: o.transpose(0, 1).flatten(1)}))   # the layer's output
             hooks.append(conv.register_forward_hook(keep))
@@ -418,7 +461,8 @@ def export(net, a, sweep, threshold, seconds, step):
     torch.save(net.state_dict(), (out if out != OUT else HERE / 'out') / 'containers.pt')  # to fine-tune; not shipped
     net.eval()
     onnx_path = out / 'containers.onnx'
-    torch.onnx.export(net, torch.zeros(1, 3, 256, 256), str(onnx_path), opset_version=13, dynamo=False,
+    torch.onnx.export(DeepExport(net) if isinstance(net, Deep) else net, torch.zeros(1, 3, 256, 256), str(onnx_path),
+                      opset_version=13, dynamo=False,
                       input_names=['image'], output_names=['maps'],
                       dynamic_axes={'image': {2: 'h', 3: 'w'}, 'maps': {2: 'h2', 3: 'w2'}})
     net.train()
