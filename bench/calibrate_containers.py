@@ -163,8 +163,10 @@ def main():
         side = json.loads(path.read_text())     # the file, not the loaded copy the sweep changed
         side['threshold_generated_peak'] = side.get('threshold_generated_peak', side['threshold'])
         side['threshold'] = float(best[4:])
-        side['validation_generated'] = side.get('validation_generated_by_threshold', {}).get(
-            best, side['validation_generated'])       # the training script's held-out patches, at this threshold
+        held_out = side.get('validation_generated_by_threshold', {})    # the training script's held-out patches
+        if held_out:        # at the threshold of its sweep nearest this one
+            near = min(held_out, key=lambda k: abs(float(k[4:]) - float(best[4:])))
+            side['validation_generated'] = dict(held_out[near], threshold=float(near[4:]))
         side['threshold_rule'] = ('bench/calibrate_containers.py: highest mean F1 (within 2 m) of new generator '
                                   f'patches (seeds {a.seed0}+, {a.patches}) and the older renderer\'s yards and ship'
                                   + (f', among thresholds with at most {a.max_false_km2:g} false containers per km² '
