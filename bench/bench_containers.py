@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / 'test' / 'helpers'))
 sys.path.insert(0, str(ROOT / 'bench'))
 
 from bench_speed import _package_path  # noqa: E402
+from calibrate_containers import nearest  # noqa: E402
 from docs_section import machine, write_section  # noqa: E402
 
 _package_path()
@@ -110,15 +111,6 @@ def validation(path, tmp, png_dir=None):
                str(Path(png_dir) / (Path(path).stem + '.png')), '--det', str(out)]
         subprocess.run(cmd + (['--truth', str(truth)] if truth.exists() else []), check=True, capture_output=True)
     return len(found), score, secs
-
-
-def nearest(table, threshold):
-    """(threshold, entry) of a {'thr_X': entry} table at the threshold nearest to ``threshold``; (None, None) if
-    the table is empty."""
-    if not table:
-        return None, None
-    k = min(table, key=lambda k: abs(float(k[4:]) - threshold))
-    return float(k[4:]), table[k]
 
 
 def main():

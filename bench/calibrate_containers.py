@@ -62,6 +62,15 @@ def detected(block):
     return sweep(containers.detect_columns(block, params_at(THRESHOLDS[0])))
 
 
+def nearest(table, threshold):
+    """(threshold, entry) of a {'thr_X': entry} table at the threshold nearest to ``threshold``; (None, None) if
+    the table is empty."""
+    if not table:
+        return None, None
+    k = min(table, key=lambda k: abs(float(k[4:]) - threshold))
+    return float(k[4:]), table[k]
+
+
 def patch_block(img):
     """A generated patch (h, w, 3) as one core Block at the working resolution."""
     data = np.ascontiguousarray(np.clip(img, 0, 1).transpose(2, 0, 1), dtype=np.float32)
@@ -163,10 +172,9 @@ def main():
         side = json.loads(path.read_text())     # the file, not the loaded copy the sweep changed
         side['threshold_generated_peak'] = side.get('threshold_generated_peak', side['threshold'])
         side['threshold'] = float(best[4:])
-        held_out = side.get('validation_generated_by_threshold', {})    # the training script's held-out patches
-        if held_out:        # at the threshold of its sweep nearest this one
-            near = min(held_out, key=lambda k: abs(float(k[4:]) - float(best[4:])))
-            side['validation_generated'] = dict(held_out[near], threshold=float(near[4:]))
+        t, held_out = nearest(side.get('validation_generated_by_threshold', {}), float(best[4:]))
+        if held_out:        # the training script's held-out patches, at the threshold of its sweep nearest this one
+            side['validation_generated'] = dict(held_out, threshold=t)
         side['threshold_rule'] = ('bench/calibrate_containers.py: highest mean F1 (within 2 m) of new generator '
                                   f'patches (seeds {a.seed0}+, {a.patches}) and the older renderer\'s yards and ship'
                                   + (f', among thresholds with at most {a.max_false_km2:g} false containers per km² '

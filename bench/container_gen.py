@@ -702,10 +702,9 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
     if rng.random() < 0.25:
         x, y = anywhere()
         hedges(cv, rng, x, y, yard_ang if rng.random() < 0.5 else rng.uniform(0, math.pi))
-    sun_az = cv.sun[0]
     if rng.random() < 0.1:
         x, y = anywhere()
-        tents(cv, rng, x, y, rng.uniform(0, math.pi), sun_az)
+        tents(cv, rng, x, y, rng.uniform(0, math.pi), cv.sun[0])
     for _ in range(rng.integers(0, 6)):     # isolated vehicles anywhere
         x, y = anywhere()
         vehicle(cv, rng, x, y, rng.uniform(0, math.pi), ('car', 'truck', 'bus')[rng.integers(3)])

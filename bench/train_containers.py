@@ -9,7 +9,7 @@ convolutions (~40 m of context: a block, its shadow, a crane, a parking row), an
 container-centre heatmap, the 40 ft probability, the long-axis direction (cos 2a, sin 2a) and whether the box
 stands on a ship's deck, CenterNet style (--arch deep, shipped, ~3,200 multiply-adds per working pixel; --arch wide,
 ~2,600, before; --arch slim, ~1,130, and lite, ~1,400, were tried for speed). --init starts from earlier weights
-(layers of the same name and shape, from a .pt or an exported wide .onnx; a 4-output head gains the deck output);
+(layers of the same name and shape, from a .pt or an exported .onnx; a 4-output head gains the deck output);
 --teacher adds an earlier model's centre maps to the labels (distillation). Runs by hand
 (20-40 min on two cores), never in `make test`. Then
 `bench/calibrate_containers.py --write` sets the model's threshold from both own renderers (a test checks it did).
@@ -120,6 +120,13 @@ def folded(layer):
     return conv.weight * s[:, None, None, None], bn.bias - bn.running_mean * s
 
 
+def centre_identity(w):
+    """A 3 x 3 convolution weight shaped like ``w`` (square) that gives back its input: y + conv(y) = (w + it)(y)."""
+    it = torch.zeros_like(w)
+    it[torch.arange(w.shape[0]), torch.arange(w.shape[0]), 1, 1] = 1.0
+    return it
+
+
 class DeepExport(nn.Module):
     """A Deep net's very function in fewer OpenCV layers (~8 % faster per block): the 1 x 1 join of [stem,
     up(trunk)] split as fa(stem) + up(fb(trunk)) (nearest upsampling commutes with a 1 x 1 convolution), and the
@@ -135,8 +142,7 @@ class DeepExport(nn.Module):
         self.c8 = nn.Conv2d(w8.shape[1], w8.shape[0], 3, padding=1)
         with torch.no_grad():
             self.fa.weight.copy_(w[:, :k]), self.fa.bias.copy_(b), self.fb.weight.copy_(w[:, k:])
-            w8[torch.arange(w8.shape[0]), torch.arange(w8.shape[0]), 1, 1] += 1.0
-            self.c8.weight.copy_(w8), self.c8.bias.copy_(b8)
+            self.c8.weight.copy_(w8 + centre_identity(w8)), self.c8.bias.copy_(b8)
 
     def forward(self, x):
         d = self.deep
@@ -148,10 +154,9 @@ class DeepExport(nn.Module):
     def unfold(pairs):
         """The (weight, bias) of each of Deep's conv_layers from those of an export of this form (c1-c6, fa, fb,
         c7, c8, head)."""
-        fa, fb, c8 = pairs[6], pairs[7], pairs[9]
-        w8 = c8[0].clone()
-        w8[torch.arange(w8.shape[0]), torch.arange(w8.shape[0]), 1, 1] -= 1.0
-        return pairs[:6] + [(torch.cat([fa[0], fb[0]], 1), fa[1]), pairs[8], (w8, c8[1]), pairs[10]]
+        fa, fb, (w8, b8) = pairs[6], pairs[7], pairs[9]
+        fuse = (torch.cat([fa[0], fb[0]], 1), fa[1])
+        return pairs[:6] + [fuse, pairs[8], (w8 - centre_identity(w8), b8), pairs[10]]
 
 
 def dsc(i, o):
@@ -202,9 +207,10 @@ def conv_layers(net):
 
 def from_onnx(path, imgs):
     """A Wide or Deep state dict (whichever the file is an export of, a Deep one also in DeepExport's form) from an
-    exported ONNX file (each BatchNorm folded into its convolution on export), to fine-tune a model whose .pt is gone. Each convolution takes the
-    folded weight; each BatchNorm is set from that layer's per-channel statistics on ``imgs`` so that it gives back
-    the folded bias: exactly in eval mode, nearly in training mode (batch statistics close to those)."""
+    exported ONNX file (each BatchNorm folded into its convolution on export), to fine-tune a model whose .pt is
+    gone. Each convolution takes the folded weight; each BatchNorm is set from that layer's per-channel statistics
+    on ``imgs`` so that it gives back the folded bias: exactly in eval mode, nearly in training mode (batch
+    statistics close to those)."""
     import onnx
     from onnx import numpy_helper
     model = onnx.load(path)
@@ -401,7 +407,7 @@ def main():
     ap.add_argument('--more-seeds', type=int, nargs='*', default=[],
                     help='train on these seeds\' patches too (validation stays on --seed\'s)')
     ap.add_argument('--init', default=None,
-                    help='fine-tune these weights (a containers.pt of an earlier run, or a wide containers.onnx)')
+                    help='fine-tune these weights (a containers.pt of an earlier run, or a containers.onnx)')
     ap.add_argument('--arch', choices=sorted(NETS), default='wide',
                     help='network (deep: the shipped one, wide: the one before)')
     ap.add_argument('--neg-weight', type=float, default=1.0, help='weight of the centre loss away from centres')
