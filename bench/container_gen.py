@@ -6,7 +6,8 @@ resampled to the detector's working resolution (core.containers.WORK_GSD), as th
 
 What is in a patch (each part random, many optional): ground of any pavement/soil/grass colour with slabs, stains,
 painted slot outlines, road markings; blocks of touching containers at one orientation per block, 1-5 high, any
-colour (near-black, navy, dark green, rust, grey, white, vivid), corrugated, with seams and shadows cast by a sun
+colour (near-black, navy, dark green, rust, grey, white, vivid), corrugated, some faded in part or with panel
+joins across, on a slot grid or in rows of both sizes end to end, with seams and shadows cast by a sun
 15-70 deg high from any azimuth (a height map is ray-marched, so tall stacks shade low ones, cranes shade
 containers), placed with some slack, and in most patches seen 5-30 deg off nadir (tops shifted by their height,
 the sides in view lit as the sun lights them); containers on rail flatcars and on a ship's deck (positives).
@@ -160,19 +161,27 @@ def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls, deck=0, bas
             cv.fill(hull, side * shade, base + (i + 0.5) * TIER)     # half heights: never a top's own height
         cx, cy = cx + shift[0], cy + shift[1]
     cv.fill(rect(cx, cy, length, WID, ang), rgb, base + tiers * TIER)
+    c, s = math.cos(ang), math.sin(ang)
+    if rng.random() < 0.2:   # weathered: the part from one end to a cut faded, dirty or repainted
+        cut = rng.uniform(0.2, 0.8) * length
+        u = -length / 2 + cut / 2 if rng.random() < 0.5 else length / 2 - cut / 2
+        cv.fill(rect(cx + u * c, cy + u * s, cut, WID, ang), rgb * rng.uniform(0.7, 1.25))
     if rng.random() < 0.7:   # roof frame / corrugation: a darker rim and a few cross lines
         dark = rgb * rng.uniform(0.6, 0.85)
         p = rect(cx, cy, length - 0.3, WID - 0.3, ang)
         for k in range(4):
             cv.line(p[k], p[(k + 1) % 4], 0.12, dark)
         if rng.random() < 0.5:
-            c, s = math.cos(ang), math.sin(ang)
             for u in np.arange(-length / 2 + 0.8, length / 2, rng.uniform(0.6, 1.5)):
                 q = np.array([cx + u * c, cy + u * s])
                 nrm = np.array([-s, c]) * (WID / 2 - 0.2)
                 cv.line(q - nrm, q + nrm, 0.08, rgb * rng.uniform(0.8, 1.15))
+    if rng.random() < 0.35:  # a few roof panel joins or dents: lines across the top, faint to dark, anywhere
+        nrm = np.array([-s, c]) * WID / 2
+        for u in rng.uniform(-length / 2 + 0.6, length / 2 - 0.6, int(rng.integers(1, 5))):
+            q = np.array([cx + u * c, cy + u * s])
+            cv.line(q - nrm, q + nrm, rng.uniform(0.08, 0.25), rgb * rng.uniform(0.65, 1.3))
     if rng.random() < 0.15:  # dirt / rust patch
-        c, s = math.cos(ang), math.sin(ang)
         u = rng.uniform(-length / 3, length / 3)
         cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(1, 3), rng.uniform(0.5, 1.8), ang),
                 rgb * rng.uniform(0.6, 1.3))
@@ -187,6 +196,9 @@ def wall_light(cv, rng):
     facing = -cv.lean / np.hypot(*cv.lean) @ np.array([math.sin(az), -math.cos(az)])   # toward the sun, y down
     sky = rng.uniform(0.22, 0.55)
     return sky + (1 - sky) * min(1.4, max(0.0, facing) / math.tan(elev))
+
+
+ROWS_OF_ANY = 0.3   # share of blocks whose rows hold boxes of both sizes end to end, rows not aligned
 
 
 def block(cv, rng, cx, cy, ang, labels, gaps=None):
@@ -206,6 +218,23 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
     mixed = rng.random() < 0.25
     jitter, twist = rng.uniform(0, 0.25) * (rng.random() < 0.6), rng.uniform(0, 0.012)   # placement slack (m, rad)
     boxes = []
+    if rng.random() < ROWS_OF_ANY:   # rows filled end to end with boxes of both sizes, each row from its own start
+        span = bays * (length + end_gap)
+        for r in range(rows):
+            v = (r - (rows - 1) / 2) * (WID + side_gap)
+            u = -span / 2 + rng.uniform(0, L20 + end_gap)
+            while True:
+                L = L40 if rng.random() < 0.5 else L20
+                if u + L > span / 2:
+                    break
+                if rng.random() > 0.08:
+                    m = u + L / 2
+                    x, y = cx + m * c - v * s + rng.normal(0, jitter), cy + m * s + v * c + rng.normal(0, jitter)
+                    rgb = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
+                    boxes.append((x, y, L, ang + rng.normal(0, twist), rgb * rng.uniform(0.9, 1.1),
+                                  int(rng.integers(1, max_t + 1)), int(L == L40)))
+                u += L + end_gap
+        bays = 0      # no slot grid below
     for b in range(bays):
         for r in range(rows):
             if rng.random() < 0.08:
@@ -217,10 +246,11 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
             a = ang + rng.normal(0, twist)
             tiers = int(rng.integers(1, max_t + 1))
             rgb = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
-            if mixed and L == L20 and length == L40:   # two 20 ft in a 40 ft slot
+            if mixed and L == L20 and length == L40:   # two 20 ft in a 40 ft slot, often the line's own colour
                 for h in (-1, 1):
                     o = h * (L20 / 2 + 0.04)
-                    boxes.append((x + o * c, y + o * s, L20, a, rand_colour(rng), tiers, 0))
+                    boxes.append((x + o * c, y + o * s, L20, a, rgb if rng.random() < 0.5 else rand_colour(rng),
+                                  tiers, 0))
             else:
                 boxes.append((x, y, L, a, rgb * rng.uniform(0.9, 1.1), tiers, int(L == L40)))
     for x, y, L, a, rgb, tiers, cls in sorted(boxes, key=lambda k: -(k[0] * cv.lean[0] + k[1] * cv.lean[1])):
