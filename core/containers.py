@@ -124,9 +124,10 @@ def detect_columns(block, params=None):
     x, y, rows, cols = x[ok], y[ok], rows[ok], cols[ok]
     conf = out[0, rows, cols]
     ang = 0.5 * np.arctan2(np.tanh(out[3, rows, cols]), np.tanh(out[2, rows, cols]))
-    keep = same_box(x, y, ang, conf, p.width / g, p.len20 / g) if len(x) else np.zeros(0, int)
-    x, y, rows, cols, conf, ang = x[keep], y[keep], rows[keep], cols[keep], conf[keep], ang[keep]
     big = out[1, rows, cols] > 0.0            # 40 ft probability > 0.5
+    length = np.where(big, p.len40, p.len20) / g
+    keep = same_box(x, y, ang, conf, p.width / g, length) if len(x) else np.zeros(0, int)
+    x, y, conf, ang, big = x[keep], y[keep], conf[keep], ang[keep], big[keep]
     return {'corners': _corners(x, y, ang, big, p, g), 'big': big, 'conf': conf.astype(np.float32),
             'deg': (np.degrees(-ang.astype(float)) % 180.0).astype(np.float32),
             'rgb': _colours(rgb, x, y, ang, big, p, g).astype(np.float32)}
@@ -138,19 +139,22 @@ def detect_containers(block, params=None):
     return list(records(detect_columns(block, p), p))
 
 
-def same_box(x, y, ang, conf, width, len20):
-    """Indices of the peaks to keep (strongest first): a weaker peak less than 3/4 of a container's width across
-    and half a 20 ft length along the axis of a stronger one is the same top (a peak on the seam beside it);
-    neighbours in a block stand a full width apart across and a full length along."""
+def same_box(x, y, ang, conf, width, length):
+    """Indices of the peaks to keep (strongest first): of two peaks less than 3/4 of a container's width apart
+    across the axis of the stronger one and, along it, less than half the distance their tops' centres would be
+    apart if they stood end to end (``length``: each peak's top length), the weaker is the same top (a peak on
+    a seam or an end of it); neighbours in a block stand a full width apart across and a full length along."""
     order = np.argsort(-conf)
-    pairs = cKDTree(np.column_stack([x, y])).query_pairs(math.hypot(0.75 * width, 0.5 * len20), output_type='ndarray')
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(math.hypot(0.75 * width, 0.5 * np.max(length)),
+                                                         output_type='ndarray')
     if not len(pairs):
         return order
     i, j = pairs[:, 0], pairs[:, 1]
+    s = np.where(conf[i] >= conf[j], i, j)       # the stronger peak's axis
     dx, dy = x[j] - x[i], y[j] - y[i]
-    along = np.abs(dx * np.cos(ang[i]) + dy * np.sin(ang[i]))
-    across = np.abs(-dx * np.sin(ang[i]) + dy * np.cos(ang[i]))
-    near = (across < 0.75 * width) & (along < 0.5 * len20)
+    along = np.abs(dx * np.cos(ang[s]) + dy * np.sin(ang[s]))
+    across = np.abs(-dx * np.sin(ang[s]) + dy * np.cos(ang[s]))
+    near = (across < 0.75 * width) & (along < 0.25 * (length[i] + length[j]))
     nb = [[] for _ in range(len(x))]
     for a, b in zip(i[near].tolist(), j[near].tolist()):
         nb[a].append(b)
