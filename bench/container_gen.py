@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 
 WORK_GSD = 0.5
+GSD_RANGE = (0.3, 0.8)   # sensor resolutions drawn (m)
+ROWS_OF_ANY = 0.3        # share of blocks whose rows hold boxes of both sizes end to end, rows not aligned
 L20, L40, WID, TIER = 6.058, 12.192, 2.438, 2.59
 
 DARK = [(0.05, 0.05, 0.06), (0.06, 0.09, 0.20), (0.08, 0.16, 0.10), (0.20, 0.10, 0.06), (0.12, 0.12, 0.12),
@@ -196,9 +198,6 @@ def wall_light(cv, rng):
     facing = -cv.lean / np.hypot(*cv.lean) @ np.array([math.sin(az), -math.cos(az)])   # toward the sun, y down
     sky = rng.uniform(0.22, 0.55)
     return sky + (1 - sky) * min(1.4, max(0.0, facing) / math.tan(elev))
-
-
-ROWS_OF_ANY = 0.3   # share of blocks whose rows hold boxes of both sizes end to end, rows not aligned
 
 
 def block(cv, rng, cx, cy, ang, labels, gaps=None):
@@ -656,7 +655,7 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
     (1: 40 ft), on a ship's deck (1) or not). ``containers=False``: the same kinds of patch without a container
     (no blocks, bare ships and flatcars), to measure false containers."""
     rng = np.random.default_rng(seed)
-    gsd = float(rng.uniform(0.3, 0.8))
+    gsd = float(rng.uniform(*GSD_RANGE))
     size_m = size_px * work_gsd
     margin = 20.0
     S = size_m + 2 * margin

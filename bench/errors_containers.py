@@ -1,9 +1,9 @@
 """What the shipped container model gets wrong on the project's own generator (benchmark, not a test).
 
-    .venv/bin/python bench/errors_containers.py [--patches 100] [--seed0 7600000] [--rows-of-any SHARE]
+    .venv/bin/python bench/errors_containers.py [--patches 100] [--seed0 7600000] [--rows-of-any SHARE] [--gsd LO HI]
 
 On new generator patches (seeds from --seed0; --rows-of-any sets the share of blocks whose rows hold boxes of both
-sizes end to end, default the generator's own), matched within 2 m as the shared scorer matches: recall of 20 ft
+sizes end to end, --gsd the range of sensor resolutions, default the generator's own), matched within 2 m as the shared scorer matches: recall of 20 ft
 and 40 ft tops, and how many false detections are a 20 ft box within 4 m of a 40 ft top (a 40 ft top taken for one
 or two 20 ft ones, the main error on the validation scenes). Never reads ../shared; runs by hand.
 """
@@ -36,9 +36,12 @@ def main():
     ap.add_argument('--patches', type=int, default=100)
     ap.add_argument('--seed0', type=int, default=7_600_000)
     ap.add_argument('--rows-of-any', type=float, default=None)
+    ap.add_argument('--gsd', type=float, nargs=2, default=None)
     a = ap.parse_args()
     if a.rows_of_any is not None:
         gen.ROWS_OF_ANY = a.rows_of_any
+    if a.gsd:
+        gen.GSD_RANGE = tuple(a.gsd)
     n = dict.fromkeys(['true20', 'true40', 'found20', 'found40', 'detections', 'false', 'false20_at_40'], 0)
     p = containers.ContainerParams()
     for seed in range(a.seed0, a.seed0 + a.patches):
