@@ -197,6 +197,26 @@ def test_blocks_give_the_containers_of_the_whole_image():
     assert not np.array_equal(centres(block_px=300, overlap_m=6.0), whole)
 
 
+def test_peaks_closer_than_boxes_can_stand_are_one_top():
+    """Two peaks along one axis are one top when closer than half the distance two boxes of their sizes stand end
+    to end: a 40 ft top's peak absorbs a weaker one 4 m along it; two 20 ft boxes end to end (6.1 m), a 40 ft and a
+    20 ft end to end (9.2 m) and boxes side by side (2.5 m across) all stay."""
+    w, l20, l40 = 2.438, 6.058, 12.192
+
+    def kept(x, y, conf, length):
+        n = len(x)
+        return sorted(core.same_box(np.array(x, float), np.array(y, float), np.zeros(n), np.array(conf, float),
+                                    w, np.array(length, float)).tolist())
+
+    assert kept([0, 4.0], [0, 0], [0.9, 0.5], [l40, l20]) == [0]
+    assert kept([0, 4.0], [0, 0], [0.9, 0.5], [l20, l20]) == [0, 1]          # 20 ft beside 20 ft: 4 m > 3.03 m
+    assert kept([0, 4.0], [0, 0], [0.5, 0.9], [l20, l40]) == [1]            # the stronger may be either
+    assert kept([0, 6.1], [0, 0], [0.9, 0.8], [l20, l20]) == [0, 1]
+    assert kept([0, 9.2], [0, 0], [0.9, 0.8], [l40, l20]) == [0, 1]
+    assert kept([0, 0], [0, 2.5], [0.9, 0.8], [l40, l40]) == [0, 1]
+    assert kept([0, 1.0], [0, 1.0], [0.9, 0.8], [l20, l20]) == [0]
+
+
 def test_columns_are_compact_and_are_the_records():
     """A whole port's count is held as columns (~85 bytes a container, not ~1 KB dicts): bounded memory."""
     sc = scenes.port_scene(seed=13, gsd=0.5, size_px=800)
