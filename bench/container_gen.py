@@ -233,25 +233,25 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
                     boxes.append((x, y, L, ang + rng.normal(0, twist), rgb * rng.uniform(0.9, 1.1),
                                   int(rng.integers(1, max_t + 1)), int(L == L40)))
                 u += L + end_gap
-        bays = 0      # no slot grid below
-    for b in range(bays):
-        for r in range(rows):
-            if rng.random() < 0.08:
-                continue          # an empty slot
-            L = (L40 if rng.random() < 0.5 else L20) if mixed else length
-            u = (b - (bays - 1) / 2) * (length + end_gap)
-            v = (r - (rows - 1) / 2) * (WID + side_gap)
-            x, y = cx + u * c - v * s + rng.normal(0, jitter), cy + u * s + v * c + rng.normal(0, jitter)
-            a = ang + rng.normal(0, twist)
-            tiers = int(rng.integers(1, max_t + 1))
-            rgb = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
-            if mixed and L == L20 and length == L40:   # two 20 ft in a 40 ft slot, often the line's own colour
-                for h in (-1, 1):
-                    o = h * (L20 / 2 + 0.04)
-                    boxes.append((x + o * c, y + o * s, L20, a, rgb if rng.random() < 0.5 else rand_colour(rng),
-                                  tiers, 0))
-            else:
-                boxes.append((x, y, L, a, rgb * rng.uniform(0.9, 1.1), tiers, int(L == L40)))
+    else:                            # a slot grid: rows x bays
+        for b in range(bays):
+            for r in range(rows):
+                if rng.random() < 0.08:
+                    continue          # an empty slot
+                L = (L40 if rng.random() < 0.5 else L20) if mixed else length
+                u = (b - (bays - 1) / 2) * (length + end_gap)
+                v = (r - (rows - 1) / 2) * (WID + side_gap)
+                x, y = cx + u * c - v * s + rng.normal(0, jitter), cy + u * s + v * c + rng.normal(0, jitter)
+                a = ang + rng.normal(0, twist)
+                tiers = int(rng.integers(1, max_t + 1))
+                rgb = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
+                if mixed and L == L20 and length == L40:   # two 20 ft in a 40 ft slot, often the line's own colour
+                    for h in (-1, 1):
+                        o = h * (L20 / 2 + 0.04)
+                        boxes.append((x + o * c, y + o * s, L20, a, rgb if rng.random() < 0.5 else rand_colour(rng),
+                                      tiers, 0))
+                else:
+                    boxes.append((x, y, L, a, rgb * rng.uniform(0.9, 1.1), tiers, int(L == L40)))
     for x, y, L, a, rgb, tiers, cls in sorted(boxes, key=lambda k: -(k[0] * cv.lean[0] + k[1] * cv.lean[1])):
         container(cv, rng, x, y, L, a, rgb, tiers, labels, cls)     # far from the sensor first: near ones hide them
 

@@ -3,7 +3,8 @@
     .venv/bin/python bench/errors_containers.py [--patches 100] [--seed0 7600000] [--rows-of-any SHARE] [--gsd LO HI]
 
 On new generator patches (seeds from --seed0; --rows-of-any sets the share of blocks whose rows hold boxes of both
-sizes end to end, --gsd the range of sensor resolutions, default the generator's own), matched within 2 m as the shared scorer matches: recall of 20 ft
+sizes end to end, --gsd the range of sensor resolutions, default the generator's own), matched within 2 m
+as the shared scorer matches: recall of 20 ft
 and 40 ft tops, and how many false detections are a 20 ft box within 4 m of a 40 ft top (a 40 ft top taken for one
 or two 20 ft ones, the main error on the validation scenes). Never reads ../shared; runs by hand.
 """
@@ -13,22 +14,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 import calibrate_containers as cc
+from scenes import match
 
 gen, containers = cc.gen, cc.containers
-
-
-def matches(D, T, r):
-    """{detection: truth} one to one, nearest pairs first, within ``r``."""
-    if not len(D) or not len(T):
-        return {}
-    cand = sorted((np.hypot(*(D[i] - T[j])), i, j)
-                  for i, js in enumerate(cKDTree(T).query_ball_point(D, r)) for j in js)
-    md, mt = {}, set()
-    for _, i, j in cand:
-        if i not in md and j not in mt:
-            md[i] = j
-            mt.add(j)
-    return md
 
 
 def main():
@@ -48,13 +36,13 @@ def main():
         img, lab = gen.patch(seed, cc.SIZE)
         b = cc.patch_block(img)
         h, w = b.valid.shape
-        T = np.array([(x, y) for x, y, *_ in lab if cc.inner(x, y, w, h)]).reshape(-1, 2)
-        big_t = np.array([c for x, y, _, c, _ in lab if cc.inner(x, y, w, h)], bool)
+        lab = lab[[cc.inner(x, y, w, h) for x, y, *_ in lab]].reshape(-1, 5)
+        T, big_t = lab[:, :2], lab[:, 3] > 0
         cols = containers.detect_columns(b, p)
         D = cols['corners'].mean(1).reshape(-1, 2)
         inside = np.array([cc.inner(x, y, w, h) for x, y in D], bool)
         D, big_d = D[inside], cols['big'][inside]
-        md = matches(D, T, cc.MATCH_M / gen.WORK_GSD)
+        md = match(D, T, cc.MATCH_M / gen.WORK_GSD)
         n['true20'] += int((~big_t).sum())
         n['true40'] += int(big_t.sum())
         n['found40'] += sum(int(big_t[j]) for j in md.values())

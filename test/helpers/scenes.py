@@ -895,27 +895,30 @@ def detection_units(det):
     return [tuple(centre_l + across * (j + 0.5) / k) for j in range(k)]
 
 
+def match(found, truth, max_dist):
+    """{index in ``found``: index in ``truth``} of points (x, y) matched one to one, nearest pairs first (each
+    found point among its 4 nearest truths), within ``max_dist``."""
+    tx, ux = np.array(truth, float).reshape(-1, 2), np.array(found, float).reshape(-1, 2)
+    if not len(tx) or not len(ux):
+        return {}
+    from scipy.spatial import cKDTree
+    dist, idx = cKDTree(tx).query(ux, k=4, distance_upper_bound=max_dist)
+    pairs = sorted((dist[i, j], i, idx[i, j]) for i in range(len(ux)) for j in range(dist.shape[1])
+                   if np.isfinite(dist[i, j]))
+    out, used_t = {}, set()
+    for _, i, t in pairs:
+        if i not in out and t not in used_t:
+            out[i] = int(t)
+            used_t.add(t)
+    return out
+
+
 def evaluate(detections, truth, max_dist=1.6):
     """Match detected container units to truth centres (greedy, nearest first, within
     ``max_dist`` m). Returns dict: true/counted containers and TEU, matched, count error %, TEU error %,
     precision, recall, F1."""
     units = [u for d in detections for u in detection_units(d)]
-    tx = np.array([[t['x'], t['y']] for t in truth]).reshape(-1, 2)
-    ux = np.array(units).reshape(-1, 2)
-    matched = 0
-    if len(tx) and len(ux):
-        from scipy.spatial import cKDTree
-        tree = cKDTree(tx)
-        dist, idx = tree.query(ux, k=4, distance_upper_bound=max_dist)
-        pairs = sorted((dist[i, j], i, idx[i, j]) for i in range(len(ux)) for j in range(dist.shape[1])
-                       if np.isfinite(dist[i, j]))
-        used_u, used_t = set(), set()
-        for d, i, t in pairs:
-            if i in used_u or t in used_t:
-                continue
-            used_u.add(i)
-            used_t.add(t)
-        matched = len(used_u)
+    matched = len(match(units, [[t['x'], t['y']] for t in truth], max_dist))
     n_true = len(truth)
     n_det = sum(int(d['containers']) for d in detections)
     teu_true = sum(t['teu'] for t in truth)
