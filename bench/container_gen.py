@@ -300,7 +300,12 @@ def sts(cv, rng, cx, cy, ang):
         cv.line(p - d * 9, p + d * 9, 1.2, col, h)
 
 
-def vehicle(cv, rng, cx, cy, ang, kind):
+def bus_livery(rng):
+    return np.array([(0.9, 0.75, 0.1), (0.9, 0.9, 0.88), (0.8, 0.2, 0.15), (0.2, 0.4, 0.7), (0.2, 0.6, 0.3)]
+                    [rng.integers(5)]) * rng.uniform(0.85, 1.1)
+
+
+def vehicle(cv, rng, cx, cy, ang, kind, livery=None):
     c, s = math.cos(ang), math.sin(ang)
     d = np.array([c, s])
     if kind == 'car':
@@ -309,17 +314,25 @@ def vehicle(cv, rng, cx, cy, ang, kind):
         cv.fill(rect(cx + 0.2 * c, cy + 0.2 * s, 1.8, 1.4, ang), rgb * 0.5, 1.5)
         return
     if kind == 'bus':
-        rgb = np.array([(0.9, 0.75, 0.1), (0.9, 0.9, 0.88), (0.8, 0.2, 0.15), (0.2, 0.4, 0.7), (0.2, 0.6, 0.3)]
-                       [rng.integers(5)]) * rng.uniform(0.85, 1.1)
-        L = rng.uniform(10.5, 13.5)
-        cv.fill(rect(cx, cy, L, rng.uniform(2.4, 2.6), ang), rgb, 3.2)
+        rgb = (bus_livery(rng) if livery is None else livery) * rng.uniform(0.9, 1.1)
+        L, W = rng.uniform(9.0, 13.5), rng.uniform(2.3, 2.6)
+        if rng.random() < 0.35:     # a school bus: a hood in front, lower and narrower, a light roof
+            hood = rng.uniform(1.2, 2.0)
+            p = np.array([cx, cy]) + d * (L / 2 - hood / 2)
+            cv.fill(rect(p[0], p[1], hood, W - 0.3, ang), rgb, 1.6)
+            cv.fill(rect(cx - hood / 2 * c, cy - hood / 2 * s, L - hood, W, ang), rgb, 3.2)
+            cv.fill(rect(cx - hood / 2 * c, cy - hood / 2 * s, L - hood - 0.4, W - 0.5, ang),
+                    np.clip(rgb * 0.4 + 0.55, 0, 1) if rng.random() < 0.6 else rgb, 3.2)
+            L -= hood
+        else:
+            cv.fill(rect(cx, cy, L, W, ang), rgb, 3.2)
+            if rng.random() < 0.5:                # windscreen end
+                p = np.array([cx, cy]) + d * (L / 2 - 0.4)
+                cv.fill(rect(p[0], p[1], 0.8, W - 0.2, ang), (0.1, 0.12, 0.15), 3.2)
         for _ in range(rng.integers(1, 4)):       # roof units, hatches
             u = rng.uniform(-L / 3, L / 3)
-            cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(0.8, 2.5), rng.uniform(0.8, 1.8), ang),
+            cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(0.6, 2.5), rng.uniform(0.6, 1.8), ang),
                     np.array([0.6, 0.6, 0.62]) * rng.uniform(0.5, 1.3), 3.5)
-        if rng.random() < 0.5:                    # windscreen end
-            p = np.array([cx, cy]) + d * (L / 2 - 0.4)
-            cv.fill(rect(p[0], p[1], 0.8, 2.3, ang), (0.1, 0.12, 0.15), 3.2)
         return
     # trucks: cab + trailer (box, curtain, tanker or empty chassis)
     cab = rand_colour(rng, 0.2)
@@ -347,20 +360,28 @@ def vehicle(cv, rng, cx, cy, ang, kind):
 
 
 def parking_rows(cv, rng, x, y, ang, kind):
-    n = int(rng.integers(3, 16))
+    """A row of vehicles side by side, or (buses and trucks) a depot's double herringbone: two rows nose to nose."""
+    n = int(rng.integers(3, 16 if kind == 'car' else 30))
     herring = rng.random() < 0.3
+    double = kind != 'car' and rng.random() < 0.4
     pitch = rng.uniform(3.0, 4.5) if kind != 'car' else rng.uniform(2.3, 3.0)
     c, s = math.cos(ang), math.sin(ang)
-    for i in range(n):
-        if rng.random() < 0.15:
-            continue
-        u = i * pitch
-        a = ang + math.pi / 2 + (rng.uniform(0.5, 0.9) if herring else rng.normal(0, 0.03))
-        vehicle(cv, rng, x + u * c, y + u * s, a, kind)
-        if kind != 'car' and rng.random() < 0.5:   # painted bay lines between them
-            q = np.array([x + (u + pitch / 2) * c, y + (u + pitch / 2) * s])
-            dd = np.array([math.cos(a), math.sin(a)]) * 7
-            cv.line(q - dd, q + dd, 0.12, (0.85, 0.85, 0.8))
+    tilt = rng.uniform(0.5, 0.9) if herring else 0.0
+    pitch /= math.cos(tilt)       # the same gap between neighbours, measured across them
+    livery = bus_livery(rng) if kind == 'bus' and rng.random() < 0.7 else None     # a fleet's one colour
+    for side in ((1, -1) if double else (1,)):
+        off = side * rng.uniform(7.2, 8.5) if double else 0.0     # each row's centre line from the middle
+        for i in range(n):
+            if rng.random() < 0.15:
+                continue
+            u = i * pitch
+            a = ang + side * (math.pi / 2 + (tilt if herring else rng.normal(0, 0.03)))
+            vx, vy = x + u * c - off * s, y + u * s + off * c
+            vehicle(cv, rng, vx, vy, a, kind, livery)
+            if kind != 'car' and rng.random() < 0.5:   # painted bay lines between them
+                q = np.array([vx + pitch / 2 * c, vy + pitch / 2 * s])
+                dd = np.array([math.cos(a), math.sin(a)]) * 7
+                cv.line(q - dd, q + dd, 0.12, (0.85, 0.85, 0.8))
 
 
 def tank(cv, rng, cx, cy):
@@ -450,8 +471,9 @@ def wagon(cv, rng, cx, cy, ang, labels, loaded=True):
         cv.fill(rect(cx, cy, L, 3.0, ang), col, 4)
         cv.line(np.array([cx, cy]) - np.array([c, s]) * L / 2, np.array([cx, cy]) + np.array([c, s]) * L / 2,
                 0.6, np.clip(col * 1.6 + 0.05, 0, 1), 4.2)
-    elif t < 0.8:   # box car
-        rgb = rand_colour(rng, 0.3)
+    elif t < 0.8:   # box car, 12.5-20 m (as long as a 40 ft box on a flatcar, or longer)
+        rgb = rand_colour(rng, 0.3) if rng.random() < 0.7 else np.array([0.85, 0.85, 0.83]) * rng.uniform(0.85, 1.1)
+        L = rng.uniform(12.5, 20)
         cv.fill(rect(cx, cy, L, 3.0, ang), rgb, 4.3)
         cv.line(np.array([cx, cy]) - np.array([c, s]) * L / 2, np.array([cx, cy]) + np.array([c, s]) * L / 2,
                 0.3, rgb * 1.2, 4.4)
