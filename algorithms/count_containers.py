@@ -9,7 +9,7 @@ from ..core import containers as core
 
 FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
-          ('confidence', 'double'), ('angle_deg', 'double'))
+          ('confidence', 'double'), ('angle_deg', 'double'), ('on_ship', 'int'))
 
 class CountContainers(CargoWatchAlgorithm):
     NAME = 'countcontainers'

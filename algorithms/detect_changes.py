@@ -13,7 +13,7 @@ PIT_FIELDS = (('length_m', 'double'), ('width_m', 'double'), ('area_m2', 'double
               ('fresh_soil', 'double'), ('confidence', 'double'))
 CONTAINER_FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
                     ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
-                    ('confidence', 'double'))
+                    ('confidence', 'double'), ('on_ship', 'int'))
 
 class DetectChanges(CargoWatchAlgorithm):
     NAME = 'detectchanges'

@@ -7,10 +7,11 @@ direction of its long axis. Every local maximum above the threshold (the model's
 container unless a stronger one sits on the same top (a peak on the seam beside it): it is drawn as an ISO
 footprint (20 ft 6.06 x 2.44 m, 40 ft 12.19 x 2.44 m) turned to the predicted direction, its colour read from the
 image. The network has ~40 m of context, enough to see a block, its shadow, a crane, a parking row or a ship's
-deck, and was trained only on randomly generated yards (bench/container_gen.py, bench/train_containers.py: every
-container colour from near-black to white, stacks 1-5 high with their shadows, any sun, seen at nadir or up to 30
-degrees off it, 0.3-0.8 m sensors, pan and colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks,
-ships' hatch covers, warehouse skylights, rail wagons, yachts, painted slots as things that are not containers).
+deck (a fifth output flags the tops that stand on a ship's deck: ``on_ship``). It was trained only on randomly
+generated yards (bench/container_gen.py, bench/train_containers.py: every container colour from near-black to
+white, stacks 1-5 high with their shadows, any sun, seen at nadir or up to 30 degrees off it, 0.3-0.8 m sensors,
+pan and colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks, ships' hatch covers, warehouse
+skylights, rail wagons, yachts, painted slots as things that are not containers).
 The sidecar containers.json records how.
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
@@ -75,10 +76,10 @@ def network():
 
 
 def maps(data, valid, gsd):
-    """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (4, h2, w2) float32,
-    factor) where ``factor`` converts block pixels to working pixels; maps are the centre probability and the logit
-    of 40 ft, cos 2a and sin 2a (their sigmoid and tanh are taken at the peaks only) on a grid of stride 2 in working
-    pixels."""
+    """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (5, h2, w2) float32,
+    factor) where ``factor`` converts block pixels to working pixels; maps are the centre probability and the logits
+    of 40 ft, cos 2a, sin 2a and on a ship's deck (their sigmoid and tanh are taken at the peaks only; a model
+    without the deck output gives a deck map of -1) on a grid of stride 2 in working pixels."""
     net, meta = network()
     if not valid.all():                         # nodata reads as plain mid-grey ground
         data = np.where(valid, data, np.float32(meta['mean']))
@@ -89,8 +90,10 @@ def maps(data, valid, gsd):
     if H % 4 or W % 4:                          # the net halves twice
         work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')
     net.setInput(work[None])
-    r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 4 maps' are used
-    out = nets.depth_to_space(net.forward()[0][:4 * r * r], r)
+    r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 5 maps' are used
+    out = nets.depth_to_space(net.forward()[0][:5 * r * r], r)
+    if len(out) < 5:
+        out = np.concatenate([out, np.full_like(out[:1], -1.0)])
     out[0] = 1.0 / (1.0 + np.exp(-out[0]))
     return out, f
 
@@ -125,10 +128,11 @@ def detect_columns(block, params=None):
     conf = out[0, rows, cols]
     ang = 0.5 * np.arctan2(np.tanh(out[3, rows, cols]), np.tanh(out[2, rows, cols]))
     big = out[1, rows, cols] > 0.0            # 40 ft probability > 0.5
+    deck = out[4, rows, cols] > 0.0           # on a ship's deck: probability > 0.5
     length = np.where(big, p.len40, p.len20) / g
     keep = same_box(x, y, ang, conf, p.width / g, length) if len(x) else np.zeros(0, int)
-    x, y, conf, ang, big = x[keep], y[keep], conf[keep], ang[keep], big[keep]
-    return {'corners': _corners(x, y, ang, big, p, g), 'big': big, 'conf': conf.astype(np.float32),
+    x, y, conf, ang, big, deck = x[keep], y[keep], conf[keep], ang[keep], big[keep], deck[keep]
+    return {'corners': _corners(x, y, ang, big, p, g), 'big': big, 'deck': deck, 'conf': conf.astype(np.float32),
             'deg': (np.degrees(-ang.astype(float)) % 180.0).astype(np.float32),
             'rgb': _colours(rgb, x, y, ang, big, p, g).astype(np.float32)}
 
@@ -199,7 +203,7 @@ def _corners(cx, cy, ang, big, p, g):
 def records(cols, params=None, chunk=4096):
     """Output dicts, one per row of detection columns (:func:`detect_columns`, :func:`count_columns`), made a chunk
     at a time: ``geometry`` (map) or ``corners`` (block px) as four (x, y), and the output fields (size_class,
-    length_m, width_m, containers, teu, colour, r, g, b, confidence, angle_deg)."""
+    length_m, width_m, containers, teu, colour, r, g, b, confidence, angle_deg, on_ship)."""
     p = params or ContainerParams()
     key = 'geometry' if 'geometry' in cols else 'corners'
     width = round(float(p.width), 2)
@@ -211,13 +215,14 @@ def records(cols, params=None, chunk=4096):
         names = colour_names(cols['rgb'][part])
         conf = confidences[part].tolist()
         deg = np.round(cols['deg'][part].astype(float), 1).tolist()
+        deck = cols['deck'][part].astype(int).tolist()
         for k, b in enumerate(cols['big'][part].tolist()):
             yield {key: [tuple(c) for c in corners[k]],
                    'size_class': '40ft' if b else '20ft',
                    'length_m': round(float(p.len40 if b else p.len20), 2), 'width_m': width,
                    'containers': 1, 'teu': 2 if b else 1,
                    'colour': names[k], 'r': rgb[k][0], 'g': rgb[k][1], 'b': rgb[k][2],
-                   'confidence': conf[k], 'angle_deg': deg[k]}
+                   'confidence': conf[k], 'angle_deg': deg[k], 'on_ship': deck[k]}
 
 
 def count_columns(raster, params=None, aoi=None, progress=None, cancelled=None):

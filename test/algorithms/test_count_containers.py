@@ -28,7 +28,8 @@ def test_counts_through_processing(scene_tif, small_scene):
     res = run({'INPUT': scene_tif})
     layer = res['OUTPUT']
     names = [f.name() for f in layer.fields()]
-    for name in ('size_class', 'length_m', 'width_m', 'containers', 'teu', 'colour', 'r', 'g', 'b', 'confidence'):
+    for name in ('size_class', 'length_m', 'width_m', 'containers', 'teu', 'colour', 'r', 'g', 'b', 'confidence',
+                 'angle_deg', 'on_ship'):
         assert name in names
     feats = list(layer.getFeatures())
     assert res['COUNT'] == sum(f['containers'] for f in feats)
@@ -42,6 +43,18 @@ def test_counts_through_processing(scene_tif, small_scene):
                                'magenta', 'brown')
         assert f.geometry().area() == pytest.approx(f['length_m'] * f['width_m'], rel=0.05)
     assert layer.crs().authid() == 'EPSG:32652'
+
+
+def test_containers_on_a_ship_are_flagged(tmp_path):
+    """A loaded ship at a quay: the boxes on its deck come out with on_ship = 1, the yard's beside it with 0."""
+    cv, deck, yard = scenes.loaded_ship(np.random.default_rng(12))
+    path = scenes.write_geotiff(tmp_path / 'ship.tif', scenes.to_dtype(cv.img), scenes.geotransform(0.4))
+    feats = list(run({'INPUT': str(path)})['OUTPUT'].getFeatures())
+    water_y = scenes.ORIGIN[1] - 62          # the quay's edge: water to the north
+    on_deck = [f['on_ship'] for f in feats if f.geometry().centroid().asPoint().y() > water_y]
+    in_yard = [f['on_ship'] for f in feats if f.geometry().centroid().asPoint().y() <= water_y]
+    assert len(on_deck) >= 0.9 * len(deck) and sum(on_deck) >= 0.6 * len(deck)    # measured 23 of 30 flagged
+    assert len(in_yard) >= 0.9 * len(yard) and sum(in_yard) == 0
 
 
 def test_batch_runs_give_the_same_result(scene_tif):
