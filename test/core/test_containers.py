@@ -86,13 +86,20 @@ def _confuser(kind, rng, cv, sun):
         for i in range(8):
             for j in range(3):
                 scenes.slot_outline(cv, 25 + j * 14, 30 + i * 2.9, 12.4, 2.6, 0.0)
+    elif kind == 'buses in rows':
+        fleet = scenes.pick_colour(rng, {'yellow': 1, 'white': 1})[1]
+        for i in range(8):
+            scenes.bus(cv, rng, 20 + i * 4.2, 30, math.pi / 2, sun, fleet)                # side by side
+            scenes.bus(cv, rng, 20 + i * 5.6, 80, math.pi / 2 + 0.7, sun, fleet)          # a herringbone
+    elif kind == 'ship with hatch covers':
+        scenes.ship_at_quay(cv, rng, sun, loaded=False)
     elif kind == 'empty and tank wagons':
         scenes.rail_track(cv, (0, 60), (120, 60))
         scenes.flatcar_train(cv, rng, (2, 60), 0.0, 6, sun, empty=1.0)
 
 
 CONFUSERS = ('rtg cranes', 'sts crane', 'trucks and chassis', 'car park', 'round tanks', 'warehouse skylights',
-             'painted slots', 'empty and tank wagons')
+             'painted slots', 'empty and tank wagons', 'buses in rows', 'ship with hatch covers')
 
 
 @pytest.mark.parametrize('kind', CONFUSERS)

@@ -707,21 +707,50 @@ def port_scene(seed=0, gsd=0.5, size_px=1024, angle=None, n_blocks=None, colour_
                  {'sun': sun, 'angle': angle, 'concrete': concrete, 'blur_px': blur_px})
 
 
-def loaded_ship(rng, gsd=0.4):
-    """A 120 m square at a quay: water with a loaded ship (bridge aft, 40 ft boxes along the hull, 2-4 high) to the
-    north, a yard block on the pavement to the south. Returns (canvas, ship's boxes, yard's boxes)."""
-    cv = Canvas(300, 300, gsd)
-    sun = (150.0, 45.0)
-    ground_texture(cv, rng, rgb=(0.42, 0.42, 0.40))
+def ship_at_quay(cv, rng, sun, loaded=True):
+    """Water over the northern 62 m of ``cv`` with a ship in it (bridge aft, bow to the east): 40 ft boxes along its
+    deck, 2-4 high, or (``loaded=False``) its closed hatch covers, panels with seams across and a coaming round
+    each. Returns the deck's boxes."""
     cv.paint([(0, 0), (120, 0), (120, 62), (0, 62)], (0.05, 0.09, 0.12))                 # water
-    hull = [(8, 20), (92, 20), (112, 31), (92, 42), (8, 42)]                              # bow to the east
+    hull = [(8, 20), (92, 20), (112, 31), (92, 42), (8, 42)]
     cast_shadow(cv, hull, 6, *sun)
     cv.paint(hull, (0.30, 0.10, 0.08))
     cv.paint([(10, 22), (92, 22), (92, 40), (10, 40)], (0.33, 0.33, 0.34))             # deck
     building(cv, rng, 14, 31, 8, 20, math.pi / 2, sun, height=14, rgb=(0.9, 0.9, 0.88), ridged=False)
-    deck = container_block(cv, rng, 56, 31, 0.0, 6, 5, '40ft', sun, missing=0.0, max_tiers=3)
+    if loaded:
+        return container_block(cv, rng, 56, 31, 0.0, 6, 5, '40ft', sun, missing=0.0, max_tiers=3)
+    rgb = pick_colour(rng, {'grey': 2, 'red': 1, 'green': 1, 'blue': 1})[1]
+    for x in np.arange(25, 90, 13.5):                                                   # five hatches
+        cover = rect_corners(x, 31, 12.5, 15.0, 0.0)
+        cast_shadow(cv, cover, 1.5, *sun)
+        cv.paint(rect_corners(x, 31, 13.1, 15.6, 0.0), (0.22, 0.22, 0.23))              # coaming
+        cv.paint(cover, rgb, texture=corrugated(0.0, period=3.1, amplitude=0.12))      # panels across the beam
+    return []
+
+
+def loaded_ship(rng, gsd=0.4):
+    """A 120 m square at a quay: water with a loaded ship (:func:`ship_at_quay`) to the north, a yard block on the
+    pavement to the south. Returns (canvas, ship's boxes, yard's boxes)."""
+    cv = Canvas(300, 300, gsd)
+    sun = (150.0, 45.0)
+    ground_texture(cv, rng, rgb=(0.42, 0.42, 0.40))
+    deck = ship_at_quay(cv, rng, sun)
     yard = container_block(cv, rng, 60, 95, 0.0, 6, 4, '40ft', sun, missing=0.0, max_tiers=3)
     return cv, deck, yard
+
+
+def bus(canvas, rng, cx, cy, angle, sun, rgb=None):
+    """A 12 m bus seen from above: its roof in the fleet's colour, a dark windscreen band at the front, two roof
+    hatches and an air-conditioning unit."""
+    rgb = rgb if rgb is not None else pick_colour(rng, {'white': 2, 'yellow': 2, 'red': 1, 'blue': 1})[1]
+    ca, sa = math.cos(angle), math.sin(angle)
+    fp = rect_corners(cx, cy, 12.0, 2.55, angle)
+    cast_shadow(canvas, fp, 3.1, *sun)
+    canvas.paint(fp, rgb)
+    canvas.paint(rect_corners(cx + 5.6 * ca, cy + 5.6 * sa, 0.7, 2.3, angle), (0.06, 0.07, 0.09))
+    for u, L, W, c in ((-3.5, 0.9, 0.9, (0.7, 0.7, 0.7)), (2.5, 0.9, 0.9, (0.7, 0.7, 0.7)),
+                       (-0.5, 2.6, 1.6, (0.55, 0.56, 0.58))):
+        canvas.paint(rect_corners(cx + u * ca, cy + u * sa, L, W, angle), c)
 
 
 def empty_scene(seed=0, gsd=0.5, size_px=1024, kind='fields'):
