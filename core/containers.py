@@ -78,8 +78,8 @@ def network():
 def maps(data, valid, gsd):
     """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (5, h2, w2) float32,
     factor) where ``factor`` converts block pixels to working pixels; maps are the centre probability and the logits
-    of 40 ft, cos 2a, sin 2a and on a ship's deck (their sigmoid and tanh are taken at the peaks only; a model
-    without the deck output gives a deck map of -1) on a grid of stride 2 in working pixels."""
+    of 40 ft, cos 2a, sin 2a and on a ship's deck (their sigmoid and tanh are taken at the peaks only) on a grid of
+    stride 2 in working pixels."""
     net, meta = network()
     if not valid.all():                         # nodata reads as plain mid-grey ground
         data = np.where(valid, data, np.float32(meta['mean']))
@@ -92,8 +92,6 @@ def maps(data, valid, gsd):
     net.setInput(work[None])
     r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 5 maps' are used
     out = nets.depth_to_space(net.forward()[0][:5 * r * r], r)
-    if len(out) < 5:
-        out = np.concatenate([out, np.full_like(out[:1], -1.0)])
     out[0] = 1.0 / (1.0 + np.exp(-out[0]))
     return out, f
 
