@@ -216,6 +216,13 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
     c, s = math.cos(ang), math.sin(ang)
     mixed = rng.random() < 0.25
     jitter, twist = rng.uniform(0, 0.25) * (rng.random() < 0.6), rng.uniform(0, 0.012)   # placement slack (m, rad)
+
+    def at(u, v):        # a box centre u along and v across the block, with its slack
+        return cx + u * c - v * s + rng.normal(0, jitter), cy + u * s + v * c + rng.normal(0, jitter)
+
+    def colour():        # from the block's palette, or any colour
+        return palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
+
     boxes = []
     if rng.random() < ROWS_OF_ANY:   # rows filled end to end with boxes of both sizes, each row from its own start
         span = bays * (length + end_gap)
@@ -227,9 +234,8 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
                 if u + L > span / 2:
                     break
                 if rng.random() > 0.08:
-                    m = u + L / 2
-                    x, y = cx + m * c - v * s + rng.normal(0, jitter), cy + m * s + v * c + rng.normal(0, jitter)
-                    rgb = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
+                    x, y = at(u + L / 2, v)
+                    rgb = colour()
                     boxes.append((x, y, L, ang + rng.normal(0, twist), rgb * rng.uniform(0.9, 1.1),
                                   int(rng.integers(1, max_t + 1)), int(L == L40)))
                 u += L + end_gap
@@ -241,10 +247,10 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
                 L = (L40 if rng.random() < 0.5 else L20) if mixed else length
                 u = (b - (bays - 1) / 2) * (length + end_gap)
                 v = (r - (rows - 1) / 2) * (WID + side_gap)
-                x, y = cx + u * c - v * s + rng.normal(0, jitter), cy + u * s + v * c + rng.normal(0, jitter)
+                x, y = at(u, v)
                 a = ang + rng.normal(0, twist)
                 tiers = int(rng.integers(1, max_t + 1))
-                rgb = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
+                rgb = colour()
                 if mixed and L == L20 and length == L40:   # two 20 ft in a 40 ft slot, often the line's own colour
                     for h in (-1, 1):
                         o = h * (L20 / 2 + 0.04)
