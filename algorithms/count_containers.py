@@ -11,11 +11,24 @@ FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
           ('confidence', 'double'), ('angle_deg', 'double'), ('on_ship', 'int'))
 
+
+def own_sentence():
+    """The help's sentence on what the model finds at the default sensitivity on the project's own yards."""
+    own = core.own_figures(None, 0.5)
+    if not own:
+        return ''
+    f = own[2]
+    return (f"On new yards of the project's own generator (0.3-0.8 m) it finds {f['found_pct']:.0f} % of "
+            f"the container tops at 0.5 with a precision of {f['precision']:.2f} (a count {f['count_error_pct']:+.0f} "
+            f"% off) and {f['false_per_km2']:.0f} false containers per km² where there are none; the log gives the "
+            "figures for your raster's resolution, docs/benchmarks.md all of them.")
+
+
 class CountContainers(CargoWatchAlgorithm):
     NAME = 'countcontainers'
     DISPLAY = 'Count shipping containers'
     GROUP = 'imagery'
-    HELP_VALUES = {'min_gsd': core.MIN_GSD, 'max_gsd': core.MAX_GSD}
+    HELP_VALUES = {'min_gsd': core.MIN_GSD, 'max_gsd': core.MAX_GSD, 'own': own_sentence()}
 
     LEN20, LEN40, WIDTH, SENSITIVITY, OUTPUT, COUNT, TEU = ('LENGTH_20FT', 'LENGTH_40FT', 'WIDTH',
                                                           'SENSITIVITY', 'OUTPUT', 'COUNT', 'TEU')
@@ -45,19 +58,11 @@ class CountContainers(CargoWatchAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.TEU, self.tr('Twenty-foot equivalent units (TEU)')))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
-        raster, aoi = self.raster_inputs(parameters, context, feedback, grey_warning=(
-            'A 1-band (panchromatic) raster: in grey, dark container roofs look like the asphalt or shadows '
-            'around them and touching roofs of equal grey merge, so the count runs low (up to ~10 % on generated '
-            'yards). Treat it as a lower bound, or use a colour or pan-sharpened image of the same date.'))
+        raster, aoi = self.raster_inputs(parameters, context, feedback)
         try:
             core.check_gsd(raster.gsd)
         except core.RasterError as e:
             raise QgsProcessingException(str(e))
-        if raster.gsd > 0.65:
-            feedback.pushWarning(self.tr('At {:.2f} m per pixel a container is under 4 pixels wide and touching '
-                                         'containers are rarely told apart: the total stays close, but single '
-                                         'detections are less reliable (F1 0.8-0.9 at 0.7 m on generated yards).')
-                                             .format(raster.gsd))
         params = core.ContainerParams(
             len20=self.parameterAsDouble(parameters, self.LEN20, context),
             len40=self.parameterAsDouble(parameters, self.LEN40, context),
@@ -65,6 +70,7 @@ class CountContainers(CargoWatchAlgorithm):
             sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context))
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
+        self.expect(raster, params.sensitivity, feedback)
         found = self.call_core(feedback, core.count_columns, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
         found = core.select(found, core.confidence(found) >= self.min_confidence(parameters, context))
@@ -74,3 +80,24 @@ class CountContainers(CargoWatchAlgorithm):
         feedback.pushInfo(self.tr('{} containers ({} TEU).').format(count, teu))
         feedback.setProgress(100)
         return {self.OUTPUT: dest, self.COUNT: count, self.TEU: teu}
+
+    def expect(self, raster, sensitivity, feedback):
+        """Tell what the model found on the project's own generated yards like this raster (its resolution, or
+        grey); a warning for a 1-band or coarse raster, where it finds fewer."""
+        grey, coarse = not raster.is_colour, raster.gsd > 0.65
+        text = (self.tr('A 1-band (panchromatic) raster: in grey, dark container roofs look like the asphalt or '
+                        'shadows around them and touching roofs of equal grey merge: treat the count as a lower '
+                        'bound, or use a colour or pan-sharpened image of the same date.') if grey else
+                self.tr('At {:.2f} m per pixel a container is under 4 pixels wide and touching containers are '
+                        'rarely told apart.').format(raster.gsd) if coarse else '')
+        own = core.own_figures(raster.gsd, sensitivity, grey)
+        if own:
+            kind, s, f = own
+            text += ' ' + self.tr('On new yards of the project\'s own generator ({} imagery) the model found {:.0f} % of '
+                                  'the container tops at sensitivity {:g}, with a precision of {:.2f}: a count '
+                                  '{:+.0f} % off. {} Other imagery differs: see docs/benchmarks.md.').format(
+                kind, f['found_pct'], s, f['precision'], f['count_error_pct'],
+                self.tr('Raise Sensitivity to find more (and more false ones).') if f['count_error_pct'] < 0 else
+                self.tr('Lower Sensitivity for fewer false ones.'))
+        if text:
+            (feedback.pushWarning if grey or coarse else feedback.pushInfo)(text.strip())

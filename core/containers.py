@@ -16,7 +16,7 @@ The sidecar containers.json records how.
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
-:func:`totals`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`.
+:func:`totals`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`, :func:`own_figures`.
 """
 import contextlib
 import math
@@ -68,6 +68,20 @@ def check_gsd(gsd):
         raise RasterError(f'The raster is finer ({gsd:.2f} m per pixel) than this detector supports '
                           f'({MIN_GSD} m). Resample it to about 0.3 m (Raster ▸ Projections ▸ Warp, or '
                           'gdalwarp -tr 0.3 0.3) and run again.')
+
+
+def own_figures(gsd, sensitivity, grey=False):
+    """What the model did on the project's own generated yards of this kind (the sidecar's ``own_by_resolution``,
+    written by bench/sensitivity_containers.py): (imagery label, sensitivity measured nearest, {found_pct, precision,
+    count_error_pct}), or None when the sidecar has no figures for it. ``gsd`` None: all resolutions together."""
+    own = nets.sidecar('containers').get('own_by_resolution', {})
+    bands = [k for k in own if gsd is not None and '-' in k and float(k.split('-')[0]) <= gsd < float(k.split('-')[1])]
+    key = 'grey' if grey else 'all' if gsd is None else (bands[0] if bands else None)
+    if key not in own:
+        return None
+    s = min((k for k in own[key] if k != 'tops'), key=lambda k: abs(float(k) - sensitivity))
+    label = {'grey': '1-band', 'all': '0.3-0.8 m'}.get(key, f'{key} m')
+    return label, float(s), dict(own[key][s], false_per_km2=own.get('false_per_km2', {}).get(s))
 
 
 def network():

@@ -59,6 +59,16 @@ def load(name):
     return _NETS[name]
 
 
+def sidecar(name):
+    """The JSON sidecar of core/models/``name``.onnx (how the model was trained and measured), read without OpenCV;
+    {} if it is missing."""
+    path = _real_file(os.path.join(MODELS, name + '.json'))
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def three_bands(data):
     """A network's 3 channels from (bands, h, w): 1 band replicated, 2 bands averaged and replicated, else the
     first 3."""

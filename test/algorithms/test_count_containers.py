@@ -101,13 +101,27 @@ def test_one_band_raster_works_and_warns(tmp_path, small_scene):
     colours = {f['colour'] for f in res['OUTPUT'].getFeatures()}
     assert colours <= {'white', 'grey', 'black'}
     assert len(fb.seen) == 1 and 'panchromatic' in fb.seen[0] and 'lower bound' in fb.seen[0]
+    # with what the model found on the project's own 1-band yards (its sidecar's figures)
+    grey = core.own_figures(0.4, 0.5, grey=True)[2]
+    assert f"(1-band imagery) the model found {grey['found_pct']:.0f} % of the container tops" in fb.seen[0]
     fb = warnings_feedback()
     run({'INPUT': scenes.write_scene(small_scene, tmp_path / 'rgb.tif')}, feedback=fb)
     assert fb.seen == []            # a colour raster at 0.4 m: nothing to warn about
     fb = warnings_feedback()
     coarse = scenes.port_scene(seed=11, gsd=0.7, size_px=300)
-    run({'INPUT': scenes.write_scene(coarse, tmp_path / 'c.tif')}, feedback=fb)
+    run({'INPUT': scenes.write_scene(coarse, tmp_path / 'c.tif'), 'SENSITIVITY': 0.8}, feedback=fb)
+    band = core.own_figures(0.7, 0.75)[2]       # the sensitivity measured nearest 0.8
     assert len(fb.seen) == 1 and '0.70 m per pixel' in fb.seen[0]
+    assert (f"(0.6-0.8 m imagery) the model found {band['found_pct']:.0f} % of the container tops at sensitivity "
+            f"0.75, with a precision of {band['precision']:.2f}") in fb.seen[0]
+
+
+def test_help_says_what_the_default_finds():
+    from qgis.core import QgsApplication
+    own = core.own_figures(None, 0.5)[2]
+    html = QgsApplication.processingRegistry().algorithmById(ALG).shortHelpString()
+    assert f"it finds {own['found_pct']:.0f} % of the container tops at 0.5" in html
+    assert f"{own['false_per_km2']:.0f} false containers per km²" in html
 
 
 def test_four_band_16bit_with_band_choice(tmp_path, small_scene):

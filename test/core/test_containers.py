@@ -162,6 +162,28 @@ def test_model_ships_with_its_training_record():
     # the default threshold is the model's own, recorded by the training script; sensitivity moves it both ways
     assert core.ContainerParams().threshold == side['threshold']
     assert core.ContainerParams(sensitivity=0).threshold > side['threshold'] > core.ContainerParams(sensitivity=1).threshold
+    # what the model finds on own yards, by resolution and sensitivity, measured at this threshold
+    own = side['own_by_resolution']
+    assert f"threshold {side['threshold']:g}" in own['how']
+    for key in ('0.3-0.45', '0.45-0.6', '0.6-0.8', 'grey', 'all'):
+        assert own[key]['tops'] > 0 and {'0', '0.5', '1'} <= set(own[key])
+
+
+def test_own_figures_for_the_raster_at_hand(monkeypatch):
+    """What countcontainers tells the user: the sidecar's figures for the raster's resolution band (or grey, or all),
+    at the sensitivity measured nearest the one asked for; none where the sidecar has none."""
+    own = {'0.3-0.45': {'tops': 9, '0.5': {'found_pct': 60.0}, '0.75': {'found_pct': 70.0}},
+           '0.6-0.8': {'tops': 9, '0.5': {'found_pct': 40.0}}, 'grey': {'tops': 9, '0.5': {'found_pct': 30.0}},
+           'all': {'tops': 27, '0.5': {'found_pct': 50.0}}, 'false_per_km2': {'0.5': 20.0, '0.75': 90.0}}
+    monkeypatch.setattr(core.nets, 'sidecar', lambda name: {'own_by_resolution': own})
+    assert core.own_figures(0.4, 0.7) == ('0.3-0.45 m', 0.75, {'found_pct': 70.0, 'false_per_km2': 90.0})
+    assert core.own_figures(0.4, 0.55)[1:] == (0.5, {'found_pct': 60.0, 'false_per_km2': 20.0})
+    assert core.own_figures(0.7, 0.5)[0] == '0.6-0.8 m'
+    assert core.own_figures(0.7, 0.5, grey=True)[2]['found_pct'] == 30.0
+    assert core.own_figures(None, 0.5)[0] == '0.3-0.8 m'
+    assert core.own_figures(0.5, 0.5) is None                   # no figures for 0.45-0.6 m
+    monkeypatch.setattr(core.nets, 'sidecar', lambda name: {})
+    assert core.own_figures(0.4, 0.5) is None
 
 
 def test_colour_names():

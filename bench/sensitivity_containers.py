@@ -1,0 +1,131 @@
+"""What the container model's Sensitivity does on the project's own generator, by ground resolution and for grey
+(1-band) imagery: the share of tops found, precision and count error, and false containers per km² where there is
+no container (benchmark, not a test).
+
+    .venv/bin/python bench/sensitivity_containers.py [--patches 450] [--seed0 5500000] [--markdown] [--write]
+
+New 160 m patches of bench/container_gen.py (seeds from --seed0, not the training, validation or calibration seeds),
+scored 16 m inside their edges and matched within 2 m as bench/calibrate_containers.py scores them; a third as many
+patches of the same kinds without a container. ``--markdown`` writes the tables into docs/benchmarks.md (section
+"containers-sensitivity"); ``--write`` records them in core/models/containers.json (``own_by_resolution``), where
+countcontainers reads them to tell the user what to expect of a raster at its resolution. Run by hand after each
+model or threshold change. Never reads ../shared.
+"""
+import argparse
+import contextlib
+import json
+import sys
+
+import numpy as np
+
+import calibrate_containers as cc
+from docs_section import section_from_output
+
+gen, containers, scenes = cc.gen, cc.containers, cc.scenes
+SENSITIVITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
+BANDS = ((0.3, 0.45), (0.45, 0.6), (0.6, 0.8))      # the generator draws 0.3-0.8 m
+
+
+def band_name(lo, hi):
+    return f'{lo:g}-{hi:g}'
+
+
+def patch_gsd(seed):
+    """The sensor resolution container_gen.patch draws first for ``seed``."""
+    return float(np.random.default_rng(seed).uniform(*gen.GSD_RANGE))
+
+
+def thresholds(base):
+    """{sensitivity: centre threshold} as core.containers.ContainerParams sets it around the model's own ``base``."""
+    return {s: base + 0.3 * (0.5 - s) for s in SENSITIVITIES}
+
+
+def generated(n, seed0, thr):
+    """{(group, sensitivity): [tp, detected, true]}; group is a resolution band's name or 'grey'."""
+    tot = {}
+    params = cc.params_at(min(thr.values()))
+    for seed in range(seed0, seed0 + n):
+        img, lab = gen.patch(seed, cc.SIZE)
+        block = cc.patch_block(img)
+        h, w = block.valid.shape
+        g = patch_gsd(seed)
+        groups = [band_name(lo, hi) for lo, hi in BANDS if lo <= g < hi]
+        if np.ptp(img, axis=2).max() < 0.03:             # a pan patch (its three bands equal but for JPEG)
+            groups.append('grey')
+        truth = [{'x': x, 'y': y, 'teu': 1 + int(c)} for x, y, _, c, _ in lab if cc.inner(x, y, w, h)]
+        cols = containers.detect_columns(block, params)
+        for s, t in thr.items():
+            found = [dict(d, geometry=d['corners'])
+                     for d in containers.records(containers.select(cols, cols['conf'] > t), params)
+                     if cc.inner(*np.mean(d['corners'], axis=0), w, h)]
+            ev = scenes.evaluate(found, truth, cc.MATCH_M / gen.WORK_GSD)
+            for grp in groups + ['all']:
+                tot.setdefault((grp, s), np.zeros(3, int))[:] += (ev['matched'], ev['counted'], ev['true'])
+    return tot
+
+
+def container_free(n, seed0, thr):
+    """{sensitivity: false containers per km²} on ``n`` container-free patches."""
+    params = cc.params_at(min(thr.values()))
+    false = dict.fromkeys(thr, 0)
+    for seed in range(seed0, seed0 + n):
+        block = cc.patch_block(gen.patch(seed, cc.SIZE, containers=False)[0])
+        h, w = block.valid.shape
+        cols = containers.detect_columns(block, params)
+        inside = np.array([cc.inner(*c.mean(axis=0), w, h) for c in cols['corners']], bool)
+        for s, t in thr.items():
+            false[s] += int(np.count_nonzero(inside & (cols['conf'] > t)))
+    km2 = n * ((cc.SIZE * gen.WORK_GSD - 2 * cc.EDGE_M) / 1000) ** 2
+    return {s: v / km2 for s, v in false.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--patches', type=int, default=450)
+    ap.add_argument('--seed0', type=int, default=5_500_000)
+    ap.add_argument('--markdown', action='store_true', help='write the tables into docs/benchmarks.md')
+    ap.add_argument('--write', action='store_true', help='record the figures in core/models/containers.json')
+    a = ap.parse_args()
+    path = containers.MODEL.with_suffix('.json')
+    side = json.loads(path.read_text())
+    thr = thresholds(side['threshold'])
+    tot = generated(a.patches, a.seed0, thr)
+    free = container_free(a.patches // 3, a.seed0 + 50_000, thr)
+    figures = {}
+    for (grp, s), (tp, nd, nt) in sorted(tot.items()):
+        figures.setdefault(grp, {'tops': int(nt)})[f'{s:g}'] = {
+            'found_pct': round(100 * tp / max(1, nt), 1), 'precision': round(tp / max(1, nd), 3),
+            'count_error_pct': round(100 * (nd - nt) / max(1, nt), 1)}
+    groups = [band_name(*b) for b in BANDS] + ['grey', 'all']
+    intro = (f'`bench/sensitivity_containers.py`: {a.patches} new 160 m patches of the training generator (seeds '
+             f'{a.seed0}+), {a.patches // 3} without containers; the model\'s threshold {side["threshold"]:g} at '
+             'sensitivity 0.5, 0.15 lower at 1. Each cell: tops found / precision / count error.')
+    doc = section_from_output('containers-sensitivity', 'Containers: what Sensitivity does (own generator)',
+                              intro) if a.markdown else contextlib.nullcontext()
+    with doc:
+        print('By ground resolution (grey: 1-band patches of any resolution):')
+        print('| imagery | tops | ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')
+        print('|---|---|' + '---|' * len(SENSITIVITIES))
+        for grp in groups:
+            f = figures.get(grp)
+            if f:
+                cells = [f"{f[f'{s:g}']['found_pct']:.0f} % / {f[f'{s:g}']['precision']:.2f} / "
+                         f"{f[f'{s:g}']['count_error_pct']:+.0f} %" for s in SENSITIVITIES]
+                label = 'all' if grp == 'all' else ('grey (1 band)' if grp == 'grey' else f'{grp} m')
+                print(f"| {label} | {f['tops']} | " + ' | '.join(cells) + ' |')
+        print('')
+        print('False containers per km² where there is none:')
+        print('| ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')
+        print('|' + '---|' * len(SENSITIVITIES))
+        print('| ' + ' | '.join(f'{free[s]:.0f}' for s in SENSITIVITIES) + ' |')
+    if a.write:
+        side = json.loads(path.read_text())     # the file, not the loaded copy the detection changed
+        side['own_by_resolution'] = dict(figures, false_per_km2={f'{s:g}': round(v, 1) for s, v in free.items()},
+                                         how=f'bench/sensitivity_containers.py --patches {a.patches} '
+                                             f'--seed0 {a.seed0}, threshold {side["threshold"]:g}')
+        path.write_text(json.dumps(side, indent=1) + '\n')
+        print('wrote own_by_resolution in', path)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
