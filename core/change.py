@@ -18,11 +18,12 @@ misregistered by a few metres. Method:
    outlines overlap by half the smaller one are paired too (one pit outlined whole on one
    date and as its closed half on the other). Matched = kept, unmatched after = new,
    unmatched before = removed.
-5. Cross-check (pits): an unmatched after-pit whose box, moved back by the shift, still
-   scores as a pit in the before image (core.pits.score_boxes: the detector's own heatmap, best
-   within a few metres of the box centre, at least the detector's threshold minus ChangeTuning.xcheck_margin)
-   was already there, missed by the before detection (a faint, grassed-over pit in another light):
-   kept, not new. Likewise an unmatched before-pit the after image still shows is kept, not removed.
+5. Cross-check: an unmatched after-object whose place, moved back by the shift, still
+   scores as one in the before image (the detector's own heatmap, at least its threshold minus
+   ChangeTuning.xcheck_margin: core.pits.score_boxes, best within a few metres of the box centre;
+   core.containers.score_at, best within 1.5 m) was already there, missed by the before detection (a faint,
+   grassed-over pit, a dark container in another light): kept, not new. Likewise an unmatched before-object
+   the after image still shows is kept, not removed; one object kept both ways is kept once.
 
 Matched detections are reported with the *after* geometry; removed ones with the before
 geometry moved by the estimated shift so they sit on the after image.
@@ -325,15 +326,27 @@ def score_pits_at(raster, boxes, params=None, kept=None):
     return out
 
 
-def cross_check(records, info, before, after, params=None, margin=TUNING.xcheck_margin, kept=(None, None)):
-    """Second look at the unmatched pits: a "new" pit whose box (moved back by the estimated
-    shift) still scores as a pit in the before image (heatmap above the detector's threshold
-    minus ``margin``, best within a few metres) was there already, missed or
-    badly placed by the before detection: it is "kept". Likewise a "removed" pit the after
-    image still shows is "kept". ``records``, ``info`` from :func:`compare`; ``kept``: the heatmaps
+def cross_check(records, info, before, after, params=None, margin=TUNING.xcheck_margin, kept=(None, None),
+                kind='pits', tolerance=TUNING.tolerance_m):
+    """Second look at the unmatched objects: a "new" one whose place (moved back by the estimated shift) still
+    scores as one in the before image (the detector's own heatmap, best within a few metres (pits) or 1.5 m
+    (containers), above its threshold minus ``margin``) was there already, missed or badly placed by the before
+    detection: it is "kept". Likewise a "removed" one the after image still shows is "kept". A "removed" and a "new"
+    both kept this way and paired within ``tolerance`` are one object placed differently on the two dates: it is
+    kept once (the after one). ``records``, ``info`` from :func:`compare`; ``kept``: the heatmaps
     core.pits.count_pits kept on (before, after), if any; returns updated ones."""
-    from .pits import PitParams
-    params = params or PitParams()
+    if kind == 'pits':
+        from .pits import PitParams
+        params = params or PitParams()
+
+        def score(raster, boxes, heat):
+            return score_pits_at(raster, boxes, params, heat)
+    else:
+        from .containers import ContainerParams, score_at
+        params = params or ContainerParams()
+
+        def score(raster, boxes, heat):
+            return score_at(raster, [np.mean(b, axis=0) for b in boxes], params)
     dx, dy = info['shift']
     need = params.threshold - margin
     new = [k for k, r in enumerate(records) if r['status'] == 'new']
@@ -343,12 +356,17 @@ def cross_check(records, info, before, after, params=None, margin=TUNING.xcheck_
         g = np.asarray(records[k]['geometry'], dtype=float)
         xs, ys = transform_xy(g[:, 0] - dx, g[:, 1] - dy, after.srs_wkt, before.srs_wkt)
         boxes.append(np.column_stack([xs, ys]))
-    sb = score_pits_at(before, boxes, params, kept[0])
-    sa = score_pits_at(after, [records[k]['geometry'] for k in gone], params, kept[1])
+    sb = score(before, boxes, kept[0])
+    sa = score(after, [records[k]['geometry'] for k in gone], kept[1])
     out = [dict(r) for r in records]
     for k, sc in list(zip(new, sb)) + list(zip(gone, sa)):
         if sc >= need:
             out[k]['status'] = 'kept'
+    back_new = [k for k, sc in zip(new, sb) if sc >= need]
+    back_gone = [k for k, sc in zip(gone, sa) if sc >= need]
+    twice = {back_gone[i] for i, _ in match(_centres([out[k] for k in back_gone]),
+                                              _centres([out[k] for k in back_new]), tolerance)}
+    out = [r for k, r in enumerate(out) if k not in twice]
     info = dict(info)
     for st in ('kept', 'new', 'removed'):
         info[st] = sum(r['status'] == st for r in out)
@@ -394,8 +412,7 @@ def detect_changes(before, after, kind='pits', tolerance=TUNING.tolerance_m, par
     out, info = compare(bd, ad, before.srs_wkt, after.srs_wkt, tolerance=tolerance,
                         shift=image_shift(before, after, area, search=shift_search(tolerance)),
                         overlap=TUNING.pit_overlap if kind == 'pits' else None)
-    if kind == 'pits':
-        out, info = cross_check(out, info, before, after, params, kept=kept)
+    out, info = cross_check(out, info, before, after, params, kept=kept, kind=kind, tolerance=tolerance)
     if progress is not None:
         progress(1.0)
     info['common_area_wkt'] = area

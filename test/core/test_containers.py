@@ -186,6 +186,19 @@ def test_own_figures_for_the_raster_at_hand(monkeypatch):
     assert core.own_figures(0.4, 0.5) is None
 
 
+def test_score_at_gives_what_the_count_saw(tmp_path):
+    """core.containers.score_at (change detection's second look) at each detected top's centre is at least the
+    top's confidence (the best within 1.5 m includes its own peak); outside the raster it is -inf."""
+    sc = scenes.port_scene(seed=303, gsd=0.4, size_px=750)       # 0.4 m: block pixels are not working pixels
+    r = core_raster.open_raster(scenes.write_scene(sc, tmp_path / 'y.tif'))
+    cols = core.count_columns(r)
+    assert len(cols['conf']) > 100
+    got = core.score_at(r, cols['geometry'].mean(axis=1))
+    assert np.all(got >= cols['conf'] - 0.02)
+    x0, y0 = scenes.ORIGIN
+    assert core.score_at(r, [(x0 - 50.0, y0 + 50.0)])[0] == -np.inf
+
+
 def test_colour_names():
     from cargowatch.core.colour import colour_name
     assert colour_name(0.9, 0.9, 0.9) == 'white'
