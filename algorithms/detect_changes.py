@@ -109,5 +109,8 @@ class DetectChanges(CargoWatchAlgorithm):
         feedback.pushInfo(self.tr('{} new, {} removed, {} kept; estimated misregistration {:+.1f} m east, {:+.1f} m '
                                   'north ({}).').format(res[self.NEW_COUNT], res[self.REMOVED_COUNT],
                                                         res[self.KEPT_COUNT], info['shift'][0], info['shift'][1], how))
+        if info.get('cross_checked'):
+            feedback.pushInfo(self.tr('{} of the objects one date\'s detection left unpaired are kept: the other '
+                                      'image still shows them (second look).').format(info['cross_checked']))
         feedback.setProgress(100)
         return res
