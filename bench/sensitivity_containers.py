@@ -23,6 +23,7 @@ from docs_section import section_from_output
 
 gen, containers, scenes = cc.gen, cc.containers, cc.scenes
 SENSITIVITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
+BRIGHTNESS = (0.0, 0.12, 0.2, 0.3, 0.45, 1.01)     # a top's mean grey (0-1) in the patch: from near-black to white
 BANDS = ((0.3, 0.45), (0.45, 0.6), (0.6, 0.8))      # the generator draws 0.3-0.8 m
 
 
@@ -40,9 +41,15 @@ def thresholds(base):
     return {s: base + 0.3 * (0.5 - s) for s in SENSITIVITIES}
 
 
+def brightness_name(k):
+    lo, hi = BRIGHTNESS[k], BRIGHTNESS[k + 1]
+    return f'tops {lo:g}-{min(hi, 1):g}'
+
+
 def generated(n, seed0, thr):
-    """{(group, sensitivity): [tp, detected, true]}; group is a resolution band's name or 'grey'."""
-    tot = {}
+    """{(group, sensitivity): [tp, detected, true]}; group is a resolution band's name or 'grey'; and
+    {(brightness bin, sensitivity): [found, true]}."""
+    tot, bright = {}, {}
     params = cc.params_at(min(thr.values()))
     for seed in range(seed0, seed0 + n):
         img, lab = gen.patch(seed, cc.SIZE)
@@ -53,6 +60,10 @@ def generated(n, seed0, thr):
         if np.ptp(img, axis=2).max() < 0.03:             # a pan patch (its three bands equal but for JPEG)
             groups.append('grey')
         truth = [{'x': x, 'y': y, 'teu': 1 + int(c)} for x, y, _, c, _ in lab if cc.inner(x, y, w, h)]
+        txy = np.array([(t['x'], t['y']) for t in truth]).reshape(-1, 2)
+        ti, tj = (np.clip(txy[:, k].astype(int), 1, n - 2) for n, k in ((h, 1), (w, 0)))
+        grey = np.mean([img[ti + dy, tj + dx].mean(-1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+        bins = np.digitize(grey, BRIGHTNESS) - 1
         cols = containers.detect_columns(block, params)
         for s, t in thr.items():
             found = [dict(d, geometry=d['corners'])
@@ -61,7 +72,12 @@ def generated(n, seed0, thr):
             ev = scenes.evaluate(found, truth, cc.MATCH_M / gen.WORK_GSD)
             for grp in groups + ['all']:
                 tot.setdefault((grp, s), np.zeros(3, int))[:] += (ev['matched'], ev['counted'], ev['true'])
-    return tot
+            hit = np.zeros(len(truth), bool)
+            hit[list(scenes.match([np.mean(d['corners'], axis=0) for d in found], txy,
+                                  cc.MATCH_M / gen.WORK_GSD).values())] = True
+            for k in range(len(BRIGHTNESS) - 1):
+                bright.setdefault((k, s), np.zeros(2, int))[:] += (hit[bins == k].sum(), (bins == k).sum())
+    return tot, bright
 
 
 def container_free(n, seed0, thr):
@@ -89,7 +105,7 @@ def main():
     path = containers.MODEL.with_suffix('.json')
     side = json.loads(path.read_text())
     thr = thresholds(side['threshold'])
-    tot = generated(a.patches, a.seed0, thr)
+    tot, bright = generated(a.patches, a.seed0, thr)
     free = container_free(a.patches // 3, a.seed0 + 50_000, thr)
     figures = {}
     for (grp, s), (tp, nd, nt) in sorted(tot.items()):
@@ -113,6 +129,13 @@ def main():
                          f"{f[f'{s:g}']['count_error_pct']:+.0f} %" for s in SENSITIVITIES]
                 label = 'all' if grp == 'all' else ('grey (1 band)' if grp == 'grey' else f'{grp} m')
                 print(f"| {label} | {f['tops']} | " + ' | '.join(cells) + ' |')
+        print('')
+        print('Tops found by their brightness in the image (mean grey 0-1 at the centre):')
+        print('| tops | number | ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')
+        print('|---|---|' + '---|' * len(SENSITIVITIES))
+        for k in range(len(BRIGHTNESS) - 1):
+            print(f'| {brightness_name(k)[5:]} | {bright[(k, SENSITIVITIES[0])][1]} | ' + ' | '.join(
+                f'{100 * bright[(k, s)][0] / max(1, bright[(k, s)][1]):.0f} %' for s in SENSITIVITIES) + ' |')
         print('')
         print('False containers per km² where there is none:')
         print('| ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')
