@@ -846,6 +846,19 @@ def write_geotiff(path, arr, gt=None, epsg=32652, nodata=None, colour_interp=Non
     return str(path)
 
 
+def another_date(scene, seed=1, clear=None):
+    """The same yard on another date: darker and more contrasted light, softer optics, other noise; ``clear``
+    (c0, r0, c1, r1) pixels emptied to bare pavement (the yard's median colour). A copy of ``scene``."""
+    import copy
+    out = copy.copy(scene)
+    img = blur(np.clip(scene.img * 0.85, 0, 1).astype(np.float32) ** 1.15, 0.7)
+    if clear:
+        c0, r0, c1, r1 = clear
+        img[:, r0:r1, c0:c1] = np.median(img, axis=(1, 2))[:, None, None]
+    out.img = np.clip(img + np.random.default_rng(seed).normal(0, 0.012, img.shape), 0, 1).astype(np.float32)
+    return out
+
+
 def write_scene(scene, path, layout='rgb', dtype='Byte', bits=11, epsg=32652, origin=ORIGIN,
                 nodata=None, nodata_corners=False, geographic=False, compress='DEFLATE'):
     """Write a Scene as a GeoTIFF in the given band layout and data type. ``nodata_corners``
