@@ -36,14 +36,9 @@ def patch_gsd(seed):
     return float(np.random.default_rng(seed).uniform(*gen.GSD_RANGE))
 
 
-def thresholds(base):
-    """{sensitivity: centre threshold} as core.containers.ContainerParams sets it around the model's own ``base``."""
-    return {s: base + 0.3 * (0.5 - s) for s in SENSITIVITIES}
-
-
-def brightness_name(k):
-    lo, hi = BRIGHTNESS[k], BRIGHTNESS[k + 1]
-    return f'tops {lo:g}-{min(hi, 1):g}'
+def thresholds():
+    """{sensitivity: the centre threshold core.containers.ContainerParams sets for it} with the shipped model."""
+    return {s: containers.ContainerParams(sensitivity=s).threshold for s in SENSITIVITIES}
 
 
 def generated(n, seed0, thr):
@@ -61,7 +56,7 @@ def generated(n, seed0, thr):
             groups.append('grey')
         truth = [{'x': x, 'y': y, 'teu': 1 + int(c)} for x, y, _, c, _ in lab if cc.inner(x, y, w, h)]
         txy = np.array([(t['x'], t['y']) for t in truth]).reshape(-1, 2)
-        ti, tj = (np.clip(txy[:, k].astype(int), 1, n - 2) for n, k in ((h, 1), (w, 0)))
+        ti, tj = (np.clip(txy[:, k].astype(int), 1, size - 2) for size, k in ((h, 1), (w, 0)))
         grey = np.mean([img[ti + dy, tj + dx].mean(-1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
         bins = np.digitize(grey, BRIGHTNESS) - 1
         cols = containers.detect_columns(block, params)
@@ -104,7 +99,7 @@ def main():
     a = ap.parse_args()
     path = containers.MODEL.with_suffix('.json')
     side = json.loads(path.read_text())
-    thr = thresholds(side['threshold'])
+    thr = thresholds()
     tot, bright = generated(a.patches, a.seed0, thr)
     free = container_free(a.patches // 3, a.seed0 + 50_000, thr)
     figures = {}
@@ -134,8 +129,9 @@ def main():
         print('| tops | number | ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')
         print('|---|---|' + '---|' * len(SENSITIVITIES))
         for k in range(len(BRIGHTNESS) - 1):
-            print(f'| {brightness_name(k)[5:]} | {bright[(k, SENSITIVITIES[0])][1]} | ' + ' | '.join(
-                f'{100 * bright[(k, s)][0] / max(1, bright[(k, s)][1]):.0f} %' for s in SENSITIVITIES) + ' |')
+            cells = [f'{100 * bright[(k, s)][0] / max(1, bright[(k, s)][1]):.0f} %' for s in SENSITIVITIES]
+            print(f'| {BRIGHTNESS[k]:g}-{min(1, BRIGHTNESS[k + 1]):g} | {bright[(k, SENSITIVITIES[0])][1]} | '
+                  + ' | '.join(cells) + ' |')
         print('')
         print('False containers per km² where there is none:')
         print('| ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')
