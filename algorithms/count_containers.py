@@ -86,8 +86,9 @@ class CountContainers(CargoWatchAlgorithm):
         grey); a warning for a 1-band or coarse raster, where it finds fewer."""
         grey, coarse = not raster.is_colour, raster.gsd > 0.65
         text = (self.tr('A 1-band (panchromatic) raster: in grey, dark container roofs look like the asphalt or '
-                        'shadows around them and touching roofs of equal grey merge: treat the count as a lower '
-                        'bound, or use a colour or pan-sharpened image of the same date.') if grey else
+                        'shadows around them and touching roofs of equal grey merge, so the count is less reliable '
+                        '(low on some yards, high on others): use a colour or pan-sharpened image of the same date '
+                        'if you have one.') if grey else
                 self.tr('At {:.2f} m per pixel a container is under 4 pixels wide and touching containers are '
                         'rarely told apart.').format(raster.gsd) if coarse else '')
         own = core.own_figures(raster.gsd, sensitivity, grey)

@@ -100,7 +100,7 @@ def test_one_band_raster_works_and_warns(tmp_path, small_scene):
     assert res['COUNT'] > 0.3 * small_scene.n_containers
     colours = {f['colour'] for f in res['OUTPUT'].getFeatures()}
     assert colours <= {'white', 'grey', 'black'}
-    assert len(fb.seen) == 1 and 'panchromatic' in fb.seen[0] and 'lower bound' in fb.seen[0]
+    assert len(fb.seen) == 1 and 'panchromatic' in fb.seen[0] and 'less reliable' in fb.seen[0]
     # with what the model found on the project's own 1-band yards (its sidecar's figures)
     grey = core.own_figures(0.4, 0.5, grey=True)[2]
     assert f"(1-band imagery) the model found {grey['found_pct']:.0f} % of the container tops" in fb.seen[0]
