@@ -36,7 +36,7 @@ def test_counts_through_processing(scene_tif, small_scene):
     assert res['TEU'] == sum(f['teu'] for f in feats)
     assert res['COUNT'] > 0.5 * small_scene.n_containers
     for f in feats:
-        assert f['size_class'] in ('20ft', '40ft', 'block')
+        assert f['size_class'] in ('20ft', '40ft')
         assert 0 <= f['confidence'] <= 1
         assert f['teu'] >= f['containers']
         assert f['colour'] in ('white', 'grey', 'black', 'red', 'orange', 'yellow', 'green', 'blue', 'purple',

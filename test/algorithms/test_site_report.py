@@ -126,7 +126,7 @@ def test_report_in_a_browser(rajin, tmp_path):
     assert seen['rows']['voyages'] == res['VOYAGE_COUNT'] > 0 and seen['rows']['gaps'] == res['GAP_COUNT']
     text = seen['text']
     for expected in ('2024-03-01 — rajin_yard_2024-03-01.tif', f"containers {latest['COUNT']}, TEU {latest['TEU']}",
-                     'count is of the container tops visible', 'not "hiding"', 'What these figures can and cannot',
+                     'count is of the container tops the detector finds', 'not "hiding"', 'What these figures can and cannot',
                      'cargowatch:countcontainers (step)', 'SENSITIVITY=0.5',
                      hashlib.sha256(open(rajin['images'][1], 'rb').read()).hexdigest(), 'QGIS', 'OpenCV'):
         assert expected in text, expected
