@@ -1,9 +1,9 @@
 """Container signatures: the size-class x colour mix of a site, and how alike two sites are.
 
 A *signature* is the share of containers in each (size_class, colour) category, built
-from the records of the container count (each record a stack/row/block with a
-``containers`` count, a ``size_class`` and a ``colour``). Records are weighted by their
-``containers`` field when present (a block of 6 counts 6), else 1.
+from the records of the container count (each record one container top with a ``containers``
+count of 1, a ``size_class`` and a ``colour``) or of any layer with those fields. Records are weighted
+by their ``containers`` field when present (a hand-drawn feature standing for 6 boxes counts 6), else 1.
 
 Similarity measure: the histogram intersection ``sum_k min(p_k, q_k)`` of the two
 normalised mixes. Why this one:
