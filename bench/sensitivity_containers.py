@@ -41,11 +41,10 @@ def thresholds():
     return {s: containers.ContainerParams(sensitivity=s).threshold for s in SENSITIVITIES}
 
 
-def generated(n, seed0, thr):
+def generated(n, seed0, by_t):
     """{(group, sensitivity): [tp, detected, true]}; group is a resolution band's name or 'grey'; and
-    {(brightness bin, sensitivity): [found, true]}."""
+    {(brightness bin, sensitivity): [found, true]}. ``by_t``: {threshold: sensitivity}, the calibration's sweep."""
     tot, bright = {}, {}
-    params = cc.params_at(min(thr.values()))
     for seed in range(seed0, seed0 + n):
         img, lab = gen.patch(seed, cc.SIZE)
         block = cc.patch_block(img)
@@ -59,11 +58,9 @@ def generated(n, seed0, thr):
         ti, tj = (np.clip(txy[:, k].astype(int), 1, size - 2) for size, k in ((h, 1), (w, 0)))
         grey = np.mean([img[ti + dy, tj + dx].mean(-1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
         bins = np.digitize(grey, BRIGHTNESS) - 1
-        cols = containers.detect_columns(block, params)
-        for s, t in thr.items():
-            found = [dict(d, geometry=d['corners'])
-                     for d in containers.records(containers.select(cols, cols['conf'] > t), params)
-                     if cc.inner(*np.mean(d['corners'], axis=0), w, h)]
+        for t, found in cc.detected(block).items():
+            s = by_t[t]
+            found = [dict(d, geometry=d['corners']) for d in found if cc.inner(*np.mean(d['corners'], axis=0), w, h)]
             ev = scenes.evaluate(found, truth, cc.MATCH_M / gen.WORK_GSD)
             for grp in groups + ['all']:
                 tot.setdefault((grp, s), np.zeros(3, int))[:] += (ev['matched'], ev['counted'], ev['true'])
@@ -75,21 +72,6 @@ def generated(n, seed0, thr):
     return tot, bright
 
 
-def container_free(n, seed0, thr):
-    """{sensitivity: false containers per km²} on ``n`` container-free patches."""
-    params = cc.params_at(min(thr.values()))
-    false = dict.fromkeys(thr, 0)
-    for seed in range(seed0, seed0 + n):
-        block = cc.patch_block(gen.patch(seed, cc.SIZE, containers=False)[0])
-        h, w = block.valid.shape
-        cols = containers.detect_columns(block, params)
-        inside = np.array([cc.inner(*c.mean(axis=0), w, h) for c in cols['corners']], bool)
-        for s, t in thr.items():
-            false[s] += int(np.count_nonzero(inside & (cols['conf'] > t)))
-    km2 = n * ((cc.SIZE * gen.WORK_GSD - 2 * cc.EDGE_M) / 1000) ** 2
-    return {s: v / km2 for s, v in false.items()}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=450)
@@ -99,9 +81,10 @@ def main():
     a = ap.parse_args()
     path = containers.MODEL.with_suffix('.json')
     side = json.loads(path.read_text())
-    thr = thresholds()
-    tot, bright = generated(a.patches, a.seed0, thr)
-    free = container_free(a.patches // 3, a.seed0 + 50_000, thr)
+    by_t = {t: s for s, t in thresholds().items()}
+    cc.THRESHOLDS = sorted(by_t)             # the calibration's sweep, at these thresholds (lowest first)
+    tot, bright = generated(a.patches, a.seed0, by_t)
+    free = {by_t[t]: v for t, v in cc.container_free(a.patches // 3, a.seed0 + 50_000).items()}
     figures = {}
     for (grp, s), (tp, nd, nt) in sorted(tot.items()):
         figures.setdefault(grp, {'tops': int(nt)})[f'{s:g}'] = {

@@ -293,7 +293,7 @@ def score_pits_at(raster, boxes, params=None, kept=None):
     the boxes whose centre lies in a kept block's core, else read block by block as count_pits does (only
     the blocks that own a box centre are read)."""
     from .pits import TUNING, PitParams, pit_overlap, score_boxes
-    from .raster import block_windows, read_window, Block
+    from .raster import owning_blocks
     params = params or PitParams()
     out = np.full(len(boxes), -np.inf)
     if not boxes:
@@ -305,24 +305,15 @@ def score_pits_at(raster, boxes, params=None, kept=None):
         px.append(np.column_stack([cols, rows]))
     cen = np.array([p.mean(axis=0) for p in px])
     todo = np.ones(len(boxes), bool)
-
-    def owned(core):
-        return np.nonzero(todo & (cen[:, 0] >= core[0]) & (cen[:, 0] < core[2]) &
-                          (cen[:, 1] >= core[1]) & (cen[:, 1] < core[3]))[0]
     for (x0, y0), core, heat in kept or []:
-        idx = owned(core)
+        idx = np.nonzero(todo & (cen[:, 0] >= core[0]) & (cen[:, 0] < core[2]) &
+                         (cen[:, 1] >= core[1]) & (cen[:, 1] < core[3]))[0]
         if idx.size:
             out[idx] = score_boxes(None, [px[i] - (x0, y0) for i in idx], params, heat=heat)
             todo[idx] = False
     overlap = pit_overlap(raster.gsd, params)
-    for x0, y0, w, h, core in block_windows(raster.width, raster.height, max(TUNING.block_px, 4 * overlap), overlap):
-        idx = owned(core)
-        if idx.size == 0:
-            continue
-        data, valid = read_window(raster, x0, y0, w, h)
-        blk = Block(x0, y0, core, data, valid, raster.gsd)
-        out[idx] = score_boxes(blk, [px[i] - (x0, y0) for i in idx], params)
-        todo[idx] = False
+    for blk, idx in owning_blocks(raster, cen[:, 0], cen[:, 1], max(TUNING.block_px, 4 * overlap), overlap, todo):
+        out[idx] = score_boxes(blk, [px[i] - (blk.x0, blk.y0) for i in idx], params)
     return out
 
 

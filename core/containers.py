@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree
 
 from . import nets
 from .colour import colour_names
-from .raster import RasterError, block_windows, in_core, read_window, scan
+from .raster import RasterError, in_core, owning_blocks, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
@@ -257,31 +257,25 @@ def score_at(raster, points, params=None, radius_m=1.5):
     """What the raster shows at map ``points`` (n, 2) in its CRS: the network's centre probability, best within
     ``radius_m`` of each (a top's centre placed a little off on another date), -inf outside the raster or in nodata.
     Only the blocks that own a point are read, each as :func:`count_columns` reads it, so a point scores what the
-    count saw there."""
+    count saw there (the count keeps no maps: a whole port's would take hundreds of MB)."""
     p = params or ContainerParams()
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     out = np.full(len(pts), -np.inf)
     if not len(pts):
         return out
     cols, rows = raster.map_to_pixel(pts[:, 0], pts[:, 1])
-    overlap = int(math.ceil(p.overlap_m / raster.gsd))
-    for x0, y0, w, h, (cx0, cy0, cx1, cy1) in block_windows(raster.width, raster.height, p.block_px, overlap):
-        idx = np.nonzero((cols >= cx0) & (cols < cx1) & (rows >= cy0) & (rows < cy1))[0]
-        if not idx.size:
-            continue
-        data, valid = read_window(raster, x0, y0, w, h)
-        heat, f = maps(nets.three_bands(data), valid, raster.gsd)
-        heat = heat[0]
-        rad = radius_m / network()[1]['work_gsd'] / 2              # output cells (stride 2 working pixels)
+    rad = radius_m / network()[1]['work_gsd'] / 2                  # output cells (stride 2 working pixels)
+    for blk, idx in owning_blocks(raster, cols, rows, p.block_px, int(math.ceil(p.overlap_m / raster.gsd))):
+        heat, f = maps(nets.three_bands(blk.data), blk.valid, raster.gsd)
         for k in idx.tolist():
-            c, r = cols[k] - x0, rows[k] - y0
-            if not valid[int(r), int(c)]:
+            c, r = cols[k] - blk.x0, rows[k] - blk.y0
+            if not blk.valid[int(r), int(c)]:
                 continue
             gc, gr = c * f / 2 - 0.5, r * f / 2 - 0.5              # output cell coordinates
-            i0, i1 = max(0, int(math.floor(gr - rad))), min(heat.shape[0], int(math.ceil(gr + rad)) + 1)
-            j0, j1 = max(0, int(math.floor(gc - rad))), min(heat.shape[1], int(math.ceil(gc + rad)) + 1)
+            i0, i1 = max(0, int(math.floor(gr - rad))), min(heat.shape[1], int(math.ceil(gr + rad)) + 1)
+            j0, j1 = max(0, int(math.floor(gc - rad))), min(heat.shape[2], int(math.ceil(gc + rad)) + 1)
             if i1 > i0 and j1 > j0:
-                out[k] = float(heat[i0:i1, j0:j1].max())
+                out[k] = float(heat[0, i0:i1, j0:j1].max())
     return out
 
 

@@ -51,11 +51,10 @@ def load(name):
     """(cv2.dnn net, sidecar dict) of core/models/``name``.onnx."""
     if name not in _NETS:
         cv2 = opencv()
-        onnx, side = (_real_file(os.path.join(MODELS, name + ext)) for ext in ('.onnx', '.json'))
-        if not (os.path.exists(onnx) and os.path.exists(side)):
+        onnx, side = _real_file(os.path.join(MODELS, name + '.onnx')), sidecar(name)
+        if not (os.path.exists(onnx) and side):
             raise CargoWatchError(f'The {name} model {onnx} (or its sidecar .json) is missing: reinstall the plugin.')
-        with open(side) as f:
-            _NETS[name] = (cv2.dnn.readNetFromONNX(onnx), json.load(f))
+        _NETS[name] = (cv2.dnn.readNetFromONNX(onnx), side)
     return _NETS[name]
 
 

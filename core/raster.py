@@ -287,6 +287,17 @@ def block_windows(width, height, block, overlap, window=None):
     return out
 
 
+def owning_blocks(r, cols, rows, block, overlap, todo=None):
+    """For each block window (as :func:`block_windows`) whose core owns some of the pixel points (``cols``,
+    ``rows``; only those ``todo`` marks, if given): (Block, indices of its points). Only those blocks are read."""
+    todo = np.ones(len(cols), bool) if todo is None else todo
+    for x0, y0, w, h, core in block_windows(r.width, r.height, block, overlap):
+        idx = np.nonzero(todo & (cols >= core[0]) & (cols < core[2]) & (rows >= core[1]) & (rows < core[3]))[0]
+        if idx.size:
+            data, valid = read_window(r, x0, y0, w, h)
+            yield Block(x0, y0, core, data, valid, r.gsd), idx
+
+
 def iter_blocks(r, block=1024, overlap=64, aoi=None):
     """Yield (fraction_done, Block) over the raster (or the AOI's bounding window)."""
     window = None
