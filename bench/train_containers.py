@@ -36,6 +36,7 @@ OUT = HERE.parent / 'core' / 'models'
 CACHE = HERE / 'out' / 'container_patches'
 SIZE = 160
 MEAN, SCALE = 0.4, 4.0     # input = (reflectance 0..1 - MEAN) * SCALE; the plugin does the same
+SQRT_MEAN = 0.63           # a net of 6 inputs also takes (sqrt(reflectance) - SQRT_MEAN) * SCALE: dark tones spread
 SIGMA = 0.8                # heatmap Gaussian (output px = 1 m)
 OUTPUTS = ['centre logit', '40 ft logit', 'cos 2a', 'sin 2a (tanh)', 'on a ship\'s deck logit']
 
@@ -51,10 +52,10 @@ class Wide(nn.Module):
     the stem's and refined by a 3 x 3 layer: ~2,600 multiply-adds per working pixel, ~40 m of context."""
     SUBPIXEL = 1
 
-    def __init__(self, w=(16, 16, 24, 16)):
+    def __init__(self, w=(16, 16, 24, 16), inputs=3):
         super().__init__()
         a, b, c, d = w
-        self.c1 = cbr(3, a, s=2)
+        self.c1 = cbr(inputs, a, s=2)
         self.c2 = cbr(a, b)
         self.c3 = cbr(b, c, s=2)
         self.c4 = cbr(c, c, dil=1)
@@ -102,8 +103,8 @@ class Deep(Wide):
     starts at zero: started from Wide's weights it is Wide's function, and learns only what helps. ~3,200
     multiply-adds per working pixel (Wide + 22 %)."""
 
-    def __init__(self, w=(16, 16, 24, 16)):
-        super().__init__(w)
+    def __init__(self, w=(16, 16, 24, 16), inputs=3):
+        super().__init__(w, inputs)
         d = w[3]
         self.c8 = nn.Sequential(nn.Conv2d(d, d, 3, 1, padding=1, bias=False), nn.BatchNorm2d(d))
         nn.init.zeros_(self.c8[1].weight)
@@ -197,7 +198,20 @@ class Lite(Wide):
         return state
 
 
-NETS = {'wide': Wide, 'slim': Slim, 'lite': Lite, 'deep': Deep}
+NETS = {'wide': Wide, 'slim': Slim, 'lite': Lite, 'deep': Deep, 'deep-sqrt': lambda: Deep(inputs=6),
+        'deep-wide': lambda: Deep(w=(16, 16, 32, 16))}
+
+
+def net_input(x, inputs):
+    """The net's input from reflectance 0..1 (n, 3, h, w): (x - MEAN) * SCALE, and for a net of 6 inputs also
+    (sqrt(x) - SQRT_MEAN) * SCALE, which spreads the dark tones (a navy top beside its shadow) as the eye does."""
+    lin = (x - MEAN) * SCALE
+    return lin if inputs == 3 else torch.cat([lin, (x.sqrt() - SQRT_MEAN) * SCALE], 1)
+
+
+def inputs_of(net):
+    """How many input channels the net takes (3, or 6 with sqrt inputs)."""
+    return net.c1[0].in_channels
 
 
 def conv_layers(net):
@@ -245,6 +259,26 @@ def from_onnx(path, imgs):
             bn.weight.copy_((var + bn.eps).sqrt()), bn.bias.add_(mu)
     net.train()
     return net.state_dict()
+
+
+def take_weights(net, old):
+    """Load a state dict of an earlier run into ``net``: layers of the same name and shape as they are, wider ones
+    in part (see below); the rest is learned anew."""
+    new = net.state_dict()
+    for k, v in old.items():
+        if k in new and v.shape == new[k].shape:
+            new[k] = v
+        elif k in new and v.ndim == new[k].ndim and v.shape[2:] == new[k].shape[2:] \
+                and all(a <= b for a, b in zip(v.shape, new[k].shape)):
+            # a wider layer (more outputs: an older 4-output head, a wider trunk; more inputs: sqrt inputs):
+            # the old weights in place, the old outputs take the new inputs through zeros (so training starts
+            # from the old function), the new outputs start as initialised
+            if v.ndim > 1:
+                new[k][:v.shape[0]] = 0
+            new[k][tuple(slice(0, n) for n in v.shape)] = v
+        else:
+            print('not taken from --init:', k, tuple(v.shape), flush=True)
+    net.load_state_dict(new)
 
 
 def maps_1m(net, x):
@@ -304,7 +338,7 @@ def dataset(n, seed0):
     return imgs, labs
 
 
-def batch(imgs, tg, idx, rng, crop):
+def batch(imgs, tg, idx, rng, crop, inputs=3):
     o = 2 * rng.integers(0, (SIZE - crop) // 2 + 1, 2)     # one random crop per batch (even: output stride 2)
     x = imgs[idx, o[0]:o[0] + crop, o[1]:o[1] + crop].astype(np.float32) / 255
     sl = np.s_[o[0] // 2:(o[0] + crop) // 2, o[1] // 2:(o[1] + crop) // 2]
@@ -317,7 +351,7 @@ def batch(imgs, tg, idx, rng, crop):
         cs = -cs
     x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, h, c, cs, m, dk)]
-    t[0] = (t[0] - MEAN) * SCALE
+    t[0] = net_input(t[0], inputs)
     return t
 
 
@@ -365,7 +399,8 @@ def evaluate(net, imgs, labs, thr=0.35):
     err = []
     with torch.no_grad():
         for i in range(0, len(imgs), 32):
-            x = (torch.from_numpy(imgs[i:i + 32].astype(np.float32).transpose(0, 3, 1, 2)) / 255 - MEAN) * SCALE
+            x = net_input(torch.from_numpy(imgs[i:i + 32].astype(np.float32).transpose(0, 3, 1, 2)) / 255,
+                          inputs_of(net))
             for (pk, pd), lab in zip(peaks(maps_1m(net, x), thr), labs[i:i + 32]):
                 lab = lab[(lab[:, 0] >= 2) & (lab[:, 1] >= 2) & (lab[:, 0] < SIZE - 2) & (lab[:, 1] < SIZE - 2)]
                 ok = (pk[:, 0] >= 2) & (pk[:, 1] >= 2) & (pk[:, 0] < SIZE - 2) & (pk[:, 1] < SIZE - 2)
@@ -427,15 +462,7 @@ def main():
         old = from_onnx(a.init, imgs[:64]) if a.init.endswith('.onnx') else torch.load(a.init)
         if a.arch == 'lite' and 'fuse.0.weight' in old:
             old = Lite.from_wide(old)
-        new = net.state_dict()
-        for k, v in old.items():        # layers of the same name and shape; the rest is learned anew
-            if k in new and v.shape == new[k].shape:
-                new[k] = v
-            elif k in new and v.shape[1:] == new[k].shape[1:] and v.shape[0] < new[k].shape[0]:
-                new[k][:v.shape[0]] = v     # an older 4-output head: its outputs kept, the deck output learned
-            else:
-                print('not taken from --init:', k, tuple(v.shape), flush=True)
-        net.load_state_dict(new)
+        take_weights(net, old)
     teacher = None
     if a.teacher:
         import cv2
@@ -445,7 +472,7 @@ def main():
     t0 = time.time()
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
-        x, *tgt = batch(imgs, tg, idx, rng, a.crop)
+        x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net))
         loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None,
                               neg_weight=a.neg_weight)
         opt.zero_grad()
@@ -467,7 +494,8 @@ def export(net, a, sweep, threshold, seconds, step):
     torch.save(net.state_dict(), (out if out != OUT else HERE / 'out') / 'containers.pt')  # to fine-tune; not shipped
     net.eval()
     onnx_path = out / 'containers.onnx'
-    torch.onnx.export(DeepExport(net) if isinstance(net, Deep) else net, torch.zeros(1, 3, 256, 256), str(onnx_path),
+    torch.onnx.export(DeepExport(net) if isinstance(net, Deep) else net, torch.zeros(1, inputs_of(net), 256, 256),
+                      str(onnx_path),
                       opset_version=13, dynamo=False,
                       input_names=['image'], output_names=['maps'],
                       dynamic_axes={'image': {2: 'h', 3: 'w'}, 'maps': {2: 'h2', 3: 'w2'}})
@@ -475,6 +503,8 @@ def export(net, a, sweep, threshold, seconds, step):
     side = {
         'model': 'containers.onnx', 'inputs': 'RGB reflectance 0..1 at work_gsd, (x - mean) * scale',
         'work_gsd': gen.WORK_GSD, 'mean': MEAN, 'scale': SCALE, 'stride': 2, 'arch': a.arch, 'subpixel': net.SUBPIXEL,
+        **({'inputs': 'RGB reflectance x 0..1 at work_gsd: (x - mean) * scale, then (sqrt(x) - sqrt_mean) * scale',
+            'sqrt_mean': SQRT_MEAN} if inputs_of(net) == 6 else {}),
         'outputs': OUTPUTS, 'init': a.init, 'teacher': a.teacher, 'neg_weight': a.neg_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns) per seed, '
