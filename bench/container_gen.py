@@ -10,7 +10,8 @@ colour (near-black, navy, dark green, rust, grey, white, vivid), corrugated, som
 joins across, on a slot grid or in rows of both sizes end to end, with seams and shadows cast by a sun
 15-70 deg high from any azimuth (a height map is ray-marched, so tall stacks shade low ones, cranes shade
 containers), placed with some slack, and in most patches seen 5-30 deg off nadir (tops shifted by their height,
-the sides in view lit as the sun lights them); containers on rail flatcars and on a ship's deck (positives).
+the sides in view lit as the sun lights them); containers on rail flatcars and well cars (raised on their
+decks, in yards of parallel tracks) and on a ship's deck (positives).
 Look-alikes (negatives): RTG and STS cranes (legs, girders, their long shadows), trucks with box / curtain /
 empty-chassis trailers, buses (roof units) in rows and herringbones, cars, round tanks, warehouse roofs with skylight
 lattices, ships with hatch covers, rail tank/box/hopper wagons, yachts on pontoons, town streets (cars and vans
@@ -459,51 +460,73 @@ def ship(cv, rng, cx, cy, ang, labels, with_containers):
                 cv.line(qq - d * 5, qq + d * 5, 0.15, hc * 0.7, top + 1.0)
 
 
+def raised(cv, rng, poly, h, rgb, base=0.0):
+    """A body of height ``h`` on ``base`` (its top ``poly`` as seen at nadir): off nadir its side in view (shaded as
+    walls are) fills the band from its foot to its top, which is drawn shifted by its height. Returns that shift."""
+    shift = cv.lean * (base + h)
+    if np.any(shift):
+        foot = poly + cv.lean * base
+        hull = cv2.convexHull(np.concatenate([foot, poly + shift]).astype(np.float32))[:, 0]
+        cv.fill(hull, rgb * wall_light(cv, rng), base + h / 2)
+    cv.fill(poly + shift, rgb, base + h)
+    return shift
+
+
 def wagon(cv, rng, cx, cy, ang, labels, loaded=True):
+    """One rail wagon; seen off nadir its side shows and its top (or its load) shifts with its height."""
     c, s = math.cos(ang), math.sin(ang)
     t = rng.random()
     L = rng.uniform(14, 20)
-    if t < 0.4:   # flatcar, maybe with containers
-        cv.fill(rect(cx, cy, L, 2.7, ang), np.array([0.25, 0.2, 0.18]) * rng.uniform(0.6, 1.5), 1.2)
+    if t < 0.4:   # flatcar (deck ~1.2 m) or well car (~0.3 m), maybe with containers on its deck
+        deck = rng.uniform(0.3, 1.3)
+        shift = raised(cv, rng, rect(cx, cy, L, 2.7, ang), deck, np.array([0.25, 0.2, 0.18]) * rng.uniform(0.6, 1.5))
+        cx, cy = cx + shift[0], cy + shift[1]          # the load's foot: on the deck, shifted with it
         if loaded and rng.random() < 0.75:
             if rng.random() < 0.5:
-                container(cv, rng, cx, cy, L40, ang, rand_colour(rng), 1, labels, 1)
+                container(cv, rng, cx, cy, L40, ang, rand_colour(rng), 1, labels, 1, base=deck)
             else:
                 for h in (-1, 1):
                     o = h * (L20 / 2 + 0.2)
-                    container(cv, rng, cx + o * c, cy + o * s, L20, ang, rand_colour(rng), 1, labels, 0)
+                    container(cv, rng, cx + o * c, cy + o * s, L20, ang, rand_colour(rng), 1, labels, 0, base=deck)
     elif t < 0.6:   # tank car
         col = np.array([0.08, 0.08, 0.08]) * rng.uniform(0.8, 6)
-        cv.fill(rect(cx, cy, L, 3.0, ang), col, 4)
-        cv.line(np.array([cx, cy]) - np.array([c, s]) * L / 2, np.array([cx, cy]) + np.array([c, s]) * L / 2,
-                0.6, np.clip(col * 1.6 + 0.05, 0, 1), 4.2)
+        shift = raised(cv, rng, rect(cx, cy, L, 3.0, ang), 4, col)
+        q = np.array([cx, cy]) + shift
+        cv.line(q - np.array([c, s]) * L / 2, q + np.array([c, s]) * L / 2, 0.6, np.clip(col * 1.6 + 0.05, 0, 1), 4.2)
     elif t < 0.8:   # box car, 12.5-20 m (as long as a 40 ft box on a flatcar, or longer)
         rgb = rand_colour(rng, 0.3) if rng.random() < 0.7 else np.array([0.85, 0.85, 0.83]) * rng.uniform(0.85, 1.1)
         L = rng.uniform(12.5, 20)
-        cv.fill(rect(cx, cy, L, 3.0, ang), rgb, 4.3)
-        cv.line(np.array([cx, cy]) - np.array([c, s]) * L / 2, np.array([cx, cy]) + np.array([c, s]) * L / 2,
-                0.3, rgb * 1.2, 4.4)
+        shift = raised(cv, rng, rect(cx, cy, L, 3.0, ang), 4.3, rgb)
+        q = np.array([cx, cy]) + shift
+        cv.line(q - np.array([c, s]) * L / 2, q + np.array([c, s]) * L / 2, 0.3, rgb * 1.2, 4.4)
     else:           # hopper
         rgb = rand_colour(rng, 0.3)
-        cv.fill(rect(cx, cy, L, 3.0, ang), rgb, 3.8)
+        shift = raised(cv, rng, rect(cx, cy, L, 3.0, ang), 3.8, rgb)
         for u in np.linspace(-L / 3, L / 3, 3):
-            cv.fill(rect(cx + u * c, cy + u * s, 3.5, 2.2, ang), rgb * 0.5, 3.9)
+            cv.fill(rect(cx + u * c + shift[0], cy + u * s + shift[1], 3.5, 2.2, ang), rgb * 0.5, 3.9)
     return L
 
 
 def train(cv, rng, x, y, ang, labels, loaded=True):
+    """A rail yard: 1-6 parallel tracks 4.5-6 m apart, most with a train (the tracks farthest from the sensor
+    first: nearer wagons hide them)."""
     c, s = math.cos(ang), math.sin(ang)
     d = np.array([c, s])
     nrm = np.array([-s, c])
     S = cv.n * cv.res
-    p = np.array([x, y])
-    for o in (-0.75, 0.75):   # rails and ballast
-        cv.line(p - d * S * 2 + nrm * o, p + d * S * 2 + nrm * o, 0.12, (0.55, 0.55, 0.56))
-    u = -S
-    while u < S:
-        q = p + d * u
-        L = wagon(cv, rng, q[0], q[1], ang, labels, loaded) if rng.random() < 0.85 else 15
-        u += L + rng.uniform(0.8, 1.5)
+    n = int(rng.integers(1, 7)) if rng.random() < 0.5 else 1
+    offsets = np.arange(n) * rng.uniform(4.5, 6.0)
+    for v in sorted(offsets, key=lambda v: -(nrm @ cv.lean) * v):
+        p = np.array([x, y]) + nrm * v
+        for o in (-0.75, 0.75):   # rails and ballast
+            cv.line(p - d * S * 2 + nrm * o, p + d * S * 2 + nrm * o, 0.12, (0.55, 0.55, 0.56))
+        if n > 1 and rng.random() < 0.2:
+            continue              # an empty track
+        u = -S + rng.uniform(0, 20)
+        while u < S:
+            q = p + d * u
+            L = wagon(cv, rng, q[0], q[1], ang, labels, loaded) if rng.random() < 0.85 else 15
+            u += L + rng.uniform(0.8, 1.5)
 
 
 def town(cv, rng, x, y, ang):
@@ -744,7 +767,7 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
         cv.fill(rect(x - s * off * wide, y + c * off * wide, 400, wide, a),
                 np.array([0.05, 0.1, 0.14]) * rng.uniform(0.6, 2.0), 0.0)   # water: hides what was under it
         ship(cv, rng, x, y, a, labels, containers and rng.random() < 0.6)
-    if rng.random() < 0.15:
+    if rng.random() < 0.2:
         x, y = anywhere()
         train(cv, rng, x, y, rng.uniform(0, math.pi), labels, containers)
     if rng.random() < 0.08:
