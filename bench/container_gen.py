@@ -516,10 +516,12 @@ def train(cv, rng, x, y, ang, labels, loaded=True):
     S = cv.n * cv.res
     n = int(rng.integers(1, 7)) if rng.random() < 0.5 else 1
     offsets = np.arange(n) * rng.uniform(4.5, 6.0)
+    for v in offsets:             # rails first: wagons stand on them
+        p = np.array([x, y]) + nrm * v
+        for o in (-0.75, 0.75):
+            cv.line(p - d * S * 2 + nrm * o, p + d * S * 2 + nrm * o, 0.12, (0.55, 0.55, 0.56))
     for v in sorted(offsets, key=lambda v: -(nrm @ cv.lean) * v):
         p = np.array([x, y]) + nrm * v
-        for o in (-0.75, 0.75):   # rails and ballast
-            cv.line(p - d * S * 2 + nrm * o, p + d * S * 2 + nrm * o, 0.12, (0.55, 0.55, 0.56))
         if n > 1 and rng.random() < 0.2:
             continue              # an empty track
         u = -S + rng.uniform(0, 20)
