@@ -198,6 +198,8 @@ class Lite(Wide):
         return state
 
 
+# deep-sqrt (run 29) and deep-wide (runs 30, 32: ~12 % more time per block) were tried, not shipped; the plugin
+# feeds 3 inputs only (a 6-input model would need core.containers.maps to add the sqrt ones)
 NETS = {'wide': Wide, 'slim': Slim, 'lite': Lite, 'deep': Deep, 'deep-sqrt': lambda: Deep(inputs=6),
         'deep-wide': lambda: Deep(w=(16, 16, 32, 16))}
 
