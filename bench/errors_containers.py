@@ -18,6 +18,8 @@ from scipy.spatial import cKDTree
 import calibrate_containers as cc
 from scenes import match
 
+from cargowatch.core import nets  # noqa: E402  (importable once calibrate_containers is)
+
 gen, containers = cc.gen, cc.containers
 
 
@@ -41,8 +43,10 @@ def main():
         h, w = b.valid.shape
         lab = lab[[cc.inner(x, y, w, h) for x, y, *_ in lab]].reshape(-1, 5)
         T, big_t = lab[:, :2], lab[:, 3] > 0
-        cols = containers.detect_columns(b, p)
-        heat = containers.maps(b.data, b.valid, b.gsd)[0][0]        # centre probability, 1 m cells
+        rgb = nets.three_bands(b.data)
+        maps = containers.maps(rgb, b.valid, b.gsd)                 # run once: the detections and the centre map
+        cols = containers.decode(maps, rgb, b, p)
+        heat = maps[0][0]                                           # centre probability, 1 m cells
         D = cols['corners'].mean(1).reshape(-1, 2)
         inside = np.array([cc.inner(x, y, w, h) for x, y in D], bool)
         D, big_d = D[inside], cols['big'][inside]

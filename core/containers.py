@@ -17,7 +17,7 @@ The sidecar containers.json records how.
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
 :func:`totals`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`, :func:`own_figures`,
-:func:`score_at`.
+:func:`score_at`, :func:`decode`.
 """
 import contextlib
 import math
@@ -122,10 +122,16 @@ def detect_columns(block, params=None):
     """Detector for :func:`core.raster.scan`: the containers of one Block as columns (numpy arrays, one row per
     container): ``corners`` (n, 4, 2) block pixels, ``big`` (40 ft), ``conf``, ``deg`` (long axis, degrees
     clockwise from east, 0-180) and ``rgb`` (mean colour 0..1). :func:`records` turns them into output dicts."""
+    rgb = nets.three_bands(block.data)
+    return decode(maps(rgb, block.valid, float(block.gsd)), rgb, block, params)
+
+
+def decode(maps_f, rgb, block, params=None):
+    """:func:`detect_columns` from the network's ``(maps, factor)`` (:func:`maps`) on the block's three bands ``rgb``
+    (for a caller that also wants the maps)."""
     p = params or ContainerParams()
     g = float(block.gsd)
-    rgb = nets.three_bands(block.data)
-    out, f = maps(rgb, block.valid, g)
+    out, f = maps_f
     rows, cols = peaks(out[0], p.threshold)
     # output cell (i, j) covers working pixels 2j..2j+2: its centre is working px 2j+1, block px (2j+1)/f;
     # a parabola through the neighbours gives the sub-cell position
