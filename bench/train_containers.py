@@ -445,6 +445,10 @@ def main():
                     help='train on these seeds\' patches too (validation stays on --seed\'s)')
     ap.add_argument('--init', default=None,
                     help='fine-tune these weights (a containers.pt of an earlier run, or a containers.onnx)')
+    ap.add_argument('--soup', nargs='*', default=[],
+                    help='start from the mean of these containers.pt (fine-tunes of one net: a "model soup")')
+    ap.add_argument('--bn-batches', type=int, default=0,
+                    help='first re-estimate batch-norm statistics on this many training batches (after --soup)')
     ap.add_argument('--arch', choices=sorted(NETS), default='wide',
                     help='network (deep: the shipped one, wide: the one before)')
     ap.add_argument('--neg-weight', type=float, default=1.0, help='weight of the centre loss away from centres')
@@ -465,13 +469,21 @@ def main():
         if a.arch == 'lite' and 'fuse.0.weight' in old:
             old = Lite.from_wide(old)
         take_weights(net, old)
+    if a.soup:
+        sds = [torch.load(f) for f in a.soup]
+        take_weights(net, {k: sum(sd[k].double() for sd in sds).div(len(sds)).to(v.dtype)
+                           for k, v in sds[0].items()})
+    if a.bn_batches:
+        reestimate_bn(net, imgs, tg, rng, a)
     teacher = None
     if a.teacher:
         import cv2
         teacher = cv2.dnn.readNetFromONNX(a.teacher)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=max(1, a.steps), pct_start=0.1)
     t0 = time.time()
+    if not a.steps:            # a soup or re-estimated statistics as they are
+        sweep_and_export(net, a, vimgs, vlabs, 0, 0)
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
         x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net))
@@ -484,10 +496,28 @@ def main():
         if step % 100 == 0:
             print(f'step {step} loss {loss.item():.3f} parts {np.round(parts, 3)} {time.time() - t0:.0f} s', flush=True)
         if step % 500 == 0 or step == a.steps:
-            sweep = {f'thr_{t:.2f}': evaluate(net, vimgs, vlabs, t) for t in np.arange(0.2, 0.601, 0.05)}
-            best = max(sweep, key=lambda k: sweep[k]['f1'])
-            print('validation (generated)', best, sweep[best], flush=True)
-            export(net, a, sweep, float(best[4:]), time.time() - t0, step)
+            sweep_and_export(net, a, vimgs, vlabs, time.time() - t0, step)
+
+
+def reestimate_bn(net, imgs, tg, rng, a):
+    """Batch-norm running statistics as the plain mean over ``a.bn_batches`` training batches."""
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    with torch.no_grad():
+        for _ in range(a.bn_batches):
+            net(batch(imgs, tg, rng.integers(0, len(imgs), a.batch), rng, a.crop, inputs_of(net))[0])
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 0.1
+
+
+def sweep_and_export(net, a, vimgs, vlabs, seconds, step):
+    sweep = {f'thr_{t:.2f}': evaluate(net, vimgs, vlabs, t) for t in np.arange(0.2, 0.601, 0.05)}
+    best = max(sweep, key=lambda k: sweep[k]['f1'])
+    print('validation (generated)', best, sweep[best], flush=True)
+    export(net, a, sweep, float(best[4:]), seconds, step)
 
 
 def export(net, a, sweep, threshold, seconds, step):
@@ -507,7 +537,8 @@ def export(net, a, sweep, threshold, seconds, step):
         'work_gsd': gen.WORK_GSD, 'mean': MEAN, 'scale': SCALE, 'stride': 2, 'arch': a.arch, 'subpixel': net.SUBPIXEL,
         **({'inputs': 'RGB reflectance x 0..1 at work_gsd: (x - mean) * scale, then (sqrt(x) - sqrt_mean) * scale',
             'sqrt_mean': SQRT_MEAN} if inputs_of(net) == 6 else {}),
-        'outputs': OUTPUTS, 'init': a.init, 'teacher': a.teacher, 'neg_weight': a.neg_weight,
+        'outputs': OUTPUTS, 'init': a.init, **({'soup': a.soup} if a.soup else {}),
+        **({'bn_batches': a.bn_batches} if a.bn_batches else {}), 'teacher': a.teacher, 'neg_weight': a.neg_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns) per seed, '
                 f'seeds from {", ".join(str(1_000_000 * s) for s in [a.seed] + a.more_seeds)}; '
