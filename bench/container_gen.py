@@ -13,7 +13,7 @@ containers), placed with some slack, and in most patches seen 5-30 deg off nadir
 the sides in view lit as the sun lights them); containers on rail flatcars and well cars (raised on their
 decks, in yards of parallel tracks) and on a ship's deck (positives).
 Look-alikes (negatives): RTG and STS cranes (legs, girders, their long shadows), trucks with box / curtain /
-empty-chassis trailers, buses (roof units) in rows and herringbones, cars, round tanks, warehouse roofs with skylight
+empty-chassis trailers, buses (roof units) in rows and herringbones (off nadir their bodies raised as wagons are), cars, round tanks, warehouse roofs with skylight
 lattices, ships with hatch covers, rail tank/box/hopper wagons, yachts on pontoons, town streets (cars and vans
 parked nose to tail, terraced houses with gable roofs, garden sheds), trees, hedges and grass medians, marquee tents
 in rows (pyramid and gable roofs), water.
@@ -313,8 +313,19 @@ def bus_livery(rng):
 
 
 def vehicle(cv, rng, cx, cy, ang, kind, livery=None):
+    """A car, bus or truck; off nadir a bus's or truck's bodies are raised ones (their sides in view, tops shifted)."""
     c, s = math.cos(ang), math.sin(ang)
     d = np.array([c, s])
+
+    def body(poly, rgb, h):
+        raised(cv, rng, poly, h, np.asarray(rgb, float))
+
+    def on_top(poly, rgb, h):       # a detail on a body's top, shifted with it
+        cv.fill(poly + cv.lean * h, rgb, h)
+
+    def line_on_top(p0, p1, width, rgb, h):
+        cv.line(p0 + cv.lean * h, p1 + cv.lean * h, width, rgb, h)
+
     if kind == 'car':
         rgb = rand_colour(rng, 0.2)
         cv.fill(rect(cx, cy, rng.uniform(4.0, 5.0), rng.uniform(1.7, 1.95), ang), rgb, 1.5)
@@ -326,44 +337,44 @@ def vehicle(cv, rng, cx, cy, ang, kind, livery=None):
         if rng.random() < 0.35:     # a school bus: a hood in front, lower and narrower, a light roof
             hood = rng.uniform(1.2, 2.0)
             p = np.array([cx, cy]) + d * (L / 2 - hood / 2)
-            cv.fill(rect(p[0], p[1], hood, W - 0.3, ang), rgb, 1.6)
-            cv.fill(rect(cx - hood / 2 * c, cy - hood / 2 * s, L - hood, W, ang), rgb, 3.2)
-            cv.fill(rect(cx - hood / 2 * c, cy - hood / 2 * s, L - hood - 0.4, W - 0.5, ang),
-                    np.clip(rgb * 0.4 + 0.55, 0, 1) if rng.random() < 0.6 else rgb, 3.2)
+            body(rect(p[0], p[1], hood, W - 0.3, ang), rgb, 1.6)
+            body(rect(cx - hood / 2 * c, cy - hood / 2 * s, L - hood, W, ang), rgb, 3.2)
+            on_top(rect(cx - hood / 2 * c, cy - hood / 2 * s, L - hood - 0.4, W - 0.5, ang),
+                   np.clip(rgb * 0.4 + 0.55, 0, 1) if rng.random() < 0.6 else rgb, 3.2)
             L -= hood
         else:
-            cv.fill(rect(cx, cy, L, W, ang), rgb, 3.2)
+            body(rect(cx, cy, L, W, ang), rgb, 3.2)
             if rng.random() < 0.5:                # windscreen end
                 p = np.array([cx, cy]) + d * (L / 2 - 0.4)
-                cv.fill(rect(p[0], p[1], 0.8, W - 0.2, ang), (0.1, 0.12, 0.15), 3.2)
+                on_top(rect(p[0], p[1], 0.8, W - 0.2, ang), (0.1, 0.12, 0.15), 3.2)
         for _ in range(rng.integers(1, 4)):       # roof units, hatches
             u = rng.uniform(-L / 3, L / 3)
-            cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(0.6, 2.5), rng.uniform(0.6, 1.8), ang),
-                    np.array([0.6, 0.6, 0.62]) * rng.uniform(0.5, 1.3), 3.5)
+            on_top(rect(cx + u * c, cy + u * s, rng.uniform(0.6, 2.5), rng.uniform(0.6, 1.8), ang),
+                   np.array([0.6, 0.6, 0.62]) * rng.uniform(0.5, 1.3), 3.5)
         return
     # trucks: cab + trailer (box, curtain, tanker or empty chassis)
     cab = rand_colour(rng, 0.2)
     tl = rng.uniform(12.0, 13.8) if rng.random() < 0.7 else rng.uniform(6.5, 9)
     p = np.array([cx, cy]) + d * (tl / 2 + 1.6)
-    cv.fill(rect(p[0], p[1], rng.uniform(2.2, 3.2), 2.45, ang), cab, 3.0)
+    body(rect(p[0], p[1], rng.uniform(2.2, 3.2), 2.45, ang), cab, 3.0)
     t = rng.random()
+    centre, across = np.array([cx, cy]), np.array([-s, c])
     if t < 0.3:     # empty chassis: a thin frame
         frame = np.array([0.12, 0.12, 0.12]) * rng.uniform(0.7, 2.5)
         for o in (-0.5, 0.5):
-            q = np.array([cx, cy]) + np.array([-s, c]) * o
-            cv.line(q - d * tl / 2, q + d * tl / 2, 0.25, frame, 1.2)
-        cv.line(np.array([cx, cy]) - d * tl / 2, np.array([cx, cy]) + d * tl / 2, 0.2, frame, 1.2)
+            q = centre + across * o
+            line_on_top(q - d * tl / 2, q + d * tl / 2, 0.25, frame, 1.2)
+        line_on_top(centre - d * tl / 2, centre + d * tl / 2, 0.2, frame, 1.2)
     elif t < 0.45:  # tanker
-        cv.fill(rect(cx, cy, tl, 2.4, ang), np.array([0.75, 0.76, 0.78]) * rng.uniform(0.6, 1.2), 3.5)
-        cv.line(np.array([cx, cy]) - d * tl / 2, np.array([cx, cy]) + d * tl / 2, 0.5,
-                np.array([0.95, 0.95, 0.95]), 3.6)
+        body(rect(cx, cy, tl, 2.4, ang), np.array([0.75, 0.76, 0.78]) * rng.uniform(0.6, 1.2), 3.5)
+        line_on_top(centre - d * tl / 2, centre + d * tl / 2, 0.5, np.array([0.95, 0.95, 0.95]), 3.6)
     else:           # box / curtain-side trailer
         rgb = rand_colour(rng, 0.15) if rng.random() < 0.5 else np.array([0.85, 0.85, 0.83])
-        cv.fill(rect(cx, cy, tl, 2.5, ang), rgb, 4.0)
+        body(rect(cx, cy, tl, 2.5, ang), rgb, 4.0)
         if rng.random() < 0.5:
             for u in np.arange(-tl / 2 + 1, tl / 2, 1.2):
-                q = np.array([cx, cy]) + d * u
-                cv.line(q - np.array([-s, c]) * 1.2, q + np.array([-s, c]) * 1.2, 0.1, rgb * 0.85)
+                q = centre + d * u
+                line_on_top(q - across * 1.2, q + across * 1.2, 0.1, rgb * 0.85, 4.0)
 
 
 def parking_rows(cv, rng, x, y, ang, kind):
