@@ -13,10 +13,10 @@ containers), placed with some slack, and in most patches seen 5-30 deg off nadir
 the sides in view lit as the sun lights them); containers on rail flatcars and well cars (raised on their
 decks, in yards of parallel tracks) and on a ship's deck (positives).
 Look-alikes (negatives): RTG and STS cranes (legs, girders, their long shadows), trucks with box / curtain /
-empty-chassis trailers, buses (roof units) in rows and herringbones (off nadir their bodies raised as wagons are), cars, round tanks, warehouse roofs with skylight
-lattices, ships with hatch covers, rail tank/box/hopper wagons, yachts on pontoons, town streets (cars and vans
-parked nose to tail, terraced houses with gable roofs, garden sheds), trees, hedges and grass medians, marquee tents
-in rows (pyramid and gable roofs), water.
+empty-chassis trailers, buses (roof units) in rows and herringbones (off nadir raised bodies, as wagons are), cars,
+round tanks, warehouse roofs with skylight lattices, ships with hatch covers, rail tank/box/hopper wagons, yachts on
+pontoons, town streets (cars and vans parked nose to tail, terraced houses with gable roofs, garden sheds), trees,
+hedges and grass medians, marquee tents in rows (pyramid and gable roofs), water.
 
 Labels: one per visible container top: centre (working px), long-axis angle (rad), class (0 = 20 ft, 1 = 40 ft).
 """
