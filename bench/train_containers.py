@@ -198,7 +198,7 @@ class Lite(Wide):
         return state
 
 
-# deep-sqrt (run 29) and deep-wide (runs 30, 32: ~12 % more time per block) were tried, not shipped; the plugin
+# deep-sqrt (run 29) and deep-wide (runs 30, 32, 34: 14-22 % more time per block) were tried, not shipped; the plugin
 # feeds 3 inputs only (a 6-input model would need core.containers.maps to add the sqrt ones)
 NETS = {'wide': Wide, 'slim': Slim, 'lite': Lite, 'deep': Deep, 'deep-sqrt': lambda: Deep(inputs=6),
         'deep-wide': lambda: Deep(w=(16, 16, 32, 16))}
@@ -447,8 +447,6 @@ def main():
                     help='fine-tune these weights (a containers.pt of an earlier run, or a containers.onnx)')
     ap.add_argument('--soup', nargs='*', default=[],
                     help='start from the mean of these containers.pt (fine-tunes of one net: a "model soup")')
-    ap.add_argument('--bn-batches', type=int, default=0,
-                    help='first re-estimate batch-norm statistics on this many training batches (after --soup)')
     ap.add_argument('--arch', choices=sorted(NETS), default='wide',
                     help='network (deep: the shipped one, wide: the one before)')
     ap.add_argument('--neg-weight', type=float, default=1.0, help='weight of the centre loss away from centres')
@@ -473,8 +471,6 @@ def main():
         sds = [torch.load(f) for f in a.soup]
         take_weights(net, {k: sum(sd[k].double() for sd in sds).div(len(sds)).to(v.dtype)
                            for k, v in sds[0].items()})
-    if a.bn_batches:
-        reestimate_bn(net, imgs, tg, rng, a)
     teacher = None
     if a.teacher:
         import cv2
@@ -482,7 +478,7 @@ def main():
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=max(1, a.steps), pct_start=0.1)
     t0 = time.time()
-    if not a.steps:            # a soup or re-estimated statistics as they are
+    if not a.steps:            # a soup as it is
         sweep_and_export(net, a, vimgs, vlabs, 0, 0)
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
@@ -497,20 +493,6 @@ def main():
             print(f'step {step} loss {loss.item():.3f} parts {np.round(parts, 3)} {time.time() - t0:.0f} s', flush=True)
         if step % 500 == 0 or step == a.steps:
             sweep_and_export(net, a, vimgs, vlabs, time.time() - t0, step)
-
-
-def reestimate_bn(net, imgs, tg, rng, a):
-    """Batch-norm running statistics as the plain mean over ``a.bn_batches`` training batches."""
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None
-    with torch.no_grad():
-        for _ in range(a.bn_batches):
-            net(batch(imgs, tg, rng.integers(0, len(imgs), a.batch), rng, a.crop, inputs_of(net))[0])
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = 0.1
 
 
 def sweep_and_export(net, a, vimgs, vlabs, seconds, step):
@@ -538,7 +520,7 @@ def export(net, a, sweep, threshold, seconds, step):
         **({'inputs': 'RGB reflectance x 0..1 at work_gsd: (x - mean) * scale, then (sqrt(x) - sqrt_mean) * scale',
             'sqrt_mean': SQRT_MEAN} if inputs_of(net) == 6 else {}),
         'outputs': OUTPUTS, 'init': a.init, **({'soup': a.soup} if a.soup else {}),
-        **({'bn_batches': a.bn_batches} if a.bn_batches else {}), 'teacher': a.teacher, 'neg_weight': a.neg_weight,
+        'teacher': a.teacher, 'neg_weight': a.neg_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns) per seed, '
                 f'seeds from {", ".join(str(1_000_000 * s) for s in [a.seed] + a.more_seeds)}; '
