@@ -199,9 +199,10 @@ class Lite(Wide):
 
 
 # deep-sqrt (run 29) and deep-wide (runs 30, 32, 34: 14-22 % more time per block) were tried, not shipped; the plugin
-# feeds 3 inputs only (a 6-input model would need core.containers.maps to add the sqrt ones)
+# feeds 3 inputs only (a 6-input model would need core.containers.maps to add the sqrt ones). deep-xl is a capacity
+# probe (run 36: a wider trunk and wider 1 m layers after the join; grown from deep-wide's weights by take_weights)
 NETS = {'wide': Wide, 'slim': Slim, 'lite': Lite, 'deep': Deep, 'deep-sqrt': lambda: Deep(inputs=6),
-        'deep-wide': lambda: Deep(w=(16, 16, 32, 16))}
+        'deep-wide': lambda: Deep(w=(16, 16, 32, 16)), 'deep-xl': lambda: Deep(w=(16, 16, 48, 24))}
 
 
 def net_input(x, inputs):
