@@ -1,6 +1,6 @@
 """cargowatch:countcontainers — Count shipping containers on very-high-resolution imagery."""
-from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterNumber)
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterNumber)
 
 from .base import CargoWatchAlgorithm, progress_cb
 from ..compat import Q
@@ -30,8 +30,9 @@ class CountContainers(CargoWatchAlgorithm):
     GROUP = 'imagery'
     HELP_VALUES = {'min_gsd': core.MIN_GSD, 'max_gsd': core.MAX_GSD, 'own': own_sentence()}
 
-    LEN20, LEN40, WIDTH, SENSITIVITY, OUTPUT, COUNT, TEU = ('LENGTH_20FT', 'LENGTH_40FT', 'WIDTH',
-                                                          'SENSITIVITY', 'OUTPUT', 'COUNT', 'TEU')
+    LEN20, LEN40, WIDTH, SENSITIVITY, MODEL, OUTPUT, COUNT, TEU = ('LENGTH_20FT', 'LENGTH_40FT', 'WIDTH',
+                                                                 'SENSITIVITY', 'MODEL', 'OUTPUT', 'COUNT', 'TEU')
+    MODELS = (('standard', 'Standard (faster)'), ('wide', 'Wide (finds more, invents more; about 2 x the time)'))
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add_raster_inputs('Very-high-resolution image (0.15-0.8 m per pixel), 1, 3 or 4+ bands.',
@@ -50,6 +51,12 @@ class CountContainers(CargoWatchAlgorithm):
                                          minValue=0.0, maxValue=1.0)
         p.setHelp(self.tr('0 = strict (fewer false alarms), 1 = permissive (finds fainter containers).'))
         self.addParameter(p)
+        p = QgsProcessingParameterEnum(self.MODEL, self.tr('Model'), options=[self.tr(t) for _, t in self.MODELS],
+                                       defaultValue=0)
+        p.setHelp(self.tr('Standard: the faster network. Wide: a network twice as wide, in about twice the time; on '
+                          'ports it finds more of the containers, but where there are none it reports more false '
+                          'ones. See docs/benchmarks.md.'))
+        self.addParameter(p)
         self.add_min_confidence('containers')
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'), Q.SRC_POLYGON)
         p.setHelp(self.tr('One oriented rectangle per visible container top.'))
@@ -67,10 +74,11 @@ class CountContainers(CargoWatchAlgorithm):
             len20=self.parameterAsDouble(parameters, self.LEN20, context),
             len40=self.parameterAsDouble(parameters, self.LEN40, context),
             width=self.parameterAsDouble(parameters, self.WIDTH, context),
-            sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context))
+            sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context),
+            model=self.MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0])
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
-        self.expect(raster, params.sensitivity, feedback)
+        self.expect(raster, params, feedback)
         found = self.call_core(feedback, core.count_columns, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
         found = core.select(found, core.confidence(found) >= self.min_confidence(parameters, context))
@@ -81,7 +89,7 @@ class CountContainers(CargoWatchAlgorithm):
         feedback.setProgress(100)
         return {self.OUTPUT: dest, self.COUNT: count, self.TEU: teu}
 
-    def expect(self, raster, sensitivity, feedback):
+    def expect(self, raster, params, feedback):
         """Tell what the model found on the project's own generated yards like this raster (its resolution, or
         grey); a warning for a 1-band or coarse raster, where it finds fewer."""
         grey, coarse = not raster.is_colour, raster.gsd > 0.65
@@ -91,7 +99,7 @@ class CountContainers(CargoWatchAlgorithm):
                         'if you have one.') if grey else
                 self.tr('At {:.2f} m per pixel a container is under 4 pixels wide and touching containers are '
                         'rarely told apart.').format(raster.gsd) if coarse else '')
-        own = core.own_figures(raster.gsd, sensitivity, grey)
+        own = core.own_figures(raster.gsd, params.sensitivity, grey, params.model)
         if own:
             kind, s, f = own
             text += ' ' + self.tr('On new yards of the project\'s own generator ({} imagery) the model found {:.0f} '

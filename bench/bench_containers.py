@@ -1,6 +1,6 @@
 """Container count accuracy: the project's own generators next to imagery it was not made from (benchmark).
 
-    /usr/bin/python3 bench/bench_containers.py [--quick] [--png DIR] [--markdown]
+    /usr/bin/python3 bench/bench_containers.py [--quick] [--png DIR] [--model wide] [--markdown]
 
 Three sets, side by side, so the gap between them shows:
 1. training generator (bench/container_gen.py): held-out patches, figures from the model's sidecar;
@@ -9,7 +9,8 @@ Three sets, side by side, so the gap between them shows:
    (../shared/tools/score.py), real photos without containers, and the real Rotterdam WorldView-2 chips when
    `make bench-real` has unpacked them.
 Every raster is counted through core.containers.count_containers exactly as the algorithm does.
-``--markdown`` writes the tables into docs/benchmarks.md (section "containers"), with the machine and the date.
+``--markdown`` writes the tables into docs/benchmarks.md (section "containers", or "containers-wide" for
+``--model wide``), with the machine and the date.
 """
 import argparse
 import json
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT / 'test' / 'helpers'))
 sys.path.insert(0, str(ROOT / 'bench'))
 
 from bench_speed import _package_path  # noqa: E402
-from calibrate_containers import nearest  # noqa: E402
+from calibrate_containers import nearest, sidecar_path  # noqa: E402
 from docs_section import machine, write_section  # noqa: E402
 
 _package_path()
@@ -49,6 +50,7 @@ SCENES = [
      dict(nodata_corners=True)),
 ]
 VALIDATION = ['port_a_rgb_03', 'port_c_u16_07', 'rail_yard_rgb_05', 'port_empty_rgb_05']
+PARAMS = containers.ContainerParams()   # --model sets its model
 
 
 def own_scene(name, skw, wkw, tmp, png_dir=None):
@@ -57,7 +59,7 @@ def own_scene(name, skw, wkw, tmp, png_dir=None):
     bands = (3, 2, 1) if wkw.get('layout') == 'bgrn' else None
     r = raster.open_raster(path, bands=bands)
     t = time.time()
-    found = containers.count_containers(r)
+    found = containers.count_containers(r, PARAMS)
     secs = time.time() - t
     truth = scenes.truth_map_coords(sc)
     if wkw.get('nodata_corners'):    # containers in the blanked corners cannot be seen
@@ -95,7 +97,7 @@ def validation(path, tmp, png_dir=None):
     """(count, score dict or None, seconds) of one validation image, scored by ../shared/tools/score.py."""
     r = raster.open_raster(path)
     t = time.time()
-    found = containers.count_containers(r)
+    found = containers.count_containers(r, PARAMS)
     secs = time.time() - t
     out = Path(tmp) / (Path(path).stem + '.gpkg')
     write_gpkg(found, r.srs_wkt, out)
@@ -117,9 +119,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--quick', action='store_true', help='first 4 own scenes only')
     ap.add_argument('--png', help='folder for PNGs of the detections over each scene')
+    ap.add_argument('--model', choices=sorted(containers.MODELS), default=PARAMS.model)
     ap.add_argument('--markdown', action='store_true', help='write the tables into docs/benchmarks.md')
     args = ap.parse_args()
-    side = json.loads(containers.MODEL.with_suffix('.json').read_text())
+    PARAMS.model = args.model
+    side = json.loads(sidecar_path(args.model).read_text())
     tv, v = nearest(side['validation_generated_by_threshold'], side['threshold'])
     lines = ['### 1. Training generator (bench/container_gen.py), held-out patches',
              f"{side['data']}. At {tv:.2f}: F1 {v['f1']:.3f} (precision {v['precision']:.3f}, "
@@ -160,7 +164,9 @@ def main():
                 lines.append(f'| {path.stem} (real photo) | no containers | 0 | {n} | - | - | - | - | {secs:.1f} |')
                 print(lines[-1], flush=True)
     if args.markdown:
-        write_section('containers', '## Containers: accuracy\n\n' + machine() + '\n\n' + '\n'.join(lines))
+        name = {'standard': 'containers', 'wide': 'containers-wide'}[args.model]
+        write_section(name, '## Containers: accuracy' + ('' if args.model == 'standard' else ', wide model')
+                      + '\n\n' + machine() + '\n\n' + '\n'.join(lines))
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ rail yard). Then, each in a fresh process (so peak memory is its own):
   read   GDAL reads every block of the three bands (the same windows, overlap included, that the
          count uses; plain ReadAsArray, no processing) -> seconds
   count  the full count over the raster as the algorithm runs it (core.containers.count_columns: every container
-         kept, as columns) -> seconds, containers, peak RSS
+         kept, as columns) -> seconds, containers, peak RSS; once with each model (standard, wide)
 
 Prints the figures and the ratio count / read; ``--markdown`` writes them into docs/benchmarks.md.
 """
@@ -87,12 +87,12 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def phase(kind, path):
+def phase(kind, path, model='standard'):
     """Run one phase in this process; print a JSON line."""
     _package_path()
     from cargowatch.core import containers, raster
     r = raster.open_raster(path)
-    p = containers.ContainerParams()
+    p = containers.ContainerParams(model=model)
     t = time.time()
     if kind == 'read':
         from osgeo import gdal
@@ -117,37 +117,39 @@ def main():
     ap.add_argument('--out', default='/tmp/cw_bench')
     ap.add_argument('--phase', choices=['read', 'count', 'build'])
     ap.add_argument('--path')
+    ap.add_argument('--model', default='standard', help='the container model of a count phase')
     ap.add_argument('--markdown', action='store_true', help='write the figures into docs/benchmarks.md')
     args = ap.parse_args()
     if args.phase == 'build':
         return build(Path(args.path), args.size, args.gsd)
     if args.phase:
-        return phase(args.phase, args.path)
+        return phase(args.phase, args.path, args.model)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     path = Path(args.out) / f'bench_{args.size}.tif'
     if not path.exists():     # build in a child: its memory must not count for the phases
         subprocess.run([sys.executable, __file__, '--phase', 'build', '--path', str(path), '--size', str(args.size),
                         '--gsd', str(args.gsd)], check=True)
     res = {}
-    for kind in ('read', 'count'):
-        proc = subprocess.run([sys.executable, __file__, '--phase', kind, '--path', str(path)],
-                              capture_output=True, text=True)
+    for name in ('read', 'standard', 'wide'):       # the read, then a count with each model
+        what = ['--phase', 'read'] if name == 'read' else ['--phase', 'count', '--model', name]
+        proc = subprocess.run([sys.executable, __file__, '--path', str(path)] + what, capture_output=True, text=True)
         if proc.returncode:
             print(proc.stderr)
             raise SystemExit(1)
-        res[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(kind, res[kind], flush=True)
+        res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(name, res[name], flush=True)
     meta = json.loads(Path(str(path) + '.json').read_text())
     mpx = args.size * args.size / 1e6
-    read, count = res['read'], res['count']
+    read = res['read']
     text = '\n'.join([
         f"{args.size} x {args.size} x 3 Byte GeoTIFF ({mpx:.0f} Mpx, {os.path.getsize(path) / 1e6:.0f} MB DEFLATE) "
         f"at {args.gsd} m, dense generated yards; each phase in a fresh process. Target: count <= 5 x read "
         '(aim 3), peak memory < 1 GB.', '',
-        '| GDAL read of every block | container count | count / read | peak memory (count) | counted / true |',
-        '|---|---|---|---|---|',
-        f"| {read['seconds']:.1f} s | {count['seconds']:.1f} s | {count['seconds'] / read['seconds']:.1f} x | "
-        f"{count['peak_rss_mb']:.0f} MB | {count['containers']} / {meta['truth_containers']} |"])
+        '| model | GDAL read of every block | count | count / read | peak memory (count) | counted / true |',
+        '|---|---|---|---|---|---|'] + [
+        f"| {m} | {read['seconds']:.1f} s | {res[m]['seconds']:.1f} s | {res[m]['seconds'] / read['seconds']:.1f} x | "
+        f"{res[m]['peak_rss_mb']:.0f} MB | {res[m]['containers']} / {meta['truth_containers']} |"
+        for m in ('standard', 'wide')])
     print(text)
     if args.markdown:
         from docs_section import machine, write_section

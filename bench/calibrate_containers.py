@@ -1,6 +1,6 @@
 """Set the container model's threshold (its sensitivity 0.5) from both of the project's own renderers.
 
-    .venv/bin/python bench/calibrate_containers.py [--patches 150] [--seed0 7900000] [--write]
+    .venv/bin/python bench/calibrate_containers.py [--patches 150] [--seed0 7900000] [--model wide] [--write]
 
 train_containers.py picks the threshold where F1 peaks on held-out patches of the generator it trained on; that
 rewards a threshold fitted to one renderer's look. This script counts, through the plugin's own pipeline
@@ -13,7 +13,7 @@ and sweeps the threshold. Rule: the threshold with the highest mean of the two s
 2 m, the shared scorer's rule). Beside it (not in the rule), the false containers per km² on generator patches
 of the same kinds without a container (a third of --patches, other seeds); --max-false-km2 restricts the rule to the
 thresholds at or under that rate. --write records the threshold, with
-every figure, in core/models/containers.json.
+every figure, in the model's sidecar (core/models/containers.json; --model wide: containers_wide.json).
 Never reads ../shared. Runs by hand after training, never in `make test`.
 """
 import argparse
@@ -36,6 +36,7 @@ import scenes  # noqa: E402
 from cargowatch.core import containers, raster  # noqa: E402
 
 THRESHOLDS = np.round(np.arange(0.25, 0.551, 0.05), 2)
+MODEL = 'standard'  # which of core.containers.MODELS (--model)
 MATCH_M = 2.0
 SIZE = 320          # generated patches of 160 m, scored inside EDGE_M of their edges: like the inside of a scene block
 EDGE_M = 16.0
@@ -44,16 +45,21 @@ YARDS = [(301, 0.3, {}, {}), (302, 0.4, {}, dict(layout='pan', dtype='UInt16')),
 
 
 def params_at(threshold):
-    """Default ContainerParams, with the loaded model's own threshold set to ``threshold``."""
-    containers.network()[1]['threshold'] = float(threshold)
-    return containers.ContainerParams()
+    """Default ContainerParams of MODEL, with the loaded model's own threshold set to ``threshold``."""
+    containers.network(MODEL)[1]['threshold'] = float(threshold)
+    return containers.ContainerParams(model=MODEL)
+
+
+def sidecar_path(model=None):
+    """The JSON sidecar of ``model`` (default MODEL)."""
+    return containers.MODEL.parent / (containers.MODELS[model or MODEL] + '.json')
 
 
 def sweep(cols):
     """{threshold: output dicts above it} from detection columns found at the lowest threshold: one detection serves
     the whole sweep, as a peak kept at a higher threshold is kept at the lowest too (a weaker peak only ever gives
     way to a stronger one)."""
-    p = containers.ContainerParams()
+    p = containers.ContainerParams(model=MODEL)
     return {t: list(containers.records(containers.select(cols, cols['conf'] > t), p)) for t in THRESHOLDS}
 
 
@@ -135,16 +141,17 @@ def older(tmp):
 
 
 def main():
+    global THRESHOLDS, MODEL
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=150)
     ap.add_argument('--seed0', type=int, default=7_900_000)
     ap.add_argument('--step', type=float, default=0.05, help='threshold grid step (from 0.25 to 0.55)')
     ap.add_argument('--max-false-km2', type=float, default=None,
                     help='pick among the thresholds with at most this many false containers per km² only')
-    ap.add_argument('--write', action='store_true', help='record the threshold in core/models/containers.json')
+    ap.add_argument('--model', choices=sorted(containers.MODELS), default=MODEL)
+    ap.add_argument('--write', action='store_true', help="record the threshold in the model's sidecar")
     a = ap.parse_args()
-    global THRESHOLDS
-    THRESHOLDS = np.round(np.arange(0.25, 0.551, a.step), 3)
+    THRESHOLDS, MODEL = np.round(np.arange(0.25, 0.551, a.step), 3), a.model
     gen_tot = generated(a.patches, a.seed0)
     free = container_free(a.patches // 3, a.seed0 + 50_000)
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +175,7 @@ def main():
     best = max(ok, key=lambda k: table[k]['mean_f1'])
     print('best', best, table[best])
     if a.write:
-        path = containers.MODEL.with_suffix('.json')
+        path = sidecar_path()
         side = json.loads(path.read_text())     # the file, not the loaded copy the sweep changed
         side['threshold_generated_peak'] = side.get('threshold_generated_peak', side['threshold'])
         side['threshold'] = float(best[4:])

@@ -2,12 +2,14 @@
 (1-band) imagery: the share of tops found, precision and count error, and false containers per km² where there is
 no container (benchmark, not a test).
 
-    .venv/bin/python bench/sensitivity_containers.py [--patches 450] [--seed0 5500000] [--markdown] [--write]
+    .venv/bin/python bench/sensitivity_containers.py [--patches 450] [--seed0 5500000] [--model wide]
+                                                     [--markdown] [--write]
 
 New 160 m patches of bench/container_gen.py (seeds from --seed0, not the training, validation or calibration seeds),
 scored 16 m inside their edges and matched within 2 m as bench/calibrate_containers.py scores them; a third as many
 patches of the same kinds without a container. ``--markdown`` writes the tables into docs/benchmarks.md (section
-"containers-sensitivity"); ``--write`` records them in core/models/containers.json (``own_by_resolution``), where
+"containers-sensitivity", or "containers-sensitivity-wide"); ``--write`` records them in the model's sidecar
+(core/models/containers.json or containers_wide.json: ``own_by_resolution``), where
 countcontainers reads them to tell the user what to expect of a raster at its resolution. Run by hand after each
 model or threshold change. Never reads ../shared.
 """
@@ -38,7 +40,7 @@ def patch_gsd(seed):
 
 def thresholds():
     """{sensitivity: the centre threshold core.containers.ContainerParams sets for it} with the shipped model."""
-    return {s: containers.ContainerParams(sensitivity=s).threshold for s in SENSITIVITIES}
+    return {s: containers.ContainerParams(sensitivity=s, model=cc.MODEL).threshold for s in SENSITIVITIES}
 
 
 def generated(n, seed0, by_t):
@@ -77,9 +79,11 @@ def main():
     ap.add_argument('--patches', type=int, default=450)
     ap.add_argument('--seed0', type=int, default=5_500_000)
     ap.add_argument('--markdown', action='store_true', help='write the tables into docs/benchmarks.md')
-    ap.add_argument('--write', action='store_true', help='record the figures in core/models/containers.json')
+    ap.add_argument('--model', choices=sorted(containers.MODELS), default=cc.MODEL)
+    ap.add_argument('--write', action='store_true', help="record the figures in the model's sidecar")
     a = ap.parse_args()
-    path = containers.MODEL.with_suffix('.json')
+    cc.MODEL = a.model
+    path = cc.sidecar_path()
     side = json.loads(path.read_text())
     by_t = {t: s for s, t in thresholds().items()}
     cc.THRESHOLDS = sorted(by_t)             # the calibration's sweep, at these thresholds (lowest first)
@@ -94,9 +98,10 @@ def main():
     intro = (f'`bench/sensitivity_containers.py`: {a.patches} new 160 m patches of the training generator (seeds '
              f'{a.seed0}+), {a.patches // 3} without containers; the model\'s threshold {side["threshold"]:g} at '
              'sensitivity 0.5, 0.15 lower at 1. Each cell: tops found / precision / count error.')
-    doc = section_from_output('containers-sensitivity', 'Containers: what Sensitivity does (own generator)',
-                              intro) if a.markdown else contextlib.nullcontext()
-    with doc:
+    name = {'standard': 'containers-sensitivity', 'wide': 'containers-sensitivity-wide'}[a.model]
+    title = f"Containers: what Sensitivity does (own generator{'' if a.model == 'standard' else ', wide model'})"
+    doc = section_from_output(name, title, intro) if a.markdown else None
+    with doc or contextlib.nullcontext():
         print('By ground resolution (grey: 1-band patches of any resolution):')
         print('| imagery | tops | ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')
         print('|---|---|' + '---|' * len(SENSITIVITIES))

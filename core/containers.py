@@ -30,11 +30,14 @@ from scipy.spatial import cKDTree
 
 from . import nets
 from .colour import colour_names
+from .errors import CargoWatchError
 from .raster import RasterError, in_core, owning_blocks, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
 MODEL = Path(nets.MODELS) / 'containers.onnx'
+MODELS = {'standard': 'containers',     # the default: the faster net
+          'wide': 'containers_wide'}     # a net twice as wide, about twice the time (docs/containers.md)
 
 
 @dataclass
@@ -44,6 +47,7 @@ class ContainerParams:
     len40: float = 12.192           # ISO 668 40 ft length
     width: float = 2.438            # ISO 668 width
     sensitivity: float = 0.5        # 0 strict .. 1 permissive: sets the network's centre threshold (see threshold)
+    model: str = 'standard'         # a key of MODELS
     block_px: int = 1024            # raster block size for streaming (the network's memory grows with it)
     overlap_m: float = 24.0         # block overlap: what a centre's maps depend on (the net's receptive field,
                                     # 38.5 m across, so 19.3 m) + 1 m for the peak test + slack: blocks give the
@@ -54,7 +58,7 @@ class ContainerParams:
         """Centre probability a peak needs: at sensitivity 0.5 the model's own (its sidecar's ``threshold``, where F1
         peaked on the project's own renderers, set by bench/calibrate_containers.py), 0.15 higher at sensitivity 0
         and lower at 1."""
-        return network()[1]['threshold'] + 0.3 * (0.5 - float(min(1.0, max(0.0, self.sensitivity))))
+        return network(self.model)[1]['threshold'] + 0.3 * (0.5 - float(min(1.0, max(0.0, self.sensitivity))))
 
 
 def check_gsd(gsd):
@@ -71,11 +75,11 @@ def check_gsd(gsd):
                           'gdalwarp -tr 0.3 0.3) and run again.')
 
 
-def own_figures(gsd, sensitivity, grey=False):
+def own_figures(gsd, sensitivity, grey=False, model='standard'):
     """What the model did on the project's own generated yards of this kind (the sidecar's ``own_by_resolution``,
     written by bench/sensitivity_containers.py): (imagery label, sensitivity measured nearest, {found_pct, precision,
     count_error_pct}), or None when the sidecar has no figures for it. ``gsd`` None: all resolutions together."""
-    own = nets.sidecar('containers').get('own_by_resolution', {})
+    own = nets.sidecar(MODELS[model]).get('own_by_resolution', {})
     bands = [k for k in own if gsd is not None and '-' in k and float(k.split('-')[0]) <= gsd < float(k.split('-')[1])]
     key = 'grey' if grey else 'all' if gsd is None else (bands[0] if bands else None)
     if key not in own:
@@ -85,17 +89,19 @@ def own_figures(gsd, sensitivity, grey=False):
     return label, float(s), dict(own[key][s], false_per_km2=own.get('false_per_km2', {}).get(s))
 
 
-def network():
-    """(cv2.dnn net, sidecar dict) of the container model, loaded once per process."""
-    return nets.load('containers')
+def network(model='standard'):
+    """(cv2.dnn net, sidecar dict) of a container model (a key of :data:`MODELS`), loaded once per process."""
+    if model not in MODELS:
+        raise CargoWatchError(f'Unknown container model {model!r}: use one of {", ".join(MODELS)}.')
+    return nets.load(MODELS[model])
 
 
-def maps(data, valid, gsd):
+def maps(data, valid, gsd, model='standard'):
     """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (5, h2, w2) float32,
     factor) where ``factor`` converts block pixels to working pixels; maps are the centre probability and the logits
     of 40 ft, cos 2a, sin 2a and on a ship's deck (their sigmoid and tanh are taken at the peaks only) on a grid of
     stride 2 in working pixels."""
-    net, meta = network()
+    net, meta = network(model)
     if not valid.all():                         # nodata reads as plain mid-grey ground
         data = np.where(valid, data, np.float32(meta['mean']))
     f = gsd / meta['work_gsd']
@@ -123,7 +129,7 @@ def detect_columns(block, params=None):
     container): ``corners`` (n, 4, 2) block pixels, ``big`` (40 ft), ``conf``, ``deg`` (long axis, degrees
     clockwise from east, 0-180) and ``rgb`` (mean colour 0..1). :func:`records` turns them into output dicts."""
     rgb = nets.three_bands(block.data)
-    return decode(maps(rgb, block.valid, float(block.gsd)), rgb, block, params)
+    return decode(maps(rgb, block.valid, float(block.gsd), (params or ContainerParams()).model), rgb, block, params)
 
 
 def decode(maps_f, rgb, block, params=None):
@@ -251,7 +257,7 @@ def count_columns(raster, params=None, aoi=None, progress=None, cancelled=None):
     is missing, Cancelled when ``cancelled()`` turns true."""
     p = params or ContainerParams()
     check_gsd(raster.gsd)
-    network()
+    network(p.model)
     overlap = int(math.ceil(p.overlap_m / raster.gsd))
     with _bounded_gdal_cache(96 << 20):
         parts = scan(raster, lambda b: detect_columns(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
@@ -270,9 +276,9 @@ def score_at(raster, points, params=None, radius_m=1.5):
     if not len(pts):
         return out
     cols, rows = raster.map_to_pixel(pts[:, 0], pts[:, 1])
-    rad = radius_m / network()[1]['work_gsd'] / 2                  # output cells (stride 2 working pixels)
+    rad = radius_m / network(p.model)[1]['work_gsd'] / 2           # output cells (stride 2 working pixels)
     for blk, idx in owning_blocks(raster, cols, rows, p.block_px, int(math.ceil(p.overlap_m / raster.gsd))):
-        heat, f = maps(nets.three_bands(blk.data), blk.valid, raster.gsd)
+        heat, f = maps(nets.three_bands(blk.data), blk.valid, raster.gsd, p.model)
         for k in idx.tolist():
             c, r = cols[k] - blk.x0, rows[k] - blk.y0
             if not blk.valid[int(r), int(c)]:

@@ -45,6 +45,14 @@ def test_counts_through_processing(scene_tif, small_scene):
     assert layer.crs().authid() == 'EPSG:32652'
 
 
+def test_the_wide_model(scene_tif, small_scene):
+    """MODEL = 1 runs the wider network: its own threshold, its own detections, as good a count on this yard."""
+    standard, wide = run({'INPUT': scene_tif}), run({'INPUT': scene_tif, 'MODEL': 1})
+    assert wide['COUNT'] > 0.8 * small_scene.n_containers
+    conf = [sorted(f['confidence'] for f in r['OUTPUT'].getFeatures()) for r in (standard, wide)]
+    assert conf[0] != conf[1]
+
+
 def test_containers_on_a_ship_are_flagged(tmp_path):
     """A loaded ship at a quay: the boxes on its deck come out with on_ship = 1, the yard's beside it with 0."""
     cv, deck, yard = scenes.loaded_ship(np.random.default_rng(12))

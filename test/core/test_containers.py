@@ -27,10 +27,10 @@ SHIP_MIN_FLAGGED = 0.6    # share of the boxes found on the deck flagged on_ship
 # is another renderer (supersampled polygons, its own colours, cranes, trucks and yards), and ../shared holds a
 # third generator's scenes and real photos.
 # ---------------------------------------------------------------------------------------------------------------
-def own_scene(tmp_path, seed, gsd, **write):
+def own_scene(tmp_path, seed, gsd, params=None, **write):
     sc = scenes.port_scene(seed=seed, gsd=gsd, size_px=int(300 / gsd))
     path = scenes.write_scene(sc, tmp_path / f'{seed}.tif', **write)
-    return scenes.evaluate(core.count_containers(core_raster.open_raster(path)), scenes.truth_map_coords(sc))
+    return scenes.evaluate(core.count_containers(core_raster.open_raster(path), params), scenes.truth_map_coords(sc))
 
 
 def test_direction_and_size_of_each_container(tmp_path):
@@ -50,9 +50,10 @@ def test_direction_and_size_of_each_container(tmp_path):
     assert all(d['angle_deg'] == round(d['angle_deg'], 1) for d in found)
 
 
-@pytest.mark.parametrize('seed,gsd', [(21, 0.3), (22, 0.5), (24, 0.7)])
-def test_accuracy_on_the_old_generator(tmp_path, seed, gsd):
-    ev = own_scene(tmp_path, seed, gsd)
+@pytest.mark.parametrize('seed,gsd,model', [(21, 0.3, 'standard'), (22, 0.5, 'standard'), (24, 0.7, 'standard'),
+                                            (21, 0.3, 'wide'), (24, 0.7, 'wide')])
+def test_accuracy_on_the_old_generator(tmp_path, seed, gsd, model):
+    ev = own_scene(tmp_path, seed, gsd, core.ContainerParams(model=model))
     assert abs(ev['count_err_pct']) <= OWN_COUNT_ERR and ev['f1'] >= OWN_F1, ev
 
 
@@ -152,21 +153,28 @@ def test_containers_on_a_ship_are_counted_and_flagged(tmp_path):
     assert not any(d['on_ship'] for d in found if d not in north)
 
 
-def test_model_ships_with_its_training_record():
-    side = json.loads(core.MODEL.with_suffix('.json').read_text())
+@pytest.mark.parametrize('model', sorted(core.MODELS))
+def test_model_ships_with_its_training_record(model):
+    side = json.loads((core.MODEL.parent / (core.MODELS[model] + '.json')).read_text())
     for key in ('script', 'generator', 'data', 'seed', 'date', 'validation_generated', 'work_gsd', 'threshold_rule'):
         assert key in side          # threshold_rule: set by bench/calibrate_containers.py, not left at training's
     assert (ROOT / side['script']).exists() and (ROOT / side['generator']).exists()
-    net, meta = core.network()
+    net, meta = core.network(model)
     assert meta['work_gsd'] == side['work_gsd']
     # the default threshold is the model's own, recorded by the training script; sensitivity moves it both ways
-    assert core.ContainerParams().threshold == side['threshold']
-    assert core.ContainerParams(sensitivity=0).threshold > side['threshold'] > core.ContainerParams(sensitivity=1).threshold
+    assert core.ContainerParams(model=model).threshold == side['threshold']
+    assert (core.ContainerParams(sensitivity=0, model=model).threshold > side['threshold'] >
+            core.ContainerParams(sensitivity=1, model=model).threshold)
     # what the model finds on own yards, by resolution and sensitivity, measured at this threshold
     own = side['own_by_resolution']
     assert f"threshold {side['threshold']:g}" in own['how']
     for key in ('0.3-0.45', '0.45-0.6', '0.6-0.8', 'grey', 'all'):
         assert own[key]['tops'] > 0 and {'0', '0.5', '1'} <= set(own[key])
+
+
+def test_an_unknown_model_is_a_clear_error(scene_tif):
+    with pytest.raises(core.CargoWatchError, match="Unknown container model 'fast'.*standard, wide"):
+        core.count_containers(core_raster.open_raster(scene_tif), core.ContainerParams(model='fast'))
 
 
 def test_own_figures_for_the_raster_at_hand(monkeypatch):
