@@ -7,6 +7,7 @@ from ..compat import Q
 from ..core import containers as core
 
 
+MODELS = (('standard', 'Standard (faster)'), ('wide', 'Wide (finds more, invents more; about 2 x the time)'))
 FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
           ('confidence', 'double'), ('angle_deg', 'double'), ('on_ship', 'int'))
@@ -32,7 +33,6 @@ class CountContainers(CargoWatchAlgorithm):
 
     LEN20, LEN40, WIDTH, SENSITIVITY, MODEL, OUTPUT, COUNT, TEU = ('LENGTH_20FT', 'LENGTH_40FT', 'WIDTH',
                                                                  'SENSITIVITY', 'MODEL', 'OUTPUT', 'COUNT', 'TEU')
-    MODELS = (('standard', 'Standard (faster)'), ('wide', 'Wide (finds more, invents more; about 2 x the time)'))
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add_raster_inputs('Very-high-resolution image (0.15-0.8 m per pixel), 1, 3 or 4+ bands.',
@@ -51,7 +51,7 @@ class CountContainers(CargoWatchAlgorithm):
                                          minValue=0.0, maxValue=1.0)
         p.setHelp(self.tr('0 = strict (fewer false alarms), 1 = permissive (finds fainter containers).'))
         self.addParameter(p)
-        p = QgsProcessingParameterEnum(self.MODEL, self.tr('Model'), options=[self.tr(t) for _, t in self.MODELS],
+        p = QgsProcessingParameterEnum(self.MODEL, self.tr('Model'), options=[self.tr(t) for _, t in MODELS],
                                        defaultValue=0)
         p.setHelp(self.tr('Standard: the faster network. Wide: a network twice as wide, in about twice the time; on '
                           'ports it finds more of the containers, but where there are none it reports more false '
@@ -75,7 +75,7 @@ class CountContainers(CargoWatchAlgorithm):
             len40=self.parameterAsDouble(parameters, self.LEN40, context),
             width=self.parameterAsDouble(parameters, self.WIDTH, context),
             sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context),
-            model=self.MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0])
+            model=MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0])
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
         self.expect(raster, params, feedback)

@@ -5,6 +5,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 
 from ..compat import Q
 from .base import CargoWatchAlgorithm, progress_cb
+from .count_containers import MODELS
 from ..core import change as core
 from ..core import pits as core_pits
 
@@ -20,8 +21,8 @@ class DetectChanges(CargoWatchAlgorithm):
     DISPLAY = 'Objects appeared or removed between two dates'
     GROUP = 'imagery'
 
-    BEFORE, AFTER, KIND, TOLERANCE, AOI, SENSITIVITY, OUTPUT = (
-        'BEFORE', 'AFTER', 'KIND', 'TOLERANCE', 'AOI', 'SENSITIVITY', 'OUTPUT')
+    BEFORE, AFTER, KIND, TOLERANCE, AOI, SENSITIVITY, MODEL, OUTPUT = (
+        'BEFORE', 'AFTER', 'KIND', 'TOLERANCE', 'AOI', 'SENSITIVITY', 'MODEL', 'OUTPUT')
     NEW_COUNT, REMOVED_COUNT, BEFORE_COUNT, AFTER_COUNT, KEPT_COUNT, SHIFT_X, SHIFT_Y = (
         'NEW_COUNT', 'REMOVED_COUNT', 'BEFORE_COUNT', 'AFTER_COUNT', 'KEPT_COUNT', 'SHIFT_X', 'SHIFT_Y')
 
@@ -51,6 +52,12 @@ class DetectChanges(CargoWatchAlgorithm):
         p.setHelp(self.tr('Sensitivity of the detector on both dates (0 strict .. 1 permissive).'))
         p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
+        p = QgsProcessingParameterEnum(self.MODEL, self.tr('Container model'), options=[self.tr(t) for _, t in MODELS],
+                                       defaultValue=0)
+        p.setHelp(self.tr('The network that finds the containers on both dates, as in Count shipping containers '
+                          '(not used for pits).'))
+        p.setFlags(p.flags() | Q.ADVANCED)
+        self.addParameter(p)
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Changes'),
                                               Q.SRC_POLYGON)
         p.setHelp(self.tr('Detections of both dates with their status: new, removed or kept.'))
@@ -75,7 +82,8 @@ class DetectChanges(CargoWatchAlgorithm):
                     core_containers.check_gsd(r.gsd)
                 except core_containers.CargoWatchError as e:
                     raise QgsProcessingException(str(e))
-            params = core_containers.ContainerParams(sensitivity=sens)
+            params = core_containers.ContainerParams(
+                sensitivity=sens, model=MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0])
             fields_def = CONTAINER_FIELDS
         else:
             params = core_pits.PitParams(sensitivity=sens)
