@@ -39,7 +39,7 @@ def patch_gsd(seed):
 
 
 def thresholds():
-    """{sensitivity: the centre threshold core.containers.ContainerParams sets for it} with the shipped model."""
+    """{sensitivity: the centre threshold core.containers.ContainerParams sets for it} with the model cc.MODEL."""
     return {s: containers.ContainerParams(sensitivity=s, model=cc.MODEL).threshold for s in SENSITIVITIES}
 
 
