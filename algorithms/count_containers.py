@@ -102,10 +102,10 @@ class CountContainers(CargoWatchAlgorithm):
         own = core.own_figures(raster.gsd, params.sensitivity, grey, params.model)
         if own:
             kind, s, f = own
-            text += ' ' + self.tr('On new yards of the project\'s own generator ({} imagery) the model found {:.0f} '
-                                  '% of the container tops at sensitivity {:g}, with a precision of {:.2f}: a count '
-                                  '{:+.0f} % off. {} Other imagery differs: see docs/benchmarks.md.').format(
-                kind, f['found_pct'], s, f['precision'], f['count_error_pct'],
+            text += ' ' + self.tr('On new yards of the project\'s own generator ({} imagery) the {} model found '
+                                  '{:.0f} % of the container tops at sensitivity {:g}, with a precision of {:.2f}: a '
+                                  'count {:+.0f} % off. {} Other imagery differs: see docs/benchmarks.md.').format(
+                kind, params.model, f['found_pct'], s, f['precision'], f['count_error_pct'],
                 self.tr('Raise Sensitivity to find more (and more false ones).') if f['count_error_pct'] < 0 else
                 self.tr('Lower Sensitivity for fewer false ones.'))
         if text:

@@ -112,7 +112,7 @@ def test_one_band_raster_works_and_warns(tmp_path, small_scene):
     assert len(fb.seen) == 1 and 'panchromatic' in fb.seen[0] and 'less reliable' in fb.seen[0]
     # with what the model found on the project's own 1-band yards (its sidecar's figures)
     grey = core.own_figures(0.4, 0.5, grey=True)[2]
-    assert f"(1-band imagery) the model found {grey['found_pct']:.0f} % of the container tops" in fb.seen[0]
+    assert f"(1-band imagery) the standard model found {grey['found_pct']:.0f} % of the container tops" in fb.seen[0]
     fb = warnings_feedback()
     run({'INPUT': scenes.write_scene(small_scene, tmp_path / 'rgb.tif')}, feedback=fb)
     assert fb.seen == []            # a colour raster at 0.4 m: nothing to warn about
@@ -121,8 +121,12 @@ def test_one_band_raster_works_and_warns(tmp_path, small_scene):
     run({'INPUT': scenes.write_scene(coarse, tmp_path / 'c.tif'), 'SENSITIVITY': 0.8}, feedback=fb)
     band = core.own_figures(0.7, 0.75)[2]       # the sensitivity measured nearest 0.8
     assert len(fb.seen) == 1 and '0.70 m per pixel' in fb.seen[0]
-    assert (f"(0.6-0.8 m imagery) the model found {band['found_pct']:.0f} % of the container tops at sensitivity "
-            f"0.75, with a precision of {band['precision']:.2f}") in fb.seen[0]
+    assert (f"(0.6-0.8 m imagery) the standard model found {band['found_pct']:.0f} % of the container tops at "
+            f"sensitivity 0.75, with a precision of {band['precision']:.2f}") in fb.seen[0]
+    fb = warnings_feedback()                    # the wide model's own figures, from its sidecar
+    run({'INPUT': scenes.write_scene(coarse, tmp_path / 'c.tif'), 'SENSITIVITY': 0.8, 'MODEL': 1}, feedback=fb)
+    wide = core.own_figures(0.7, 0.75, model='wide')[2]
+    assert wide != band and f"the wide model found {wide['found_pct']:.0f} % of the container tops" in fb.seen[0]
 
 
 def test_help_says_what_the_default_finds():
