@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / 'test' / 'helpers'))
 sys.path.insert(0, str(ROOT / 'bench'))
 
 from bench_speed import _package_path  # noqa: E402
-from calibrate_containers import nearest, sidecar_path  # noqa: E402
+from calibrate_containers import nearest  # noqa: E402
 from docs_section import machine, write_section  # noqa: E402
 
 _package_path()
@@ -123,7 +123,7 @@ def main():
     ap.add_argument('--markdown', action='store_true', help='write the tables into docs/benchmarks.md')
     args = ap.parse_args()
     PARAMS.model = args.model
-    side = json.loads(sidecar_path(args.model).read_text())
+    side = json.loads(containers.sidecar_path(args.model).read_text())
     tv, v = nearest(side['validation_generated_by_threshold'], side['threshold'])
     lines = ['### 1. Training generator (bench/container_gen.py), held-out patches',
              f"{side['data']}. At {tv:.2f}: F1 {v['f1']:.3f} (precision {v['precision']:.3f}, "

@@ -50,10 +50,6 @@ def params_at(threshold):
     return containers.ContainerParams(model=MODEL)
 
 
-def sidecar_path(model=None):
-    """The JSON sidecar of ``model`` (default MODEL)."""
-    return containers.MODEL.parent / (containers.MODELS[model or MODEL] + '.json')
-
 
 def sweep(cols):
     """{threshold: output dicts above it} from detection columns found at the lowest threshold: one detection serves
@@ -175,7 +171,7 @@ def main():
     best = max(ok, key=lambda k: table[k]['mean_f1'])
     print('best', best, table[best])
     if a.write:
-        path = sidecar_path()
+        path = containers.sidecar_path(MODEL)
         side = json.loads(path.read_text())     # the file, not the loaded copy the sweep changed
         side['threshold_generated_peak'] = side.get('threshold_generated_peak', side['threshold'])
         side['threshold'] = float(best[4:])

@@ -83,7 +83,7 @@ def main():
     ap.add_argument('--write', action='store_true', help="record the figures in the model's sidecar")
     a = ap.parse_args()
     cc.MODEL = a.model
-    path = cc.sidecar_path()
+    path = containers.sidecar_path(a.model)
     side = json.loads(path.read_text())
     by_t = {t: s for s, t in thresholds().items()}
     cc.THRESHOLDS = sorted(by_t)             # the calibration's sweep, at these thresholds (lowest first)

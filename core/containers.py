@@ -17,7 +17,7 @@ The sidecar containers.json records how.
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
 :func:`totals`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`, :func:`own_figures`,
-:func:`score_at`, :func:`decode`.
+:func:`score_at`, :func:`decode`, :data:`MODELS`, :func:`sidecar_path`.
 """
 import contextlib
 import math
@@ -89,6 +89,11 @@ def own_figures(gsd, sensitivity, grey=False, model='standard'):
     return label, float(s), dict(own[key][s], false_per_km2=own.get('false_per_km2', {}).get(s))
 
 
+def sidecar_path(model='standard'):
+    """The JSON sidecar of a container model (a key of :data:`MODELS`): how it was trained, calibrated, measured."""
+    return Path(nets.MODELS) / (MODELS[model] + '.json')
+
+
 def network(model='standard'):
     """(cv2.dnn net, sidecar dict) of a container model (a key of :data:`MODELS`), loaded once per process."""
     if model not in MODELS:
@@ -128,8 +133,9 @@ def detect_columns(block, params=None):
     """Detector for :func:`core.raster.scan`: the containers of one Block as columns (numpy arrays, one row per
     container): ``corners`` (n, 4, 2) block pixels, ``big`` (40 ft), ``conf``, ``deg`` (long axis, degrees
     clockwise from east, 0-180) and ``rgb`` (mean colour 0..1). :func:`records` turns them into output dicts."""
+    p = params or ContainerParams()
     rgb = nets.three_bands(block.data)
-    return decode(maps(rgb, block.valid, float(block.gsd), (params or ContainerParams()).model), rgb, block, params)
+    return decode(maps(rgb, block.valid, float(block.gsd), p.model), rgb, block, p)
 
 
 def decode(maps_f, rgb, block, params=None):
