@@ -268,7 +268,8 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
 # --------------------------------------------------------------------------------------------------------------
 def rtg(cv, rng, cx, cy, ang, span):
     """Rubber-tyred gantry: girders across the span and beams along it up high; at ground level, on some, the sill
-    beams over the wheels (long boxes in the crane's colour), a cab or engine house: box-sized, not boxes."""
+    beams over the wheels (long boxes in the crane's colour), a cab or engine house: box-sized, not boxes. Off nadir
+    the legs show as bars from their feet to the top, which is shifted by its height."""
     col = np.array([(0.85, 0.75, 0.15), (0.8, 0.8, 0.78), (0.7, 0.15, 0.1), (0.2, 0.35, 0.6)][rng.integers(4)])
     h = rng.uniform(15, 22)
     c, s = math.cos(ang), math.sin(ang)
@@ -276,22 +277,42 @@ def rtg(cv, rng, cx, cy, ang, span):
     nrm = np.array([-s, c])
     base = np.array([cx, cy])
     gl = rng.uniform(6, 14)
+    feet = [base + nrm * side * span / 2 + d * e * gl / 2 for side in (-1, 1) for e in (-1, 1)]
     for side in (-1, 1):
         p = base + nrm * side * span / 2
         if rng.random() < 0.6:      # sill beam over the wheel bogies, and the legs' feet
             cv.fill(rect(p[0], p[1], gl + rng.uniform(0, 4), rng.uniform(1.0, 2.4), ang),
                     col * rng.uniform(0.8, 1.1), rng.uniform(1.0, 2.5))
+    top = cv.lean * h
+    _legs(cv, rng, feet, top, rng.uniform(0.8, 1.5), col, h)
+    for side in (-1, 1):
+        p = base + nrm * side * span / 2 + top
         cv.line(p - gl / 2 * d, p + gl / 2 * d, rng.uniform(0.8, 1.5), col, h)
     for e in (-1, 1):
-        p = base + e * gl / 2 * d
+        p = base + e * gl / 2 * d + top
         cv.line(p - nrm * span / 2, p + nrm * span / 2, rng.uniform(1.0, 2.0), col, h)
+    if rng.random() < 0.7:          # the trolley on the girders
+        p = base + nrm * rng.uniform(-0.35, 0.35) * span + top * (h + 1.5) / h
+        cv.fill(rect(p[0], p[1], gl + rng.uniform(-1, 1), rng.uniform(3, 6), ang),
+                col * rng.uniform(0.8, 1.1) if rng.random() < 0.6 else np.array([0.85, 0.85, 0.82]), h + 1.5)
     if rng.random() < 0.5:          # engine house / cab beside one leg
         p = base + nrm * rng.choice([-1, 1]) * (span / 2 - rng.uniform(1.5, 3))
-        cv.fill(rect(p[0], p[1], rng.uniform(3, 7), rng.uniform(2, 3), ang), col if rng.random() < 0.5 else
-                np.array([0.85, 0.85, 0.82]), rng.uniform(4, 10))
+        raised(cv, rng, rect(p[0], p[1], rng.uniform(3, 7), rng.uniform(2, 3), ang), rng.uniform(4, 10),
+               col if rng.random() < 0.5 else np.array([0.85, 0.85, 0.82]))
+
+
+def _legs(cv, rng, feet, top, width, col, h):
+    """Vertical legs of height ``h`` seen off nadir: bars from each foot to the foot shifted by ``top`` (the lean
+    times ``h``), their side in view shaded; nothing at nadir."""
+    if np.hypot(*top) < 0.5:
+        return
+    for f in feet:
+        cv.line(f, f + top, width, col * wall_light(cv, rng), h / 2)
 
 
 def sts(cv, rng, cx, cy, ang):
+    """Ship-to-shore crane: the boom and its cross members up high over the quay and the water, seen shifted by its
+    height off nadir, with the portal's legs as bars."""
     col = np.array([(0.8, 0.2, 0.15), (0.85, 0.85, 0.82), (0.2, 0.4, 0.7)][rng.integers(3)])
     h = rng.uniform(40, 70)
     c, s = math.cos(ang), math.sin(ang)
@@ -299,11 +320,15 @@ def sts(cv, rng, cx, cy, ang):
     nrm = np.array([-s, c])
     base = np.array([cx, cy])
     boom = rng.uniform(50, 90)
+    top = cv.lean * h
+    gauge = rng.uniform(15, 30)
+    _legs(cv, rng, [base + d * side * 8 + nrm * e * gauge / 2 for side in (-1, 1) for e in (-1, 1)],
+          cv.lean * h * 0.6, rng.uniform(1.5, 2.5), col, h * 0.6)
     for side in (-1, 1):
-        p = base + d * side * 8
+        p = base + d * side * 8 + top
         cv.line(p - nrm * boom / 2, p + nrm * boom / 2, rng.uniform(1.2, 2.5), col, h)
     for e in np.linspace(-boom / 2, boom / 2, int(rng.integers(2, 5))):
-        p = base + nrm * e
+        p = base + nrm * e + top
         cv.line(p - d * 9, p + d * 9, 1.2, col, h)
 
 
@@ -352,8 +377,19 @@ def vehicle(cv, rng, cx, cy, ang, kind, livery=None):
             on_top(rect(cx + u * c, cy + u * s, rng.uniform(0.6, 2.5), rng.uniform(0.6, 1.8), ang),
                    np.array([0.6, 0.6, 0.62]) * rng.uniform(0.5, 1.3), 3.5)
         return
-    # trucks: cab + trailer (box, curtain, tanker or empty chassis)
+    # trucks: cab + trailer (box, curtain, tanker or empty chassis), or a tractor alone (a dark chassis behind the
+    # cab: a box-sized look-alike)
     cab = rand_colour(rng, 0.2)
+    if rng.random() < 0.2:
+        cl, ch = rng.uniform(2.2, 3.2), rng.uniform(2.8, 4.2)
+        p = np.array([cx, cy]) + d * ch / 2
+        body(rect(p[0], p[1], cl, 2.45, ang), cab, 3.0)
+        q = np.array([cx, cy]) - d * cl / 2
+        frame = np.array([0.1, 0.1, 0.1]) * rng.uniform(0.6, 2.0)
+        body(rect(q[0], q[1], ch, rng.uniform(2.2, 2.5), ang), frame, 1.1)
+        w = q - d * ch * rng.uniform(0.0, 0.25)
+        on_top(rect(w[0], w[1], 1.3, 1.3, ang), frame * rng.uniform(1.5, 3), 1.2)    # fifth wheel
+        return
     tl = rng.uniform(12.0, 13.8) if rng.random() < 0.7 else rng.uniform(6.5, 9)
     p = np.array([cx, cy]) + d * (tl / 2 + 1.6)
     body(rect(p[0], p[1], rng.uniform(2.2, 3.2), 2.45, ang), cab, 3.0)
