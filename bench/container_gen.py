@@ -208,7 +208,7 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
     big = rng.random() < 0.5
     length = L40 if big else L20
     side_gap = rng.uniform(0.03, 0.45) if gaps is None else gaps
-    end_gap = rng.uniform(0.2, 1.5)
+    end_gap = rng.uniform(0.05, 1.5)
     if gaps is None and rng.random() < 0.3:    # spaced rows and bays (chassis, reach-stacker and empty depots)
         side_gap, end_gap = rng.uniform(0.8, 6.0), rng.uniform(0.5, 5.0)
     mode = rng.random()
@@ -221,8 +221,14 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
     def at(u, v):        # a box centre u along and v across the block, with its slack
         return cx + u * c - v * s + rng.normal(0, jitter), cy + u * s + v * c + rng.normal(0, jitter)
 
-    def colour():        # from the block's palette, or any colour
-        return palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
+    runs = rng.random() < 0.35     # a line's boxes grouped: runs of one colour along a row, nearly alike
+    shade = (0.97, 1.03) if runs else (0.9, 1.1)
+    last = {}
+
+    def colour(r):       # from the block's palette, or any colour; in runs, often row r's last colour again
+        if not (runs and r in last and rng.random() < 0.8):
+            last[r] = palette[rng.integers(len(palette))] if mode < 0.8 else rand_colour(rng)
+        return last[r]
 
     boxes = []
     if rng.random() < ROWS_OF_ANY:   # rows filled end to end with boxes of both sizes, each row from its own start
@@ -236,8 +242,8 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
                     break
                 if rng.random() > 0.08:
                     x, y = at(u + L / 2, v)
-                    rgb = colour()
-                    boxes.append((x, y, L, ang + rng.normal(0, twist), rgb * rng.uniform(0.9, 1.1),
+                    rgb = colour(r)
+                    boxes.append((x, y, L, ang + rng.normal(0, twist), rgb * rng.uniform(*shade),
                                   int(rng.integers(1, max_t + 1)), int(L == L40)))
                 u += L + end_gap
     else:                            # a slot grid: rows x bays
@@ -251,14 +257,14 @@ def block(cv, rng, cx, cy, ang, labels, gaps=None):
                 x, y = at(u, v)
                 a = ang + rng.normal(0, twist)
                 tiers = int(rng.integers(1, max_t + 1))
-                rgb = colour()
+                rgb = colour(r)
                 if mixed and L == L20 and length == L40:   # two 20 ft in a 40 ft slot, often the line's own colour
                     for h in (-1, 1):
                         o = h * (L20 / 2 + 0.04)
                         boxes.append((x + o * c, y + o * s, L20, a, rgb if rng.random() < 0.5 else rand_colour(rng),
                                       tiers, 0))
                 else:
-                    boxes.append((x, y, L, a, rgb * rng.uniform(0.9, 1.1), tiers, int(L == L40)))
+                    boxes.append((x, y, L, a, rgb * rng.uniform(*shade), tiers, int(L == L40)))
     for x, y, L, a, rgb, tiers, cls in sorted(boxes, key=lambda k: -(k[0] * cv.lean[0] + k[1] * cv.lean[1])):
         container(cv, rng, x, y, L, a, rgb, tiers, labels, cls)     # far from the sensor first: near ones hide them
 
