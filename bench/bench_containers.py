@@ -164,8 +164,8 @@ def main():
                 lines.append(f'| {path.stem} (real photo) | no containers | 0 | {n} | - | - | - | - | {secs:.1f} |')
                 print(lines[-1], flush=True)
     if args.markdown:
-        name = {'standard': 'containers', 'wide': 'containers-wide'}[args.model]
-        write_section(name, '## Containers: accuracy' + ('' if args.model == 'standard' else ', wide model')
+        wide = args.model != 'standard'
+        write_section('containers' + '-wide' * wide, '## Containers: accuracy' + ', wide model' * wide
                       + '\n\n' + machine() + '\n\n' + '\n'.join(lines))
 
 

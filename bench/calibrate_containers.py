@@ -50,7 +50,6 @@ def params_at(threshold):
     return containers.ContainerParams(model=MODEL)
 
 
-
 def sweep(cols):
     """{threshold: output dicts above it} from detection columns found at the lowest threshold: one detection serves
     the whole sweep, as a peak kept at a higher threshold is kept at the lowest too (a weaker peak only ever gives

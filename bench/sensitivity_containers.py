@@ -98,9 +98,9 @@ def main():
     intro = (f'`bench/sensitivity_containers.py`: {a.patches} new 160 m patches of the training generator (seeds '
              f'{a.seed0}+), {a.patches // 3} without containers; the model\'s threshold {side["threshold"]:g} at '
              'sensitivity 0.5, 0.15 lower at 1. Each cell: tops found / precision / count error.')
-    name = {'standard': 'containers-sensitivity', 'wide': 'containers-sensitivity-wide'}[a.model]
-    title = f"Containers: what Sensitivity does (own generator{'' if a.model == 'standard' else ', wide model'})"
-    doc = section_from_output(name, title, intro) if a.markdown else None
+    wide = a.model != 'standard'
+    title = 'Containers: what Sensitivity does (own generator' + ', wide model' * wide + ')'
+    doc = section_from_output('containers-sensitivity' + '-wide' * wide, title, intro) if a.markdown else None
     with doc or contextlib.nullcontext():
         print('By ground resolution (grey: 1-band patches of any resolution):')
         print('| imagery | tops | ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')

@@ -35,7 +35,6 @@ from .raster import RasterError, in_core, owning_blocks, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
-MODEL = Path(nets.MODELS) / 'containers.onnx'
 MODELS = {'standard': 'containers',     # the default: the faster net
           'wide': 'containers_wide'}     # a net twice as wide, about twice the time (docs/containers.md)
 
