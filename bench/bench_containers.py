@@ -165,7 +165,7 @@ def main():
                 print(lines[-1], flush=True)
     if args.markdown:
         wide = args.model != 'standard'
-        write_section('containers' + '-wide' * wide, '## Containers: accuracy' + ', wide model' * wide
+        write_section('containers-wide' if wide else 'containers', '## Containers: accuracy' + ', wide model' * wide
                       + '\n\n' + machine() + '\n\n' + '\n'.join(lines))
 
 

@@ -100,7 +100,8 @@ def main():
              'sensitivity 0.5, 0.15 lower at 1. Each cell: tops found / precision / count error.')
     wide = a.model != 'standard'
     title = 'Containers: what Sensitivity does (own generator' + ', wide model' * wide + ')'
-    doc = section_from_output('containers-sensitivity' + '-wide' * wide, title, intro) if a.markdown else None
+    name = 'containers-sensitivity-wide' if wide else 'containers-sensitivity'
+    doc = section_from_output(name, title, intro) if a.markdown else None
     with doc or contextlib.nullcontext():
         print('By ground resolution (grey: 1-band patches of any resolution):')
         print('| imagery | tops | ' + ' | '.join(f'sensitivity {s:g}' for s in SENSITIVITIES) + ' |')
