@@ -11,9 +11,9 @@ rewards a threshold fitted to one renderer's look. This script counts, through t
    reports), 0.3-0.7 m, RGB and 16-bit pan, and its loaded ship at a quay.
 and sweeps the threshold. Rule: the threshold with the highest mean of the two sources' F1 (both matched within
 2 m, the shared scorer's rule). Beside it (not in the rule), the false containers per km² on generator patches
-of the same kinds without a container (a third of --patches, other seeds); --max-false-km2 restricts the rule to the
-thresholds at or under that rate. --write records the threshold, with
-every figure, in the model's sidecar (core/models/containers.json; --model wide: containers_wide.json).
+of the same kinds without a container (--free of them, by default a third of --patches, other seeds);
+--max-false-km2 restricts the rule to the thresholds at or under that rate. --write records the threshold, with every
+figure, in the model's sidecar (core/models/containers.json; --model wide: containers_wide.json).
 Never reads ../shared. Runs by hand after training, never in `make test`.
 """
 import argparse
@@ -140,6 +140,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=150)
     ap.add_argument('--seed0', type=int, default=7_900_000)
+    ap.add_argument('--free', type=int, default=None,
+                    help='container-free patches for the false rate (default: a third of --patches)')
     ap.add_argument('--step', type=float, default=0.05, help='threshold grid step (from 0.25 to 0.55)')
     ap.add_argument('--max-false-km2', type=float, default=None,
                     help='pick among the thresholds with at most this many false containers per km² only')
@@ -148,7 +150,7 @@ def main():
     a = ap.parse_args()
     THRESHOLDS, MODEL = np.round(np.arange(0.25, 0.551, a.step), 3), a.model
     gen_tot = generated(a.patches, a.seed0)
-    free = container_free(a.patches // 3, a.seed0 + 50_000)
+    free = container_free(a.patches // 3 if a.free is None else a.free, a.seed0 + 50_000)
     with tempfile.TemporaryDirectory() as tmp:
         old = older(tmp)
     table = {}

@@ -27,6 +27,8 @@ import numpy as np
 
 WORK_GSD = 0.5
 GSD_RANGE = (0.3, 0.8)   # sensor resolutions drawn (m)
+LOOKALIKE_M2 = 150.0     # things drawn up to this size (m²) are look-alikes of a box (a 40 ft top is 30 m²)
+SHADOW_NEAR_M = 15.0     # and shadows this close to a container (a 5-high stack's in a 45 deg sun: 13 m)
 ROWS_OF_ANY = 0.3        # share of blocks whose rows hold boxes of both sizes end to end, rows not aligned
 L20, L40, WID, TIER = 6.058, 12.192, 2.438, 2.59
 
@@ -68,6 +70,9 @@ class Canvas:
         self.n = n
         self.lean = np.zeros(2)    # off-nadir view: image shift (m) of a point 1 m above its base (see container)
         self.sun = (0.0, math.pi / 4)   # azimuth (clockwise from north) and elevation (rad)
+        # what each pixel shows: 0 ground, 1 a container, 2 anything else of a container's size (look-alikes), 3 larger
+        self.kind = np.zeros((n, n), np.uint8)
+        self.what = 2                            # the kind that fill() draws (2 becomes 3 over LOOKALIKE_M2)
 
     def _px(self, poly):
         return np.round(np.asarray(poly) / self.res * 16).astype(np.int32).reshape(-1, 1, 2)
@@ -77,6 +82,17 @@ class Canvas:
         cv2.fillPoly(self.img, [p], tuple(float(v) for v in rgb), lineType=cv2.LINE_AA, shift=4)
         if height is not None:
             cv2.fillPoly(self.height, [p], float(height), shift=4)
+        cv2.fillPoly(self.kind, [p], self._what(cv2.contourArea(np.float32(poly))), shift=4)
+
+    def circle(self, cx, cy, r, rgb, height=None, thickness=-1):
+        centre, radius = (int(cx / self.res * 16), int(cy / self.res * 16)), int(r / self.res * 16)
+        cv2.circle(self.img, centre, radius, tuple(float(v) for v in rgb), thickness, cv2.LINE_AA, 4)
+        if height is not None:
+            cv2.circle(self.height, centre, radius, float(height), thickness, 8, 4)
+        cv2.circle(self.kind, centre, radius, self._what(math.pi * r * r), thickness, 8, 4)
+
+    def _what(self, area_m2):
+        return 3 if self.what == 2 and area_m2 > LOOKALIKE_M2 else self.what
 
     def mask(self, poly):
         m = np.zeros((self.n, self.n), np.uint8)
@@ -153,6 +169,7 @@ def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls, deck=0, bas
     """One container top, ``tiers`` high on ground (or a ship's deck) at ``base`` metres; ``deck``: on a ship.
     Seen off nadir (``cv.lean``), the top is shifted by its height above the base times the lean, and the stack's
     sides in view, one box per tier in its own colour and shade, fill the band between its foot and its top."""
+    cv.what = 1
     shift = cv.lean * tiers * TIER
     if np.any(shift):
         shade = wall_light(cv, rng)
@@ -189,6 +206,7 @@ def container(cv, rng, cx, cy, length, ang, rgb, tiers, labels, cls, deck=0, bas
         cv.fill(rect(cx + u * c, cy + u * s, rng.uniform(1, 3), rng.uniform(0.5, 1.8), ang),
                 rgb * rng.uniform(0.6, 1.3))
     labels.append((cx, cy, ang, cls, base + tiers * TIER, deck))
+    cv.what = 2
 
 
 def wall_light(cv, rng):
@@ -448,11 +466,8 @@ def tank(cv, rng, cx, cy):
     r = rng.uniform(4, 20)
     h = rng.uniform(8, 20)
     col = np.array([0.85, 0.85, 0.84]) * rng.uniform(0.7, 1.1)
-    cv2.circle(cv.img, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16),
-               tuple(float(v) for v in col), -1, cv2.LINE_AA, 4)
-    cv2.circle(cv.height, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16), h, -1, 8, 4)
-    cv2.circle(cv.img, (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r * 0.5 / cv.res * 16),
-               tuple(float(v) for v in col * 0.9), 2, cv2.LINE_AA, 4)
+    cv.circle(cx, cy, r, col, h)
+    cv.circle(cx, cy, r * 0.5, col * 0.9, thickness=2)
 
 
 def warehouse(cv, rng, cx, cy, ang):
@@ -622,9 +637,7 @@ def town(cv, rng, x, y, ang):
 
 def crown(cv, cx, cy, r, rgb, height):
     """A round crown of radius ``r`` m (a tree, a hedge's bush) in ``rgb``, ``height`` m high."""
-    centre, radius = (int(cx / cv.res * 16), int(cy / cv.res * 16)), int(r / cv.res * 16)
-    cv2.circle(cv.img, centre, radius, tuple(float(v) for v in rgb), -1, cv2.LINE_AA, 4)
-    cv2.circle(cv.height, centre, radius, float(height), -1, 8, 4)
+    cv.circle(cx, cy, r, rgb, height)
 
 
 def tree(cv, rng, cx, cy):
@@ -724,6 +737,7 @@ def shadows(cv, rng, az, elev):
     amb = rng.uniform(0.22, 0.55)
     tint = np.array([rng.uniform(0.85, 1.0), rng.uniform(0.9, 1.0), 1.0], np.float32)
     cv.img *= (1 - m[..., None] * (1 - amb * tint))
+    return m
 
 
 def sensor(img, rng):
@@ -756,10 +770,12 @@ def sensor(img, rng):
 # --------------------------------------------------------------------------------------------------------------
 # A patch
 # --------------------------------------------------------------------------------------------------------------
-def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
+def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, hard=False):
     """(image float32 (size, size, 3) at ``work_gsd``, labels array (n, 5): x, y (working px), angle, class
     (1: 40 ft), on a ship's deck (1) or not). ``containers=False``: the same kinds of patch without a container
-    (no blocks, bare ships and flatcars), to measure false containers."""
+    (no blocks, bare ships and flatcars), to measure false containers. ``hard``: also the share of each working
+    pixel that shows a look-alike (anything drawn that is not a container: vehicles, cranes, wagons, roofs, tanks,
+    hulls, markings, trees) or a shadow off a container top, for training to weigh false containers there."""
     rng = np.random.default_rng(seed)
     gsd = float(rng.uniform(*GSD_RANGE))
     size_m = size_px * work_gsd
@@ -771,7 +787,9 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
         a = rng.uniform(0, 2 * math.pi)
         cv.lean = math.tan(math.radians(rng.uniform(5, 30))) * np.array([math.cos(a), math.sin(a)])
     labels = []
+    cv.what = 0
     ground(cv, rng)
+    cv.what = 2
     kind = rng.random()
     yard_ang = rng.uniform(0, math.pi)
 
@@ -843,17 +861,24 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True):
     for _ in range(rng.integers(0, 6)):     # isolated vehicles anywhere
         x, y = anywhere()
         vehicle(cv, rng, x, y, rng.uniform(0, math.pi), ('car', 'truck', 'bus')[rng.integers(3)])
-    shadows(cv, rng, *cv.sun)
+    shade = shadows(cv, rng, *cv.sun)
     # sensor at gsd, then the detector's resampling to work_gsd
-    img = cv2.resize(cv.img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    img = sensor(img, rng)
     f = gsd / work_gsd
-    img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     o = int(round(margin / work_gsd))
-    img = img[o:o + size_px, o:o + size_px]
+
+    def to_work(a):
+        a = cv2.resize(a, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        a = sensor(a, rng) if a.ndim == 3 else a
+        a = cv2.resize(a, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+        return a[o:o + size_px, o:o + size_px]
+
+    img = to_work(cv.img)
     lab = np.array([(x / work_gsd - o, y / work_gsd - o, a % math.pi, c, deck) for x, y, a, c, h, deck in labels
                     if _visible(cv, x, y, h)], np.float32).reshape(-1, 5)
     inside = (lab[:, 0] >= -4) & (lab[:, 1] >= -4) & (lab[:, 0] < size_px + 4) & (lab[:, 1] < size_px + 4)
+    if hard:
+        near = cv2.distanceTransform((cv.kind != 1).astype(np.uint8), cv2.DIST_L2, 5) * cv.res < SHADOW_NEAR_M
+        return img, lab[inside], to_work(((cv.kind == 2) | ((shade > 0.5) & (cv.kind != 1) & near)).astype(np.float32))
     return img, lab[inside]
 
 

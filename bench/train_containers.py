@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -319,52 +320,55 @@ def targets(lab, n):
 
 
 def make(seed):
-    img, lab = gen.patch(seed, SIZE)
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8), lab
+    img, lab, hard = gen.patch(seed, SIZE, hard=True)
+    hard = cv2.resize(hard, (SIZE // 2, SIZE // 2), interpolation=cv2.INTER_AREA)     # at output resolution
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8), lab, (np.clip(hard, 0, 1) * 255).astype(np.uint8)
 
 
 def dataset(n, seed0):
+    """Images, labels and look-alike maps (see container_gen.patch's ``hard``) of ``n`` patches from ``seed0``."""
     path = CACHE / f'{seed0}_{n}_{SIZE}.npz'
     if path.exists():
         z = np.load(path, allow_pickle=True)
-        return z['imgs'], list(z['labs'])
+        if 'hard' in z:
+            return z['imgs'], list(z['labs']), z['hard']
     CACHE.mkdir(parents=True, exist_ok=True)
     t = time.time()
     with mp.Pool(2) as pool:
         res = pool.map(make, range(seed0, seed0 + n), chunksize=16)
-    imgs = np.stack([r[0] for r in res])
+    imgs, hard = np.stack([r[0] for r in res]), np.stack([r[2] for r in res])
     labs = [r[1] for r in res]
     laba = np.empty(len(labs), dtype=object)
     laba[:] = labs
-    np.savez(path, imgs=imgs, labs=laba)
+    np.savez(path, imgs=imgs, labs=laba, hard=hard)
     print(f'{n} patches in {time.time() - t:.0f} s', flush=True)
-    return imgs, labs
+    return imgs, labs, hard
 
 
 def batch(imgs, tg, idx, rng, crop, inputs=3):
     o = 2 * rng.integers(0, (SIZE - crop) // 2 + 1, 2)     # one random crop per batch (even: output stride 2)
     x = imgs[idx, o[0]:o[0] + crop, o[1]:o[1] + crop].astype(np.float32) / 255
     sl = np.s_[o[0] // 2:(o[0] + crop) // 2, o[1] // 2:(o[1] + crop) // 2]
-    h, c, m, dk = (np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3, 4))
+    h, c, m, dk, hd = (np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3, 4, 5))
     cs = np.stack([tg[i][2][(slice(None),) + sl] for i in idx])
     k = rng.integers(4)                       # rot90 / flip: directions change with it
-    x, h, c, m, dk = (np.rot90(a, k, axes=(1, 2)) for a in (x, h, c, m, dk))
+    x, h, c, m, dk, hd = (np.rot90(a, k, axes=(1, 2)) for a in (x, h, c, m, dk, hd))
     cs = np.rot90(cs, k, axes=(2, 3))
     if k % 2:   # a quarter turn turns 2a by pi: (cos, sin) -> (-cos, -sin)
         cs = -cs
     x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, h, c, cs, m, dk)]
+    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, h, c, cs, m, dk, hd.astype(np.float32) / 255)]
     t[0] = net_input(t[0], inputs)
     return t
 
 
-def loss_fn(out, h, c, cs, m, dk, teacher=None, neg_weight=1.0):
+def loss_fn(out, h, c, cs, m, dk, hard, teacher=None, neg_weight=1.0, hard_weight=0.0):
     """CenterNet losses against the labels; with ``teacher`` (its centre probabilities on the same batch) the
     centre map also learns the teacher's, as much again. ``neg_weight`` scales the focal loss away from centres
-    (false containers)."""
+    (false containers), 1 + ``hard_weight`` times more on look-alikes and stack shadows (the ``hard`` share)."""
     p = torch.sigmoid(out[:, 0]).clamp(1e-4, 1 - 1e-4)
     pos = (h > 0.99).float()
-    neg = neg_weight * (1 - pos) * (1 - h) ** 4
+    neg = neg_weight * (1 + hard_weight * hard) * (1 - pos) * (1 - h) ** 4
     focal = -(pos * (1 - p) ** 2 * torch.log(p) + neg * p ** 2 * torch.log(1 - p)).sum() / pos.sum().clamp(min=1)
     mm = m.sum().clamp(min=1)
     lc = (F.binary_cross_entropy_with_logits(out[:, 1], c, reduction='none') * m).sum() / mm
@@ -451,6 +455,8 @@ def main():
     ap.add_argument('--arch', choices=sorted(NETS), default='wide',
                     help='network (deep: the shipped one, wide: the one before)')
     ap.add_argument('--neg-weight', type=float, default=1.0, help='weight of the centre loss away from centres')
+    ap.add_argument('--hard-weight', type=float, default=0.0,
+                    help='extra weight of the centre loss on look-alikes and stack shadows (1 + this times)')
     ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
     ap.add_argument('--out', default=str(OUT), help='folder for containers.onnx/.json/.pt (default: the shipped ones)')
     a = ap.parse_args()
@@ -459,9 +465,9 @@ def main():
     rng = np.random.default_rng(a.seed)
     sets = [dataset(a.patches, 1_000_000 * s) for s in [a.seed] + a.more_seeds]
     imgs, labs = np.concatenate([s[0] for s in sets]), [lab for s in sets for lab in s[1]]
+    tg = [(*targets(lab, SIZE // 2), hd) for lab, hd in zip(labs, (hd for s in sets for hd in s[2]))]
     del sets
-    vimgs, vlabs = dataset(a.val, 1_000_000 * a.seed + 900_000)
-    tg = [targets(lab, SIZE // 2) for lab in labs]
+    vimgs, vlabs, _ = dataset(a.val, 1_000_000 * a.seed + 900_000)
     net = NETS[a.arch]()
     if a.init:
         old = from_onnx(a.init, imgs[:64]) if a.init.endswith('.onnx') else torch.load(a.init)
@@ -474,7 +480,6 @@ def main():
                            for k, v in sds[0].items()})
     teacher = None
     if a.teacher:
-        import cv2
         teacher = cv2.dnn.readNetFromONNX(a.teacher)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=max(1, a.steps), pct_start=0.1)
@@ -485,7 +490,7 @@ def main():
         idx = rng.integers(0, len(imgs), a.batch)
         x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net))
         loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None,
-                              neg_weight=a.neg_weight)
+                              neg_weight=a.neg_weight, hard_weight=a.hard_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -521,7 +526,7 @@ def export(net, a, sweep, threshold, seconds, step):
         **({'inputs': 'RGB reflectance x 0..1 at work_gsd: (x - mean) * scale, then (sqrt(x) - sqrt_mean) * scale',
             'sqrt_mean': SQRT_MEAN} if inputs_of(net) == 6 else {}),
         'outputs': OUTPUTS, 'init': a.init, **({'soup': a.soup} if a.soup else {}),
-        'teacher': a.teacher, 'neg_weight': a.neg_weight,
+        'teacher': a.teacher, 'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns) per seed, '
                 f'seeds from {", ".join(str(1_000_000 * s) for s in [a.seed] + a.more_seeds)}; '
