@@ -735,7 +735,8 @@ def shadows(cv, rng, az, elev):
     m = cv2.resize(shade.astype(np.float32), (cv.n, cv.n), interpolation=cv2.INTER_LINEAR)
     m = cv2.GaussianBlur(m, (0, 0), 0.7)
     amb = rng.uniform(0.22, 0.55)
-    tint = np.array([rng.uniform(0.85, 1.0), rng.uniform(0.9, 1.0), 1.0], np.float32)
+    r = rng.uniform(0.55, 1.0)      # shade is lit by the sky, bluer than the sun: red and green fall more than blue
+    tint = np.array([r, rng.uniform(r, 1.0), 1.0], np.float32)
     cv.img *= (1 - m[..., None] * (1 - amb * tint))
     return m
 
