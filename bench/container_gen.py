@@ -775,8 +775,9 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, hard=False):
     """(image float32 (size, size, 3) at ``work_gsd``, labels array (n, 5): x, y (working px), angle, class
     (1: 40 ft), on a ship's deck (1) or not). ``containers=False``: the same kinds of patch without a container
     (no blocks, bare ships and flatcars), to measure false containers. ``hard``: also the share of each working
-    pixel that shows a look-alike (anything drawn that is not a container: vehicles, cranes, wagons, roofs, tanks,
-    hulls, markings, trees) or a shadow off a container top, for training to weigh false containers there."""
+    pixel that shows a look-alike (anything up to LOOKALIKE_M2 drawn that is not a container: vehicles, crane legs
+    and beams, wagons, skylights, tanks, houses, trees) or a shadow within SHADOW_NEAR_M of a container and not on
+    one, for training to weigh false containers there."""
     rng = np.random.default_rng(seed)
     gsd = float(rng.uniform(*GSD_RANGE))
     size_m = size_px * work_gsd
