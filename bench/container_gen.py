@@ -29,6 +29,8 @@ WORK_GSD = 0.5
 GSD_RANGE = (0.3, 0.8)   # sensor resolutions drawn (m)
 LOOKALIKE_M2 = 150.0     # things drawn up to this size (m²) are look-alikes of a box (a 40 ft top is 30 m²)
 SHADOW_NEAR_M = 15.0     # and shadows this close to a container (a 5-high stack's in a 45 deg sun: 13 m)
+WHAT = ('ground', 'container', 'look-alike', 'larger thing', 'shadow near a container', 'other shadow')   # patch(what)
+HARD = (2, 4)            # of WHAT: the look-alikes and stack shadows that training weighs as hard negatives
 ROWS_OF_ANY = 0.3        # share of blocks whose rows hold boxes of both sizes end to end, rows not aligned
 L20, L40, WID, TIER = 6.058, 12.192, 2.438, 2.59
 
@@ -771,13 +773,13 @@ def sensor(img, rng):
 # --------------------------------------------------------------------------------------------------------------
 # A patch
 # --------------------------------------------------------------------------------------------------------------
-def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, hard=False):
+def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, what=False):
     """(image float32 (size, size, 3) at ``work_gsd``, labels array (n, 5): x, y (working px), angle, class
     (1: 40 ft), on a ship's deck (1) or not). ``containers=False``: the same kinds of patch without a container
-    (no blocks, bare ships and flatcars), to measure false containers. ``hard``: also the share of each working
-    pixel that shows a look-alike (anything up to LOOKALIKE_M2 drawn that is not a container: vehicles, crane legs
-    and beams, wagons, skylights, tanks, houses, trees) or a shadow within SHADOW_NEAR_M of a container and not on
-    one, for training to weigh false containers there."""
+    (no blocks, bare ships and flatcars), to measure false containers. ``what``: also what each working pixel shows
+    (uint8, WHAT's indices): bare ground, a container, a look-alike (anything up to LOOKALIKE_M2 drawn that is not a
+    container: vehicles, crane legs and beams, wagons, skylights, tanks, houses, trees), a larger thing, a shadow
+    within SHADOW_NEAR_M of a container and not on one, another shadow."""
     rng = np.random.default_rng(seed)
     gsd = float(rng.uniform(*GSD_RANGE))
     size_m = size_px * work_gsd
@@ -869,8 +871,9 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, hard=False):
     o = int(round(margin / work_gsd))
 
     def to_work(a):
-        a = cv2.resize(a, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-        a = sensor(a, rng) if a.ndim == 3 else a
+        if a.ndim == 2:     # a map of kinds
+            return cv2.resize(a, None, fx=f / 2, fy=f / 2, interpolation=cv2.INTER_NEAREST)[o:o + size_px, o:o + size_px]
+        a = sensor(cv2.resize(a, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA), rng)
         a = cv2.resize(a, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
         return a[o:o + size_px, o:o + size_px]
 
@@ -878,9 +881,10 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, hard=False):
     lab = np.array([(x / work_gsd - o, y / work_gsd - o, a % math.pi, c, deck) for x, y, a, c, h, deck in labels
                     if _visible(cv, x, y, h)], np.float32).reshape(-1, 5)
     inside = (lab[:, 0] >= -4) & (lab[:, 1] >= -4) & (lab[:, 0] < size_px + 4) & (lab[:, 1] < size_px + 4)
-    if hard:
+    if what:
         near = cv2.distanceTransform((cv.kind != 1).astype(np.uint8), cv2.DIST_L2, 5) * cv.res < SHADOW_NEAR_M
-        return img, lab[inside], to_work(((cv.kind == 2) | ((shade > 0.5) & (cv.kind != 1) & near)).astype(np.float32))
+        shown = np.where((shade > 0.5) & (cv.kind != 1), np.where(near, 4, 5), cv.kind).astype(np.uint8)
+        return img, lab[inside], to_work(shown)
     return img, lab[inside]
 
 

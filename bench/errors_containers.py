@@ -8,9 +8,12 @@ as the shared scorer matches: recall of 20 ft
 and 40 ft tops, and how many false detections are a 20 ft box within 4 m of a 40 ft top (a 40 ft top taken for one
 or two 20 ft ones, the main error on the validation scenes); and, for each missed top, the network's highest centre
 probability within 2 m of it: whether the net does not see it or sees it under the threshold (a peak over the
-threshold that near is a neighbour's). Never reads ../shared; runs by hand.
+threshold that near is a neighbour's); and what the false detections stand on (the generator's map of what each
+pixel shows: a look-alike, a stack's shadow, a container's side or another part of a box, ...). Never reads
+../shared; runs by hand.
 """
 import argparse
+import collections
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -36,9 +39,9 @@ def main():
         gen.GSD_RANGE = tuple(a.gsd)
     n = dict.fromkeys(['true20', 'true40', 'found20', 'found40', 'detections', 'false', 'false20_at_40'], 0)
     p = containers.ContainerParams()
-    missed = []
+    missed, on = [], collections.Counter()
     for seed in range(a.seed0, a.seed0 + a.patches):
-        img, lab = gen.patch(seed, cc.SIZE)
+        img, lab, what = gen.patch(seed, cc.SIZE, what=True)
         b = cc.patch_block(img)
         h, w = b.valid.shape
         lab = lab[[cc.inner(x, y, w, h) for x, y, *_ in lab]].reshape(-1, 5)
@@ -58,6 +61,7 @@ def main():
         n['detections'] += len(D)
         false = [i for i in range(len(D)) if i not in md]
         n['false'] += len(false)
+        on.update(gen.WHAT[what[min(int(y), h - 1), min(int(x), w - 1)]] for x, y in D[false])
         for x, y in T[[j for j in range(len(T)) if j not in md.values()]]:
             i, k = int((y - 1) / 2), int((x - 1) / 2)                 # the top's output cell
             missed.append(heat[max(0, i - 2):i + 3, max(0, k - 2):k + 3].max())
@@ -68,6 +72,7 @@ def main():
     print(f"recall 20 ft {n['found20'] / max(1, n['true20']):.3f}, 40 ft {n['found40'] / max(1, n['true40']):.3f}; "
           f"false {n['false']} of {n['detections']} detections, of which 20 ft within 4 m of a 40 ft top: "
           f"{n['false20_at_40']} ({100 * n['false20_at_40'] / max(1, n['false']):.0f} %)")
+    print('false detections on: ' + ', '.join(f'{k} {100 * v / max(1, n["false"]):.0f} %' for k, v in on.most_common()))
     edges = [0, 0.1, 0.2, p.threshold - 0.05, p.threshold, 1.01]
     share = np.histogram(missed, edges)[0] / max(1, len(missed))
     print(f'{len(missed)} tops missed; the centre probability within 2 m of them: ' + ', '.join(

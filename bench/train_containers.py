@@ -321,13 +321,14 @@ def targets(lab, n):
 
 
 def make(seed):
-    img, lab, hard = gen.patch(seed, SIZE, hard=True)
-    hard = cv2.resize(hard, (SIZE // 2, SIZE // 2), interpolation=cv2.INTER_AREA)     # at output resolution
+    img, lab, what = gen.patch(seed, SIZE, what=True)
+    hard = cv2.resize(np.isin(what, gen.HARD).astype(np.float32), (SIZE // 2, SIZE // 2),
+                      interpolation=cv2.INTER_AREA)      # the share of each output cell on look-alikes, stack shadows
     return (np.clip(img, 0, 1) * 255).astype(np.uint8), lab, (np.clip(hard, 0, 1) * 255).astype(np.uint8)
 
 
 def dataset(n, seed0):
-    """Images, labels and look-alike maps (see container_gen.patch's ``hard``) of ``n`` patches from ``seed0``."""
+    """Images, labels and hard-negative maps (container_gen.HARD's share) of ``n`` patches from ``seed0``."""
     path = CACHE / f'{seed0}_{n}_{SIZE}.npz'
     if path.exists():
         z = np.load(path, allow_pickle=True)
