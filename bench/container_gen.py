@@ -867,24 +867,20 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, what=False):
         vehicle(cv, rng, x, y, rng.uniform(0, math.pi), ('car', 'truck', 'bus')[rng.integers(3)])
     shade = shadows(cv, rng, *cv.sun)
     # sensor at gsd, then the detector's resampling to work_gsd
+    img = cv2.resize(cv.img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    img = sensor(img, rng)
     f = gsd / work_gsd
+    img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     o = int(round(margin / work_gsd))
-
-    def to_work(a):
-        if a.ndim == 2:     # a map of kinds
-            return cv2.resize(a, None, fx=f / 2, fy=f / 2, interpolation=cv2.INTER_NEAREST)[o:o + size_px, o:o + size_px]
-        a = sensor(cv2.resize(a, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA), rng)
-        a = cv2.resize(a, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-        return a[o:o + size_px, o:o + size_px]
-
-    img = to_work(cv.img)
+    img = img[o:o + size_px, o:o + size_px]
     lab = np.array([(x / work_gsd - o, y / work_gsd - o, a % math.pi, c, deck) for x, y, a, c, h, deck in labels
                     if _visible(cv, x, y, h)], np.float32).reshape(-1, 5)
     inside = (lab[:, 0] >= -4) & (lab[:, 1] >= -4) & (lab[:, 0] < size_px + 4) & (lab[:, 1] < size_px + 4)
     if what:
         near = cv2.distanceTransform((cv.kind != 1).astype(np.uint8), cv2.DIST_L2, 5) * cv.res < SHADOW_NEAR_M
         shown = np.where((shade > 0.5) & (cv.kind != 1), np.where(near, 4, 5), cv.kind).astype(np.uint8)
-        return img, lab[inside], to_work(shown)
+        shown = cv2.resize(shown, None, fx=f / 2, fy=f / 2, interpolation=cv2.INTER_NEAREST)  # canvas -> working px
+        return img, lab[inside], shown[o:o + size_px, o:o + size_px]
     return img, lab[inside]
 
 

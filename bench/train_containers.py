@@ -324,7 +324,7 @@ def make(seed):
     img, lab, what = gen.patch(seed, SIZE, what=True)
     hard = cv2.resize(np.isin(what, gen.HARD).astype(np.float32), (SIZE // 2, SIZE // 2),
                       interpolation=cv2.INTER_AREA)      # the share of each output cell on look-alikes, stack shadows
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8), lab, (np.clip(hard, 0, 1) * 255).astype(np.uint8)
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8), lab, (hard * 255).round().astype(np.uint8)
 
 
 def dataset(n, seed0):
