@@ -31,6 +31,7 @@ LOOKALIKE_M2 = 150.0     # things drawn up to this size (m²) are look-alikes of
 SHADOW_NEAR_M = 15.0     # and shadows this close to a container (a 5-high stack's in a 45 deg sun: 13 m)
 WHAT = ('ground', 'container', 'look-alike', 'larger thing', 'shadow near a container', 'other shadow')   # patch(what)
 HARD = (2, 4)            # of WHAT: the look-alikes and stack shadows that training weighs as hard negatives
+RAIL_SHARE = 0.3         # share of patches with a rail yard (loaded flatcars cast box-sized shadow strips)
 ROWS_OF_ANY = 0.3        # share of blocks whose rows hold boxes of both sizes end to end, rows not aligned
 L20, L40, WID, TIER = 6.058, 12.192, 2.438, 2.59
 
@@ -578,13 +579,13 @@ def wagon(cv, rng, cx, cy, ang, labels, loaded=True):
 
 
 def train(cv, rng, x, y, ang, labels, loaded=True):
-    """A rail yard: 1-6 parallel tracks 4.5-6 m apart, most with a train (the tracks farthest from the sensor
+    """A rail yard: 1-8 parallel tracks 4.5-6 m apart, most with a train (the tracks farthest from the sensor
     first: nearer wagons hide them)."""
     c, s = math.cos(ang), math.sin(ang)
     d = np.array([c, s])
     nrm = np.array([-s, c])
     S = cv.n * cv.res
-    n = int(rng.integers(1, 7)) if rng.random() < 0.5 else 1
+    n = int(rng.integers(1, 9)) if rng.random() < 0.7 else 1
     offsets = np.arange(n) * rng.uniform(4.5, 6.0)
     for v in offsets:             # rails first: wagons stand on them
         p = np.array([x, y]) + nrm * v
@@ -844,7 +845,7 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, what=False):
         cv.fill(rect(x - s * off * wide, y + c * off * wide, 400, wide, a),
                 np.array([0.05, 0.1, 0.14]) * rng.uniform(0.6, 2.0), 0.0)   # water: hides what was under it
         ship(cv, rng, x, y, a, labels, containers and rng.random() < 0.6)
-    if rng.random() < 0.2:
+    if rng.random() < RAIL_SHARE:
         x, y = anywhere()
         train(cv, rng, x, y, rng.uniform(0, math.pi), labels, containers)
     if rng.random() < 0.08:
