@@ -5,16 +5,14 @@
 
 On new generator patches (seeds from --seed0; --rows-of-any sets the share of blocks whose rows hold boxes of both
 sizes end to end, --rail-share the share of patches with a rail yard, --gsd the range of sensor resolutions, default
-the generator's own), matched within 2 m
-as the shared scorer matches: recall of 20 ft
-and 40 ft tops, and how many false detections are a 20 ft box within 4 m of a 40 ft top (a 40 ft top taken for one
-or two 20 ft ones, the main error on the validation scenes); and, for each missed top, the network's highest centre
-probability within 2 m of it: whether the net does not see it or sees it under the threshold (a peak over the
+the generator's own), matched within 2 m as the shared scorer matches: recall of 20 ft and 40 ft tops, and how
+many false detections are a 20 ft box within 4 m of a 40 ft top (a 40 ft top taken for one or two 20 ft ones, the
+main error on the validation scenes); and, for each missed top, the network's highest centre probability within 2 m
+of it: whether the net does not see it or sees it under the threshold (a peak over the
 threshold that near is a neighbour's); and what the false detections stand on (the generator's map of what each
 pixel shows: a look-alike, a stack's shadow, a container's side or another part of a box, ...); and recall by the
 brightness of the top (its pixel's mean band value at the centre: dark boxes are the validation scenes' misses).
-Never reads
-../shared; runs by hand.
+Never reads ../shared; runs by hand.
 """
 import argparse
 import collections
