@@ -8,11 +8,11 @@ sizes end to end, --rail-share the share of patches with a rail yard, --gsd the 
 the generator's own), matched within 2 m as the shared scorer matches: recall of 20 ft and 40 ft tops, and how
 many false detections are a 20 ft box within 4 m of a 40 ft top (a 40 ft top taken for one or two 20 ft ones, the
 main error on the validation scenes); and, for each missed top, the network's highest centre probability within 2 m
-of it: whether the net does not see it or sees it under the threshold (a peak over the
-threshold that near is a neighbour's); and what the false detections stand on (the generator's map of what each
-pixel shows: a look-alike, a stack's shadow, a container's side or another part of a box, ...); and recall by the
-brightness of the top (its pixel's mean band value at the centre: dark boxes are the validation scenes' misses).
-Never reads ../shared; runs by hand.
+of it: whether the net does not see it or sees it under the threshold (a peak over the threshold that near is a
+neighbour's); and what the false detections stand on (the generator's map of what each pixel shows: a look-alike,
+a stack's shadow, a container's side or another part of a box, ...); and recall by the brightness of the top (its
+pixel's mean band value at the centre: dark boxes are the validation scenes' misses). Never reads ../shared; runs by
+hand.
 """
 import argparse
 import collections
@@ -62,9 +62,9 @@ def main():
         D, big_d = D[inside], cols['big'][inside]
         md = match(D, T, cc.MATCH_M / gen.WORK_GSD)
         top = img[T[:, 1].astype(int).clip(0, h - 1), T[:, 0].astype(int).clip(0, w - 1)].mean(-1)
-        k = np.digitize(top, bright) - 1
-        np.add.at(by_bright[0], k, 1)
-        np.add.at(by_bright[1], k[list(md.values())], 1)
+        tone = np.digitize(top, bright) - 1
+        np.add.at(by_bright[0], tone, 1)
+        np.add.at(by_bright[1], tone[list(md.values())], 1)
         n['true20'] += int((~big_t).sum())
         n['true40'] += int(big_t.sum())
         n['found40'] += sum(int(big_t[j]) for j in md.values())
