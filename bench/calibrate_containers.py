@@ -18,6 +18,7 @@ Never reads ../shared. Runs by hand after training, never in `make test`.
 """
 import argparse
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -37,6 +38,7 @@ from cargowatch.core import containers, raster  # noqa: E402
 
 THRESHOLDS = np.round(np.arange(0.25, 0.551, 0.05), 2)
 MODEL = 'standard'  # which of core.containers.MODELS (--model)
+TRUE_SUN = False    # tell the model the renderers' sun (--true-sun) instead of letting it estimate it
 MATCH_M = 2.0
 SIZE = 320          # generated patches of 160 m, scored inside EDGE_M of their edges: like the inside of a scene block
 EDGE_M = 16.0
@@ -44,10 +46,11 @@ YARDS = [(301, 0.3, {}, {}), (302, 0.4, {}, dict(layout='pan', dtype='UInt16')),
          (304, 0.5, dict(rail=True), {}), (305, 0.6, dict(mixed_angles=True), {}), (306, 0.7, {}, {})]
 
 
-def params_at(threshold):
-    """Default ContainerParams of MODEL, with the loaded model's own threshold set to ``threshold``."""
+def params_at(threshold, sun_azimuth=None):
+    """Default ContainerParams of MODEL, with the loaded model's own threshold set to ``threshold`` (and with
+    TRUE_SUN, the sun's azimuth set to ``sun_azimuth``)."""
     containers.network(MODEL)[1]['threshold'] = float(threshold)
-    return containers.ContainerParams(model=MODEL)
+    return containers.ContainerParams(model=MODEL, sun_azimuth=sun_azimuth if TRUE_SUN else None)
 
 
 def sweep(cols):
@@ -58,9 +61,10 @@ def sweep(cols):
     return {t: list(containers.records(containers.select(cols, cols['conf'] > t), p)) for t in THRESHOLDS}
 
 
-def detected(block):
-    """{threshold: output dicts} of the network on one core Block (detected once, at the lowest threshold)."""
-    return sweep(containers.detect_columns(block, params_at(THRESHOLDS[0])))
+def detected(block, sun_azimuth=None):
+    """{threshold: output dicts} of the network on one core Block (detected once, at the lowest threshold); with
+    TRUE_SUN, a model trained with shadows one way is told ``sun_azimuth`` (else it estimates it, as by default)."""
+    return sweep(containers.detect_columns(block, params_at(THRESHOLDS[0], sun_azimuth)))
 
 
 def nearest(table, threshold):
@@ -91,7 +95,7 @@ def generated(n, seed0):
         block = patch_block(img)
         h, w = block.valid.shape
         truth = [{'x': x, 'y': y, 'teu': 1 + int(c)} for x, y, _, c, _ in lab if inner(x, y, w, h)]
-        for t, found in detected(block).items():
+        for t, found in detected(block, gen.sun_azimuth(seed)).items():
             found = [dict(d, geometry=d['corners']) for d in found if inner(*np.mean(d['corners'], axis=0), w, h)]
             ev = scenes.evaluate(found, truth, MATCH_M / gen.WORK_GSD)          # in working pixels
             tot[t] += (ev['matched'], ev['counted'], ev['true'])
@@ -105,7 +109,7 @@ def container_free(n, seed0):
     for seed in range(seed0, seed0 + n):
         block = patch_block(gen.patch(seed, SIZE, containers=False)[0])
         h, w = block.valid.shape
-        for t, found in detected(block).items():
+        for t, found in detected(block, gen.sun_azimuth(seed)).items():
             tot[t] += sum(inner(*np.mean(d['corners'], axis=0), w, h) for d in found)
     km2 = n * ((SIZE * gen.WORK_GSD - 2 * EDGE_M) / 1000) ** 2
     return {t: v / km2 for t, v in tot.items()}
@@ -123,20 +127,21 @@ def older(tmp):
     rasters = []
     for seed, gsd, skw, wkw in YARDS:
         sc = scenes.port_scene(seed=seed, gsd=gsd, size_px=int(320 / gsd), **skw)
-        rasters.append((scenes.write_scene(sc, Path(tmp) / f'{seed}.tif', **wkw), scenes.truth_map_coords(sc)))
+        rasters.append((scenes.write_scene(sc, Path(tmp) / f'{seed}.tif', **wkw), scenes.truth_map_coords(sc),
+                        math.degrees(sc.meta['sun'][0])))
     cv, deck, yard = scenes.loaded_ship(np.random.default_rng(12))
     ship = scenes.write_geotiff(Path(tmp) / 'ship.tif', scenes.to_dtype(cv.img), scenes.geotransform(0.4))
     x0, y0 = scenes.ORIGIN
-    rasters.append((ship, [{'x': x0 + c.cx, 'y': y0 - c.cy, 'teu': 2} for c in deck + yard]))
-    for path, truth in rasters:
-        cols = containers.count_columns(raster.open_raster(path), params_at(THRESHOLDS[0]))
+    rasters.append((ship, [{'x': x0 + c.cx, 'y': y0 - c.cy, 'teu': 2} for c in deck + yard], None))
+    for path, truth, sun_az in rasters:
+        cols = containers.count_columns(raster.open_raster(path), params_at(THRESHOLDS[0], sun_az))
         for t, found in sweep(cols).items():
             res[t].append(scenes.evaluate(found, truth, MATCH_M)['f1'])
     return res
 
 
 def main():
-    global THRESHOLDS, MODEL
+    global THRESHOLDS, MODEL, TRUE_SUN
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=150)
     ap.add_argument('--seed0', type=int, default=7_900_000)
@@ -148,8 +153,10 @@ def main():
                     help='pick among the thresholds with at most this many false containers per km² only')
     ap.add_argument('--model', choices=sorted(containers.MODELS), default=MODEL)
     ap.add_argument('--write', action='store_true', help="record the threshold in the model's sidecar")
+    ap.add_argument('--true-sun', action='store_true',
+                    help='tell a model trained with shadows one way the renderers\' sun (default: it estimates it)')
     a = ap.parse_args()
-    THRESHOLDS, MODEL = np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model
+    THRESHOLDS, MODEL, TRUE_SUN = np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model, a.true_sun
     gen_tot = generated(a.patches, a.seed0)
     free = container_free(a.patches // 3 if a.free is None else a.free, a.seed0 + 50_000)
     with tempfile.TemporaryDirectory() as tmp:

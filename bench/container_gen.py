@@ -782,12 +782,12 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, what=False):
     container: vehicles, crane legs and beams, wagons, skylights, tanks, houses, trees), a larger thing, a shadow
     within SHADOW_NEAR_M of a container and not on one, another shadow."""
     rng = np.random.default_rng(seed)
-    gsd = float(rng.uniform(*GSD_RANGE))
+    gsd, sun_az = _first_draws(rng)
     size_m = size_px * work_gsd
     margin = 20.0
     S = size_m + 2 * margin
     cv = Canvas(S, gsd / 2)
-    cv.sun = (rng.uniform(0, 2 * math.pi), math.radians(rng.uniform(15, 70)))
+    cv.sun = (sun_az, math.radians(rng.uniform(15, 70)))
     if rng.random() < 0.6:     # seen off nadir, 5-30 deg, from any side: stacks lean, their sides show
         a = rng.uniform(0, 2 * math.pi)
         cv.lean = math.tan(math.radians(rng.uniform(5, 30))) * np.array([math.cos(a), math.sin(a)])
@@ -883,6 +883,17 @@ def patch(seed, size_px=192, work_gsd=WORK_GSD, containers=True, what=False):
         shown = cv2.resize(shown, None, fx=f / 2, fy=f / 2, interpolation=cv2.INTER_NEAREST)  # canvas -> working px
         return img, lab[inside], shown[o:o + size_px, o:o + size_px]
     return img, lab[inside]
+
+
+def _first_draws(rng):
+    """A patch's sensor resolution (m) and sun azimuth (radians clockwise from north): drawn first, so that
+    :func:`sun_azimuth` knows a patch's sun without drawing it."""
+    return float(rng.uniform(*GSD_RANGE)), float(rng.uniform(0, 2 * math.pi))
+
+
+def sun_azimuth(seed):
+    """The sun's azimuth (degrees clockwise from north) in :func:`patch` ``(seed)``."""
+    return math.degrees(_first_draws(np.random.default_rng(seed))[1])
 
 
 def _visible(cv, x, y, h):

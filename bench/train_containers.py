@@ -33,6 +33,10 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import container_gen as gen  # noqa: E402
+from bench_speed import _package_path  # noqa: E402
+
+_package_path()
+from cargowatch.core import sun as core_sun  # noqa: E402
 
 OUT = HERE.parent / 'core' / 'models'
 CACHE = HERE / 'out' / 'container_patches'
@@ -347,21 +351,37 @@ def dataset(n, seed0):
     return imgs, labs, hard
 
 
-def batch(imgs, tg, idx, rng, crop, inputs=3):
+def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None):
+    """A training batch: one random crop of the patches ``idx``, turned by one random quarter turn, or with
+    ``turns`` (per patch: transpose, quarter turns) each patch as core.sun.canonical turns it (shadows one way)."""
     o = 2 * rng.integers(0, (SIZE - crop) // 2 + 1, 2)     # one random crop per batch (even: output stride 2)
     x = imgs[idx, o[0]:o[0] + crop, o[1]:o[1] + crop].astype(np.float32) / 255
     sl = np.s_[o[0] // 2:(o[0] + crop) // 2, o[1] // 2:(o[1] + crop) // 2]
     h, c, m, dk, hd = (np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3, 4, 5))
     cs = np.stack([tg[i][2][(slice(None),) + sl] for i in idx])
-    k = rng.integers(4)                       # rot90 / flip: directions change with it
-    x, h, c, m, dk, hd = (np.rot90(a, k, axes=(1, 2)) for a in (x, h, c, m, dk, hd))
-    cs = np.rot90(cs, k, axes=(2, 3))
-    if k % 2:   # a quarter turn turns 2a by pi: (cos, sin) -> (-cos, -sin)
-        cs = -cs
-    x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    x = x.transpose(0, 3, 1, 2)
+    if turns is None:
+        k = rng.integers(4)                       # rot90: directions change with it
+        x, h, c, m, dk, hd, cs = (core_sun.turn(a, False, k) for a in (x, h, c, m, dk, hd, cs))
+        cs = np.stack(core_sun.turned_axes(cs[:, 0], cs[:, 1], False, k), 1)
+    else:
+        per = [[core_sun.turn(a[n], *turns[i]) for a in (x, h, c, m, dk, hd, cs)] for n, i in enumerate(idx)]
+        x, h, c, m, dk, hd, cs = (np.stack([p[j] for p in per]) for j in range(7))
+        cs = np.stack([np.stack(core_sun.turned_axes(cs[n, 0], cs[n, 1], *turns[i])) for n, i in enumerate(idx)])
     t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, h, c, cs, m, dk, hd.astype(np.float32) / 255)]
     t[0] = net_input(t[0], inputs)
     return t
+
+
+def canonical_turns(seeds, rng, jitter_deg=20.0, lost=0.1):
+    """Per patch, the (transpose, quarter turns) that bring its shadows to the canonical direction (core.sun): the
+    generator's sun off by up to ``jitter_deg`` either way, and for a ``lost`` share of patches any direction (an
+    estimate gone wrong), so that the network does not trust the turn blindly."""
+    out = []
+    for seed in seeds:
+        d = core_sun.shadow_of_azimuth(gen.sun_azimuth(seed)) + math.radians(rng.uniform(-jitter_deg, jitter_deg))
+        out.append(core_sun.canonical(rng.uniform(-math.pi, math.pi) if rng.random() < lost else d))
+    return out
 
 
 def loss_fn(out, h, c, cs, m, dk, hard, teacher=None, neg_weight=1.0, hard_weight=0.0):
@@ -400,8 +420,19 @@ def peaks(out, thr):
     return res
 
 
-def evaluate(net, imgs, labs, thr=0.35):
-    """Containers found (F1 etc., one to one within 1.6 m) and, of those found, how well the on-deck flag agrees."""
+def turned_maps(net, x, turns):
+    """maps_1m of a batch, each image turned as ``turns`` says (None: as it is) and its maps turned back (only the
+    centre and deck maps, which peaks reads)."""
+    if turns is None:
+        return maps_1m(net, x)
+    xt = torch.from_numpy(np.stack([np.ascontiguousarray(core_sun.turn(a, *t)) for a, t in zip(x.numpy(), turns)]))
+    out = maps_1m(net, xt).numpy()
+    return torch.from_numpy(np.stack([np.ascontiguousarray(core_sun.unturn(o, *t)) for o, t in zip(out, turns)]))
+
+
+def evaluate(net, imgs, labs, thr=0.35, turns=None):
+    """Containers found (F1 etc., one to one within 1.6 m) and, of those found, how well the on-deck flag agrees;
+    ``turns``: each image turned as core.sun.canonical says first."""
     net.eval()
     tp = fp = fn = 0
     deck = np.zeros((2, 2), int)        # [true on deck, flagged on deck] over the matched containers
@@ -410,7 +441,8 @@ def evaluate(net, imgs, labs, thr=0.35):
         for i in range(0, len(imgs), 32):
             x = net_input(torch.from_numpy(imgs[i:i + 32].astype(np.float32).transpose(0, 3, 1, 2)) / 255,
                           inputs_of(net))
-            for (pk, pd), lab in zip(peaks(maps_1m(net, x), thr), labs[i:i + 32]):
+            out = turned_maps(net, x, None if turns is None else turns[i:i + 32])
+            for (pk, pd), lab in zip(peaks(out, thr), labs[i:i + 32]):
                 lab = lab[(lab[:, 0] >= 2) & (lab[:, 1] >= 2) & (lab[:, 0] < SIZE - 2) & (lab[:, 1] < SIZE - 2)]
                 ok = (pk[:, 0] >= 2) & (pk[:, 1] >= 2) & (pk[:, 0] < SIZE - 2) & (pk[:, 1] < SIZE - 2)
                 pk, pd = pk[ok], pd[ok]
@@ -460,6 +492,8 @@ def main():
     ap.add_argument('--hard-weight', type=float, default=0.0,
                     help='extra weight of the centre loss on look-alikes and stack shadows (1 + this times)')
     ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
+    ap.add_argument('--canonical', action='store_true',
+                    help='turn every patch so that its shadows fall one way (core.sun), by the generator\'s sun')
     ap.add_argument('--out', default=str(OUT), help='folder for containers.onnx/.json/.pt (default: the shipped ones)')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -470,6 +504,10 @@ def main():
     tg = [(*targets(lab, SIZE // 2), hd) for lab, hd in zip(labs, (hd for s in sets for hd in s[2]))]
     del sets
     vimgs, vlabs, _ = dataset(a.val, 1_000_000 * a.seed + 900_000)
+    turns = vturns = None
+    if a.canonical:
+        turns = canonical_turns([1_000_000 * s + i for s in [a.seed] + a.more_seeds for i in range(a.patches)], rng)
+        vturns = canonical_turns(range(1_000_000 * a.seed + 900_000, 1_000_000 * a.seed + 900_000 + a.val), rng)
     net = NETS[a.arch]()
     if a.init:
         old = from_onnx(a.init, imgs[:64]) if a.init.endswith('.onnx') else torch.load(a.init)
@@ -487,10 +525,10 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=max(1, a.steps), pct_start=0.1)
     t0 = time.time()
     if not a.steps:            # a soup as it is
-        sweep_and_export(net, a, vimgs, vlabs, 0, 0)
+        sweep_and_export(net, a, vimgs, vlabs, 0, 0, vturns)
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
-        x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net))
+        x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net), turns)
         loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None,
                               neg_weight=a.neg_weight, hard_weight=a.hard_weight)
         opt.zero_grad()
@@ -500,11 +538,11 @@ def main():
         if step % 100 == 0:
             print(f'step {step} loss {loss.item():.3f} parts {np.round(parts, 3)} {time.time() - t0:.0f} s', flush=True)
         if step % 500 == 0 or step == a.steps:
-            sweep_and_export(net, a, vimgs, vlabs, time.time() - t0, step)
+            sweep_and_export(net, a, vimgs, vlabs, time.time() - t0, step, vturns)
 
 
-def sweep_and_export(net, a, vimgs, vlabs, seconds, step):
-    sweep = {f'thr_{t:.2f}': evaluate(net, vimgs, vlabs, t) for t in np.arange(0.2, 0.601, 0.05)}
+def sweep_and_export(net, a, vimgs, vlabs, seconds, step, vturns=None):
+    sweep = {f'thr_{t:.2f}': evaluate(net, vimgs, vlabs, t, vturns) for t in np.arange(0.2, 0.601, 0.05)}
     best = max(sweep, key=lambda k: sweep[k]['f1'])
     print('validation (generated)', best, sweep[best], flush=True)
     export(net, a, sweep, float(best[4:]), seconds, step)
@@ -528,9 +566,11 @@ def export(net, a, sweep, threshold, seconds, step):
         **({'inputs': 'RGB reflectance x 0..1 at work_gsd: (x - mean) * scale, then (sqrt(x) - sqrt_mean) * scale',
             'sqrt_mean': SQRT_MEAN} if inputs_of(net) == 6 else {}),
         'outputs': OUTPUTS, 'init': a.init, **({'soup': a.soup} if a.soup else {}),
+        **({'canonical_shadow': 'turned by the generator\'s sun +-20 deg, 10 % of patches any way'} if a.canonical else {}),
         'teacher': a.teacher, 'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
-        'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, quarter turns) per seed, '
+        'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, '
+                f'{"each turned so that its shadows fall one way" if a.canonical else "quarter turns"}) per seed, '
                 f'seeds from {", ".join(str(1_000_000 * s) for s in [a.seed] + a.more_seeds)}; '
                 f'validation {a.val} other generated patches',
         'seed': a.seed, 'steps': step, 'planned_steps': a.steps, 'batch': a.batch, 'lr': a.lr,

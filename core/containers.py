@@ -21,17 +21,17 @@ The public API (used by other modules, keep the names): :class:`ContainerParams`
 """
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from osgeo import gdal
 from scipy.spatial import cKDTree
 
-from . import nets
+from . import nets, sun
 from .colour import colour_names
 from .errors import CargoWatchError
-from .raster import RasterError, in_core, owning_blocks, scan
+from .raster import RasterError, in_core, owning_blocks, read_window, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
@@ -47,6 +47,8 @@ class ContainerParams:
     width: float = 2.438            # ISO 668 width
     sensitivity: float = 0.5        # 0 strict .. 1 permissive: sets the network's centre threshold (see threshold)
     model: str = 'standard'         # a key of MODELS
+    sun_azimuth: float = None       # degrees clockwise from north (image metadata), or None: estimated per block
+                                    # (used by models trained with shadows one way, core.sun)
     block_px: int = 1024            # raster block size for streaming (the network's memory grows with it)
     overlap_m: float = 24.0         # block overlap: what a centre's maps depend on (the net's receptive field,
                                     # 38.5 m across, so 19.3 m) + 1 m for the peak test + slack: blocks give the
@@ -100,25 +102,77 @@ def network(model='standard'):
     return nets.load(MODELS[model])
 
 
-def maps(data, valid, gsd, model='standard'):
+def maps(data, valid, gsd, model='standard', sun_azimuth=None):
     """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (5, h2, w2) float32,
     factor) where ``factor`` converts block pixels to working pixels; maps are the centre probability and the logits
     of 40 ft, cos 2a, sin 2a and on a ship's deck (their sigmoid and tanh are taken at the peaks only) on a grid of
-    stride 2 in working pixels."""
+    stride 2 in working pixels. A model trained on images turned so that shadows fall one way (its sidecar's
+    ``canonical_shadow``) sees the block turned so too: by ``sun_azimuth`` (degrees clockwise from north, north up)
+    when given, else by the direction core.sun estimates from the block."""
     net, meta = network(model)
     if not valid.all():                         # nodata reads as plain mid-grey ground
         data = np.where(valid, data, np.float32(meta['mean']))
     f = gsd / meta['work_gsd']
-    work = nets.to_working(data, gsd, meta['work_gsd'])[0] - np.float32(meta['mean'])
-    work *= np.float32(meta['scale'])
+    work = nets.to_working(data, gsd, meta['work_gsd'])[0]
+    turns = None
+    if meta.get('canonical_shadow'):
+        direction = (sun.shadow_of_azimuth(sun_azimuth) if sun_azimuth is not None else
+                     sun.estimate(work, None if valid.all() else nets.to_working(valid[None].astype(np.float32), gsd,
+                                                                              meta['work_gsd'])[0][0] > 0.5,
+                                  meta['work_gsd'])[0])
+        turns = sun.canonical(direction)
+    work = (work - np.float32(meta['mean'])) * np.float32(meta['scale'])
     H, W = work.shape[1:]
     if H % 4 or W % 4:                          # the net halves twice
         work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')
+    if turns:
+        work = np.ascontiguousarray(sun.turn(work, *turns))
     net.setInput(work[None])
     r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 5 maps' are used
     out = nets.depth_to_space(net.forward()[0][:5 * r * r], r)
+    if turns:
+        out = np.ascontiguousarray(sun.unturn(out, *turns))
+        out[2], out[3] = sun.turned_axes(out[2], out[3], *turns)
     out[0] = 1.0 / (1.0 + np.exp(-out[0]))
     return out, f
+
+
+def uses_sun(model='standard'):
+    """Whether a container model (a key of :data:`MODELS`) was trained on images turned so that shadows fall one way,
+    and so needs the sun's azimuth (given, or :func:`shadow_azimuth`)."""
+    return bool(network(model)[1].get('canonical_shadow'))
+
+
+def with_sun(raster, params, aoi=None):
+    """``params`` with ``sun_azimuth`` set for a model trained with shadows one way (its sidecar's
+    ``canonical_shadow``): as given, else estimated once for the raster (:func:`shadow_azimuth`), so that every
+    block sees the same; other models' params unchanged."""
+    if not uses_sun(params.model) or params.sun_azimuth is not None:
+        return params
+    return replace(params, sun_azimuth=shadow_azimuth(raster, aoi)[0])
+
+
+def shadow_azimuth(raster, aoi=None, grid=3, window_m=256.0):
+    """(sun azimuth, strength): the azimuth (degrees clockwise from north, north up) of the sun that core.sun sees
+    casting the shadows in ``grid`` x ``grid`` windows of ``window_m`` metres spread over the raster (or the AOI's
+    bounding window), and how one-sided that evidence is (0..1, :func:`core.sun.direction`)."""
+    c0, r0, c1, r1 = (aoi.pixel_window if aoi is not None and aoi.pixel_window else
+                      (0, 0, raster.width, raster.height))
+    n = max(1, int(round(window_m / raster.gsd)))
+    w, h = min(n, c1 - c0), min(n, r1 - r0)
+    work_gsd = network()[1]['work_gsd']
+    total = np.zeros(sun.DIRECTIONS)
+    for y in sorted({r0 + (r1 - r0 - h) * k // max(1, grid - 1) for k in range(grid)}):
+        for x in sorted({c0 + (c1 - c0 - w) * k // max(1, grid - 1) for k in range(grid)}):
+            data, valid = read_window(raster, x, y, w, h)
+            rgb = nets.three_bands(data)
+            if not valid.all():
+                rgb = np.where(valid, rgb, np.float32(0.4))
+            work, _ = nets.to_working(rgb, raster.gsd, work_gsd)
+            mask = nets.to_working(valid[None].astype(np.float32), raster.gsd, work_gsd)[0][0] > 0.5
+            total += sun.pairs(*sun.classes(work, mask, work_gsd))
+    direction, strength = sun.direction(total)
+    return sun.azimuth_of_shadow(direction), strength
 
 
 def peaks(heat, threshold):
@@ -134,7 +188,7 @@ def detect_columns(block, params=None):
     clockwise from east, 0-180) and ``rgb`` (mean colour 0..1). :func:`records` turns them into output dicts."""
     p = params or ContainerParams()
     rgb = nets.three_bands(block.data)
-    return decode(maps(rgb, block.valid, float(block.gsd), p.model), rgb, block, p)
+    return decode(maps(rgb, block.valid, float(block.gsd), p.model, p.sun_azimuth), rgb, block, p)
 
 
 def decode(maps_f, rgb, block, params=None):
@@ -262,7 +316,7 @@ def count_columns(raster, params=None, aoi=None, progress=None, cancelled=None):
     is missing, Cancelled when ``cancelled()`` turns true."""
     p = params or ContainerParams()
     check_gsd(raster.gsd)
-    network(p.model)
+    p = with_sun(raster, p, aoi)
     overlap = int(math.ceil(p.overlap_m / raster.gsd))
     with _bounded_gdal_cache(96 << 20):
         parts = scan(raster, lambda b: detect_columns(b, p), overlap=overlap, block=p.block_px, aoi=aoi,
@@ -280,10 +334,11 @@ def score_at(raster, points, params=None, radius_m=1.5):
     out = np.full(len(pts), -np.inf)
     if not len(pts):
         return out
+    p = with_sun(raster, p)
     cols, rows = raster.map_to_pixel(pts[:, 0], pts[:, 1])
     rad = radius_m / network(p.model)[1]['work_gsd'] / 2           # output cells (stride 2 working pixels)
     for blk, idx in owning_blocks(raster, cols, rows, p.block_px, int(math.ceil(p.overlap_m / raster.gsd))):
-        heat, f = maps(nets.three_bands(blk.data), blk.valid, raster.gsd, p.model)
+        heat, f = maps(nets.three_bands(blk.data), blk.valid, raster.gsd, p.model, p.sun_azimuth)
         for k in idx.tolist():
             c, r = cols[k] - blk.x0, rows[k] - blk.y0
             if not blk.valid[int(r), int(c)]:
