@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree
 
 from . import nets, sun
 from .colour import colour_names
-from .errors import CargoWatchError
+from .errors import Cancelled, CargoWatchError
 from .raster import RasterError, in_core, owning_blocks, read_window, scan
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
@@ -47,8 +47,8 @@ class ContainerParams:
     width: float = 2.438            # ISO 668 width
     sensitivity: float = 0.5        # 0 strict .. 1 permissive: sets the network's centre threshold (see threshold)
     model: str = 'standard'         # a key of MODELS
-    sun_azimuth: float = None       # degrees clockwise from north (image metadata), or None: estimated per block
-                                    # (used by models trained with shadows one way, core.sun)
+    sun_azimuth: float = None       # degrees clockwise from north (image metadata), or None: estimated for the
+                                    # raster (a lone block: for it); used by a model trained with shadows one way
     block_px: int = 1024            # raster block size for streaming (the network's memory grows with it)
     overlap_m: float = 24.0         # block overlap: what a centre's maps depend on (the net's receptive field,
                                     # 38.5 m across, so 19.3 m) + 1 m for the peak test + slack: blocks give the
@@ -116,11 +116,8 @@ def maps(data, valid, gsd, model='standard', sun_azimuth=None):
     work = nets.to_working(data, gsd, meta['work_gsd'])[0]
     turns = None
     if meta.get('canonical_shadow'):
-        direction = (sun.shadow_of_azimuth(sun_azimuth) if sun_azimuth is not None else
-                     sun.estimate(work, None if valid.all() else nets.to_working(valid[None].astype(np.float32), gsd,
-                                                                              meta['work_gsd'])[0][0] > 0.5,
-                                  meta['work_gsd'])[0])
-        turns = sun.canonical(direction)
+        turns = sun.canonical(sun.shadow_of_azimuth(sun_azimuth) if sun_azimuth is not None else
+                              sun.estimate(work, meta['work_gsd'])[0])
     work = (work - np.float32(meta['mean'])) * np.float32(meta['scale'])
     H, W = work.shape[1:]
     if H % 4 or W % 4:                          # the net halves twice
@@ -152,25 +149,25 @@ def with_sun(raster, params, aoi=None):
     return replace(params, sun_azimuth=shadow_azimuth(raster, aoi)[0])
 
 
-def shadow_azimuth(raster, aoi=None, grid=3, window_m=256.0):
+def shadow_azimuth(raster, aoi=None, grid=3, window_m=256.0, cancelled=None):
     """(sun azimuth, strength): the azimuth (degrees clockwise from north, north up) of the sun that core.sun sees
     casting the shadows in ``grid`` x ``grid`` windows of ``window_m`` metres spread over the raster (or the AOI's
-    bounding window), and how one-sided that evidence is (0..1, :func:`core.sun.direction`)."""
+    bounding window), and how one-sided that evidence is (0..1, :func:`core.sun.direction`). Raises Cancelled when
+    ``cancelled()`` turns true."""
     c0, r0, c1, r1 = (aoi.pixel_window if aoi is not None and aoi.pixel_window else
                       (0, 0, raster.width, raster.height))
     n = max(1, int(round(window_m / raster.gsd)))
     w, h = min(n, c1 - c0), min(n, r1 - r0)
-    work_gsd = network()[1]['work_gsd']
     total = np.zeros(sun.DIRECTIONS)
     for y in sorted({r0 + (r1 - r0 - h) * k // max(1, grid - 1) for k in range(grid)}):
         for x in sorted({c0 + (c1 - c0 - w) * k // max(1, grid - 1) for k in range(grid)}):
+            if cancelled is not None and cancelled():
+                raise Cancelled()
             data, valid = read_window(raster, x, y, w, h)
             rgb = nets.three_bands(data)
-            if not valid.all():
-                rgb = np.where(valid, rgb, np.float32(0.4))
-            work, _ = nets.to_working(rgb, raster.gsd, work_gsd)
-            mask = nets.to_working(valid[None].astype(np.float32), raster.gsd, work_gsd)[0][0] > 0.5
-            total += sun.pairs(*sun.classes(work, mask, work_gsd))
+            if not valid.all():                 # nodata as plain mid-grey ground, as the container network sees it
+                rgb = np.where(valid, rgb, np.float32(network()[1]['mean']))
+            total += sun.pairs(*sun.classes(rgb, raster.gsd))
     direction, strength = sun.direction(total)
     return sun.azimuth_of_shadow(direction), strength
 

@@ -56,25 +56,22 @@ def direction(pair):
     return math.atan2(z.imag, z.real), abs(z) / max(pair.sum(), 1e-9)
 
 
-def classes(work, valid=None, work_gsd=0.5):
+def classes(img, gsd):
     """(raised, shadow, cell metres): the sun model's probabilities of a raised thing and of a shadow in each cell
-    of ``work``, (3, h, w) reflectance 0..1 at ``work_gsd`` (nodata filled; ``valid`` its mask or None)."""
+    of ``img``, (3, h, w) reflectance 0..1 at ``gsd`` metres per pixel (nodata filled with plain ground)."""
     net, meta = nets.load('sun')
-    x = nets.to_working(work, work_gsd, meta['work_gsd'])[0] - np.float32(meta['mean'])
+    x = nets.to_working(img, gsd, meta['work_gsd'])[0] - np.float32(meta['mean'])
     x *= np.float32(meta['scale'])
     net.setInput(x[None])
     logit = net.forward()[0]
     p = np.exp(logit - logit.max(axis=0))
     p /= p.sum(axis=0)
-    if valid is not None and not valid.all():
-        cv2 = nets.opencv()
-        p *= cv2.resize(valid.astype(np.float32), p.shape[:0:-1], interpolation=cv2.INTER_AREA)[None]
     return p[1], p[2], meta['work_gsd'] * meta.get('stride', 1)
 
 
-def estimate(work, valid=None, work_gsd=0.5):
+def estimate(img, gsd):
     """(direction, strength) of the shadows in one image (:func:`classes`' arguments)."""
-    return direction(pairs(*classes(work, valid, work_gsd)))
+    return direction(pairs(*classes(img, gsd)))
 
 
 def canonical(direction):
