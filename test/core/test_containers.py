@@ -303,3 +303,30 @@ def test_sub_cell_maps_are_interleaved():
     for c, i, j, h, w in np.ndindex(2, 2, 2, 2, 3):
         assert y[c, 2 * h + i, 2 * w + j] == x[c * 4 + i * 2 + j, h, w]
     assert depth_to_space(x, 1) is x
+
+
+def test_a_model_trained_with_shadows_one_way_sees_the_block_turned(monkeypatch):
+    """A model whose sidecar says ``canonical_shadow`` (none ships yet: docs/containers.md, run 45) sees each block
+    turned so that shadows fall one way: so a block and the same block turned a quarter, its sun turned with it, are
+    one image to it, and the containers found are the same ones, turned back. Without a sun, count_columns
+    estimates one for the whole raster and every block uses it."""
+    from scipy.spatial import cKDTree
+    monkeypatch.setitem(core.network()[1], 'canonical_shadow', 'for this test')
+    assert core.uses_sun()
+    sc = scenes.port_scene(seed=31, gsd=0.5, size_px=400, n_blocks=5)
+    az = math.degrees(sc.meta['sun'][0])
+    data = np.ascontiguousarray(sc.img)
+    turned = np.ascontiguousarray(np.rot90(data, 1, axes=(1, 2)))    # north goes west: the azimuth turns by -90
+
+    def centres(img, azimuth):
+        block = core_raster.Block(0, 0, (0, 0, 400, 400), img, np.ones((400, 400), bool), 0.5)
+        return core.detect_columns(block, core.ContainerParams(sun_azimuth=azimuth))['corners'].mean(axis=1)
+
+    a, b = centres(data, az), centres(turned, (az - 90) % 360)
+    assert len(a) > 30 and len(a) == len(b)
+    assert cKDTree(np.column_stack([400 - b[:, 1], b[:, 0]])).query(a)[0].max() < 0.6   # turned (x, y) -> original
+    assert len(centres(data, (az + 180) % 360)) != len(a)       # the sun the other way: another image to it
+    r = core_raster.open_raster(scenes.write_scene(sc, '/vsimem/turned.tif'))
+    estimated = core.count_columns(r, core.ContainerParams(block_px=200))
+    given = core.count_columns(r, core.ContainerParams(block_px=200, sun_azimuth=core.shadow_azimuth(r)[0]))
+    assert np.array_equal(estimated['geometry'], given['geometry'])
