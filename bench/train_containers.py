@@ -384,6 +384,13 @@ def canonical_turns(seeds, rng, jitter_deg=20.0, lost=0.1):
     return out
 
 
+def estimated_turns(imgs):
+    """Per patch, the (transpose, quarter turns) of the shadow direction core.sun estimates from the patch itself,
+    as the plugin would on a raster of that size: the network learns with the estimate's own errors."""
+    return [core_sun.canonical(core_sun.estimate(im.transpose(2, 0, 1).astype(np.float32) / 255, gen.WORK_GSD)[0])
+            for im in imgs]
+
+
 def loss_fn(out, h, c, cs, m, dk, hard, teacher=None, neg_weight=1.0, hard_weight=0.0):
     """CenterNet losses against the labels; with ``teacher`` (its centre probabilities on the same batch) the
     centre map also learns the teacher's, as much again. ``neg_weight`` scales the focal loss away from centres
@@ -492,8 +499,9 @@ def main():
     ap.add_argument('--hard-weight', type=float, default=0.0,
                     help='extra weight of the centre loss on look-alikes and stack shadows (1 + this times)')
     ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
-    ap.add_argument('--canonical', action='store_true',
-                    help='turn every patch so that its shadows fall one way (core.sun), by the generator\'s sun')
+    ap.add_argument('--canonical', choices=('sun', 'estimate'), default=None,
+                    help='turn every patch so that its shadows fall one way (core.sun): by the generator\'s sun '
+                         '(+-20 deg, 10 %% any way) or by core.sun\'s estimate from the patch')
     ap.add_argument('--out', default=str(OUT), help='folder for containers.onnx/.json/.pt (default: the shipped ones)')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -505,9 +513,11 @@ def main():
     del sets
     vimgs, vlabs, _ = dataset(a.val, 1_000_000 * a.seed + 900_000)
     turns = vturns = None
-    if a.canonical:
+    if a.canonical == 'sun':
         turns = canonical_turns([1_000_000 * s + i for s in [a.seed] + a.more_seeds for i in range(a.patches)], rng)
         vturns = canonical_turns(range(1_000_000 * a.seed + 900_000, 1_000_000 * a.seed + 900_000 + a.val), rng)
+    elif a.canonical == 'estimate':
+        turns, vturns = estimated_turns(imgs), estimated_turns(vimgs)
     net = NETS[a.arch]()
     if a.init:
         old = from_onnx(a.init, imgs[:64]) if a.init.endswith('.onnx') else torch.load(a.init)
@@ -566,7 +576,9 @@ def export(net, a, sweep, threshold, seconds, step):
         **({'inputs': 'RGB reflectance x 0..1 at work_gsd: (x - mean) * scale, then (sqrt(x) - sqrt_mean) * scale',
             'sqrt_mean': SQRT_MEAN} if inputs_of(net) == 6 else {}),
         'outputs': OUTPUTS, 'init': a.init, **({'soup': a.soup} if a.soup else {}),
-        **({'canonical_shadow': 'turned by the generator\'s sun +-20 deg, 10 % of patches any way'} if a.canonical else {}),
+        **({'canonical_shadow': {'sun': 'turned by the generator\'s sun +-20 deg, 10 % of patches any way',
+                                 'estimate': 'turned by core.sun\'s estimate from each patch'}[a.canonical]}
+           if a.canonical else {}),
         'teacher': a.teacher, 'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, '
