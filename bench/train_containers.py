@@ -11,7 +11,8 @@ stands on a ship's deck, CenterNet style (--arch deep, shipped, ~3,200 multiply-
 ~2,600, before; --arch slim, ~1,130, and lite, ~1,400, were tried for speed). --init starts from earlier weights
 (layers of the same name and shape, from a .pt or an exported .onnx; a 4-output head gains the deck output);
 --teacher adds an earlier model's centre maps to the labels (distillation); --hard-weight weighs false centres on
-the generator's look-alikes and stack shadows more (hard negatives, runs 42-44, not shipped). Runs by hand
+the generator's look-alikes and stack shadows more (hard negatives, runs 42-44, not shipped); --canonical turns each
+patch so that its shadows fall one way, by the generator's sun or core.sun's estimate (runs 45-46). Runs by hand
 (20-40 min on two cores), never in `make test`. Then
 `bench/calibrate_containers.py --write` sets the model's threshold from both own renderers (a test checks it did).
 """
