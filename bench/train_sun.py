@@ -3,11 +3,12 @@
     bench/.venv-train/bin/python bench/train_sun.py [--seed 77] [--patches 3000] [--steps 4000]
 
 Where shadows fall is a property of the whole scene; the container network sees 40 m and must otherwise guess it
-from what is in view. This tiny net (on a 1 m copy) tells, per cell, raised things from their
-shadows and from the ground; core.sun finds the direction in which "a raised thing here, a shadow a few metres on"
-outweighs the opposite way most. Trained only on patches of bench/container_gen.py (what each pixel shows is known
-there) with every quarter turn and mirror; the direction it gives is measured on --val other patches, whose sun is
-known from the seed. Runs by hand (a few minutes), never in `make test`.
+from what is in view. This tiny net (on a 1 m copy) tells, per cell, raised things from their shadows and from the
+ground; core.sun finds the direction in which "a raised thing here, a shadow a few metres on" outweighs the opposite
+way most. Trained only on patches of bench/container_gen.py (what each pixel shows is known there) with every
+quarter turn and mirror; the direction it gives is measured on --val other patches, whose sun is known from the
+seed (on a single 80 m patch it is weak; over a whole raster good: bench/bench_sun.py). Runs by hand (a few
+minutes), never in `make test`.
 """
 import argparse
 import datetime
