@@ -17,7 +17,7 @@ The sidecar containers.json records how.
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
 :func:`totals`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`, :func:`own_figures`,
-:func:`score_at`, :func:`decode`, :data:`MODELS`, :func:`sidecar_path`.
+:func:`score_at`, :func:`decode`, :data:`MODELS`, :func:`sidecar_path`, :func:`shadow_azimuth`, :func:`uses_sun`.
 """
 import contextlib
 import math
