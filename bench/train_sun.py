@@ -86,18 +86,22 @@ def turned(arrays, rng):
     return [np.ascontiguousarray(core_sun.turn(a, t, k)) for a in arrays]
 
 
-def directions(net, x):
-    """core.sun's shadow direction (radians, image axes) from the net's classes on each image of x."""
-    with torch.no_grad():
-        p = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
+def directions(p):
+    """core.sun's shadow direction (radians, image axes) from class probabilities (n, 3, h, w)."""
     return np.array([core_sun.direction(core_sun.pairs(q[1], q[2], 1.0))[0] for q in p])
 
 
 def errors(net, x, d):
+    """Degrees between the directions from the net's classes on x and the true ones ``d``."""
     net.eval()
-    e = np.degrees(np.abs((directions(net, x) - d + math.pi) % (2 * math.pi) - math.pi))
+    with torch.no_grad():
+        p = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
     net.train()
-    return e
+    return off(directions(p), d)
+
+
+def off(est, d):
+    return np.degrees(np.abs((est - d + math.pi) % (2 * math.pi) - math.pi))
 
 
 def summary(e):
@@ -121,12 +125,11 @@ def main():
     s0, v0 = 1_000_000 * a.seed + 500_000, 1_000_000 * a.seed + 950_000
     imgs, share = dataset(a.patches, s0)
     x, y = prepare(imgs), share.transpose(0, 3, 1, 2).astype(np.float32) / 255
-    vx = prepare(dataset(a.val, v0)[0])
+    vimgs, vshare = dataset(a.val, v0)
+    vx = prepare(vimgs)
     vd = np.array([shadow_dir(s) for s in range(v0, v0 + a.val)])
     print('truth of the own generator: shadow direction error of core.sun on the true classes',
-          summary(np.degrees(np.abs((np.array([core_sun.direction(core_sun.pairs(q[1], q[2], 1.0))[0] for q in
-                                               dataset(a.val, v0)[1].transpose(0, 3, 1, 2) / 255.0])
-                                     - vd + math.pi) % (2 * math.pi) - math.pi))), flush=True)
+          summary(off(directions(vshare.transpose(0, 3, 1, 2) / 255.0), vd)), flush=True)
     net = SunNet()
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.steps, pct_start=0.1)

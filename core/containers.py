@@ -110,8 +110,7 @@ def maps(data, valid, gsd, model='standard', sun_azimuth=None):
     ``canonical_shadow``) sees the block turned so too: by ``sun_azimuth`` (degrees clockwise from north, north up)
     when given, else by the direction core.sun estimates from the block."""
     net, meta = network(model)
-    if not valid.all():                         # nodata reads as plain mid-grey ground
-        data = np.where(valid, data, np.float32(meta['mean']))
+    data = _ground_filled(data, valid, meta['mean'])
     f = gsd / meta['work_gsd']
     work = nets.to_working(data, gsd, meta['work_gsd'])[0]
     turns = None
@@ -122,16 +121,21 @@ def maps(data, valid, gsd, model='standard', sun_azimuth=None):
     H, W = work.shape[1:]
     if H % 4 or W % 4:                          # the net halves twice
         work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')
-    if turns:
+    if turns is not None:
         work = np.ascontiguousarray(sun.turn(work, *turns))
     net.setInput(work[None])
     r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 5 maps' are used
     out = nets.depth_to_space(net.forward()[0][:5 * r * r], r)
-    if turns:
+    if turns is not None:
         out = np.ascontiguousarray(sun.unturn(out, *turns))
         out[2], out[3] = sun.turned_axes(out[2], out[3], *turns)
     out[0] = 1.0 / (1.0 + np.exp(-out[0]))
     return out, f
+
+
+def _ground_filled(data, valid, mean):
+    """Bands (b, h, w) with nodata read as plain mid-grey ground: ``mean``, a network's input mean."""
+    return data if valid.all() else np.where(valid, data, np.float32(mean))
 
 
 def uses_sun(model='standard'):
@@ -164,10 +168,8 @@ def shadow_azimuth(raster, aoi=None, grid=3, window_m=256.0, cancelled=None):
             if cancelled is not None and cancelled():
                 raise Cancelled()
             data, valid = read_window(raster, x, y, w, h)
-            rgb = nets.three_bands(data)
-            if not valid.all():                 # nodata as plain mid-grey ground, as the container network sees it
-                rgb = np.where(valid, rgb, np.float32(network()[1]['mean']))
-            total += sun.pairs(*sun.classes(rgb, raster.gsd))
+            total += sun.pairs(*sun.classes(_ground_filled(nets.three_bands(data), valid, network()[1]['mean']),
+                                          raster.gsd))
     direction, strength = sun.direction(total)
     return sun.azimuth_of_shadow(direction), strength
 
