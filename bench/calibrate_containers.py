@@ -39,6 +39,7 @@ from cargowatch.core import containers, raster  # noqa: E402
 THRESHOLDS = np.round(np.arange(0.25, 0.551, 0.05), 2)
 MODEL = 'standard'  # which of core.containers.MODELS (--model)
 TRUE_SUN = False    # tell the model the renderers' sun (--true-sun) instead of letting it estimate it
+VIEWS = 1           # the network's maps averaged over this many turns and mirrors of each block (--views)
 MATCH_M = 2.0
 SIZE = 320          # generated patches of 160 m, scored inside EDGE_M of their edges: like the inside of a scene block
 EDGE_M = 16.0
@@ -50,7 +51,7 @@ def params_at(threshold, sun_azimuth=None):
     """Default ContainerParams of MODEL, with the loaded model's own threshold set to ``threshold`` (and with
     TRUE_SUN, the sun's azimuth set to ``sun_azimuth``)."""
     containers.network(MODEL)[1]['threshold'] = float(threshold)
-    return containers.ContainerParams(model=MODEL, sun_azimuth=sun_azimuth if TRUE_SUN else None)
+    return containers.ContainerParams(model=MODEL, sun_azimuth=sun_azimuth if TRUE_SUN else None, views=VIEWS)
 
 
 def sweep(cols):
@@ -141,7 +142,7 @@ def older(tmp):
 
 
 def main():
-    global THRESHOLDS, MODEL, TRUE_SUN
+    global THRESHOLDS, MODEL, TRUE_SUN, VIEWS
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=150)
     ap.add_argument('--seed0', type=int, default=7_900_000)
@@ -155,8 +156,11 @@ def main():
     ap.add_argument('--write', action='store_true', help="record the threshold in the model's sidecar")
     ap.add_argument('--true-sun', action='store_true',
                     help='tell a model trained with shadows one way the renderers\' sun (default: it estimates it)')
+    ap.add_argument('--views', type=int, choices=sorted(containers.VIEWS), default=VIEWS,
+                    help='average the maps over this many turns and mirrors of each block (ContainerParams.views)')
     a = ap.parse_args()
-    THRESHOLDS, MODEL, TRUE_SUN = np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model, a.true_sun
+    THRESHOLDS, MODEL, TRUE_SUN, VIEWS = (np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model, a.true_sun,
+                                          a.views)
     gen_tot = generated(a.patches, a.seed0)
     free = container_free(a.patches // 3 if a.free is None else a.free, a.seed0 + 50_000)
     with tempfile.TemporaryDirectory() as tmp:

@@ -49,6 +49,8 @@ class ContainerParams:
     model: str = 'standard'         # a key of MODELS
     sun_azimuth: float = None       # degrees clockwise from north (image metadata), or None: estimated for the
                                     # raster (a lone block: for it); used by a model trained with shadows one way
+    views: int = 1                  # 1, 2, 4 or 8: the network's maps averaged over as many turns and mirrors of
+                                    # each block (:data:`VIEWS`), each view costing one pass
     block_px: int = 1024            # raster block size for streaming (the network's memory grows with it)
     overlap_m: float = 24.0         # block overlap: what a centre's maps depend on (the net's receptive field,
                                     # 38.5 m across, so 19.3 m) + 1 m for the peak test + slack: blocks give the
@@ -102,13 +104,22 @@ def network(model='standard'):
     return nets.load(MODELS[model])
 
 
-def maps(data, valid, gsd, model='standard', sun_azimuth=None):
+# Views of a block (transpose, flip rows, flip columns): 1 the block itself; 2 and a half turn; 4 the quarter turns;
+# 8 the quarter turns of the block and of its mirror image (the network was trained on all eight).
+VIEWS = {1: [(False, False, False)],
+         2: [(False, False, False), (False, True, True)],
+         4: [(False, False, False), (False, True, True), (True, True, False), (True, False, True)]}
+VIEWS[8] = VIEWS[4] + [(True, False, False), (False, True, False), (False, False, True), (True, True, True)]
+
+
+def maps(data, valid, gsd, model='standard', sun_azimuth=None, views=1):
     """Run the network on one block (its three bands, :func:`core.nets.three_bands`): (maps (5, h2, w2) float32,
     factor) where ``factor`` converts block pixels to working pixels; maps are the centre probability and the logits
     of 40 ft, cos 2a, sin 2a and on a ship's deck (their sigmoid and tanh are taken at the peaks only) on a grid of
     stride 2 in working pixels. A model trained on images turned so that shadows fall one way (its sidecar's
     ``canonical_shadow``) sees the block turned so too: by ``sun_azimuth`` (degrees clockwise from north, north up)
-    when given, else by the direction core.sun estimates from the block."""
+    when given, else by the direction core.sun estimates from the block. Any other model with ``views`` > 1 sees the
+    block in as many of its turns and mirrors (:data:`VIEWS`): their centre probabilities and logits are averaged."""
     net, meta = network(model)
     data = _ground_filled(data, valid, meta['mean'])
     f = gsd / meta['work_gsd']
@@ -122,15 +133,40 @@ def maps(data, valid, gsd, model='standard', sun_azimuth=None):
     if H % 4 or W % 4:                          # the net halves twice
         work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')
     if turns is not None:
-        work = np.ascontiguousarray(sun.turn(work, *turns))
-    net.setInput(work[None])
-    r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 5 maps' are used
-    out = nets.depth_to_space(net.forward()[0][:5 * r * r], r)
-    if turns is not None:
+        out = _forward(net, meta, np.ascontiguousarray(sun.turn(work, *turns)))
         out = np.ascontiguousarray(sun.unturn(out, *turns))
         out[2], out[3] = sun.turned_axes(out[2], out[3], *turns)
-    out[0] = 1.0 / (1.0 + np.exp(-out[0]))
+        out[0] = 1.0 / (1.0 + np.exp(-out[0]))
+        return out, f
+    if views not in VIEWS:
+        raise CargoWatchError(f'views must be one of {", ".join(map(str, VIEWS))}, not {views!r}.')
+    out = sum(_view(net, meta, work, *v) for v in VIEWS[views])
+    out /= len(VIEWS[views])
     return out, f
+
+
+def _forward(net, meta, work):
+    """The network's five maps (logits) of one working block (3, h, w), h and w multiples of 4."""
+    net.setInput(work[None])
+    r = meta.get('subpixel', 1)                 # maps of r x r sub-cells as channels: the first 5 maps' are used
+    return nets.depth_to_space(net.forward()[0][:5 * r * r], r)
+
+
+def _view(net, meta, work, transpose, flip_rows, flip_cols):
+    """:func:`_forward` on one view of ``work`` (3, h, w), its maps brought back to the block's grid, the centre's
+    as a probability (output cell (i, j) covers working pixels 2i..2i+2, 2j..2j+2 in every view: mirrored, h and w
+    multiples of 4, the cells fall on cells)."""
+    h, w = work.shape[1] // 2, work.shape[2] // 2
+    x = work[:, ::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
+    out = _forward(net, meta, np.ascontiguousarray(x.swapaxes(1, 2) if transpose else x))
+    out = out.swapaxes(1, 2) if transpose else out
+    out = out[:, ::-1 if flip_rows else 1, ::-1 if flip_cols else 1].copy()
+    out[0] = 1.0 / (1.0 + np.exp(-out[0]))
+    if transpose:                               # a long axis at a is at pi/2 - a in the transposed view
+        out[2] = -out[2]
+    if flip_rows != flip_cols:                  # ... and at -a in a view mirrored once
+        out[3] = -out[3]
+    return out
 
 
 def _ground_filled(data, valid, mean):
@@ -187,7 +223,7 @@ def detect_columns(block, params=None):
     clockwise from east, 0-180) and ``rgb`` (mean colour 0..1). :func:`records` turns them into output dicts."""
     p = params or ContainerParams()
     rgb = nets.three_bands(block.data)
-    return decode(maps(rgb, block.valid, float(block.gsd), p.model, p.sun_azimuth), rgb, block, p)
+    return decode(maps(rgb, block.valid, float(block.gsd), p.model, p.sun_azimuth, p.views), rgb, block, p)
 
 
 def decode(maps_f, rgb, block, params=None):
@@ -337,7 +373,7 @@ def score_at(raster, points, params=None, radius_m=1.5):
     cols, rows = raster.map_to_pixel(pts[:, 0], pts[:, 1])
     rad = radius_m / network(p.model)[1]['work_gsd'] / 2           # output cells (stride 2 working pixels)
     for blk, idx in owning_blocks(raster, cols, rows, p.block_px, int(math.ceil(p.overlap_m / raster.gsd))):
-        heat, f = maps(nets.three_bands(blk.data), blk.valid, raster.gsd, p.model, p.sun_azimuth)
+        heat, f = maps(nets.three_bands(blk.data), blk.valid, raster.gsd, p.model, p.sun_azimuth, p.views)
         for k in idx.tolist():
             c, r = cols[k] - blk.x0, rows[k] - blk.y0
             if not blk.valid[int(r), int(c)]:

@@ -330,3 +330,42 @@ def test_a_model_trained_with_shadows_one_way_sees_the_block_turned(monkeypatch)
     estimated = core.count_columns(r, core.ContainerParams(block_px=200))
     given = core.count_columns(r, core.ContainerParams(block_px=200, sun_azimuth=core.shadow_azimuth(r)[0]))
     assert np.array_equal(estimated['geometry'], given['geometry'])
+
+
+@pytest.mark.parametrize('how', ['quarter turn', 'mirror'])
+def test_eight_views_find_the_same_containers_in_a_turned_or_mirrored_block(how):
+    """With ``views=8`` the network's maps are averaged over every turn and mirror of the block, so a block turned
+    a quarter or mirrored is the same image to it: the same containers are found, turned back, with their axes
+    turned too (one view alone finds other ones: the network is only nearly symmetric)."""
+    from scipy.spatial import cKDTree
+    sc = scenes.port_scene(seed=33, gsd=0.5, size_px=400, n_blocks=5)
+    data = np.ascontiguousarray(sc.img)
+    if how == 'quarter turn':       # (x, y) in the turned block -> (400 - y, x) in the block; axes turn by 90
+        other, back, dang = np.rot90(data, 1, axes=(1, 2)), lambda x, y: (400 - y, x), 90.0
+    else:                           # mirrored left-right: (x, y) -> (400 - x, y); a -> 180 - a
+        other, back, dang = data[:, :, ::-1], lambda x, y: (400 - x, y), None
+
+    def found(img, views):
+        block = core_raster.Block(0, 0, (0, 0, 400, 400), np.ascontiguousarray(img), np.ones((400, 400), bool), 0.5)
+        cols = core.detect_columns(block, core.ContainerParams(views=views))
+        return cols['corners'].mean(axis=1), cols['deg'].astype(float), cols['big']
+
+    def matched(a, b):
+        (ca, da, ba), (cb, db, bb) = a, b
+        if len(ca) != len(cb):
+            return False
+        dist, k = cKDTree(np.column_stack(back(cb[:, 0], cb[:, 1]))).query(ca)
+        # deg counts clockwise from east with y down; a quarter turn of np.rot90 turns it by +90, a mirror to 180 - deg
+        turned = (db[k] + dang) % 180 if dang is not None else (180 - db[k]) % 180
+        diff = np.abs((da - turned + 90) % 180 - 90)
+        return dist.max() < 0.6 and diff.max() < 0.5 and np.array_equal(ba, bb[k])
+
+    eight = found(data, 8)
+    assert len(eight[0]) > 30
+    assert matched(eight, found(other, 8))
+    assert not matched(found(data, 1), found(other, 1))
+
+
+def test_views_must_be_one_of_the_known_counts(scene_tif):
+    with pytest.raises(core.CargoWatchError, match='views must be one of 1, 2, 4, 8'):
+        core.count_containers(core_raster.open_raster(scene_tif), core.ContainerParams(views=3))
