@@ -8,6 +8,8 @@ from ..core import containers as core
 
 
 MODELS = (('standard', 'Standard (faster)'), ('wide', 'Wide (finds more, invents more; about 2 x the time)'))
+VIEWS = ((1, 'One (fastest)'), (2, 'Two: the image and its half turn (2 x the time)'),
+         (4, 'Four quarter turns (4 x the time)'), (8, 'Eight turns and mirrors (8 x the time, most accurate)'))
 FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
           ('confidence', 'double'), ('angle_deg', 'double'), ('on_ship', 'int'))
@@ -31,8 +33,8 @@ class CountContainers(CargoWatchAlgorithm):
     GROUP = 'imagery'
     HELP_VALUES = {'min_gsd': core.MIN_GSD, 'max_gsd': core.MAX_GSD, 'own': own_sentence()}
 
-    LEN20, LEN40, WIDTH, SENSITIVITY, MODEL, OUTPUT, COUNT, TEU = ('LENGTH_20FT', 'LENGTH_40FT', 'WIDTH',
-                                                                 'SENSITIVITY', 'MODEL', 'OUTPUT', 'COUNT', 'TEU')
+    LEN20, LEN40, WIDTH, SENSITIVITY, MODEL, VIEWS, OUTPUT, COUNT, TEU = (
+        'LENGTH_20FT', 'LENGTH_40FT', 'WIDTH', 'SENSITIVITY', 'MODEL', 'VIEWS', 'OUTPUT', 'COUNT', 'TEU')
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add_raster_inputs('Very-high-resolution image (0.15-0.8 m per pixel), 1, 3 or 4+ bands.',
@@ -57,6 +59,14 @@ class CountContainers(CargoWatchAlgorithm):
                           'ports it finds more of the containers, but where there are none it reports more false '
                           'ones. See docs/benchmarks.md.'))
         self.addParameter(p)
+        p = QgsProcessingParameterEnum(self.VIEWS, self.tr('Views of the image'), options=[self.tr(t) for _, t in VIEWS],
+                                       defaultValue=0)
+        p.setHelp(self.tr('The network looks at each part of the image as it is, or also turned and mirrored, and '
+                          'the views are averaged: each view costs one more pass, and each model has its own '
+                          'threshold for each number of views. On the project\'s own yards more views find more '
+                          'containers and fewer false ones (docs/benchmarks.md); worth it for a port or a yard, less '
+                          'so for a whole scene.'))
+        self.addParameter(p)
         self.add_min_confidence('containers')
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'), Q.SRC_POLYGON)
         p.setHelp(self.tr('One oriented rectangle per visible container top.'))
@@ -75,7 +85,8 @@ class CountContainers(CargoWatchAlgorithm):
             len40=self.parameterAsDouble(parameters, self.LEN40, context),
             width=self.parameterAsDouble(parameters, self.WIDTH, context),
             sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context),
-            model=MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0])
+            model=MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0],
+            views=VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0])
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
         self.expect(raster, params, feedback)
@@ -103,8 +114,9 @@ class CountContainers(CargoWatchAlgorithm):
         if own:
             kind, s, f = own
             text += ' ' + self.tr('On new yards of the project\'s own generator ({} imagery) the {} model found '
-                                  '{:.0f} % of the container tops at sensitivity {:g}, with a precision of {:.2f}: a '
-                                  'count {:+.0f} % off. {} Other imagery differs: see docs/benchmarks.md.').format(
+                                  '{:.0f} % of the container tops at sensitivity {:g} with one view, with a precision '
+                                  'of {:.2f}: a count {:+.0f} % off. {} Other imagery differs: see '
+                                  'docs/benchmarks.md.').format(
                 kind, params.model, f['found_pct'], s, f['precision'], f['count_error_pct'],
                 self.tr('Raise Sensitivity to find more (and more false ones).') if f['count_error_pct'] < 0 else
                 self.tr('Lower Sensitivity for fewer false ones.'))

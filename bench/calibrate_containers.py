@@ -13,7 +13,8 @@ and sweeps the threshold. Rule: the threshold with the highest mean of the two s
 2 m, the shared scorer's rule). Beside it (not in the rule), the false containers per km² on generator patches
 of the same kinds without a container (--free of them, by default a third of --patches, other seeds);
 --max-false-km2 restricts the rule to the thresholds at or under that rate. --write records the threshold, with every
-figure, in the model's sidecar (core/models/containers.json; --model wide: containers_wide.json).
+figure, in the model's sidecar (core/models/containers.json; --model wide: containers_wide.json); with --views N
+(the maps averaged over N turns and mirrors of each block), under the sidecar's ``views`` N.
 Never reads ../shared. Runs by hand after training, never in `make test`.
 """
 import argparse
@@ -50,7 +51,9 @@ YARDS = [(301, 0.3, {}, {}), (302, 0.4, {}, dict(layout='pan', dtype='UInt16')),
 def params_at(threshold, sun_azimuth=None):
     """Default ContainerParams of MODEL, with the loaded model's own threshold set to ``threshold`` (and with
     TRUE_SUN, the sun's azimuth set to ``sun_azimuth``)."""
-    containers.network(MODEL)[1]['threshold'] = float(threshold)
+    meta = containers.network(MODEL)[1]        # the loaded copy: its threshold for any number of views
+    meta['threshold'] = float(threshold)
+    meta.pop('views', None)
     return containers.ContainerParams(model=MODEL, sun_azimuth=sun_azimuth if TRUE_SUN else None, views=VIEWS)
 
 
@@ -186,16 +189,21 @@ def main():
     if a.write:
         path = containers.sidecar_path(MODEL)
         side = json.loads(path.read_text())     # the file, not the loaded copy the sweep changed
-        side['threshold_generated_peak'] = side.get('threshold_generated_peak', side['threshold'])
-        side['threshold'] = float(best[4:])
-        t, held_out = nearest(side.get('validation_generated_by_threshold', {}), float(best[4:]))
-        if held_out:        # the training script's held-out patches, at the threshold of its sweep nearest this one
-            side['validation_generated'] = dict(held_out, threshold=t)
-        side['threshold_rule'] = ('bench/calibrate_containers.py: highest mean F1 (within 2 m) of new generator '
-                                  f'patches (seeds {a.seed0}+, {a.patches}) and the older renderer\'s yards and ship'
-                                  + (f', among thresholds with at most {a.max_false_km2:g} false containers per km² '
-                                     'on container-free generator patches' if a.max_false_km2 is not None else ''))
-        side['calibration_own'] = table
+        rule = ('bench/calibrate_containers.py: highest mean F1 (within 2 m) of new generator patches '
+                f'(seeds {a.seed0}+, {a.patches}) and the older renderer\'s yards and ship'
+                + (f', among thresholds with at most {a.max_false_km2:g} false containers per km² on container-free '
+                   'generator patches' if a.max_false_km2 is not None else ''))
+        if VIEWS > 1:           # the model's threshold with its maps averaged over VIEWS views of each block
+            side.setdefault('views', {})[str(VIEWS)] = {'threshold': float(best[4:]), 'threshold_rule': rule,
+                                                        'calibration_own': table}
+        else:
+            side['threshold_generated_peak'] = side.get('threshold_generated_peak', side['threshold'])
+            side['threshold'] = float(best[4:])
+            t, held_out = nearest(side.get('validation_generated_by_threshold', {}), float(best[4:]))
+            if held_out:    # the training script's held-out patches, at the threshold of its sweep nearest this one
+                side['validation_generated'] = dict(held_out, threshold=t)
+            side['threshold_rule'] = rule
+            side['calibration_own'] = table
         path.write_text(json.dumps(side, indent=1) + '\n')
 
 

@@ -59,9 +59,12 @@ class ContainerParams:
     @property
     def threshold(self):
         """Centre probability a peak needs: at sensitivity 0.5 the model's own (its sidecar's ``threshold``, where F1
-        peaked on the project's own renderers, set by bench/calibrate_containers.py), 0.15 higher at sensitivity 0
+        peaked on the project's own renderers, set by bench/calibrate_containers.py; with ``views`` > 1, its
+        threshold for as many views, calibrated so too, where the sidecar has one), 0.15 higher at sensitivity 0
         and lower at 1."""
-        return network(self.model)[1]['threshold'] + 0.3 * (0.5 - float(min(1.0, max(0.0, self.sensitivity))))
+        meta = network(self.model)[1]
+        base = meta['threshold'] if self.views == 1 else meta.get('views', {}).get(str(self.views), meta)['threshold']
+        return base + 0.3 * (0.5 - float(min(1.0, max(0.0, self.sensitivity))))
 
 
 def check_gsd(gsd):

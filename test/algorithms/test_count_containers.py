@@ -53,6 +53,16 @@ def test_the_wide_model(scene_tif, small_scene):
     assert conf[0] != conf[1]
 
 
+def test_eight_views(scene_tif, small_scene):
+    """VIEWS = 3 averages the network over the eight turns and mirrors of each block, at its own threshold (the
+    sidecar's, calibrated for eight views): other detections, as good a count on this yard."""
+    one, eight = run({'INPUT': scene_tif}), run({'INPUT': scene_tif, 'VIEWS': 3})
+    assert core.ContainerParams(views=8).threshold != core.ContainerParams().threshold
+    assert 0.8 * small_scene.n_containers < eight['COUNT'] < 1.2 * small_scene.n_containers
+    conf = [sorted(f['confidence'] for f in r['OUTPUT'].getFeatures()) for r in (one, eight)]
+    assert conf[0] != conf[1] and min(conf[1]) >= core.ContainerParams(views=8).threshold - 1e-3
+
+
 def test_containers_on_a_ship_are_flagged(tmp_path):
     """A loaded ship at a quay: the boxes on its deck come out with on_ship = 1, the yard's beside it with 0."""
     cv, deck, yard = scenes.loaded_ship(np.random.default_rng(12))
@@ -83,12 +93,12 @@ def test_min_confidence_keeps_the_confident_and_counts_them(scene_tif):
     assert res['TEU'] == sum(f['teu'] for f in sure)
 
 
-def shared_count(tmp_path, name, model=0):
-    """Run the algorithm (with its MODEL ``model``) on a validation image; the shared scorer's verdict when the image
-    has a truth file."""
+def shared_count(tmp_path, name, model=0, views=0):
+    """Run the algorithm (with its MODEL ``model`` and VIEWS ``views``) on a validation image; the shared scorer's
+    verdict when the image has a truth file."""
     tif = SHARED / f'{name}.tif'
     out = tmp_path / (tif.stem + '.gpkg')
-    res = processing.run(ALG, {'INPUT': str(tif), 'MODEL': model, 'OUTPUT': str(out)})
+    res = processing.run(ALG, {'INPUT': str(tif), 'MODEL': model, 'VIEWS': views, 'OUTPUT': str(out)})
     truth = tif.with_suffix('').with_suffix('.truth.json')
     if not truth.exists():
         return res['COUNT'], None
@@ -122,7 +132,7 @@ def test_one_band_raster_works_and_warns(tmp_path, small_scene):
     band = core.own_figures(0.7, 0.75)[2]       # the sensitivity measured nearest 0.8
     assert len(fb.seen) == 1 and '0.70 m per pixel' in fb.seen[0]
     assert (f"(0.6-0.8 m imagery) the standard model found {band['found_pct']:.0f} % of the container tops at "
-            f"sensitivity 0.75, with a precision of {band['precision']:.2f}") in fb.seen[0]
+            f"sensitivity 0.75 with one view, with a precision of {band['precision']:.2f}") in fb.seen[0]
     fb = warnings_feedback()                    # the wide model's own figures, from its sidecar
     run({'INPUT': scenes.write_scene(coarse, tmp_path / 'c.tif'), 'SENSITIVITY': 0.8, 'MODEL': 1}, feedback=fb)
     wide = core.own_figures(0.7, 0.75, model='wide')[2]
@@ -313,3 +323,22 @@ def test_the_wide_model_on_another_generators_images(tmp_path, name):
         assert abs(score['count_error_pct']) <= max_err and score['f1'] >= min_f1, score
     else:
         assert count <= WIDE[name]
+
+
+# Eight views of each block (VIEWS = 3) on the same images, floors as above. Measured (run 26, threshold 0.325):
+# +8.8 % / 0.784, -23.1 % / 0.679, +47.7 % / 0.742; 85; 2, 6, 3: closer counts and better F1 on both ports, a little
+# worse on the rail yard and the empty port, fewer false containers on the real photos.
+EIGHT = {'scenes/port_a_rgb_03': (11.0, 0.76), 'scenes/port_c_u16_07': (26.0, 0.66),
+         'scenes/rail_yard_rgb_05': (50.0, 0.72), 'scenes/port_empty_rgb_05': 92,
+         'real/busdepot_mmrotate': 5, 'real/busdepot_dota_demo': 8, 'real/marina_p0706': 5}
+
+
+@needs_shared
+@pytest.mark.parametrize('name', sorted(EIGHT))
+def test_eight_views_on_another_generators_images(tmp_path, name):
+    count, score = shared_count(tmp_path, name, views=3)
+    if isinstance(EIGHT[name], tuple):
+        max_err, min_f1 = EIGHT[name]
+        assert abs(score['count_error_pct']) <= max_err and score['f1'] >= min_f1, score
+    else:
+        assert count <= EIGHT[name]
