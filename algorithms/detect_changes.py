@@ -5,7 +5,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 
 from ..compat import Q
 from .base import CargoWatchAlgorithm, progress_cb
-from .count_containers import MODELS
+from .count_containers import MODELS, VIEWS
 from ..core import change as core
 from ..core import pits as core_pits
 
@@ -21,8 +21,8 @@ class DetectChanges(CargoWatchAlgorithm):
     DISPLAY = 'Objects appeared or removed between two dates'
     GROUP = 'imagery'
 
-    BEFORE, AFTER, KIND, TOLERANCE, AOI, SENSITIVITY, MODEL, OUTPUT = (
-        'BEFORE', 'AFTER', 'KIND', 'TOLERANCE', 'AOI', 'SENSITIVITY', 'MODEL', 'OUTPUT')
+    BEFORE, AFTER, KIND, TOLERANCE, AOI, SENSITIVITY, MODEL, VIEWS, OUTPUT = (
+        'BEFORE', 'AFTER', 'KIND', 'TOLERANCE', 'AOI', 'SENSITIVITY', 'MODEL', 'VIEWS', 'OUTPUT')
     NEW_COUNT, REMOVED_COUNT, BEFORE_COUNT, AFTER_COUNT, KEPT_COUNT, SHIFT_X, SHIFT_Y = (
         'NEW_COUNT', 'REMOVED_COUNT', 'BEFORE_COUNT', 'AFTER_COUNT', 'KEPT_COUNT', 'SHIFT_X', 'SHIFT_Y')
 
@@ -58,6 +58,12 @@ class DetectChanges(CargoWatchAlgorithm):
                           '(not used for pits).'))
         p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
+        p = QgsProcessingParameterEnum(self.VIEWS, self.tr('Views of the images'), options=[self.tr(t) for _, t in VIEWS],
+                                       defaultValue=0)
+        p.setHelp(self.tr('How many turns and mirrors of each image the container network sees, averaged, as in '
+                          'Count shipping containers (not used for pits).'))
+        p.setFlags(p.flags() | Q.ADVANCED)
+        self.addParameter(p)
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Changes'),
                                               Q.SRC_POLYGON)
         p.setHelp(self.tr('Detections of both dates with their status: new, removed or kept.'))
@@ -83,7 +89,8 @@ class DetectChanges(CargoWatchAlgorithm):
                 except core_containers.CargoWatchError as e:
                     raise QgsProcessingException(str(e))
             params = core_containers.ContainerParams(
-                sensitivity=sens, model=MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0])
+                sensitivity=sens, model=MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0],
+                views=VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0])
             fields_def = CONTAINER_FIELDS
         else:
             params = core_pits.PitParams(sensitivity=sens)

@@ -133,15 +133,15 @@ def test_numeric_outputs_in_a_model(pair):
     assert 'changes:NEW_COUNT' in results or layer.featureCount() > 0
 
 
-@pytest.mark.parametrize('model', [0, 1])
-def test_containers_pair_misregistered(tmp_path, model):
-    """KIND=containers reuses core.containers (either model): the same yard imaged twice, the second copy
+@pytest.mark.parametrize('model, views', [(0, 0), (1, 0), (0, 1)])
+def test_containers_pair_misregistered(tmp_path, model, views):
+    """KIND=containers reuses core.containers (either model, one or two views): the same yard imaged twice, the second copy
     georeferenced 1.2 m off, gives (almost) everything kept and the shift back."""
     from helpers import scenes
     sc = scenes.port_scene(seed=11, gsd=0.4, size_px=400, distractors=0.5)
     b = scenes.write_scene(sc, tmp_path / 'yard_b.tif')
     a = scenes.write_scene(sc, tmp_path / 'yard_a.tif', origin=(500001.2, 4000000.0))
-    res = run({'BEFORE': b, 'AFTER': a, 'KIND': 0, 'MODEL': model})
+    res = run({'BEFORE': b, 'AFTER': a, 'KIND': 0, 'MODEL': model, 'VIEWS': views})
     assert res['BEFORE_COUNT'] > 0
     assert abs(res['AFTER_COUNT'] - res['BEFORE_COUNT']) <= 3      # the common area drops a few boxes at one edge
     assert res['NEW_COUNT'] <= 0.1 * res['AFTER_COUNT']
