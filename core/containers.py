@@ -108,7 +108,8 @@ def network(model='standard'):
 
 
 # Views of a block (transpose, flip rows, flip columns): 1 the block itself; 2 and a half turn; 4 the quarter turns;
-# 8 the quarter turns of the block and of its mirror image (the network was trained on all eight).
+# 8 the quarter turns of the block and of its mirror image (the network was trained on quarter turns; a mirror
+# image is as plausible: the sun mirrored).
 VIEWS = {1: [(False, False, False)],
          2: [(False, False, False), (False, True, True)],
          4: [(False, False, False), (False, True, True), (True, True, False), (True, False, True)]}
