@@ -37,6 +37,7 @@ import container_gen as gen  # noqa: E402
 from bench_speed import _package_path  # noqa: E402
 
 _package_path()
+from cargowatch.core import nets  # noqa: E402
 from cargowatch.core import sun as core_sun  # noqa: E402
 
 OUT = HERE.parent / 'core' / 'models'
@@ -352,24 +353,29 @@ def dataset(n, seed0):
     return imgs, labs, hard
 
 
-def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None):
+def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None, tmaps=None):
     """A training batch: one random crop of the patches ``idx``, turned by one random quarter turn, or with
-    ``turns`` (per patch: transpose, quarter turns) each patch as core.sun.canonical turns it (shadows one way)."""
+    ``turns`` (per patch: transpose, quarter turns) each patch as core.sun.canonical turns it (shadows one way).
+    With ``tmaps`` (a teacher's centre probabilities of every patch, :func:`teacher_maps`) their crops, turned
+    alike, come last."""
     o = 2 * rng.integers(0, (SIZE - crop) // 2 + 1, 2)     # one random crop per batch (even: output stride 2)
     x = imgs[idx, o[0]:o[0] + crop, o[1]:o[1] + crop].astype(np.float32) / 255
     sl = np.s_[o[0] // 2:(o[0] + crop) // 2, o[1] // 2:(o[1] + crop) // 2]
-    h, c, m, dk, hd = (np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3, 4, 5))
+    grids = [np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3, 4, 5)]      # h, c, m, dk, hd
+    if tmaps is not None:
+        grids.append(tmaps[idx][(slice(None),) + sl].astype(np.float32))
     cs = np.stack([tg[i][2][(slice(None),) + sl] for i in idx])
     x = x.transpose(0, 3, 1, 2)
     if turns is None:
         k = rng.integers(4)                       # rot90: directions change with it
-        x, h, c, m, dk, hd, cs = (core_sun.turn(a, False, k) for a in (x, h, c, m, dk, hd, cs))
+        x, cs, *grids = (core_sun.turn(a, False, k) for a in [x, cs] + grids)
         cs = np.stack(core_sun.turned_axes(cs[:, 0], cs[:, 1], False, k), 1)
     else:
-        per = [[core_sun.turn(a[n], *turns[i]) for a in (x, h, c, m, dk, hd, cs)] for n, i in enumerate(idx)]
-        x, h, c, m, dk, hd, cs = (np.stack([p[j] for p in per]) for j in range(7))
+        per = [[core_sun.turn(a[n], *turns[i]) for a in [x, cs] + grids] for n, i in enumerate(idx)]
+        x, cs, *grids = (np.stack([p[j] for p in per]) for j in range(len(grids) + 2))
         cs = np.stack([np.stack(core_sun.turned_axes(cs[n, 0], cs[n, 1], *turns[i])) for n, i in enumerate(idx)])
-    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (x, h, c, cs, m, dk, hd.astype(np.float32) / 255)]
+    h, c, m, dk, hd, *tm = grids
+    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in [x, h, c, cs, m, dk, hd.astype(np.float32) / 255] + tm]
     t[0] = net_input(t[0], inputs)
     return t
 
@@ -414,6 +420,21 @@ def teacher_heat(net, x):
     """Centre probabilities of an earlier model (its ONNX file, run by OpenCV as the plugin does) on a batch."""
     net.setInput(x.numpy())
     return torch.sigmoid(torch.from_numpy(net.forward()[:, 0].copy()))
+
+
+def teacher_maps(net, imgs, views, chunk=64):
+    """Centre probabilities (n, h/2, w/2, float16) of a model (its ONNX file run by OpenCV, as the plugin does) on
+    whole patches ``imgs`` (n, h, w, 3 uint8), averaged over ``views`` turns and mirrors of each
+    (core.nets.VIEWS): computed once, cropped and turned with the labels (:func:`batch`)."""
+    out = np.zeros((len(imgs), imgs.shape[1] // 2, imgs.shape[2] // 2), np.float16)
+    for s in range(0, len(imgs), chunk):
+        x = net_input(torch.from_numpy(imgs[s:s + chunk].astype(np.float32) / 255).permute(0, 3, 1, 2), 3).numpy()
+        acc = 0
+        for v in nets.VIEWS[views]:
+            net.setInput(np.ascontiguousarray(nets.view(x, *v)))
+            acc = acc + nets.unview(1 / (1 + np.exp(-net.forward()[:, 0])), *v)
+        out[s:s + chunk] = acc / len(nets.VIEWS[views])
+    return out
 
 
 def peaks(out, thr):
@@ -500,6 +521,9 @@ def main():
     ap.add_argument('--hard-weight', type=float, default=0.0,
                     help='extra weight of the centre loss on look-alikes and stack shadows (1 + this times)')
     ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
+    ap.add_argument('--teacher-views', type=int, choices=(2, 4, 8), default=None,
+                    help="the teacher's maps averaged over this many turns and mirrors of each whole patch, "
+                         "computed once before training (core.nets.VIEWS)")
     ap.add_argument('--canonical', choices=('sun', 'estimate'), default=None,
                     help='turn every patch so that its shadows fall one way (core.sun): by the generator\'s sun '
                          '(+-20 deg, 10 %% any way) or by core.sun\'s estimate from the patch')
@@ -529,9 +553,12 @@ def main():
         sds = [torch.load(f) for f in a.soup]
         take_weights(net, {k: sum(sd[k].double() for sd in sds).div(len(sds)).to(v.dtype)
                            for k, v in sds[0].items()})
-    teacher = None
+    teacher = tmaps = None
     if a.teacher:
         teacher = cv2.dnn.readNetFromONNX(a.teacher)
+    if a.teacher_views:
+        tmaps, teacher = teacher_maps(teacher, imgs, a.teacher_views), None
+        print(f'teacher maps over {a.teacher_views} views of {len(imgs)} patches', flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=max(1, a.steps), pct_start=0.1)
     t0 = time.time()
@@ -539,9 +566,10 @@ def main():
         sweep_and_export(net, a, vimgs, vlabs, 0, 0, vturns)
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
-        x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net), turns)
-        loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=teacher_heat(teacher, x) if teacher else None,
-                              neg_weight=a.neg_weight, hard_weight=a.hard_weight)
+        x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net), turns, tmaps)
+        taught = tgt.pop() if tmaps is not None else teacher_heat(teacher, x) if teacher else None
+        loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=taught, neg_weight=a.neg_weight,
+                              hard_weight=a.hard_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -580,7 +608,8 @@ def export(net, a, sweep, threshold, seconds, step):
         **({'canonical_shadow': {'sun': 'turned by the generator\'s sun +-20 deg, 10 % of patches any way',
                                  'estimate': 'turned by core.sun\'s estimate from each patch'}[a.canonical]}
            if a.canonical else {}),
-        'teacher': a.teacher, 'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight,
+        'teacher': a.teacher, **({'teacher_views': a.teacher_views} if a.teacher_views else {}),
+        'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, '
                 f'{"each turned so that its shadows fall one way" if a.canonical else "quarter turns"}) per seed, '

@@ -107,13 +107,7 @@ def network(model='standard'):
     return nets.load(MODELS[model])
 
 
-# Views of a block (transpose, flip rows, flip columns): 1 the block itself; 2 and a half turn; 4 the quarter turns;
-# 8 the quarter turns of the block and of its mirror image (the network was trained on quarter turns; a mirror
-# image is as plausible: the sun mirrored).
-VIEWS = {1: [(False, False, False)],
-         2: [(False, False, False), (False, True, True)],
-         4: [(False, False, False), (False, True, True), (True, True, False), (True, False, True)]}
-VIEWS[8] = VIEWS[4] + [(True, False, False), (False, True, False), (False, False, True), (True, True, True)]
+VIEWS = nets.VIEWS     # the views of each block ContainerParams.views may ask for (1, 2, 4, 8)
 
 
 def maps(data, valid, gsd, model='standard', sun_azimuth=None, views=1):
@@ -160,11 +154,8 @@ def _view(net, meta, work, transpose, flip_rows, flip_cols):
     """:func:`_forward` on one view of ``work`` (3, h, w), its maps brought back to the block's grid, the centre's
     as a probability (output cell (i, j) covers working pixels 2i..2i+2, 2j..2j+2 in every view: mirrored, h and w
     multiples of 4, the cells fall on cells)."""
-    h, w = work.shape[1] // 2, work.shape[2] // 2
-    x = work[:, ::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
-    out = _forward(net, meta, np.ascontiguousarray(x.swapaxes(1, 2) if transpose else x))
-    out = out.swapaxes(1, 2) if transpose else out
-    out = out[:, ::-1 if flip_rows else 1, ::-1 if flip_cols else 1].copy()
+    out = nets.unview(_forward(net, meta, np.ascontiguousarray(nets.view(work, transpose, flip_rows, flip_cols))),
+                      transpose, flip_rows, flip_cols).copy()
     out[0] = 1.0 / (1.0 + np.exp(-out[0]))
     if transpose:                               # a long axis at a is at pi/2 - a in the transposed view
         out[2] = -out[2]

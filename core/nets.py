@@ -76,6 +76,26 @@ def three_bands(data):
     return np.repeat(data.mean(axis=0, keepdims=True), 3, axis=0)
 
 
+# Views of an image (transpose, flip rows, flip columns), each a turn or mirror: 1 the image itself; 2 and its half
+# turn; 4 its quarter turns; 8 the quarter turns of the image and of its mirror image.
+VIEWS = {1: [(False, False, False)],
+         2: [(False, False, False), (False, True, True)],
+         4: [(False, False, False), (False, True, True), (True, True, False), (True, False, True)]}
+VIEWS[8] = VIEWS[4] + [(True, False, False), (False, True, False), (False, False, True), (True, True, True)]
+
+
+def view(a, transpose, flip_rows, flip_cols):
+    """Arrays (..., h, w) seen in one of :data:`VIEWS`: mirrored, then transposed."""
+    a = a[..., ::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
+    return a.swapaxes(-1, -2) if transpose else a
+
+
+def unview(a, transpose, flip_rows, flip_cols):
+    """The inverse of :func:`view`."""
+    a = a.swapaxes(-1, -2) if transpose else a
+    return a[..., ::-1 if flip_rows else 1, ::-1 if flip_cols else 1]
+
+
 def depth_to_space(maps, r):
     """(C * r * r, h, w) -> (C, h * r, w * r), as torch's pixel_shuffle: channel c * r * r + i * r + j holds
     sub-cell (i, j) of map c."""
