@@ -92,6 +92,7 @@ bench: deps mp $(SOLARIS)/pan1.tif
 	$(VPY) bench/bench_containers.py --markdown
 	$(VPY) bench/bench_containers.py --model wide --markdown
 	$(VPY) bench/bench_views.py --markdown
+	$(VPY) bench/bench_views.py --model wide --markdown
 	$(VPY) bench/sensitivity_containers.py --markdown
 	$(VPY) bench/sensitivity_containers.py --model wide --markdown
 	$(VPY) bench/bench_changes.py --markdown

@@ -8,7 +8,7 @@ For each N: the own figures at its threshold, as bench/calibrate_containers.py -
 generator patches, the older renderer, container-free patches; the sidecar's ``views`` entries), then the
 validation imagery (../shared/data/imagery and the Rotterdam chips of `make bench-real`) counted and scored as
 bench/bench_containers.py does it, with the time of all of them. ``--markdown`` writes the table into
-docs/benchmarks.md (section "containers-views").
+docs/benchmarks.md (section "containers-views", "containers-views-wide" for --model wide).
 """
 import argparse
 import json
@@ -27,8 +27,9 @@ from cargowatch.core import containers  # noqa: E402
 
 
 def own(side, views):
-    """(threshold, the calibration row at it) of ``views`` from a model's sidecar."""
-    entry = side if views == 1 else side.get('views', {}).get(str(views))
+    """(threshold, the calibration row at it) of ``views`` from a model's sidecar (one view: measured beside the
+    others on their seeds, `calibrate_containers.py --views-entry`, else the model's own calibration)."""
+    entry = side.get('views', {}).get(str(views), side if views == 1 else None)
     if entry is None:
         return None, None
     return entry['threshold'], nearest(entry['calibration_own'], entry['threshold'])[1]
@@ -66,11 +67,13 @@ def main():
         row.append(f'{time.time() - start:.0f}')
         lines.append('| ' + ' | '.join(row) + ' |')
         print(lines[-1], flush=True)
+    rule = next((v['threshold_rule'] for v in side.get('views', {}).values()), side['threshold_rule'])
     if args.markdown:
-        write_section('containers-views', f'## Containers: views of each block ({args.model} model)\n\n' + machine()
-                      + '\n\nOwn figures at each threshold from `bench/calibrate_containers.py --views N` (seeds '
-                      'of its rule in the sidecar), beside the validation imagery counted with as many views. The '
-                      'time counts the validation images only (scoring included).\n\n' + '\n'.join(lines))
+        write_section('containers-views-wide' if args.model == 'wide' else 'containers-views',
+                      f'## Containers: views of each block ({args.model} model)\n\n' + machine()
+                      + f"\n\nOwn figures at each number of views' threshold ({rule}), beside the validation "
+                      'imagery counted with as many views; the time counts the validation images (scoring '
+                      'included).\n\n' + '\n'.join(lines))
 
 
 if __name__ == '__main__':

@@ -14,7 +14,8 @@ and sweeps the threshold. Rule: the threshold with the highest mean of the two s
 of the same kinds without a container (--free of them, by default a third of --patches, other seeds);
 --max-false-km2 restricts the rule to the thresholds at or under that rate. --write records the threshold, with every
 figure, in the model's sidecar (core/models/containers.json; --model wide: containers_wide.json); with --views N
-(the maps averaged over N turns and mirrors of each block), under the sidecar's ``views`` N.
+(the maps averaged over N turns and mirrors of each block), under the sidecar's ``views`` N (--views-entry: one
+view's too, for comparison; the model's own threshold is then left as it is).
 Never reads ../shared. Runs by hand after training, never in `make test`.
 """
 import argparse
@@ -161,6 +162,9 @@ def main():
                     help='tell a model trained with shadows one way the renderers\' sun (default: it estimates it)')
     ap.add_argument('--views', type=int, choices=sorted(containers.VIEWS), default=VIEWS,
                     help='average the maps over this many turns and mirrors of each block (ContainerParams.views)')
+    ap.add_argument('--views-entry', action='store_true',
+                    help="with --write and one view: record under the sidecar's views 1 (beside the other numbers of "
+                         "views, on their seeds), not as the model's threshold")
     a = ap.parse_args()
     THRESHOLDS, MODEL, TRUE_SUN, VIEWS = (np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model, a.true_sun,
                                           a.views)
@@ -193,7 +197,7 @@ def main():
                 f'(seeds {a.seed0}+, {a.patches}) and the older renderer\'s yards and ship'
                 + (f', among thresholds with at most {a.max_false_km2:g} false containers per km² on container-free '
                    'generator patches' if a.max_false_km2 is not None else ''))
-        if VIEWS > 1:           # the model's threshold with its maps averaged over VIEWS views of each block
+        if VIEWS > 1 or a.views_entry:      # the threshold with the maps averaged over VIEWS views of each block
             side.setdefault('views', {})[str(VIEWS)] = {'threshold': float(best[4:]), 'threshold_rule': rule,
                                                         'calibration_own': table}
         else:
