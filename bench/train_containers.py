@@ -353,8 +353,9 @@ def dataset(n, seed0):
     return imgs, labs, hard
 
 
-def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None, tmaps=None):
-    """A training batch: one random crop of the patches ``idx``, turned by one random quarter turn, or with
+def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None, tmaps=None, mirrors=False):
+    """A training batch: one random crop of the patches ``idx``, turned by one random quarter turn (``mirrors``:
+    and mirrored, by a transpose, half of the time: the eight views of core.nets.VIEWS), or with
     ``turns`` (per patch: transpose, quarter turns) each patch as core.sun.canonical turns it (shadows one way).
     With ``tmaps`` (a teacher's centre probabilities of every patch, :func:`teacher_maps`) their crops, turned
     alike, come last."""
@@ -367,9 +368,9 @@ def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None, tmaps=None):
     cs = np.stack([tg[i][2][(slice(None),) + sl] for i in idx])
     x = x.transpose(0, 3, 1, 2)
     if turns is None:
-        k = rng.integers(4)                       # rot90: directions change with it
-        x, cs, *grids = (core_sun.turn(a, False, k) for a in [x, cs] + grids)
-        cs = np.stack(core_sun.turned_axes(cs[:, 0], cs[:, 1], False, k), 1)
+        k, tr = rng.integers(4), bool(mirrors and rng.integers(2))     # directions change with them
+        x, cs, *grids = (core_sun.turn(a, tr, k) for a in [x, cs] + grids)
+        cs = np.stack(core_sun.turned_axes(cs[:, 0], cs[:, 1], tr, k), 1)
     else:
         per = [[core_sun.turn(a[n], *turns[i]) for a in [x, cs] + grids] for n, i in enumerate(idx)]
         x, cs, *grids = (np.stack([p[j] for p in per]) for j in range(len(grids) + 2))
@@ -524,6 +525,7 @@ def main():
     ap.add_argument('--teacher-views', type=int, choices=(2, 4, 8), default=None,
                     help="the teacher's maps averaged over this many turns and mirrors of each whole patch, "
                          "computed once before training (core.nets.VIEWS)")
+    ap.add_argument('--mirrors', action='store_true', help='mirror half of the batches too (transpose)')
     ap.add_argument('--canonical', choices=('sun', 'estimate'), default=None,
                     help='turn every patch so that its shadows fall one way (core.sun): by the generator\'s sun '
                          '(+-20 deg, 10 %% any way) or by core.sun\'s estimate from the patch')
@@ -566,7 +568,7 @@ def main():
         sweep_and_export(net, a, vimgs, vlabs, 0, 0, vturns)
     for step in range(1, a.steps + 1):
         idx = rng.integers(0, len(imgs), a.batch)
-        x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net), turns, tmaps)
+        x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net), turns, tmaps, a.mirrors)
         taught = tgt.pop() if tmaps is not None else teacher_heat(teacher, x) if teacher else None
         loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=taught, neg_weight=a.neg_weight,
                               hard_weight=a.hard_weight)
@@ -609,10 +611,12 @@ def export(net, a, sweep, threshold, seconds, step):
                                  'estimate': 'turned by core.sun\'s estimate from each patch'}[a.canonical]}
            if a.canonical else {}),
         'teacher': a.teacher, **({'teacher_views': a.teacher_views} if a.teacher_views else {}),
+        **({'mirrors': True} if a.mirrors else {}),
         'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, '
-                f'{"each turned so that its shadows fall one way" if a.canonical else "quarter turns"}) per seed, '
+                f'{"each turned so that its shadows fall one way" if a.canonical else "quarter turns"}'
+                f'{", mirrored half of the time" if a.mirrors else ""}) per seed, '
                 f'seeds from {", ".join(str(1_000_000 * s) for s in [a.seed] + a.more_seeds)}; '
                 f'validation {a.val} other generated patches',
         'seed': a.seed, 'steps': step, 'planned_steps': a.steps, 'batch': a.batch, 'lr': a.lr,
