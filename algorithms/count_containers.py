@@ -9,7 +9,7 @@ from ..core import containers as core
 
 MODELS = (('standard', 'Standard (faster)'), ('wide', 'Wide (finds more, invents more; about 2 x the time)'))
 VIEWS = ((1, 'One (fastest)'), (2, 'Two: the image and its half turn (2 x the time)'),
-         (4, 'Four quarter turns (4 x the time)'), (8, 'Eight turns and mirrors (8 x the time, most accurate)'))
+         (4, 'Four quarter turns (4 x the time)'), (8, 'Eight: the quarter turns of the image and of its mirror (8 x the time)'))
 FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
           ('confidence', 'double'), ('angle_deg', 'double'), ('on_ship', 'int'))
