@@ -9,7 +9,8 @@ from ..core import containers as core
 
 MODELS = (('standard', 'Standard (faster)'), ('wide', 'Wide (finds more, invents more; about 2 x the time)'))
 VIEWS = ((1, 'One (fastest)'), (2, 'Two: the image and its half turn (2 x the time)'),
-         (4, 'Four quarter turns (4 x the time)'), (8, 'Eight: the quarter turns of the image and of its mirror (8 x the time)'))
+         (4, 'Four quarter turns (4 x the time)'),
+         (8, 'Eight: the quarter turns of the image and of its mirror (8 x the time)'))
 FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
           ('confidence', 'double'), ('angle_deg', 'double'), ('on_ship', 'int'))
@@ -59,8 +60,8 @@ class CountContainers(CargoWatchAlgorithm):
                           'ports it finds more of the containers, but where there are none it reports more false '
                           'ones. See docs/benchmarks.md.'))
         self.addParameter(p)
-        p = QgsProcessingParameterEnum(self.VIEWS, self.tr('Views of the image'), options=[self.tr(t) for _, t in VIEWS],
-                                       defaultValue=0)
+        p = QgsProcessingParameterEnum(self.VIEWS, self.tr('Views of the image'),
+                                       options=[self.tr(t) for _, t in VIEWS], defaultValue=0)
         p.setHelp(self.tr('The network looks at each part of the image as it is, or also turned and mirrored, and '
                           'the views are averaged: each view costs one more pass, and each model has its own '
                           'threshold for each number of views. On the project\'s own yards more views find more '

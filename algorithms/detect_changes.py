@@ -58,8 +58,8 @@ class DetectChanges(CargoWatchAlgorithm):
                           '(not used for pits).'))
         p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
-        p = QgsProcessingParameterEnum(self.VIEWS, self.tr('Views of the images'), options=[self.tr(t) for _, t in VIEWS],
-                                       defaultValue=0)
+        p = QgsProcessingParameterEnum(self.VIEWS, self.tr('Views of the images'),
+                                       options=[self.tr(t) for _, t in VIEWS], defaultValue=0)
         p.setHelp(self.tr('How many turns and mirrors of each image the container network sees, averaged, as in '
                           'Count shipping containers (not used for pits).'))
         p.setFlags(p.flags() | Q.ADVANCED)

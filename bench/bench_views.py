@@ -40,6 +40,8 @@ def main():
     ap.add_argument('--model', choices=sorted(containers.MODELS), default='standard')
     ap.add_argument('--markdown', action='store_true', help='write the table into docs/benchmarks.md')
     args = ap.parse_args()
+    if not bc.SHARED.is_dir():
+        raise SystemExit(f'the validation imagery is not at {bc.SHARED} (../shared beside the checkout)')
     side = json.loads(containers.sidecar_path(args.model).read_text())
     imagery = bc.SHARED / 'data' / 'imagery'
     scenes = [imagery / 'scenes' / f'{n}.tif' for n in bc.VALIDATION]

@@ -135,8 +135,8 @@ def test_numeric_outputs_in_a_model(pair):
 
 @pytest.mark.parametrize('model, views', [(0, 0), (1, 0), (0, 1)])
 def test_containers_pair_misregistered(tmp_path, model, views):
-    """KIND=containers reuses core.containers (either model, one or two views): the same yard imaged twice, the second copy
-    georeferenced 1.2 m off, gives (almost) everything kept and the shift back."""
+    """KIND=containers reuses core.containers (either model, one or two views): the same yard imaged twice, the second
+    copy georeferenced 1.2 m off, gives (almost) everything kept and the shift back."""
     from helpers import scenes
     sc = scenes.port_scene(seed=11, gsd=0.4, size_px=400, distractors=0.5)
     b = scenes.write_scene(sc, tmp_path / 'yard_b.tif')
