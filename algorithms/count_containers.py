@@ -91,6 +91,10 @@ class CountContainers(CargoWatchAlgorithm):
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
         self.expect(raster, params, feedback)
+        if params.views > 1:
+            feedback.pushInfo(self.tr('Each block is seen {} times, turned and mirrored, and the views averaged '
+                                      '(about {} times the time of one view), at the threshold calibrated for them: '
+                                      '{:.3f}.').format(params.views, params.views, params.threshold))
         found = self.call_core(feedback, core.count_columns, raster, params, aoi=aoi,
                                progress=progress_cb(feedback, 0, 95))
         found = core.select(found, core.confidence(found) >= self.min_confidence(parameters, context))

@@ -56,8 +56,13 @@ def test_the_wide_model(scene_tif, small_scene):
 def test_eight_views(scene_tif, small_scene):
     """VIEWS = 3 averages the network over the eight turns and mirrors of each block, at its own threshold (the
     sidecar's, calibrated for eight views): other detections, as good a count on this yard."""
-    one, eight = run({'INPUT': scene_tif}), run({'INPUT': scene_tif, 'VIEWS': 3})
+    from qgis.core import QgsProcessingFeedback
+    fb = QgsProcessingFeedback()
+    one, eight = run({'INPUT': scene_tif}), run({'INPUT': scene_tif, 'VIEWS': 3}, feedback=fb)
     assert core.ContainerParams(views=8).threshold != core.ContainerParams().threshold
+    assert (f'Each block is seen 8 times, turned and mirrored, and the views averaged (about 8 times the time of one '
+            f'view), at the threshold calibrated for them: {core.ContainerParams(views=8).threshold:.3f}.'
+            ) in fb.textLog()
     assert 0.8 * small_scene.n_containers < eight['COUNT'] < 1.2 * small_scene.n_containers
     conf = [sorted(f['confidence'] for f in r['OUTPUT'].getFeatures()) for r in (one, eight)]
     assert conf[0] != conf[1] and min(conf[1]) >= core.ContainerParams(views=8).threshold - 1e-3
