@@ -158,7 +158,7 @@ def port_activity():
           'A dark period touches the port when its last position before or first after is this close to it.',
           80, 400)
     child(model, 'containers', 'cargowatch:countcontainers', 'Containers in the yard',
-          {'INPUT': m('RASTER'), 'AOI': m('YARD')},
+          {'INPUT': m('RASTER'), 'AOI': m('YARD'), 'VIEWS': static(2)},     # four views: a yard, not a scene
           {'CONTAINERS': ('OUTPUT', 'Containers'), 'COUNT': ('COUNT', 'Containers counted'),
            'TEU': ('TEU', 'TEU counted')}, 420, 80)
     child(model, 'voyages', 'cargowatch:countvoyages', 'Port calls',
@@ -179,7 +179,7 @@ def port_activity():
     model.setParameterOrder(['RASTER', 'YARD', 'POSITIONS', 'SITE', 'NEAR_NM'])
     help_map(model, 'Port activity', (
         'What a port did: the containers standing in its yard on the image (<i>Count shipping containers</i> '
-        'inside the yard area) and, from AIS, the port calls of vessels at it and the dark periods touching it '
+        'inside the yard area, with four views of the image: slower, more accurate) and, from AIS, the port calls of vessels at it and the dark periods touching it '
         '(<i>Port calls and voyages between sites</i>, <i>Detect AIS dark periods</i>: a gap whose last '
         'position before or first position after lies within the given distance of the port).<br><b>Outputs</b>: '
         'containers layer, COUNT, TEU; port calls layer, CALL_COUNT; DARK_COUNT (dark periods during which a '

@@ -137,7 +137,7 @@ def test_portactivity_numbers_match_its_steps(positions, tmp_path):
     res = run('cargowatch:portactivity', port_activity_params(positions, tmp_path))
     boxes = run('cargowatch:countcontainers', {'INPUT': str(SAMPLE / 'rajin_port_sample.tif'),
                                                'AOI': str(SAMPLE / 'rajin_port_sample_aoi.gpkg'),
-                                               'OUTPUT': 'TEMPORARY_OUTPUT'})
+                                               'VIEWS': 2, 'OUTPUT': 'TEMPORARY_OUTPUT'})      # four views
     assert (res['COUNT'], res['TEU']) == (boxes['COUNT'], boxes['TEU']) and res['COUNT'] > 400
     calls = [f for f in features(tmp_path / 'calls.gpkg')]
     assert res['CALL_COUNT'] == len(calls) > 0 and {f['site'] for f in calls} == {'Dunai'}
