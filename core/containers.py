@@ -122,24 +122,19 @@ def maps(data, valid, gsd, model='standard', sun_azimuth=None, views=1):
     data = _ground_filled(data, valid, meta['mean'])
     f = gsd / meta['work_gsd']
     work = nets.to_working(data, gsd, meta['work_gsd'])[0]
-    turns = None
-    if meta.get('canonical_shadow'):
-        turns = sun.canonical(sun.shadow_of_azimuth(sun_azimuth) if sun_azimuth is not None else
-                              sun.estimate(work, meta['work_gsd'])[0])
+    if meta.get('canonical_shadow'):            # one view: the one that brings shadows one way
+        chosen = [sun.as_view(*sun.canonical(sun.shadow_of_azimuth(sun_azimuth) if sun_azimuth is not None else
+                                             sun.estimate(work, meta['work_gsd'])[0]))]
+    elif views in VIEWS:
+        chosen = VIEWS[views]
+    else:
+        raise CargoWatchError(f'views must be one of {", ".join(map(str, VIEWS))}, not {views!r}.')
     work = (work - np.float32(meta['mean'])) * np.float32(meta['scale'])
     H, W = work.shape[1:]
     if H % 4 or W % 4:                          # the net halves twice
         work = np.pad(work, ((0, 0), (0, -H % 4), (0, -W % 4)), mode='symmetric')
-    if turns is not None:
-        out = _forward(net, meta, np.ascontiguousarray(sun.turn(work, *turns)))
-        out = np.ascontiguousarray(sun.unturn(out, *turns))
-        out[2], out[3] = sun.turned_axes(out[2], out[3], *turns)
-        out[0] = 1.0 / (1.0 + np.exp(-out[0]))
-        return out, f
-    if views not in VIEWS:
-        raise CargoWatchError(f'views must be one of {", ".join(map(str, VIEWS))}, not {views!r}.')
-    out = sum(_view(net, meta, work, *v) for v in VIEWS[views])
-    out /= len(VIEWS[views])
+    out = sum(_view(net, meta, work, *v) for v in chosen)       # a new array, also of one view
+    out /= len(chosen)
     return out, f
 
 
@@ -155,7 +150,7 @@ def _view(net, meta, work, transpose, flip_rows, flip_cols):
     as a probability (output cell (i, j) covers working pixels 2i..2i+2, 2j..2j+2 in every view: mirrored, h and w
     multiples of 4, the cells fall on cells)."""
     out = nets.unview(_forward(net, meta, np.ascontiguousarray(nets.view(work, transpose, flip_rows, flip_cols))),
-                      transpose, flip_rows, flip_cols).copy()
+                      transpose, flip_rows, flip_cols)        # a view of the net's fresh output: changed in place
     out[0] = 1.0 / (1.0 + np.exp(-out[0]))
     if transpose:                               # a long axis at a is at pi/2 - a in the transposed view
         out[2] = -out[2]

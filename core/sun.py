@@ -103,6 +103,13 @@ def unturn(a, transpose, turns):
     return np.swapaxes(a, -1, -2) if transpose else a
 
 
+def as_view(transpose, turns):
+    """The same turn as one of core.nets.VIEWS' (transpose, flip rows, flip columns): nets.view(a, *as_view(t, k))
+    equals turn(a, t, k) on every array."""
+    probe = np.arange(6).reshape(2, 3)
+    return next(v for v in nets.VIEWS[8] if np.array_equal(nets.view(probe, *v), turn(probe, transpose, turns)))
+
+
 def turned_axes(cos2a, sin2a, transpose, turns):
     """(cos 2a, sin 2a) of a long axis in turned images -> in the original's (or the other way: each step is its
     own inverse up to the order, and these commute): a transpose mirrors a to pi/2 - a, a quarter turn adds pi/2."""

@@ -319,17 +319,6 @@ WIDE = {'scenes/port_a_rgb_03': (8.0, 0.80), 'scenes/port_c_u16_07': (25.0, 0.67
         'real/busdepot_mmrotate': 21, 'real/busdepot_dota_demo': 11, 'real/marina_p0706': 22}
 
 
-@needs_shared
-@pytest.mark.parametrize('name', sorted(WIDE))
-def test_the_wide_model_on_another_generators_images(tmp_path, name):
-    count, score = shared_count(tmp_path, name, model=1)
-    if isinstance(WIDE[name], tuple):
-        max_err, min_f1 = WIDE[name]
-        assert abs(score['count_error_pct']) <= max_err and score['f1'] >= min_f1, score
-    else:
-        assert count <= WIDE[name]
-
-
 # Four and eight views of each block (VIEWS = 2, 3) on the same images, floors as above. Measured (run 26): four
 # views (threshold 0.35) +4.3 % / 0.789, -30.5 % / 0.655, +38.8 % / 0.758; 69; 3, 2, 2: better than one view on
 # every image. Eight views (0.325) +8.8 % / 0.784, -23.1 % / 0.679, +47.7 % / 0.742; 85; 2, 6, 3: closer counts and
@@ -343,11 +332,17 @@ VIEWS_FLOORS = {
         'real/busdepot_mmrotate': 5, 'real/busdepot_dota_demo': 8, 'real/marina_p0706': 5}}
 
 
+# (MODEL, VIEWS) -> floors
+SETTINGS = {(1, 0): WIDE, (0, 2): VIEWS_FLOORS[2], (0, 3): VIEWS_FLOORS[3]}
+
+
 @needs_shared
-@pytest.mark.parametrize('views, name', [(v, n) for v in VIEWS_FLOORS for n in sorted(VIEWS_FLOORS[v])])
-def test_views_on_another_generators_images(tmp_path, views, name):
-    count, score = shared_count(tmp_path, name, views=views)
-    floor = VIEWS_FLOORS[views][name]
+@pytest.mark.parametrize('model, views, name',
+                         [(m, v, n) for (m, v), floors in SETTINGS.items() for n in sorted(floors)])
+def test_other_settings_on_another_generators_images(tmp_path, model, views, name):
+    """The wide model, four and eight views on the validation imagery, against their own floors."""
+    count, score = shared_count(tmp_path, name, model=model, views=views)
+    floor = SETTINGS[model, views][name]
     if isinstance(floor, tuple):
         max_err, min_f1 = floor
         assert abs(score['count_error_pct']) <= max_err and score['f1'] >= min_f1, score
