@@ -34,8 +34,8 @@ class CountContainers(CargoWatchAlgorithm):
     GROUP = 'imagery'
     HELP_VALUES = {'min_gsd': core.MIN_GSD, 'max_gsd': core.MAX_GSD, 'own': own_sentence()}
 
-    LEN20, LEN40, WIDTH, SENSITIVITY, MODEL, VIEWS, OUTPUT, COUNT, TEU = (
-        'LENGTH_20FT', 'LENGTH_40FT', 'WIDTH', 'SENSITIVITY', 'MODEL', 'VIEWS', 'OUTPUT', 'COUNT', 'TEU')
+    LEN20, LEN40, WIDTH, SENSITIVITY, MODEL, VIEWS, SUN, OUTPUT, COUNT, TEU = (
+        'LENGTH_20FT', 'LENGTH_40FT', 'WIDTH', 'SENSITIVITY', 'MODEL', 'VIEWS', 'SUN_AZIMUTH', 'OUTPUT', 'COUNT', 'TEU')
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add_raster_inputs('Very-high-resolution image (0.15-0.8 m per pixel), 1, 3 or 4+ bands.',
@@ -68,6 +68,15 @@ class CountContainers(CargoWatchAlgorithm):
                           'containers and fewer false ones (docs/benchmarks.md); worth it for a port or a yard, less '
                           'so for a whole scene.'))
         self.addParameter(p)
+        p = QgsProcessingParameterNumber(self.SUN, self.tr("Sun's azimuth (degrees from north, optional)"), Q.DOUBLE,
+                                         optional=True, minValue=0.0, maxValue=360.0)
+        p.setHelp(self.tr('Where the sun stood when the image was taken, in degrees clockwise from north, as the '
+                          'image\'s metadata gives it (SUN_AZIMUTH, sunAzimuth, view:sun_azimuth). With the standard '
+                          'model and one view, a twin of the network trained on images turned so that shadows fall '
+                          'one way counts instead: it sees each block turned by this azimuth and tells a box\'s '
+                          'shadow from a dark box better (on the project\'s own yards, a little better in all). '
+                          'Leave it empty when unknown.'))
+        self.addParameter(p)
         self.add_min_confidence('containers')
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'), Q.SRC_POLYGON)
         p.setHelp(self.tr('One oriented rectangle per visible container top.'))
@@ -81,16 +90,26 @@ class CountContainers(CargoWatchAlgorithm):
             core.check_gsd(raster.gsd)
         except core.RasterError as e:
             raise QgsProcessingException(str(e))
+        model = MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0]
+        views = VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0]
+        sun = (self.parameterAsDouble(parameters, self.SUN, context) % 360.0
+               if parameters.get(self.SUN) not in (None, '') else None)
         params = core.ContainerParams(
             len20=self.parameterAsDouble(parameters, self.LEN20, context),
             len40=self.parameterAsDouble(parameters, self.LEN40, context),
             width=self.parameterAsDouble(parameters, self.WIDTH, context),
             sensitivity=self.parameterAsDouble(parameters, self.SENSITIVITY, context),
-            model=MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0],
-            views=VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0])
+            model=core.counting_model(model, views, sun), views=views, sun_azimuth=sun)
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
         self.expect(raster, params, feedback)
+        if params.model == 'sun':
+            feedback.pushInfo(self.tr('The sun stood at {:g} degrees: the sun-turned network counts, each block turned '
+                                      'so that its shadows fall one way, at its threshold {:.3f}.').format(
+                sun, params.threshold))
+        elif sun is not None:
+            feedback.pushInfo(self.tr('The sun\'s azimuth is used with the standard model and one view only: not '
+                                      'used here.'))
         if params.views > 1:
             feedback.pushInfo(self.tr('Each block is seen {} times, turned and mirrored, and the views averaged '
                                       '(about {} times the time of one view), at the threshold calibrated for them: '
@@ -122,7 +141,8 @@ class CountContainers(CargoWatchAlgorithm):
                                   '{:.0f} % of the container tops at sensitivity {:g} with one view, with a precision '
                                   'of {:.2f}: a count {:+.0f} % off. {} Other imagery differs: see '
                                   'docs/benchmarks.md.').format(
-                kind, params.model, f['found_pct'], s, f['precision'], f['count_error_pct'],
+                kind, {'sun': 'sun-turned'}.get(params.model, params.model), f['found_pct'], s, f['precision'],
+                f['count_error_pct'],
                 self.tr('Raise Sensitivity to find more (and more false ones).') if f['count_error_pct'] < 0 else
                 self.tr('Lower Sensitivity for fewer false ones.'))
         if text:

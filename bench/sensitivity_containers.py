@@ -2,16 +2,17 @@
 (1-band) imagery: the share of tops found, precision and count error, and false containers per km² where there is
 no container (benchmark, not a test).
 
-    .venv/bin/python bench/sensitivity_containers.py [--patches 450] [--seed0 5500000] [--model wide]
-                                                     [--markdown] [--write]
+    .venv/bin/python bench/sensitivity_containers.py [--patches 450] [--seed0 5500000] [--model wide|sun]
+                                                     [--true-sun] [--markdown] [--write]
 
 New 160 m patches of bench/container_gen.py (seeds from --seed0, not the training, validation or calibration seeds),
 scored 16 m inside their edges and matched within 2 m as bench/calibrate_containers.py scores them; a third as many
-patches of the same kinds without a container. ``--markdown`` writes the tables into docs/benchmarks.md (section
-"containers-sensitivity", or "containers-sensitivity-wide"); ``--write`` records them in the model's sidecar
-(core/models/containers.json or containers_wide.json: ``own_by_resolution``), where
-countcontainers reads them to tell the user what to expect of a raster at its resolution. Run by hand after each
-model or threshold change. Never reads ../shared.
+patches of the same kinds without a container (``--true-sun``: the sun-turned model is told each patch's sun, as
+a user tells it the image's). ``--markdown`` writes the tables into docs/benchmarks.md (section
+"containers-sensitivity", "-wide" or "-sun"); ``--write`` records them in the model's sidecar (core/models/
+containers.json, containers_wide.json or containers_sun.json: ``own_by_resolution``), where countcontainers reads them
+to tell the user what to expect of a raster at its resolution. Run by hand after each model or threshold change.
+Never reads ../shared.
 """
 import argparse
 import contextlib
@@ -60,7 +61,7 @@ def generated(n, seed0, by_t):
         ti, tj = (np.clip(txy[:, k].astype(int), 1, size - 2) for size, k in ((h, 1), (w, 0)))
         grey = np.mean([img[ti + dy, tj + dx].mean(-1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
         bins = np.digitize(grey, BRIGHTNESS) - 1
-        for t, found in cc.detected(block).items():
+        for t, found in cc.detected(block, gen.sun_azimuth(seed)).items():      # the sun: only with --true-sun
             s = by_t[t]
             found = [dict(d, geometry=d['corners']) for d in found if cc.inner(*np.mean(d['corners'], axis=0), w, h)]
             ev = scenes.evaluate(found, truth, cc.MATCH_M / gen.WORK_GSD)
@@ -81,8 +82,10 @@ def main():
     ap.add_argument('--markdown', action='store_true', help='write the tables into docs/benchmarks.md')
     ap.add_argument('--model', choices=sorted(containers.MODELS), default=cc.MODEL)
     ap.add_argument('--write', action='store_true', help="record the figures in the model's sidecar")
+    ap.add_argument('--true-sun', action='store_true',
+                    help="tell a model trained with shadows one way the generator's sun (as the user would)")
     a = ap.parse_args()
-    cc.MODEL = a.model
+    cc.MODEL, cc.TRUE_SUN = a.model, a.true_sun
     path = containers.sidecar_path(a.model)
     side = json.loads(path.read_text())
     by_t = {t: s for s, t in thresholds().items()}
@@ -98,9 +101,10 @@ def main():
     intro = (f'`bench/sensitivity_containers.py`: {a.patches} new 160 m patches of the training generator (seeds '
              f'{a.seed0}+), {a.patches // 3} without containers; the model\'s threshold {side["threshold"]:g} at '
              'sensitivity 0.5, 0.15 lower at 1. Each cell: tops found / precision / count error.')
-    wide = a.model != 'standard'
-    title = 'Containers: what Sensitivity does (own generator' + ', wide model' * wide + ')'
-    name = 'containers-sensitivity-wide' if wide else 'containers-sensitivity'
+    title = 'Containers: what Sensitivity does (own generator' + {
+        'standard': '', 'wide': ', wide model', 'sun': ", sun-turned model told the generator's sun"}[a.model] + ')'
+    name = {'standard': 'containers-sensitivity', 'wide': 'containers-sensitivity-wide',
+            'sun': 'containers-sensitivity-sun'}[a.model]
     doc = section_from_output(name, title, intro) if a.markdown else None
     with doc or contextlib.nullcontext():
         print('By ground resolution (grey: 1-band patches of any resolution):')

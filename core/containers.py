@@ -12,12 +12,15 @@ generated yards (bench/container_gen.py, bench/train_containers.py: every contai
 white, stacks 1-5 high with their shadows, any sun, seen at nadir or up to 30 degrees off it, 0.3-0.8 m sensors,
 pan and colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks, ships' hatch covers, warehouse
 skylights, rail wagons, yachts, painted slots as things that are not containers).
-The sidecar containers.json records how.
+The sidecar containers.json records how. When the image's metadata gives the sun's azimuth, its twin
+(containers_sun.onnx, trained on the same yards each turned so that shadows fall one way) sees each block turned so
+and tells a box's shadow from a dark box better (:func:`counting_model`).
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
 :func:`totals`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`, :func:`own_figures`,
-:func:`score_at`, :func:`decode`, :data:`MODELS`, :func:`sidecar_path`, :func:`shadow_azimuth`, :func:`uses_sun`.
+:func:`score_at`, :func:`decode`, :data:`MODELS`, :func:`sidecar_path`, :func:`shadow_azimuth`, :func:`uses_sun`,
+:func:`counting_model`.
 """
 import contextlib
 import math
@@ -36,7 +39,9 @@ from .raster import RasterError, in_core, owning_blocks, read_window, scan
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
 MODELS = {'standard': 'containers',     # the default: the faster net
-          'wide': 'containers_wide'}     # a net twice as wide, about twice the time (docs/containers.md)
+          'wide': 'containers_wide',     # a net twice as wide, about twice the time (docs/containers.md)
+          'sun': 'containers_sun'}       # the standard net trained on images turned so that shadows fall one way:
+                                         # counts when the sun's azimuth is known (counting_model)
 
 
 @dataclass
@@ -65,6 +70,13 @@ class ContainerParams:
         meta = network(self.model)[1]
         base = meta['threshold'] if self.views == 1 else meta.get('views', {}).get(str(self.views), meta)['threshold']
         return base + 0.3 * (0.5 - float(min(1.0, max(0.0, self.sensitivity))))
+
+
+def counting_model(model='standard', views=1, sun_azimuth=None):
+    """The key of :data:`MODELS` that counts: the standard model's sun-turned twin ('sun', one view, shadows turned
+    one way by the given azimuth) when the sun's azimuth is known and one view of the standard model is asked for;
+    else ``model``. (More views of the standard model find more than the sun-turned one: docs/containers.md.)"""
+    return 'sun' if sun_azimuth is not None and model == 'standard' and views == 1 else model
 
 
 def check_gsd(gsd):

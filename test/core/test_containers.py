@@ -305,14 +305,16 @@ def test_sub_cell_maps_are_interleaved():
     assert depth_to_space(x, 1) is x
 
 
-def test_a_model_trained_with_shadows_one_way_sees_the_block_turned(monkeypatch):
-    """A model whose sidecar says ``canonical_shadow`` (none ships yet: docs/containers.md, run 45) sees each block
-    turned so that shadows fall one way: so a block and the same block turned a quarter, its sun turned with it, are
-    one image to it, and the containers found are the same ones, turned back. Without a sun, count_columns
-    estimates one for the whole raster and every block uses it."""
+def test_the_sun_turned_model_sees_the_block_turned():
+    """The sun-turned model (its sidecar says ``canonical_shadow``: run 45) sees each block turned so that shadows
+    fall one way: so a block and the same block turned a quarter, its sun turned with it, are one image to it, and
+    the containers found are the same ones, turned back. Without a sun, count_columns estimates one for the whole
+    raster and every block uses it. It counts when the sun's azimuth is given to the standard model's one view."""
     from scipy.spatial import cKDTree
-    monkeypatch.setitem(core.network()[1], 'canonical_shadow', 'for this test')
-    assert core.uses_sun()
+    assert core.uses_sun('sun') and not core.uses_sun() and not core.uses_sun('wide')
+    assert core.counting_model('standard', 1, 120.0) == 'sun'
+    assert core.counting_model('standard', 1, None) == core.counting_model('standard', 4, 120.0) == 'standard'
+    assert core.counting_model('wide', 1, 120.0) == 'wide'
     sc = scenes.port_scene(seed=31, gsd=0.5, size_px=400, n_blocks=5)
     az = math.degrees(sc.meta['sun'][0])
     data = np.ascontiguousarray(sc.img)
@@ -320,15 +322,17 @@ def test_a_model_trained_with_shadows_one_way_sees_the_block_turned(monkeypatch)
 
     def centres(img, azimuth):
         block = core_raster.Block(0, 0, (0, 0, 400, 400), img, np.ones((400, 400), bool), 0.5)
-        return core.detect_columns(block, core.ContainerParams(sun_azimuth=azimuth))['corners'].mean(axis=1)
+        return core.detect_columns(block, core.ContainerParams(model='sun', sun_azimuth=azimuth))['corners'].mean(1)
 
     a, b = centres(data, az), centres(turned, (az - 90) % 360)
     assert len(a) > 30 and len(a) == len(b)
     assert cKDTree(np.column_stack([400 - b[:, 1], b[:, 0]])).query(a)[0].max() < 0.6   # turned (x, y) -> original
-    assert len(centres(data, (az + 180) % 360)) != len(a)       # the sun the other way: another image to it
+    other = centres(data, (az + 180) % 360)                      # the sun the other way: another image to it
+    assert cKDTree(other).query(a)[0].max() > 0.6
     r = core_raster.open_raster(scenes.write_scene(sc, '/vsimem/turned.tif'))
-    estimated = core.count_columns(r, core.ContainerParams(block_px=200))
-    given = core.count_columns(r, core.ContainerParams(block_px=200, sun_azimuth=core.shadow_azimuth(r)[0]))
+    estimated = core.count_columns(r, core.ContainerParams(model='sun', block_px=200))
+    given = core.count_columns(r, core.ContainerParams(model='sun', block_px=200,
+                                                       sun_azimuth=core.shadow_azimuth(r)[0]))
     assert np.array_equal(estimated['geometry'], given['geometry'])
 
 
