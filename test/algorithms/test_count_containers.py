@@ -87,6 +87,8 @@ def test_the_suns_azimuth(scene_tif, small_scene):
     assert 'not used here' in fb.textLog()
     assert ([f.geometry().asWkt() for f in two['OUTPUT'].getFeatures()] ==
             [f.geometry().asWkt() for f in two_sun['OUTPUT'].getFeatures()])
+    with pytest.raises(QgsProcessingException, match='SUN_AZIMUTH'):      # not an azimuth: refused before a count
+        run({'INPUT': scene_tif, 'SUN_AZIMUTH': 400})
 
 
 def test_containers_on_a_ship_are_flagged(tmp_path):
