@@ -21,8 +21,9 @@ class DetectChanges(CargoWatchAlgorithm):
     DISPLAY = 'Objects appeared or removed between two dates'
     GROUP = 'imagery'
 
-    BEFORE, AFTER, KIND, TOLERANCE, AOI, SENSITIVITY, MODEL, VIEWS, OUTPUT = (
-        'BEFORE', 'AFTER', 'KIND', 'TOLERANCE', 'AOI', 'SENSITIVITY', 'MODEL', 'VIEWS', 'OUTPUT')
+    BEFORE, AFTER, KIND, TOLERANCE, AOI, SENSITIVITY, MODEL, VIEWS, SUNS, OUTPUT = (
+        'BEFORE', 'AFTER', 'KIND', 'TOLERANCE', 'AOI', 'SENSITIVITY', 'MODEL', 'VIEWS',
+        ('SUN_AZIMUTH_BEFORE', 'SUN_AZIMUTH_AFTER'), 'OUTPUT')
     NEW_COUNT, REMOVED_COUNT, BEFORE_COUNT, AFTER_COUNT, KEPT_COUNT, SHIFT_X, SHIFT_Y = (
         'NEW_COUNT', 'REMOVED_COUNT', 'BEFORE_COUNT', 'AFTER_COUNT', 'KEPT_COUNT', 'SHIFT_X', 'SHIFT_Y')
 
@@ -64,6 +65,14 @@ class DetectChanges(CargoWatchAlgorithm):
                           'Count shipping containers (not used for pits).'))
         p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
+        for name, date in zip(self.SUNS, ('first', 'second')):
+            p = QgsProcessingParameterNumber(name, self.tr("Sun's azimuth on the {} date (degrees, optional)").format(
+                date), Q.DOUBLE, optional=True, minValue=0.0, maxValue=360.0)
+            p.setHelp(self.tr('As in Count shipping containers, from each image\'s metadata: with both given, the '
+                              'standard model and one view, the sun-turned network finds the containers on both '
+                              'dates, each image turned by its own sun (not used for pits).'))
+            p.setFlags(p.flags() | Q.ADVANCED)
+            self.addParameter(p)
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Changes'),
                                               Q.SRC_POLYGON)
         p.setHelp(self.tr('Detections of both dates with their status: new, removed or kept.'))
@@ -88,12 +97,23 @@ class DetectChanges(CargoWatchAlgorithm):
                     core_containers.check_gsd(r.gsd)
                 except core_containers.CargoWatchError as e:
                     raise QgsProcessingException(str(e))
-            params = core_containers.ContainerParams(
-                sensitivity=sens, model=MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0],
-                views=VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0])
+            model = MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0]
+            views = VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0]
+            suns = [self.parameterAsDouble(parameters, n, context) % 360.0
+                    if parameters.get(n) not in (None, '') else None for n in self.SUNS]
+            both = None not in suns
+            params, params_after = (core_containers.ContainerParams(
+                sensitivity=sens, views=views, sun_azimuth=sun if both else None,
+                model=core_containers.counting_model(model, views, sun if both else None)) for sun in suns)
+            if params.model == 'sun':
+                feedback.pushInfo(self.tr('The sun stood at {:g} and {:g} degrees: the sun-turned network finds the '
+                                          'containers, each image turned by its own sun.').format(*suns))
+            elif suns != [None, None]:
+                feedback.pushInfo(self.tr('The sun\'s azimuth is used with both dates\' given, the standard model '
+                                          'and one view only: not used here.'))
             fields_def = CONTAINER_FIELDS
         else:
-            params = core_pits.PitParams(sensitivity=sens)
+            params, params_after = core_pits.PitParams(sensitivity=sens), None
             fields_def = PIT_FIELDS
         aoi_wkts, aoi_crs = None, None
         source = self.parameterAsSource(parameters, self.AOI, context)
@@ -105,8 +125,8 @@ class DetectChanges(CargoWatchAlgorithm):
         feedback.pushInfo(self.tr('Before: {:.2f} m/pixel; after: {:.2f} m/pixel; comparing {}.').format(
             before.gsd, after.gsd, kind))
         records, info = self.call_core(feedback, core.detect_changes, before, after, kind=kind, tolerance=tol,
-                                       params=params, aoi_wkts=aoi_wkts, aoi_srs_wkt=aoi_crs,
-                                       progress=progress_cb(feedback, 0, 95))
+                                       params=params, params_after=params_after, aoi_wkts=aoi_wkts,
+                                       aoi_srs_wkt=aoi_crs, progress=progress_cb(feedback, 0, 95))
         spec = [('status', 'string'), ('shift_m', 'double')] + list(fields_def)
         dest = self.write_polygons(parameters, self.OUTPUT, context, feedback, spec, records, self.crs_of(after))
 

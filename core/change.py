@@ -318,26 +318,27 @@ def score_pits_at(raster, boxes, params=None, kept=None):
 
 
 def cross_check(records, info, before, after, params=None, margin=TUNING.xcheck_margin, kept=(None, None),
-                kind='pits', tolerance=TUNING.tolerance_m):
+                kind='pits', tolerance=TUNING.tolerance_m, params_after=None):
     """Second look at the unmatched objects: a "new" one whose place (moved back by the estimated shift) still
     scores as one in the before image (the detector's own heatmap, best within a few metres (pits) or 1.5 m
     (containers), above its threshold minus ``margin``) was there already, missed or badly placed by the before
     detection: it is "kept". Likewise a "removed" one the after image still shows is "kept". A "removed" and a "new"
     both kept this way and paired within ``tolerance`` are one object placed differently on the two dates: it is
     kept once (the after one). ``records``, ``info`` from :func:`compare`; ``kept``: the heatmaps
-    core.pits.count_pits kept on (before, after), if any; returns updated ones."""
+    core.pits.count_pits kept on (before, after), if any; ``params_after``: the after image's, when they differ
+    (containers: its own sun); returns updated ones."""
     if kind == 'pits':
         from .pits import PitParams
         params = params or PitParams()
 
-        def score(raster, boxes, heat):
-            return score_pits_at(raster, boxes, params, heat)
+        def score(raster, boxes, heat, p):
+            return score_pits_at(raster, boxes, p, heat)
     else:
         from .containers import ContainerParams, score_at
         params = params or ContainerParams()
 
-        def score(raster, boxes, heat):
-            return score_at(raster, [np.mean(b, axis=0) for b in boxes], params)
+        def score(raster, boxes, heat, p):
+            return score_at(raster, [np.mean(b, axis=0) for b in boxes], p)
     dx, dy = info['shift']
     need = params.threshold - margin
     new = [k for k, r in enumerate(records) if r['status'] == 'new']
@@ -347,8 +348,8 @@ def cross_check(records, info, before, after, params=None, margin=TUNING.xcheck_
         g = np.asarray(records[k]['geometry'], dtype=float)
         xs, ys = transform_xy(g[:, 0] - dx, g[:, 1] - dy, after.srs_wkt, before.srs_wkt)
         boxes.append(np.column_stack([xs, ys]))
-    sb = score(before, boxes, kept[0])
-    sa = score(after, [records[k]['geometry'] for k in gone], kept[1])
+    sb = score(before, boxes, kept[0], params)
+    sa = score(after, [records[k]['geometry'] for k in gone], kept[1], params_after or params)
     out = [dict(r) for r in records]
     for k, sc in list(zip(new, sb)) + list(zip(gone, sa)):
         if sc >= need:
@@ -380,9 +381,11 @@ def detector(kind):
 
 
 def detect_changes(before, after, kind='pits', tolerance=TUNING.tolerance_m, params=None, aoi_wkts=None,
-                   aoi_srs_wkt=None, progress=None, cancelled=None):
-    """Detect ``kind`` in two :class:`core.raster.Raster` of the same place and match them.
-    Returns (records, info) as :func:`compare`; records' geometry is in ``after.srs_wkt``."""
+                   aoi_srs_wkt=None, progress=None, cancelled=None, params_after=None):
+    """Detect ``kind`` in two :class:`core.raster.Raster` of the same place and match them (``params_after``: the
+    after image's detector params when they differ from ``params``, e.g. its own sun's azimuth; the same model and
+    threshold, or the dates are not compared alike). Returns (records, info) as :func:`compare`; records' geometry
+    is in ``after.srs_wkt``."""
     count = detector(kind)
     area = common_area(before, after, aoi_wkts, aoi_srs_wkt)
     aoi_a = Aoi([area], after.srs_wkt, after)
@@ -395,15 +398,18 @@ def detect_changes(before, after, kind='pits', tolerance=TUNING.tolerance_m, par
             return None
         return lambda f: progress(lo + (hi - lo) * f)
 
-    kw = {} if params is None else {'params': params}
+    pb, pa = params, params_after or params
     kept = ([], [])         # the pits' heatmaps, reused by the cross-check
     kb, ka = ({'keep': k} for k in kept) if kind == 'pits' else ({}, {})
-    bd = count(before, aoi=aoi_b, progress=part(0.0, 0.45), cancelled=cancelled, **kw, **kb)
-    ad = count(after, aoi=aoi_a, progress=part(0.45, 0.9), cancelled=cancelled, **kw, **ka)
+    kb.update({} if pb is None else {'params': pb})
+    ka.update({} if pa is None else {'params': pa})
+    bd = count(before, aoi=aoi_b, progress=part(0.0, 0.45), cancelled=cancelled, **kb)
+    ad = count(after, aoi=aoi_a, progress=part(0.45, 0.9), cancelled=cancelled, **ka)
     out, info = compare(bd, ad, before.srs_wkt, after.srs_wkt, tolerance=tolerance,
                         shift=image_shift(before, after, area, search=shift_search(tolerance)),
                         overlap=TUNING.pit_overlap if kind == 'pits' else None)
-    out, info = cross_check(out, info, before, after, params, kept=kept, kind=kind, tolerance=tolerance)
+    out, info = cross_check(out, info, before, after, params, kept=kept, kind=kind, tolerance=tolerance,
+                            params_after=params_after)
     if progress is not None:
         progress(1.0)
     info['common_area_wkt'] = area

@@ -133,15 +133,23 @@ def test_numeric_outputs_in_a_model(pair):
     assert 'changes:NEW_COUNT' in results or layer.featureCount() > 0
 
 
-@pytest.mark.parametrize('model, views', [(0, 0), (1, 0), (0, 1)])
-def test_containers_pair_misregistered(tmp_path, model, views):
-    """KIND=containers reuses core.containers (either model, one or two views): the same yard imaged twice, the second
-    copy georeferenced 1.2 m off, gives (almost) everything kept and the shift back."""
+@pytest.mark.parametrize('model, views, suns', [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 2), (0, 0, 1)])
+def test_containers_pair_misregistered(tmp_path, model, views, suns):
+    """KIND=containers reuses core.containers (either model, one or two views, the sun-turned model when both dates'
+    suns are given; one sun alone is not used): the same yard imaged twice, the second copy georeferenced 1.2 m
+    off, gives (almost) everything kept and the shift back."""
+    import math
     from helpers import scenes
+    from qgis.core import QgsProcessingFeedback
     sc = scenes.port_scene(seed=11, gsd=0.4, size_px=400, distractors=0.5)
     b = scenes.write_scene(sc, tmp_path / 'yard_b.tif')
     a = scenes.write_scene(sc, tmp_path / 'yard_a.tif', origin=(500001.2, 4000000.0))
-    res = run({'BEFORE': b, 'AFTER': a, 'KIND': 0, 'MODEL': model, 'VIEWS': views})
+    az = math.degrees(sc.meta['sun'][0]) % 360
+    given = dict(zip(('SUN_AZIMUTH_BEFORE', 'SUN_AZIMUTH_AFTER'), [az] * suns))
+    fb = QgsProcessingFeedback()
+    res = run({'BEFORE': b, 'AFTER': a, 'KIND': 0, 'MODEL': model, 'VIEWS': views, **given}, feedback=fb)
+    assert ('the sun-turned network finds the containers' in fb.textLog()) == (suns == 2)
+    assert ('not used here' in fb.textLog()) == (suns == 1)
     assert res['BEFORE_COUNT'] > 0
     assert abs(res['AFTER_COUNT'] - res['BEFORE_COUNT']) <= 3      # the common area drops a few boxes at one edge
     assert res['NEW_COUNT'] <= 0.1 * res['AFTER_COUNT']

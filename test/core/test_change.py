@@ -170,3 +170,25 @@ def test_containers_a_yard_seen_twice_changes_only_where_it_changed(tmp_path):
     assert inside.count('removed') >= 50 and inside.count('removed') >= 0.95 * len(inside)
     assert len(outside) >= 150 and outside.count('kept') >= len(outside) - 3
     assert info['cross_checked'] >= 10       # without the second look: 20-40 containers missed on one date
+
+
+def test_each_date_is_counted_with_its_own_params(tmp_path):
+    """``params_after`` (the after image's own sun's azimuth) counts the after image, ``params`` the before one: one
+    yard on both dates, told its sun on both, is all kept; told the opposite sun on the after date, the after
+    image's containers are other ones."""
+    import dataclasses
+    import math
+    from cargowatch.core import containers, raster
+    from helpers import scenes
+    sc = scenes.port_scene(seed=31, gsd=0.5, size_px=400, n_blocks=5)
+    r = raster.open_raster(scenes.write_scene(sc, tmp_path / 'yard.tif'))
+    az = math.degrees(sc.meta['sun'][0]) % 360
+    p = containers.ContainerParams(model='sun', sun_azimuth=az)
+    told, _ = core.detect_changes(r, r, kind='containers', params=p)
+    wrong, _ = core.detect_changes(r, r, kind='containers', params=p,
+                                   params_after=dataclasses.replace(p, sun_azimuth=(az + 180) % 360))
+    assert len(told) > 30 and {d['status'] for d in told} == {'kept'}
+
+    def after(records):
+        return sorted(tuple(np.round(np.mean(d['geometry'], axis=0), 1)) for d in records if d['status'] != 'removed')
+    assert after(told) != after(wrong)
