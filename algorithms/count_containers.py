@@ -68,7 +68,7 @@ class CountContainers(CargoWatchAlgorithm):
                           'containers and fewer false ones (docs/benchmarks.md); worth it for a port or a yard, less '
                           'so for a whole scene.'))
         self.addParameter(p)
-        p = QgsProcessingParameterNumber(self.SUN, self.tr("Sun's azimuth (degrees from north, optional)"), Q.DOUBLE,
+        p = QgsProcessingParameterNumber(self.SUN, self.tr("Sun's azimuth (degrees from north)"), Q.DOUBLE,
                                          optional=True, minValue=0.0, maxValue=360.0)
         p.setHelp(self.tr('Where the sun stood when the image was taken, in degrees clockwise from north, as the '
                           'image\'s metadata gives it (SUN_AZIMUTH, sunAzimuth, view:sun_azimuth). With the standard '

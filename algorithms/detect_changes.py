@@ -66,7 +66,7 @@ class DetectChanges(CargoWatchAlgorithm):
         p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
         for name, date in zip(self.SUNS, ('first', 'second')):
-            p = QgsProcessingParameterNumber(name, self.tr("Sun's azimuth on the {} date (degrees, optional)").format(
+            p = QgsProcessingParameterNumber(name, self.tr("Sun's azimuth on the {} date (degrees from north)").format(
                 date), Q.DOUBLE, optional=True, minValue=0.0, maxValue=360.0)
             p.setHelp(self.tr('As in Count shipping containers, from each image\'s metadata: with both given, the '
                               'standard model and one view, the sun-turned network finds the containers on both '
@@ -109,8 +109,8 @@ class DetectChanges(CargoWatchAlgorithm):
                 feedback.pushInfo(self.tr('The sun stood at {:g} and {:g} degrees: the sun-turned network finds the '
                                           'containers, each image turned by its own sun.').format(*suns))
             elif suns != [None, None]:
-                feedback.pushInfo(self.tr('The sun\'s azimuth is used with both dates\' given, the standard model '
-                                          'and one view only: not used here.'))
+                feedback.pushInfo(self.tr('The sun\'s azimuth is used only when both dates have theirs, with the '
+                                          'standard model and one view: not used here.'))
             fields_def = CONTAINER_FIELDS
         else:
             params, params_after = core_pits.PitParams(sensitivity=sens), None
