@@ -281,6 +281,17 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         floor = self.min_confidence(parameters, context)
         return [d for d in records if d['confidence'] >= floor]
 
+    def sun_azimuth(self, parameters, name, context, raster, feedback):
+        """The sun's azimuth (degrees clockwise from north): the number parameter ``name`` when set, else what the
+        raster's own metadata says (core.raster.sun_azimuth; the log says so), else None."""
+        if parameters.get(name) not in (None, ''):
+            return self.parameterAsDouble(parameters, name, context) % 360.0
+        az, key = core_raster.sun_azimuth(raster)
+        if az is not None:
+            feedback.pushInfo(self.tr('The metadata of {} gives the sun\'s azimuth ({}): {:g} degrees.').format(
+                os.path.basename(str(raster.path)), key, az))
+        return az
+
     def raster_inputs(self, parameters, context, feedback, grey_warning=None):
         """(core Raster, core Aoi or None) from the parameters of add_raster_inputs, or a clear exception;
         ``grey_warning`` is pushed as a warning when the raster is read as one (panchromatic) band."""

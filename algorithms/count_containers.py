@@ -71,11 +71,12 @@ class CountContainers(CargoWatchAlgorithm):
         p = QgsProcessingParameterNumber(self.SUN, self.tr("Sun's azimuth (degrees from north)"), Q.DOUBLE,
                                          optional=True, minValue=0.0, maxValue=360.0)
         p.setHelp(self.tr('Where the sun stood when the image was taken, in degrees clockwise from north, as the '
-                          'image\'s metadata gives it (SUN_AZIMUTH, sunAzimuth, view:sun_azimuth). With the standard '
+                          'image\'s metadata gives it (meanSunAz, SUN_AZIMUTH, view:sun_azimuth). With the standard '
                           'model and one view, a twin of the network trained on images turned so that shadows fall '
                           'one way counts instead: it sees each block turned by this azimuth and tells a box\'s '
                           'shadow from a dark box better (on the project\'s own yards, a little better in all). '
-                          'Leave it empty when unknown.'))
+                          'Empty: read from the image\'s own metadata when GDAL finds it there (a Maxar .IMD beside '
+                          'the file, a DIMAP), else unknown.'))
         self.addParameter(p)
         self.add_min_confidence('containers')
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'), Q.SRC_POLYGON)
@@ -92,8 +93,7 @@ class CountContainers(CargoWatchAlgorithm):
             raise QgsProcessingException(str(e))
         model = MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0]
         views = VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0]
-        sun = (self.parameterAsDouble(parameters, self.SUN, context) % 360.0
-               if parameters.get(self.SUN) not in (None, '') else None)
+        sun = self.sun_azimuth(parameters, self.SUN, context, raster, feedback)
         params = core.ContainerParams(
             len20=self.parameterAsDouble(parameters, self.LEN20, context),
             len40=self.parameterAsDouble(parameters, self.LEN40, context),

@@ -68,9 +68,10 @@ class DetectChanges(CargoWatchAlgorithm):
         for name, date in zip(self.SUNS, ('first', 'second')):
             p = QgsProcessingParameterNumber(name, self.tr("Sun's azimuth on the {} date (degrees from north)").format(
                 date), Q.DOUBLE, optional=True, minValue=0.0, maxValue=360.0)
-            p.setHelp(self.tr('As in Count shipping containers, from each image\'s metadata: with both given, the '
-                              'standard model and one view, the sun-turned network finds the containers on both '
-                              'dates, each image turned by its own sun (not used for pits).'))
+            p.setHelp(self.tr('As in Count shipping containers, from each image\'s metadata (empty: read from the '
+                              'image\'s own metadata when GDAL finds it there): with both known, the standard model '
+                              'and one view, the sun-turned network finds the containers on both dates, each image '
+                              'turned by its own sun (not used for pits).'))
             p.setFlags(p.flags() | Q.ADVANCED)
             self.addParameter(p)
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Changes'),
@@ -99,8 +100,7 @@ class DetectChanges(CargoWatchAlgorithm):
                     raise QgsProcessingException(str(e))
             model = MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0]
             views = VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0]
-            suns = [self.parameterAsDouble(parameters, n, context) % 360.0
-                    if parameters.get(n) not in (None, '') else None for n in self.SUNS]
+            suns = [self.sun_azimuth(parameters, n, context, r, feedback) for n, r in zip(self.SUNS, (before, after))]
             both = None not in suns
             params, params_after = (core_containers.ContainerParams(
                 sensitivity=sens, views=views, sun_azimuth=sun if both else None,

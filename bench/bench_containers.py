@@ -9,10 +9,12 @@ Three sets, side by side, so the gap between them shows:
    (../shared/tools/score.py), real photos without containers, and the real Rotterdam WorldView-2 chips when
    `make bench-real` has unpacked them.
 Every raster is counted through core.containers.count_containers exactly as the algorithm does.
-``--model sun`` (the sun-turned model, which counts when the user gives the sun's azimuth) tells each image its
-sun as its metadata would (the old generator's scenes their own, the validation scenes their truth file's); the real
-photos have none, so the standard model counts them as in the default section. ``--markdown`` writes the tables
-into docs/benchmarks.md (section "containers", "containers-wide" or "containers-sun"), with the machine and the date.
+As the algorithm does, an image whose own metadata gives the sun's azimuth (the validation scenes carry
+SUN_AZIMUTH) is counted by the sun-turned network when the standard model is asked for (core.raster.sun_azimuth,
+core.containers.counting_model). ``--model sun`` counts every image with the sun-turned network, told its sun (the old
+generator's scenes their own, the validation scenes their metadata's); the real photos have none, so the standard
+model counts them as in the default section. ``--markdown`` writes the tables into docs/benchmarks.md (section
+"containers", "containers-wide" or "containers-sun"), with the machine and the date.
 """
 import argparse
 import dataclasses
@@ -63,7 +65,8 @@ def own_scene(name, skw, wkw, tmp, png_dir=None):
     bands = (3, 2, 1) if wkw.get('layout') == 'bgrn' else None
     r = raster.open_raster(path, bands=bands)
     t = time.time()
-    found = containers.count_containers(r, told_sun(math.degrees(sc.meta['sun'][0]) % 360))
+    found = containers.count_containers(r, params_for(r, math.degrees(sc.meta['sun'][0]) % 360
+                                                      if PARAMS.model == 'sun' else None))
     secs = time.time() - t
     truth = scenes.truth_map_coords(sc)
     if wkw.get('nodata_corners'):    # containers in the blanked corners cannot be seen
@@ -97,18 +100,22 @@ def write_gpkg(found, srs_wkt, path):
     ds = None
 
 
-def told_sun(azimuth):
-    """PARAMS, told the sun's ``azimuth`` if its model is turned by it (as a user with the image's metadata would)."""
-    return dataclasses.replace(PARAMS, sun_azimuth=azimuth) if containers.uses_sun(PARAMS.model) else PARAMS
+def params_for(r, sun=None, read_sun=True):
+    """PARAMS as countcontainers runs them on raster ``r``: told ``sun``, else (``read_sun``) the sun its own
+    metadata gives; the standard model with one view and a sun known is its sun-turned twin."""
+    if sun is None and read_sun:
+        sun = raster.sun_azimuth(r)[0]
+    model = containers.counting_model(PARAMS.model, PARAMS.views, sun)
+    return dataclasses.replace(PARAMS, model=model, sun_azimuth=sun if containers.uses_sun(model) else None)
 
 
-def validation(path, tmp, png_dir=None):
-    """(count, score dict or None, seconds) of one validation image, scored by ../shared/tools/score.py."""
+def validation(path, tmp, png_dir=None, read_sun=True):
+    """(count, score dict or None, seconds) of one validation image, scored by ../shared/tools/score.py
+    (``read_sun`` False: the sun in its metadata is not read, the model asked for counts)."""
     r = raster.open_raster(path)
     truth = Path(str(path)[:-4] + '.truth.json')
     t = time.time()
-    found = containers.count_containers(r, told_sun(json.loads(truth.read_text())['sun']['azimuth'])
-                                        if truth.exists() else PARAMS)
+    found = containers.count_containers(r, params_for(r, read_sun=read_sun))
     secs = time.time() - t
     out = Path(tmp) / (Path(path).stem + '.gpkg')
     write_gpkg(found, r.srs_wkt, out)

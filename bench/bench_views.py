@@ -7,7 +7,8 @@ over N of them (1 the block, 2 and its half turn, 4 its quarter turns, 8 those o
 For each N: the own figures at its threshold, as bench/calibrate_containers.py --views N measured them (new
 generator patches, the older renderer, container-free patches; the sidecar's ``views`` entries), then the
 validation imagery (../shared/data/imagery and the Rotterdam chips of `make bench-real`) counted and scored as
-bench/bench_containers.py does it, with the time of all of them. ``--markdown`` writes the table into
+bench/bench_containers.py does it (the sun in the scenes' metadata not read: every row is this model's), with the
+time of all of them. ``--markdown`` writes the table into
 docs/benchmarks.md (section "containers-views", "containers-views-wide" for --model wide).
 """
 import argparse
@@ -63,9 +64,9 @@ def main():
         start = time.time()
         with tempfile.TemporaryDirectory() as tmp:
             for path in scenes:
-                n, s, _ = bc.validation(path, tmp)
+                n, s, _ = bc.validation(path, tmp, read_sun=False)      # the model asked for, not its sun twin
                 row.append(str(n) if s['f1'] is None else f"{s['f1']:.3f} ({s['count_error_pct']:+.1f} %)")
-            row += [str(bc.validation(path, tmp)[0]) for path in reals]
+            row += [str(bc.validation(path, tmp, read_sun=False)[0]) for path in reals]
         row.append(f'{time.time() - start:.0f}')
         lines.append('| ' + ' | '.join(row) + ' |')
         print(lines[-1], flush=True)

@@ -225,6 +225,27 @@ class Block:
     gsd: float
 
 
+SUN_AZIMUTH_KEYS = ('meansunaz', 'sun_azimuth', 'sunazimuth')   # Maxar / DigitalGlobe IMD, DIMAP (Pleiades, SPOT)
+
+
+def sun_azimuth(r):
+    """(degrees clockwise from north, metadata key) of the sun as the image's own metadata gives it, or (None, None):
+    the first item, in GDAL's default, IMD or IMAGERY domain, whose name ends in meanSunAz (a Maxar .IMD beside the
+    file), SUN_AZIMUTH (DIMAP) or sunAzimuth, case aside, with a number from 0 to 360."""
+    with quiet_gdal():
+        ds = gdal.Open(str(r.path))
+    for domain in ('', 'IMD', 'IMAGERY') if ds is not None else ():
+        for key, value in (ds.GetMetadata(domain) or {}).items():
+            if key.rsplit('.', 1)[-1].lower() in SUN_AZIMUTH_KEYS:
+                try:
+                    az = float(str(value).strip().strip(';').strip('"'))
+                except ValueError:
+                    continue
+                if 0.0 <= az <= 360.0:
+                    return az % 360.0, key
+    return None, None
+
+
 def geometries_in(wkts, srs_wkt, target_wkt):
     """OGR geometries of ``wkts`` (given in ``srs_wkt``, None = already in the target CRS) in
     ``target_wkt``; empty ones are skipped."""

@@ -166,3 +166,22 @@ def test_aoi_masks_and_rejects_non_overlap(tmp_path):
     ring = ', '.join(f'{a} {b}' for a, b in ll)
     geo = cr.Aoi([f'POLYGON(({ring}))'], srs.ExportToWkt(), r)
     assert geo.pixel_window is not None and abs(geo.pixel_window[0] - 20) <= 1
+
+
+@pytest.mark.parametrize('domain, key, value, expected', [
+    ('IMD', 'IMAGE_1.meanSunAz', '123.4', 123.4),        # a Maxar / DigitalGlobe .IMD, as GDAL reads it
+    ('', 'SUN_AZIMUTH', '201.5', 201.5),                  # DIMAP (Pleiades, SPOT), or a plain item
+    ('', 'sunAzimuth', '360', 0.0),
+    ('', 'SUN_AZIMUTH', 'unknown', None),                 # not a number: not a sun
+    ('', 'SUN_AZIMUTH', '412', None),                     # not an azimuth
+    ('', 'SUN_ELEVATION', '40', None),
+])
+def test_the_suns_azimuth_from_the_images_own_metadata(tmp_path, domain, key, value, expected):
+    path = tmp_path / 'sun.tif'
+    write_tif(path, np.zeros((3, 32, 32), np.uint8))
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    ds.SetMetadataItem(key, value, domain)
+    ds = None
+    az, found = cr.sun_azimuth(cr.open_raster(path))
+    assert az == (None if expected is None else pytest.approx(expected))
+    assert found == (None if expected is None else key)
