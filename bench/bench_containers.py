@@ -167,6 +167,12 @@ def main():
             lines += ['| image | holds | truth | found | count error | precision | recall | F1 | seconds |',
                       '|---|---|---|---|---|---|---|---|---|']
             imagery = SHARED / 'data' / 'imagery'
+            told = [n for n in VALIDATION if params_for(raster.open_raster(imagery / 'scenes' / f'{n}.tif')).model
+                    != PARAMS.model]
+            if told:
+                lines[-3:-3] = ['', f"As the algorithm does, the scenes whose metadata gives the sun's azimuth "
+                                f"({', '.join(told)}) are counted by the sun-turned network; the {PARAMS.model} "
+                                "network's own figures on them: section \"views of each block\", one view."]
             for name in VALIDATION:
                 n, s, secs = validation(imagery / 'scenes' / f'{name}.tif', tmp, args.png)
                 err = '-' if s['count_error_pct'] is None else f"{s['count_error_pct']:+.1f} %"
