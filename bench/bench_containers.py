@@ -102,11 +102,9 @@ def write_gpkg(found, srs_wkt, path):
 
 def params_for(r, sun=None, read_sun=True):
     """PARAMS as countcontainers runs them on raster ``r``: told ``sun``, else (``read_sun``) the sun its own
-    metadata gives; the standard model with one view and a sun known is its sun-turned twin."""
-    if sun is None and read_sun:
-        sun = raster.sun_azimuth(r)[0]
-    model = containers.counting_model(PARAMS.model, PARAMS.views, sun)
-    return dataclasses.replace(PARAMS, model=model, sun_azimuth=sun if containers.uses_sun(model) else None)
+    metadata gives (core.containers.with_image_sun)."""
+    p = dataclasses.replace(PARAMS, sun_azimuth=sun)
+    return containers.with_image_sun(r, p) if read_sun or sun is not None else p
 
 
 def validation(path, tmp, png_dir=None, read_sun=True):

@@ -20,7 +20,7 @@ The public API (used by other modules, keep the names): :class:`ContainerParams`
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
 :func:`totals`, :func:`summarise`, :data:`MIN_GSD`, :data:`MAX_GSD`, :func:`check_gsd`, :func:`own_figures`,
 :func:`score_at`, :func:`decode`, :data:`MODELS`, :func:`sidecar_path`, :func:`shadow_azimuth`, :func:`uses_sun`,
-:func:`counting_model`.
+:func:`counting_model`, :func:`with_image_sun`.
 """
 import contextlib
 import math
@@ -35,6 +35,7 @@ from . import nets, sun
 from .colour import colour_names
 from .errors import Cancelled, CargoWatchError
 from .raster import RasterError, in_core, owning_blocks, read_window, scan
+from .raster import sun_azimuth as raster_sun_azimuth
 
 MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution, but tops are then > 16 px wide
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
@@ -77,6 +78,14 @@ def counting_model(model='standard', views=1, sun_azimuth=None):
     one way by the given azimuth) when the sun's azimuth is known and one view of the standard model is asked for;
     else ``model``. (More views of the standard model find more than the sun-turned one: docs/containers.md.)"""
     return 'sun' if sun_azimuth is not None and model == 'standard' and views == 1 else model
+
+
+def with_image_sun(raster, params):
+    """``params`` as the count runs them on ``raster``: with no sun given, the sun's azimuth the image's own metadata
+    gives (core.raster.sun_azimuth), and with a sun known the model that counts (:func:`counting_model`)."""
+    sun = params.sun_azimuth if params.sun_azimuth is not None else raster_sun_azimuth(raster)[0]
+    model = counting_model(params.model, params.views, sun)
+    return replace(params, model=model, sun_azimuth=sun if uses_sun(model) else params.sun_azimuth)
 
 
 def check_gsd(gsd):

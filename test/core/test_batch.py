@@ -165,3 +165,22 @@ def test_workers_get_core_without_qgis(tmp_path):
     code = ('import sys; sys.modules["qgis"] = None; sys.path.insert(0, sys.argv[1]); '
             'import cargowatch.core.batch, cargowatch.core.containers, cargowatch.core.pits')
     subprocess.run([sys.executable, '-c', code, str(tmp_path / 'cargowatch.zip')], check=True, cwd=str(tmp_path))
+
+
+def test_each_scene_counted_with_the_sun_its_metadata_gives(tmp_path):
+    """A scene whose metadata gives the sun's azimuth is counted by the sun-turned network told that sun (as
+    countcontainers counts it); one without, by the model asked for."""
+    import math
+    from osgeo import gdal
+    sc = scenes.port_scene(seed=11, gsd=0.4, size_px=400)
+    plain, told = (scenes.write_scene(sc, tmp_path / name) for name in ('plain.tif', 'told.tif'))
+    az = math.degrees(sc.meta['sun'][0]) % 360
+    ds = gdal.Open(str(told), gdal.GA_Update)
+    ds.SetMetadataItem('SUN_AZIMUTH', f'{az:.2f}')
+    ds = None
+
+    def centres(path, params=None):
+        share = batch.count_share('containers', path, 0, 1, params)
+        return sorted(map(tuple, np.round(share['detections']['geometry'].mean(axis=1), 2)))
+    assert centres(told) == centres(plain, containers.ContainerParams(model='sun', sun_azimuth=round(az, 2)))
+    assert centres(plain) == centres(plain, containers.ContainerParams()) != centres(told)
