@@ -80,6 +80,10 @@ def rajin(tmp_path_factory):
     for seed, date in ((12, '2024-03-01'), (11, '2024-06-01')):
         sc = scenes.port_scene(seed=seed, gsd=0.5, size_px=300)
         images.append(scenes.write_scene(sc, folder / f'rajin_yard_{date}.tif', origin=ORIGIN))
+    from osgeo import gdal
+    ds = gdal.Open(str(images[0]), gdal.GA_Update)      # the first image's metadata gives the sun (as a DIMAP's does)
+    ds.SetMetadataItem('SUN_AZIMUTH', '150.0')
+    ds = None
     positions = folder / 'positions.gpkg'
     run('cargowatch:importais', {'INPUT': str(SAMPLE / 'dunai_rajin_ais.nmea.gz'), 'OUTPUT': str(positions)})
     return {'folder': folder, 'store': str(store), 'images': images, 'positions': str(positions),
@@ -128,6 +132,8 @@ def test_report_in_a_browser(rajin, tmp_path):
     for expected in ('2024-03-01 — rajin_yard_2024-03-01.tif', f"containers {latest['COUNT']}, TEU {latest['TEU']}",
                      'count is of the container tops the detector finds', 'not "hiding"', 'What these figures can and cannot',
                      'cargowatch:countcontainers (step)', 'SENSITIVITY=0.5',
+                     "image 2024-03-01: the sun's azimuth", '150 degrees (SUN_AZIMUTH in its metadata): its containers '
+                     'counted by the sun-turned network',
                      hashlib.sha256(open(rajin['images'][1], 'rb').read()).hexdigest(), 'QGIS', 'OpenCV'):
         assert expected in text, expected
     assert seen['rows']['inputs'] == 4  # site, positions, two images
