@@ -231,7 +231,7 @@ SUN_AZIMUTH_KEYS = ('meansunaz', 'sun_azimuth', 'sunazimuth')   # Maxar / Digita
 def sun_azimuth(r):
     """(degrees clockwise from north, metadata key) of the sun as the image's own metadata gives it, or (None, None):
     the first item, in GDAL's default, IMD or IMAGERY domain, whose name ends in meanSunAz (a Maxar .IMD beside the
-    file), SUN_AZIMUTH (DIMAP) or sunAzimuth, case aside, with a number from 0 to 360."""
+    file), SUN_AZIMUTH (DIMAP) or sunAzimuth, case aside, with a number from -360 to 360 (-10 is 350)."""
     with quiet_gdal():
         ds = gdal.Open(str(r.path))
     for domain in ('', 'IMD', 'IMAGERY') if ds is not None else ():
@@ -241,7 +241,7 @@ def sun_azimuth(r):
                     az = float(str(value).strip().strip(';').strip('"'))
                 except ValueError:
                     continue
-                if 0.0 <= az <= 360.0:
+                if -360.0 <= az <= 360.0:
                     return az % 360.0, key
     return None, None
 

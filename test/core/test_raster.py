@@ -172,6 +172,7 @@ def test_aoi_masks_and_rejects_non_overlap(tmp_path):
     ('IMD', 'IMAGE_1.meanSunAz', '123.4', 123.4),        # a Maxar / DigitalGlobe .IMD, as GDAL reads it
     ('', 'SUN_AZIMUTH', '201.5', 201.5),                  # DIMAP (Pleiades, SPOT), or a plain item
     ('', 'sunAzimuth', '360', 0.0),
+    ('', 'SUN_AZIMUTH', '-10.5', 349.5),                  # from -180 to 180 in some products
     ('', 'SUN_AZIMUTH', 'unknown', None),                 # not a number: not a sun
     ('', 'SUN_AZIMUTH', '412', None),                     # not an azimuth
     ('', 'SUN_ELEVATION', '40', None),
