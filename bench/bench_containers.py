@@ -8,10 +8,9 @@ Three sets, side by side, so the gap between them shows:
 3. validation (../shared/data/imagery): another generator's scenes with truth, scored by its own scorer
    (../shared/tools/score.py), real photos without containers, and the real Rotterdam WorldView-2 chips when
    `make bench-real` has unpacked them.
-Every raster is counted through core.containers.count_containers exactly as the algorithm does.
-As the algorithm does, an image whose own metadata gives the sun's azimuth (the validation scenes carry
-SUN_AZIMUTH) is counted by the sun-turned network when the standard model is asked for (core.raster.sun_azimuth,
-core.containers.counting_model). ``--model sun`` counts every image with the sun-turned network, told its sun (the old
+Every raster is counted through core.containers.count_containers exactly as the algorithm does: an image whose own
+metadata gives the sun's azimuth (the validation scenes carry SUN_AZIMUTH) is counted by the sun-turned network when
+the standard model is asked for (core.containers.with_image_sun). ``--model sun`` counts every image with the sun-turned network, told its sun (the old
 generator's scenes their own, the validation scenes their metadata's); the real photos have none, so the standard
 model counts them as in the default section. ``--markdown`` writes the tables into docs/benchmarks.md (section
 "containers", "containers-wide" or "containers-sun"), with the machine and the date.
@@ -111,12 +110,12 @@ def validation(path, tmp, png_dir=None, read_sun=True):
     """(count, score dict or None, seconds) of one validation image, scored by ../shared/tools/score.py
     (``read_sun`` False: the sun in its metadata is not read, the model asked for counts)."""
     r = raster.open_raster(path)
-    truth = Path(str(path)[:-4] + '.truth.json')
     t = time.time()
     found = containers.count_containers(r, params_for(r, read_sun=read_sun))
     secs = time.time() - t
     out = Path(tmp) / (Path(path).stem + '.gpkg')
     write_gpkg(found, r.srs_wkt, out)
+    truth = Path(str(path)[:-4] + '.truth.json')
     score = None
     if truth.exists():
         proc = subprocess.run([sys.executable, str(SHARED / 'tools' / 'score.py'), str(truth), str(out),
