@@ -286,7 +286,7 @@ class CargoWatchAlgorithm(QgsProcessingAlgorithm):
         raster's own metadata says (core.raster.sun_azimuth; the log says so), else None."""
         if parameters.get(name) not in (None, ''):
             return self.parameterAsDouble(parameters, name, context) % 360.0
-        az, key = core_raster.sun_azimuth(raster)
+        az, key = core_raster.sun_azimuth(raster.path)
         if az is not None:
             feedback.pushInfo(self.tr('The metadata of {} gives the sun\'s azimuth ({}): {:g} degrees.').format(
                 os.path.basename(str(raster.path)), key, az))

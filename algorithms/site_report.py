@@ -299,10 +299,7 @@ class SiteReport(CargoWatchAlgorithm):
                     f'{d.name()}={d.defaultValue()}' for d in step.parameterDefinitions()
                     if not d.isDestination() and d.defaultValue() is not None)))
         for date, label, path in images:          # what the container step read from each image's metadata
-            try:
-                az, key = core_raster.sun_azimuth(core_raster.open_raster(path))
-            except CargoWatchError:
-                continue
+            az, key = core_raster.sun_azimuth(path)
             if az is not None:
                 params.append((f'image {date or "undated"}: the sun\'s azimuth', f'{az:g} degrees ({key} in its '
                                'metadata): its containers counted by the sun-turned network'))

@@ -8,8 +8,8 @@ For each N: the own figures at its threshold, as bench/calibrate_containers.py -
 generator patches, the older renderer, container-free patches; the sidecar's ``views`` entries), then the
 validation imagery (../shared/data/imagery and the Rotterdam chips of `make bench-real`) counted and scored as
 bench/bench_containers.py does it (the sun in the scenes' metadata not read: every row is this model's), with the
-time of all of them. ``--markdown`` writes the table into
-docs/benchmarks.md (section "containers-views", "containers-views-wide" for --model wide).
+time of all of them. ``--markdown`` writes the table into docs/benchmarks.md (section "containers-views",
+"containers-views-wide" for --model wide).
 """
 import argparse
 import json

@@ -233,9 +233,9 @@ def conv_layers(net):
 def from_onnx(path, imgs):
     """A Wide or Deep state dict (whichever the file is an export of, a Deep one of any width of NETS also in
     DeepExport's form) from an exported ONNX file (each BatchNorm folded into its convolution on export), to
-    fine-tune a model whose .pt is gone. Each convolution takes the folded weight; each BatchNorm is set from that layer's per-channel statistics
-    on ``imgs`` so that it gives back the folded bias: exactly in eval mode, nearly in training mode (batch
-    statistics close to those)."""
+    fine-tune a model whose .pt is gone. Each convolution takes the folded weight; each BatchNorm is set from that
+    layer's per-channel statistics on ``imgs`` so that it gives back the folded bias: exactly in eval mode, nearly in
+    training mode (batch statistics close to those)."""
     import onnx
     from onnx import numpy_helper
     model = onnx.load(path)
@@ -244,12 +244,13 @@ def from_onnx(path, imgs):
              for n in model.graph.node if n.op_type == 'Conv']
     if len(pairs) == 11:        # DeepExport's form
         pairs = DeepExport.unfold(pairs)
+
     def fits(net):              # every convolution of the shape the file's is
         layers = conv_layers(net)
         return len(layers) == len(pairs) and all(
             (layer[0] if isinstance(layer, nn.Sequential) else layer).weight.shape == weight.shape
             for (weight, _), layer in zip(pairs, layers))
-    nets = [n for n in (Wide(), Deep(), NETS['deep-wide'](), NETS['deep-xl']()) if fits(n)]
+    nets = [n for n in (NETS[k]() for k in ('wide', 'deep', 'deep-wide', 'deep-xl')) if fits(n)]
     assert nets, 'not an export of Wide or Deep (of any width)'
     net = nets[0]
     stats, hooks = {}, []

@@ -83,7 +83,7 @@ def counting_model(model='standard', views=1, sun_azimuth=None):
 def with_image_sun(raster, params):
     """``params`` as the count runs them on ``raster``: with no sun given, the sun's azimuth the image's own metadata
     gives (core.raster.sun_azimuth), and with a sun known the model that counts (:func:`counting_model`)."""
-    sun = params.sun_azimuth if params.sun_azimuth is not None else raster_sun_azimuth(raster)[0]
+    sun = params.sun_azimuth if params.sun_azimuth is not None else raster_sun_azimuth(raster.path)[0]
     model = counting_model(params.model, params.views, sun)
     return replace(params, model=model, sun_azimuth=sun if uses_sun(model) else params.sun_azimuth)
 

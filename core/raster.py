@@ -228,12 +228,13 @@ class Block:
 SUN_AZIMUTH_KEYS = ('meansunaz', 'sun_azimuth', 'sunazimuth')   # Maxar / DigitalGlobe IMD, DIMAP (Pleiades, SPOT)
 
 
-def sun_azimuth(r):
-    """(degrees clockwise from north, metadata key) of the sun as the image's own metadata gives it, or (None, None):
+def sun_azimuth(path):
+    """(degrees clockwise from north, metadata key) of the sun as the metadata of the image at ``path`` gives it (a
+    Raster's ``path``: a warped one's metadata is its source's), or (None, None):
     the first item, in GDAL's default, IMD or IMAGERY domain, whose name ends in meanSunAz (a Maxar .IMD beside the
     file), SUN_AZIMUTH (DIMAP) or sunAzimuth, case aside, with a number from -360 to 360 (-10 is 350)."""
     with quiet_gdal():
-        ds = gdal.Open(str(r.path))
+        ds = gdal.Open(str(path))
     for domain in ('', 'IMD', 'IMAGERY') if ds is not None else ():
         for key, value in (ds.GetMetadata(domain) or {}).items():
             if key.rsplit('.', 1)[-1].lower() in SUN_AZIMUTH_KEYS:

@@ -165,7 +165,7 @@ def without_sun(tif, vrt):
     ds = gdal.Translate(str(vrt), str(tif), format='VRT')
     ds.SetMetadata({k: v for k, v in ds.GetMetadata().items() if k != 'SUN_AZIMUTH'})
     ds = None
-    assert core_raster.sun_azimuth(core_raster.open_raster(vrt)) == (None, None)
+    assert core_raster.sun_azimuth(vrt) == (None, None)
     return str(vrt)
 
 

@@ -183,6 +183,6 @@ def test_the_suns_azimuth_from_the_images_own_metadata(tmp_path, domain, key, va
     ds = gdal.Open(str(path), gdal.GA_Update)
     ds.SetMetadataItem(key, value, domain)
     ds = None
-    az, found = cr.sun_azimuth(cr.open_raster(path))
+    az, found = cr.sun_azimuth(path)
     assert az == (None if expected is None else pytest.approx(expected))
     assert found == (None if expected is None else key)
