@@ -9,8 +9,9 @@ rail yard). Then, each in a fresh process (so peak memory is its own):
   read   GDAL reads every block of the three bands (the same windows, overlap included, that the
          count uses; plain ReadAsArray, no processing) -> seconds
   count  the full count over the raster as the algorithm runs it (core.containers.count_columns: every container
-         kept, as columns) -> seconds, containers, peak RSS; once with each model (standard, wide) and once with
-         the standard model on four views of each block (ContainerParams.views)
+         kept, as columns) -> seconds, containers, peak RSS; once with each model (standard, wide), once with
+         the standard model on four views of each block (ContainerParams.views) and once told a sun's azimuth (as
+         an image whose metadata gives one: the sun-turned model, each block turned)
 
 Prints the figures and the ratio count / read; ``--markdown`` writes them into docs/benchmarks.md.
 """
@@ -88,12 +89,12 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def phase(kind, path, model='standard', views=1):
+def phase(kind, path, model='standard', views=1, sun=None):
     """Run one phase in this process; print a JSON line."""
     _package_path()
     from cargowatch.core import containers, raster
     r = raster.open_raster(path)
-    p = containers.ContainerParams(model=model, views=views)
+    p = containers.ContainerParams(model=containers.counting_model(model, views, sun), views=views, sun_azimuth=sun)
     t = time.time()
     if kind == 'read':
         from osgeo import gdal
@@ -120,22 +121,24 @@ def main():
     ap.add_argument('--path')
     ap.add_argument('--model', default='standard', help='the container model of a count phase')
     ap.add_argument('--views', type=int, default=1, help='the views of each block of a count phase')
+    ap.add_argument('--sun', type=float, default=None, help="the sun's azimuth a count phase is told")
     ap.add_argument('--markdown', action='store_true', help='write the figures into docs/benchmarks.md')
     args = ap.parse_args()
     if args.phase == 'build':
         return build(Path(args.path), args.size, args.gsd)
     if args.phase:
-        return phase(args.phase, args.path, args.model, args.views)
+        return phase(args.phase, args.path, args.model, args.views, args.sun)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     path = Path(args.out) / f'bench_{args.size}.tif'
     if not path.exists():     # build in a child: its memory must not count for the phases
         subprocess.run([sys.executable, __file__, '--phase', 'build', '--path', str(path), '--size', str(args.size),
                         '--gsd', str(args.gsd)], check=True)
     res = {}
-    runs = {'standard': ('standard', 1), 'wide': ('wide', 1), 'standard, 4 views': ('standard', 4)}
-    for name in ['read'] + list(runs):       # the read, then a count with each model (and views)
+    runs = {'standard': ('standard', 1, []), 'wide': ('wide', 1, []), 'standard, 4 views': ('standard', 4, []),
+            'standard told the sun (sun-turned)': ('standard', 1, ['--sun', '150'])}
+    for name in ['read'] + list(runs):       # the read, then a count with each model (views, sun)
         what = (['--phase', 'read'] if name == 'read' else
-                ['--phase', 'count', '--model', runs[name][0], '--views', str(runs[name][1])])
+                ['--phase', 'count', '--model', runs[name][0], '--views', str(runs[name][1])] + runs[name][2])
         proc = subprocess.run([sys.executable, __file__, '--path', str(path)] + what, capture_output=True, text=True)
         if proc.returncode:
             print(proc.stderr)
