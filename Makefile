@@ -92,11 +92,13 @@ bench: deps mp $(SOLARIS)/pan1.tif
 	$(VPY) bench/bench_containers.py --markdown
 	$(VPY) bench/bench_containers.py --model wide --markdown
 	$(VPY) bench/bench_containers.py --model sun --markdown
+	$(VPY) bench/bench_containers.py --model wide_sun --markdown
 	$(VPY) bench/bench_views.py --markdown
 	$(VPY) bench/bench_views.py --model wide --markdown
 	$(VPY) bench/sensitivity_containers.py --markdown
 	$(VPY) bench/sensitivity_containers.py --model wide --markdown
 	$(VPY) bench/sensitivity_containers.py --model sun --true-sun --markdown
+	$(VPY) bench/sensitivity_containers.py --model wide_sun --true-sun --markdown
 	$(VPY) bench/bench_changes.py --markdown
 	$(VPY) bench/bench_pits.py accuracy
 	$(VPY) bench/bench_pits.py validation

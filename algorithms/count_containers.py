@@ -71,9 +71,9 @@ class CountContainers(CargoWatchAlgorithm):
         p = QgsProcessingParameterNumber(self.SUN, self.tr("Sun's azimuth (degrees from north)"), Q.DOUBLE,
                                          optional=True, minValue=0.0, maxValue=360.0)
         p.setHelp(self.tr('Where the sun stood when the image was taken, in degrees clockwise from north, as the '
-                          'image\'s metadata gives it (meanSunAz, SUN_AZIMUTH, view:sun_azimuth). With the standard '
-                          'model and one view, a twin of the network trained on images turned so that shadows fall '
-                          'one way counts instead: it sees each block turned by this azimuth and tells a box\'s '
+                          'image\'s metadata gives it (meanSunAz, SUN_AZIMUTH, view:sun_azimuth). With one view, a '
+                          'twin of the chosen network trained on images turned so that shadows fall one way counts '
+                          'instead: it sees each block turned by this azimuth and tells a box\'s '
                           'shadow from a dark box better (on the project\'s own yards, a little better in all). '
                           'Empty: read from the image\'s own metadata when GDAL finds it there (a Maxar .IMD beside '
                           'the file, a DIMAP), else unknown.'))
@@ -103,13 +103,12 @@ class CountContainers(CargoWatchAlgorithm):
         if params.len40 <= params.len20 or params.width >= params.len20:
             raise QgsProcessingException(self.tr('Container sizes must satisfy width < 20 ft length < 40 ft length.'))
         self.expect(raster, params, feedback)
-        if params.model == 'sun':
-            feedback.pushInfo(self.tr('The sun stood at {:g} degrees: the sun-turned network counts, each block turned '
-                                      'so that its shadows fall one way, at its threshold {:.3f}.').format(
-                sun, params.threshold))
+        if core.uses_sun(params.model):
+            feedback.pushInfo(self.tr('The sun stood at {:g} degrees: the {} network counts, each block turned so '
+                                      'that its shadows fall one way, at its threshold {:.3f}.').format(
+                sun, core.LABELS[params.model], params.threshold))
         elif sun is not None:
-            feedback.pushInfo(self.tr('The sun\'s azimuth is used with the standard model and one view only: not '
-                                      'used here.'))
+            feedback.pushInfo(self.tr('The sun\'s azimuth is used with one view only: not used here.'))
         if params.views > 1:
             feedback.pushInfo(self.tr('Each block is seen {} times, turned and mirrored, and the views averaged '
                                       '(about {} times the time of one view), at the threshold calibrated for them: '
@@ -141,7 +140,7 @@ class CountContainers(CargoWatchAlgorithm):
                                   '{:.0f} % of the container tops at sensitivity {:g} with one view, with a precision '
                                   'of {:.2f}: a count {:+.0f} % off. {} Other imagery differs: see '
                                   'docs/benchmarks.md.').format(
-                kind, {'sun': 'sun-turned'}.get(params.model, params.model), f['found_pct'], s, f['precision'],
+                kind, core.LABELS[params.model], f['found_pct'], s, f['precision'],
                 f['count_error_pct'],
                 self.tr('Raise Sensitivity to find more (and more false ones).') if f['count_error_pct'] < 0 else
                 self.tr('Lower Sensitivity for fewer false ones.'))

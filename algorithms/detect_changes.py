@@ -69,9 +69,9 @@ class DetectChanges(CargoWatchAlgorithm):
             p = QgsProcessingParameterNumber(name, self.tr("Sun's azimuth on the {} date (degrees from north)").format(
                 date), Q.DOUBLE, optional=True, minValue=0.0, maxValue=360.0)
             p.setHelp(self.tr('As in Count shipping containers, from each image\'s metadata (empty: read from the '
-                              'image\'s own metadata when GDAL finds it there): with both known, the standard model '
-                              'and one view, the sun-turned network finds the containers on both dates, each image '
-                              'turned by its own sun (not used for pits).'))
+                              'image\'s own metadata when GDAL finds it there): with both known and one view, the '
+                              'model\'s sun-turned twin finds the containers on both dates, each image turned by its '
+                              'own sun (not used for pits).'))
             p.setFlags(p.flags() | Q.ADVANCED)
             self.addParameter(p)
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Changes'),
@@ -105,12 +105,13 @@ class DetectChanges(CargoWatchAlgorithm):
             params, params_after = (core_containers.ContainerParams(
                 sensitivity=sens, views=views, sun_azimuth=sun if both else None,
                 model=core_containers.counting_model(model, views, sun if both else None)) for sun in suns)
-            if params.model == 'sun':
-                feedback.pushInfo(self.tr('The sun stood at {:g} and {:g} degrees: the sun-turned network finds the '
-                                          'containers, each image turned by its own sun.').format(*suns))
+            if core_containers.uses_sun(params.model):
+                feedback.pushInfo(self.tr('The sun stood at {:g} and {:g} degrees: the {} network finds the '
+                                          'containers, each image turned by its own sun.').format(
+                    *suns, core_containers.LABELS[params.model]))
             elif suns != [None, None]:
-                feedback.pushInfo(self.tr('The sun\'s azimuth is used only when both dates have theirs, with the '
-                                          'standard model and one view: not used here.'))
+                feedback.pushInfo(self.tr('The sun\'s azimuth is used only when both dates have theirs, with one '
+                                          'view: not used here.'))
             fields_def = CONTAINER_FIELDS
         else:
             params, params_after = core_pits.PitParams(sensitivity=sens), None

@@ -65,7 +65,7 @@ def own_scene(name, skw, wkw, tmp, png_dir=None):
     r = raster.open_raster(path, bands=bands)
     t = time.time()
     found = containers.count_containers(r, params_for(r, math.degrees(sc.meta['sun'][0]) % 360
-                                                      if PARAMS.model == 'sun' else None))
+                                                      if containers.uses_sun(PARAMS.model) else None))
     secs = time.time() - t
     truth = scenes.truth_map_coords(sc)
     if wkw.get('nodata_corners'):    # containers in the blanked corners cannot be seen
@@ -167,8 +167,9 @@ def main():
             told = [n for n in VALIDATION if params_for(raster.open_raster(imagery / 'scenes' / f'{n}.tif')).model
                     != PARAMS.model]
             if told:
+                twin = containers.LABELS[containers.SUN_TWINS[PARAMS.model]]
                 lines[-3:-3] = ['', f"As the algorithm does, the scenes whose metadata gives the sun's azimuth "
-                                f"({', '.join(told)}) are counted by the sun-turned network; the {PARAMS.model} "
+                                f"({', '.join(told)}) are counted by the {twin} network; the {PARAMS.model} "
                                 "network's own figures on them: section \"views of each block\", one view."]
             for name in VALIDATION:
                 n, s, secs = validation(imagery / 'scenes' / f'{name}.tif', tmp, args.png)
@@ -188,7 +189,8 @@ def main():
                 print(lines[-1], flush=True)
     if args.markdown:
         name, title = {'standard': ('containers', ''), 'wide': ('containers-wide', ', wide model'),
-                       'sun': ('containers-sun', ", sun-turned model told each image's sun")}[args.model]
+                       'sun': ('containers-sun', ", sun-turned model told each image's sun"),
+                       'wide_sun': ('containers-wide-sun', ", sun-turned wide model told each image's sun")}[args.model]
         write_section(name, '## Containers: accuracy' + title + '\n\n' + machine() + '\n\n' + '\n'.join(lines))
 
 

@@ -135,7 +135,8 @@ def main():
                         '--gsd', str(args.gsd)], check=True)
     res = {}
     runs = {'standard': ('standard', 1, []), 'wide': ('wide', 1, []), 'standard, 4 views': ('standard', 4, []),
-            'standard told the sun (sun-turned)': ('standard', 1, ['--sun', '150'])}
+            'standard told the sun (sun-turned)': ('standard', 1, ['--sun', '150']),
+            'wide told the sun (sun-turned wide)': ('wide', 1, ['--sun', '150'])}
     for name in ['read'] + list(runs):       # the read, then a count with each model (views, sun)
         what = (['--phase', 'read'] if name == 'read' else
                 ['--phase', 'count', '--model', runs[name][0], '--views', str(runs[name][1])] + runs[name][2])

@@ -102,9 +102,10 @@ def main():
              f'{a.seed0}+), {a.patches // 3} without containers; the model\'s threshold {side["threshold"]:g} at '
              'sensitivity 0.5, 0.15 lower at 1. Each cell: tops found / precision / count error.')
     title = 'Containers: what Sensitivity does (own generator' + {
-        'standard': '', 'wide': ', wide model', 'sun': ", sun-turned model told the generator's sun"}[a.model] + ')'
+        'standard': '', 'wide': ', wide model', 'sun': ", sun-turned model told the generator's sun",
+        'wide_sun': ", sun-turned wide model told the generator's sun"}[a.model] + ')'
     name = {'standard': 'containers-sensitivity', 'wide': 'containers-sensitivity-wide',
-            'sun': 'containers-sensitivity-sun'}[a.model]
+            'sun': 'containers-sensitivity-sun', 'wide_sun': 'containers-sensitivity-wide-sun'}[a.model]
     doc = section_from_output(name, title, intro) if a.markdown else None
     with doc or contextlib.nullcontext():
         print('By ground resolution (grey: 1-band patches of any resolution):')

@@ -41,8 +41,9 @@ MIN_GSD = 0.15   # m/pixel: finer imagery is resampled to the working resolution
 MAX_GSD = 0.8    # m/pixel: coarser and a container is under 3 pixels wide: cannot be seen reliably
 MODELS = {'standard': 'containers',     # the default: the faster net
           'wide': 'containers_wide',     # a net twice as wide, about twice the time (docs/containers.md)
-          'sun': 'containers_sun'}       # the standard net trained on images turned so that shadows fall one way:
+          'sun': 'containers_sun',       # the standard net trained on images turned so that shadows fall one way:
                                          # counts when the sun's azimuth is known (counting_model)
+          'wide_sun': 'containers_wide_sun'}  # the wide net so trained: counts for 'wide' when the sun is known
 
 
 @dataclass
@@ -73,11 +74,15 @@ class ContainerParams:
         return base + 0.3 * (0.5 - float(min(1.0, max(0.0, self.sensitivity))))
 
 
+SUN_TWINS = {'standard': 'sun', 'wide': 'wide_sun'}   # a model -> its twin trained with shadows turned one way
+LABELS = {'standard': 'standard', 'wide': 'wide', 'sun': 'sun-turned', 'wide_sun': 'sun-turned wide'}  # for users
+
+
 def counting_model(model='standard', views=1, sun_azimuth=None):
-    """The key of :data:`MODELS` that counts: the standard model's sun-turned twin ('sun', one view, shadows turned
-    one way by the given azimuth) when the sun's azimuth is known and one view of the standard model is asked for;
-    else ``model``. (More views of the standard model find more than the sun-turned one: docs/containers.md.)"""
-    return 'sun' if sun_azimuth is not None and model == 'standard' and views == 1 else model
+    """The key of :data:`MODELS` that counts: a model's sun-turned twin (:data:`SUN_TWINS`, one view, shadows turned
+    one way by the given azimuth) when the sun's azimuth is known and one view is asked for; else ``model``. (More
+    views of the standard model find more than its sun-turned twin: docs/containers.md.)"""
+    return SUN_TWINS.get(model, model) if sun_azimuth is not None and views == 1 else model
 
 
 def with_image_sun(raster, params):

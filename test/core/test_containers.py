@@ -309,12 +309,13 @@ def test_the_sun_turned_model_sees_the_block_turned():
     """The sun-turned model (its sidecar says ``canonical_shadow``: run 45) sees each block turned so that shadows
     fall one way: so a block and the same block turned a quarter, its sun turned with it, are one image to it, and
     the containers found are the same ones, turned back. Without a sun, count_columns estimates one for the whole
-    raster and every block uses it. It counts when the sun's azimuth is given to the standard model's one view."""
+    raster and every block uses it. It counts when the sun's azimuth is given to the standard model's one view (and
+    the wide model's twin, when given to the wide model's)."""
     from scipy.spatial import cKDTree
-    assert core.uses_sun('sun') and not core.uses_sun() and not core.uses_sun('wide')
-    assert core.counting_model('standard', 1, 120.0) == 'sun'
+    assert core.uses_sun('sun') and core.uses_sun('wide_sun') and not core.uses_sun() and not core.uses_sun('wide')
+    assert core.counting_model('standard', 1, 120.0) == 'sun' and core.counting_model('wide', 1, 120.0) == 'wide_sun'
     assert core.counting_model('standard', 1, None) == core.counting_model('standard', 4, 120.0) == 'standard'
-    assert core.counting_model('wide', 1, 120.0) == 'wide'
+    assert core.counting_model('wide', 1, None) == core.counting_model('wide', 2, 120.0) == 'wide'
     sc = scenes.port_scene(seed=31, gsd=0.5, size_px=400, n_blocks=5)
     az = math.degrees(sc.meta['sun'][0])
     data = np.ascontiguousarray(sc.img)
