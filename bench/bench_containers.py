@@ -182,7 +182,8 @@ def main():
             reals += sorted(REAL_ROTTERDAM.glob('pan*.tif')) if REAL_ROTTERDAM.is_dir() else []
             if containers.uses_sun(args.model):     # no sun in their metadata: the standard model counts them
                 reals = []
-                lines += ['', 'The real photos carry no sun: the standard model counts them (the section above).']
+                base = next(k for k, twin in containers.SUN_TWINS.items() if twin == args.model)
+                lines += ['', f'The real photos carry no sun: the {base} model counts them (its section above).']
             for path in reals:
                 n, _, secs = validation(path, tmp, args.png)
                 lines.append(f'| {path.stem} (real photo) | no containers | 0 | {n} | - | - | - | - | {secs:.1f} |')
