@@ -12,9 +12,10 @@ generated yards (bench/container_gen.py, bench/train_containers.py: every contai
 white, stacks 1-5 high with their shadows, any sun, seen at nadir or up to 30 degrees off it, 0.3-0.8 m sensors,
 pan and colour, blur, noise, JPEG; cranes, trucks, chassis, buses, cars, tanks, ships' hatch covers, warehouse
 skylights, rail wagons, yachts, painted slots as things that are not containers).
-The sidecar containers.json records how. When the image's metadata gives the sun's azimuth, its twin
-(containers_sun.onnx, trained on the same yards each turned so that shadows fall one way) sees each block turned so
-and tells a box's shadow from a dark box better (:func:`counting_model`).
+The sidecar containers.json records how. A twice-wider net (containers_wide.onnx) finds more and invents more.
+When the image's metadata gives the sun's azimuth, each net's twin (containers_sun.onnx, containers_wide_sun.onnx,
+trained on the same yards each turned so that shadows fall one way) sees each block turned so and tells a box's
+shadow from a dark box better (:func:`counting_model`).
 
 The public API (used by other modules, keep the names): :class:`ContainerParams`, :func:`detect_containers`,
 :func:`count_containers`, :func:`count_columns`, :func:`records`, :func:`confidence`, :func:`select`, :func:`concat`,
