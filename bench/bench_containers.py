@@ -180,7 +180,7 @@ def main():
                 print(lines[-1], flush=True)
             reals = sorted((imagery / 'real').glob('*.tif'))
             reals += sorted(REAL_ROTTERDAM.glob('pan*.tif')) if REAL_ROTTERDAM.is_dir() else []
-            if containers.uses_sun(args.model):     # no sun in their metadata: the standard model counts them
+            if containers.uses_sun(args.model):     # no sun in their metadata: the model it twins counts them
                 reals = []
                 base = next(k for k, twin in containers.SUN_TWINS.items() if twin == args.model)
                 lines += ['', f'The real photos carry no sun: the {base} model counts them (its section above).']
