@@ -20,8 +20,9 @@ CONFUSER_MAX = {'painted slots': 4}    # measured 0 (standard, wide) and 2 (thei
 DARK_MIN_RECALL = 0.65                 # measured 0.8 / 0.85 (standard), 0.8 / 0.7 (sun-turned), 0.8 / 0.75 (wide and
 #                                        its twin) on dark / light pavement
 SHIP_MIN_RECALL, SHIP_MAX_COUNT = 0.9, 1.35   # x truth, on a ship's deck / in the yard: measured 1.0, 1.30 / 1.0, 1.17
-SHIP_MIN_FLAGGED = 0.6    # share of the boxes found on the deck flagged on_ship: measured 22 of 30 (19-29 of 30 on
-# four other ships of the renderer); no box in the yard beside it is flagged
+SHIP_MIN_FLAGGED = {'standard': 0.6, 'wide': 0.6, 'sun': 0.4, 'wide_sun': 0.2}   # share of the deck's boxes flagged
+# on_ship: measured 26, 24, 16 and 9 of 30 (the sun-turned twins, told the renderer's sun, flag fewer); no box in the
+# yard beside it is flagged
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -151,18 +152,19 @@ def test_dark_containers_on_light_and_dark_pavement(tmp_path, ground, model):
     assert ev['recall'] >= DARK_MIN_RECALL and ev['counted'] <= ev['true'] + 5, ev
 
 
-def test_containers_on_a_ship_are_counted_and_flagged(tmp_path):
+@pytest.mark.parametrize('model', sorted(core.MODELS))
+def test_containers_on_a_ship_are_counted_and_flagged(tmp_path, model):
     """Containers on a ship's deck are containers: a loaded ship at a quay (another renderer than the training
-    generator's ships) has its boxes counted like the yard's beside it, and flagged as on a ship."""
+    generator's ships) has its boxes counted like the yard's beside it, and flagged as on a ship, by each model."""
     cv, deck, yard = scenes.loaded_ship(np.random.default_rng(11))
     path = scenes.write_geotiff(tmp_path / 'ship.tif', scenes.to_dtype(cv.img), scenes.geotransform(0.4))
-    found = core.count_containers(core_raster.open_raster(path))
+    found = core.count_containers(core_raster.open_raster(path), told(model, math.degrees(scenes.SHIP_SUN[0]) % 360))
     x0, y0 = scenes.ORIGIN
     north = [d for d in found if y0 - np.mean([p[1] for p in d['geometry']]) < 62]      # on the water side
     for boxes, dets in ((deck, north), (yard, [d for d in found if d not in north])):
         ev = scenes.evaluate(dets, [{'x': x0 + c.cx, 'y': y0 - c.cy, 'teu': 2} for c in boxes])
         assert ev['recall'] >= SHIP_MIN_RECALL and ev['counted'] <= SHIP_MAX_COUNT * ev['true'], ev
-    assert sum(d['on_ship'] for d in north) >= SHIP_MIN_FLAGGED * len(deck)
+    assert sum(d['on_ship'] for d in north) >= SHIP_MIN_FLAGGED[model] * len(deck)
     assert not any(d['on_ship'] for d in found if d not in north)
 
 

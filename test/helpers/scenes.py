@@ -728,11 +728,14 @@ def ship_at_quay(cv, rng, sun, loaded=True):
     return []
 
 
+SHIP_SUN = (150.0, 45.0)   # the sun of loaded_ship, in radians as cast_shadow takes it (from north clockwise; up)
+
+
 def loaded_ship(rng, gsd=0.4):
     """A 120 m square at a quay: water with a loaded ship (:func:`ship_at_quay`) to the north, a yard block on the
     pavement to the south. Returns (canvas, ship's boxes, yard's boxes)."""
     cv = Canvas(300, 300, gsd)
-    sun = (150.0, 45.0)
+    sun = SHIP_SUN
     ground_texture(cv, rng, rgb=(0.42, 0.42, 0.40))
     deck = ship_at_quay(cv, rng, sun)
     yard = container_block(cv, rng, 60, 95, 0.0, 6, 4, '40ft', sun, missing=0.0, max_tiers=3)
