@@ -76,7 +76,7 @@ class CountContainers(CargoWatchAlgorithm):
                           'instead: it sees each block turned by this azimuth and tells a box\'s '
                           'shadow from a dark box better (on the project\'s own yards, a little better in all). '
                           'Empty: read from the image\'s own metadata when GDAL finds it there (a Maxar .IMD beside '
-                          'the file, a DIMAP), else unknown.'))
+                          'the file, a DIMAP) or from a STAC item saved beside the image, else unknown.'))
         self.addParameter(p)
         self.add_min_confidence('containers')
         p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr('Containers'), Q.SRC_POLYGON)

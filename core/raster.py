@@ -232,18 +232,54 @@ def sun_azimuth(path):
     """(degrees clockwise from north, metadata key) of the sun as the metadata of the image at ``path`` gives it (a
     Raster's ``path``: a warped one's metadata is its source's), or (None, None):
     the first item, in GDAL's default, IMD or IMAGERY domain, whose name ends in meanSunAz (a Maxar .IMD beside the
-    file), SUN_AZIMUTH (DIMAP) or sunAzimuth, case aside, with a number from -360 to 360 (-10 is 350)."""
+    file), SUN_AZIMUTH (DIMAP) or sunAzimuth, case aside, with a number from -360 to 360 (-10 is 350); else the
+    ``view:sun_azimuth`` of a STAC item beside the file (:func:`stac_sun_azimuth`)."""
     with quiet_gdal():
         ds = gdal.Open(str(path))
     for domain in ('', 'IMD', 'IMAGERY') if ds is not None else ():
         for key, value in (ds.GetMetadata(domain) or {}).items():
             if key.rsplit('.', 1)[-1].lower() in SUN_AZIMUTH_KEYS:
-                try:
-                    az = float(str(value).strip().strip(';').strip('"'))
-                except ValueError:
-                    continue
-                if -360.0 <= az <= 360.0:
-                    return az % 360.0, key
+                az = _azimuth(value)
+                if az is not None:
+                    return az, key
+    return stac_sun_azimuth(path)
+
+
+def _azimuth(value):
+    """``value`` (a number or its text) as an azimuth 0-360, or None when it is not a number from -360 to 360."""
+    try:
+        az = float(str(value).strip().strip(';').strip('"'))
+    except ValueError:
+        return None
+    return az % 360.0 if -360.0 <= az <= 360.0 else None
+
+
+def stac_sun_azimuth(path, max_files=50, max_bytes=512 << 10):
+    """(degrees, 'view:sun_azimuth in item.json') from a STAC item (a GeoJSON Feature, as Maxar's Open Data, Planet or
+    a STAC API deliver them) saved in the image's folder that describes the image: named like it (``scene.json`` or
+    ``scene.tif.json`` for ``scene.tif``) or with an asset whose href ends in the image's file name; else (None,
+    None). At most ``max_files`` JSON files of at most ``max_bytes`` each are looked at; unreadable ones are skipped."""
+    import json
+    from pathlib import Path
+    image = Path(str(path))
+    if not image.parent.is_dir():           # /vsi paths, datasets that are not files
+        return None, None
+    named = [image.with_suffix('.json'), image.with_name(image.name + '.json')]
+    others = sorted(p for p in image.parent.glob('*.json') if p not in named)
+    for item in ([p for p in named if p.is_file()] + others)[:max_files]:
+        try:
+            if item.stat().st_size > max_bytes:
+                continue
+            doc = json.loads(item.read_text(encoding='utf-8'))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(doc, dict) or doc.get('type') != 'Feature' or not isinstance(doc.get('properties'), dict):
+            continue
+        hrefs = [str(a.get('href', '')) for a in (doc.get('assets') or {}).values() if isinstance(a, dict)]
+        if item in named or any(h.replace('\\', '/').rsplit('/', 1)[-1] == image.name for h in hrefs):
+            az = _azimuth(doc['properties'].get('view:sun_azimuth', ''))
+            if az is not None:
+                return az, f'view:sun_azimuth in {item.name}'
     return None, None
 
 

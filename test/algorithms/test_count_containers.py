@@ -117,6 +117,22 @@ def test_the_suns_azimuth_read_from_the_images_metadata(tmp_path, small_scene):
     assert centres(read) == centres(given) != centres(other)
 
 
+def test_the_suns_azimuth_read_from_a_stac_item_beside_the_image(tmp_path, small_scene):
+    """An image delivered with its STAC item (Maxar Open Data, Planet, a STAC API), the item saved beside it: its
+    ``view:sun_azimuth`` is used as the image's own metadata would be, and the log says where it came from."""
+    az = round(math.degrees(small_scene.meta['sun'][0]) % 360, 1)
+    path = scenes.write_scene(small_scene, tmp_path / 'scene.tif')
+    (tmp_path / 'item.json').write_text(json.dumps({
+        'type': 'Feature', 'id': 'scene', 'properties': {'view:sun_azimuth': az},
+        'assets': {'visual': {'href': 'https://example.com/acquisitions/scene.tif'}}}))
+    fb = QgsProcessingFeedback()
+    read = run({'INPUT': path}, feedback=fb)
+    assert f"The metadata of scene.tif gives the sun's azimuth (view:sun_azimuth in item.json): {az:g} degrees." \
+        in fb.textLog() and 'the sun-turned network counts' in fb.textLog()
+    given = run({'INPUT': path, 'SUN_AZIMUTH': az})
+    assert read['COUNT'] == given['COUNT']
+
+
 def test_containers_on_a_ship_are_flagged(tmp_path):
     """A loaded ship at a quay: the boxes on its deck come out with on_ship = 1, the yard's beside it with 0."""
     cv, deck, yard = scenes.loaded_ship(np.random.default_rng(12))

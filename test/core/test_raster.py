@@ -186,3 +186,42 @@ def test_the_suns_azimuth_from_the_images_own_metadata(tmp_path, domain, key, va
     az, found = cr.sun_azimuth(path)
     assert az == (None if expected is None else pytest.approx(expected))
     assert found == (None if expected is None else key)
+
+
+def stac_item(path, azimuth, href=None):
+    """A STAC item (GeoJSON Feature) at ``path`` with the sun's azimuth and one asset."""
+    import json
+    path.write_text(json.dumps({'type': 'Feature', 'stac_version': '1.0.0', 'id': 'x', 'geometry': None,
+                                'properties': {'datetime': '2023-05-01T02:03:04Z', 'view:sun_azimuth': azimuth,
+                                               'view:sun_elevation': 55.1},
+                                'assets': {'visual': {'href': href or 'https://example.com/other.tif'}}}))
+
+
+@pytest.mark.parametrize('item, href, expected', [
+    ('scene.json', None, 151.2),                                   # named like the image
+    ('scene.tif.json', None, 151.2),
+    ('10300100ABCD.json', 'https://maxar.example/10300100ABCD/scene.tif', 151.2),    # an asset is the image
+    ('10300100ABCD.json', 'C:\\data\\scene.tif', 151.2),
+    ('other.json', 'https://maxar.example/other.tif', None),      # another image's item
+])
+def test_the_suns_azimuth_from_a_stac_item_beside_the_image(tmp_path, item, href, expected):
+    path = tmp_path / 'scene.tif'
+    write_tif(path, np.zeros((3, 32, 32), np.uint8))
+    stac_item(tmp_path / item, 151.2, href)
+    (tmp_path / 'broken.json').write_text('{"type": "Feature", ')         # unreadable: skipped
+    (tmp_path / 'list.json').write_text('[1, 2]')                          # not an item: skipped
+    az, found = cr.sun_azimuth(path)
+    assert az == (None if expected is None else pytest.approx(expected))
+    assert found == (None if expected is None else f'view:sun_azimuth in {item}')
+
+
+def test_the_images_own_metadata_wins_over_a_stac_item(tmp_path):
+    path = tmp_path / 'scene.tif'
+    write_tif(path, np.zeros((3, 32, 32), np.uint8))
+    stac_item(tmp_path / 'scene.json', 400)                     # not an azimuth: no sun from it
+    assert cr.sun_azimuth(path) == (None, None)
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    ds.SetMetadataItem('SUN_AZIMUTH', '120')
+    ds = None
+    stac_item(tmp_path / 'scene.json', 151.2)
+    assert cr.sun_azimuth(path) == (120.0, 'SUN_AZIMUTH')
