@@ -9,11 +9,12 @@ Three sets, side by side, so the gap between them shows:
    (../shared/tools/score.py), real photos without containers, and the real Rotterdam WorldView-2 chips when
    `make bench-real` has unpacked them.
 Every raster is counted through core.containers.count_containers exactly as the algorithm does: an image whose own
-metadata gives the sun's azimuth (the validation scenes carry SUN_AZIMUTH) is counted by the sun-turned network when
-the standard model is asked for (core.containers.with_image_sun). ``--model sun`` counts every image with the sun-turned network, told its sun (the old
-generator's scenes their own, the validation scenes their metadata's); the real photos have none, so the standard
-model counts them as in the default section. ``--markdown`` writes the tables into docs/benchmarks.md (section
-"containers", "containers-wide" or "containers-sun"), with the machine and the date.
+metadata gives the sun's azimuth (the validation scenes carry SUN_AZIMUTH) is counted by the asked model's
+sun-turned twin (core.containers.with_image_sun). ``--model sun`` or ``wide_sun`` counts every image with that twin,
+told its sun (the old generator's scenes their own, the validation scenes their metadata's); the real photos have
+none, so the model it twins counts them, as in that model's section. ``--markdown`` writes the tables into
+docs/benchmarks.md (section "containers", "containers-wide", "containers-sun" or "containers-wide-sun"), with the
+machine and the date.
 """
 import argparse
 import dataclasses
