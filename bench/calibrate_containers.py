@@ -42,6 +42,7 @@ THRESHOLDS = np.round(np.arange(0.25, 0.551, 0.05), 2)
 MODEL = 'standard'  # which of core.containers.MODELS (--model)
 TRUE_SUN = False    # tell the model the renderers' sun (--true-sun) instead of letting it estimate it
 VIEWS = 1           # the network's maps averaged over this many turns and mirrors of each block (--views)
+GROUPS = False      # the group rule (ContainerParams.groups, lone boxes dropped) at each threshold (--groups)
 MATCH_M = 2.0
 SIZE = 320          # generated patches of 160 m, scored inside EDGE_M of their edges: like the inside of a scene block
 EDGE_M = 16.0
@@ -55,21 +56,30 @@ def params_at(threshold, sun_azimuth=None):
     meta = containers.network(MODEL)[1]        # the loaded copy: its threshold for any number of views
     meta['threshold'] = float(threshold)
     meta.pop('views', None)
-    return containers.ContainerParams(model=MODEL, sun_azimuth=sun_azimuth if TRUE_SUN else None, views=VIEWS)
+    return containers.ContainerParams(model=MODEL, sun_azimuth=sun_azimuth if TRUE_SUN else None, views=VIEWS,
+                                      groups=False)
 
 
-def sweep(cols):
-    """{threshold: output dicts above it} from detection columns found at the lowest threshold: one detection serves
-    the whole sweep, as a peak kept at a higher threshold is kept at the lowest too (a weaker peak only ever gives
-    way to a stronger one)."""
+def sweep(cols, metres=1.0):
+    """{threshold: output dicts above it} from detection columns found at the lowest threshold, without the group
+    rule: one detection serves the whole sweep, as a peak kept at a higher threshold is kept at the lowest too (a
+    weaker peak only ever gives way to a stronger one); with GROUPS the rule is applied at each threshold (``metres``
+    per unit of the columns' coordinates)."""
     p = containers.ContainerParams(model=MODEL)
-    return {t: list(containers.records(containers.select(cols, cols['conf'] > t), p)) for t in THRESHOLDS}
+    out = {}
+    for t in THRESHOLDS:
+        above = containers.select(cols, cols['conf'] > t)
+        if GROUPS:
+            xy = above['corners' if 'corners' in above else 'geometry'].mean(axis=1) * metres
+            above = containers.select(above, containers.grouped(xy, above['conf'], t))
+        out[t] = list(containers.records(above, p))
+    return out
 
 
 def detected(block, sun_azimuth=None):
     """{threshold: output dicts} of the network on one core Block (detected once, at the lowest threshold); with
     TRUE_SUN, a model trained with shadows one way is told ``sun_azimuth`` (else it estimates it, as by default)."""
-    return sweep(containers.detect_columns(block, params_at(THRESHOLDS[0], sun_azimuth)))
+    return sweep(containers.detect_columns(block, params_at(THRESHOLDS[0], sun_azimuth)), float(block.gsd))
 
 
 def nearest(table, threshold):
@@ -146,7 +156,7 @@ def older(tmp):
 
 
 def main():
-    global THRESHOLDS, MODEL, TRUE_SUN, VIEWS
+    global THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=150)
     ap.add_argument('--seed0', type=int, default=7_900_000)
@@ -165,9 +175,13 @@ def main():
     ap.add_argument('--views-entry', action='store_true',
                     help="with --write and one view: record under the sidecar's views 1 (beside the other numbers of "
                          "views, on their seeds), not as the model's threshold")
+    ap.add_argument('--groups', action='store_true',
+                    help='drop lone boxes at each threshold (ContainerParams.groups; the thresholds are without)')
     a = ap.parse_args()
-    THRESHOLDS, MODEL, TRUE_SUN, VIEWS = (np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model, a.true_sun,
-                                          a.views)
+    if a.write and a.groups:
+        ap.error("--write records the model's own threshold, which is without the group rule: not with --groups")
+    THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS = (np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model,
+                                                  a.true_sun, a.views, a.groups)
     gen_tot = generated(a.patches, a.seed0)
     free = container_free(a.patches // 3 if a.free is None else a.free, a.seed0 + 50_000)
     with tempfile.TemporaryDirectory() as tmp:

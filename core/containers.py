@@ -59,6 +59,7 @@ class ContainerParams:
                                     # raster (a lone block: for it); used by a model trained with shadows one way
     views: int = 1                  # 1, 2, 4 or 8: the network's maps averaged over as many turns and mirrors of
                                     # each block (:data:`VIEWS`), each view costing one pass
+    groups: bool = False            # drop lone boxes: keep a box only among others or when clearly one (grouped)
     block_px: int = 1024            # raster block size for streaming (the network's memory grows with it)
     overlap_m: float = 24.0         # block overlap: what a centre's maps depend on (the net's receptive field,
                                     # 38.5 m across, so 19.3 m) + 1 m for the peak test + slack: blocks give the
@@ -267,6 +268,8 @@ def decode(maps_f, rgb, block, params=None):
     deck = out[4, rows, cols] > 0.0           # on a ship's deck: probability > 0.5
     length = np.where(big, p.len40, p.len20) / g
     keep = same_box(x, y, ang, conf, p.width / g, length) if len(x) else np.zeros(0, int)
+    if p.groups:
+        keep = keep[grouped(np.column_stack([x[keep], y[keep]]) * g, conf[keep], p.threshold)]
     x, y, conf, ang, big, deck = x[keep], y[keep], conf[keep], ang[keep], big[keep], deck[keep]
     return {'corners': _corners(x, y, ang, big, p, g), 'big': big, 'deck': deck, 'conf': conf.astype(np.float32),
             'deg': (np.degrees(-ang.astype(float)) % 180.0).astype(np.float32),
@@ -306,6 +309,25 @@ def same_box(x, y, ang, conf, width, length):
             keep.append(k)
             gone[nb[k]] = True
     return np.array(keep, int)
+
+
+GROUP_M = 14.0       # a 40 ft length and a lane: the neighbours of a box in a row or a block stand nearer
+GROUP_MARGIN = 0.1   # over the threshold: a box this sure counts alone
+
+
+def grouped(xy_m, conf, threshold):
+    """Mask of the boxes that count (``xy_m`` their centres in metres, ``conf`` their centre probabilities, all above
+    ``threshold``): those with at least two others within :data:`GROUP_M` (a box in a row or a block of three or more,
+    on a train of them), and lone ones or pairs only when their probability is at least ``threshold`` +
+    :data:`GROUP_MARGIN`. Containers stand in rows, blocks and trains; what stands alone (a truck, a shed, a tree
+    with its shadow) is the commonest false box (docs/containers.md). A block needs its neighbours within its
+    overlap (24 m > 14 m) for its core's boxes to be judged as in one whole image."""
+    n = len(conf)
+    if n < 3:
+        return conf >= threshold + GROUP_MARGIN
+    pairs = cKDTree(xy_m).query_pairs(GROUP_M, output_type='ndarray')
+    near = np.bincount(pairs.ravel(), minlength=n)
+    return (near >= 2) | (conf >= threshold + GROUP_MARGIN)
 
 
 def _vertex(a, b, c):
