@@ -93,6 +93,7 @@ bench: deps mp $(SOLARIS)/pan1.tif
 	$(VPY) bench/bench_containers.py --model wide --markdown
 	$(VPY) bench/bench_containers.py --model sun --markdown
 	$(VPY) bench/bench_containers.py --model wide_sun --markdown
+	$(VPY) bench/bench_containers.py --groups --markdown
 	$(VPY) bench/bench_views.py --markdown
 	$(VPY) bench/bench_views.py --model wide --markdown
 	$(VPY) bench/sensitivity_containers.py --markdown
