@@ -79,7 +79,7 @@ class CountContainers(CargoWatchAlgorithm):
                           'Empty: read from the image\'s own metadata when GDAL finds it there (a Maxar .IMD beside '
                           'the file, a DIMAP) or from a STAC item saved beside the image, else unknown.'))
         self.addParameter(p)
-        p = QgsProcessingParameterBoolean(self.LONE, self.tr('Drop lone boxes'), defaults.groups)
+        p = QgsProcessingParameterBoolean(self.LONE, self.tr('Drop lone boxes'), defaults.groups, optional=True)
         p.setHelp(self.tr('Keep a box only where at least two others stand within {:g} m of it (a row, a block, a '
                           'train) or where the network is clearly sure of it (its threshold + {:g}). What stands '
                           'alone, a truck, a shed, a tree with its shadow, is the commonest false container away '
