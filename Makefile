@@ -18,7 +18,7 @@ OUT := demo_out
 export QT_QPA_PLATFORM := offscreen
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps system mp test test-core demo package install bench bench-real resources clean fuzz
+.PHONY: all deps system mp cv test test-core demo package install bench bench-real resources clean fuzz
 all: test
 
 system:
@@ -44,8 +44,14 @@ deps: system $(VENV)/.installed
 mp: system
 	sh bench/setup_mp.sh
 
-test: deps mp
+# OpenCV from PyPI (opencv-python-headless) in its own venv: the detector tests run with it too, the bench times it.
+cv: deps
+	sh bench/setup_cv.sh
+
+test: deps mp cv
 	$(VPY) -m pytest test -q -rs -p no:cacheprovider
+	bench/.venv-cv/bin/python -m pytest test/core/test_containers.py test/algorithms/test_count_containers.py \
+	    -q -rs -p no:cacheprovider
 
 # the tests of core/ alone, without QGIS (pytest-qgis switched off)
 test-core: deps
@@ -88,7 +94,7 @@ install:
 
 # the real Rotterdam WorldView-2 chips solaris 0.4.0 ships (PyPI), for the container table's real photos
 SOLARIS := build/solaris/solaris/data/preproc_tutorial
-bench: deps mp $(SOLARIS)/pan1.tif
+bench: deps mp cv $(SOLARIS)/pan1.tif
 	$(VPY) bench/bench_containers.py --markdown
 	$(VPY) bench/bench_containers.py --model wide --markdown
 	$(VPY) bench/bench_containers.py --model sun --markdown

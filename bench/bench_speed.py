@@ -11,7 +11,8 @@ rail yard). Then, each in a fresh process (so peak memory is its own):
   count  the full count over the raster as the algorithm runs it (core.containers.count_columns: every container
          kept, as columns) -> seconds, containers, peak RSS; once with each model (standard, wide), once with
          the standard model on four views of each block (ContainerParams.views) and once told a sun's azimuth (as
-         an image whose metadata gives one: the sun-turned model, each block turned)
+         an image whose metadata gives one: the sun-turned model, each block turned); then again with the
+         OpenCV of PyPI (bench/setup_cv.sh: bench/.venv-cv, opencv-python-headless) where Debian's is 4.6
 
 Prints the figures and the ratio count / read; ``--markdown`` writes them into docs/benchmarks.md.
 """
@@ -109,6 +110,7 @@ def phase(kind, path, model='standard', views=1, sun=None):
         c, teu = containers.totals(containers.count_columns(r, p))
         out = {'seconds': time.time() - t, 'containers': c, 'teu': teu}
     out['peak_rss_mb'] = peak_rss_mb()
+    out['opencv'] = __import__('cv2').__version__
     print(json.dumps(out), flush=True)
 
 
@@ -137,10 +139,16 @@ def main():
     runs = {'standard': ('standard', 1, []), 'wide': ('wide', 1, []), 'standard, 4 views': ('standard', 4, []),
             'standard told the sun (sun-turned)': ('standard', 1, ['--sun', '150']),
             'wide told the sun (sun-turned wide)': ('wide', 1, ['--sun', '150'])}
-    for name in ['read'] + list(runs):       # the read, then a count with each model (views, sun)
+    pypi = ROOT / 'bench' / '.venv-cv' / 'bin' / 'python'       # bench/setup_cv.sh: OpenCV from PyPI
+    if pypi.exists():
+        runs.update({f'{k}, OpenCV of PyPI': v + (str(pypi),) for k, v in list(runs.items()) if 'views' not in k})
+    else:
+        print(f'{pypi} not found (sh bench/setup_cv.sh): Debian\'s OpenCV only')
+    for name in ['read'] + list(runs):       # the read, then a count with each model (views, sun, OpenCV)
         what = (['--phase', 'read'] if name == 'read' else
                 ['--phase', 'count', '--model', runs[name][0], '--views', str(runs[name][1])] + runs[name][2])
-        proc = subprocess.run([sys.executable, __file__, '--path', str(path)] + what, capture_output=True, text=True)
+        python = runs[name][3] if name != 'read' and len(runs[name]) > 3 else sys.executable
+        proc = subprocess.run([python, __file__, '--path', str(path)] + what, capture_output=True, text=True)
         if proc.returncode:
             print(proc.stderr)
             raise SystemExit(1)
@@ -153,11 +161,11 @@ def main():
         f"{args.size} x {args.size} x 3 Byte GeoTIFF ({mpx:.0f} Mpx, {os.path.getsize(path) / 1e6:.0f} MB DEFLATE) "
         f"at {args.gsd} m, dense generated yards; each phase in a fresh process. Target: count <= 5 x read "
         '(aim 3), peak memory < 1 GB.', '',
-        '| model | GDAL read of every block | count | count / read | peak memory (count) | counted / true |',
-        '|---|---|---|---|---|---|'] + [
-        f"| {m} | {read['seconds']:.1f} s | {res[m]['seconds']:.1f} s | {res[m]['seconds'] / read['seconds']:.1f} x | "
-        f"{res[m]['peak_rss_mb']:.0f} MB | {res[m]['containers']} / {meta['truth_containers']} |"
-        for m in runs])
+        '| model | OpenCV | GDAL read of every block | count | count / read | peak memory (count) | counted / true |',
+        '|---|---|---|---|---|---|---|'] + [
+        f"| {m} | {res[m]['opencv']} | {read['seconds']:.1f} s | {res[m]['seconds']:.1f} s | "
+        f"{res[m]['seconds'] / read['seconds']:.1f} x | {res[m]['peak_rss_mb']:.0f} MB | "
+        f"{res[m]['containers']} / {meta['truth_containers']} |" for m in runs])
     print(text)
     if args.markdown:
         from docs_section import machine, write_section

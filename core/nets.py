@@ -11,8 +11,8 @@ from .errors import CargoWatchError
 
 MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
 OPENCV_MISSING = ('CargoWatch needs OpenCV for image detection. Install it with `sudo apt install python3-opencv` '
-                  '(Debian/Ubuntu) or `python -m pip install opencv-python-headless` (e.g. in the OSGeo4W shell), '
-                  'then restart QGIS.')
+                  '(Debian/Ubuntu) or `python -m pip install --no-deps opencv-python-headless` (e.g. in the OSGeo4W '
+                  'shell; --no-deps keeps the NumPy QGIS was built on), then restart QGIS.')
 _NETS = {}
 
 
