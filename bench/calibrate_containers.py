@@ -42,6 +42,7 @@ THRESHOLDS = np.round(np.arange(0.25, 0.551, 0.05), 2)
 MODEL = 'standard'  # which of core.containers.MODELS (--model)
 TRUE_SUN = False    # tell the model the renderers' sun (--true-sun) instead of letting it estimate it
 VIEWS = 1           # the network's maps averaged over this many turns and mirrors of each block (--views)
+GREY = False        # every image in grey, as a 1-band raster gives it to the network (--grey)
 GROUPS = False      # the group rule (ContainerParams.groups, lone boxes dropped) at each threshold (--groups)
 MATCH_M = 2.0
 SIZE = 320          # generated patches of 160 m, scored inside EDGE_M of their edges: like the inside of a scene block
@@ -91,8 +92,13 @@ def nearest(table, threshold):
     return float(k[4:]), table[k]
 
 
-def patch_block(img):
-    """A generated patch (h, w, 3) as one core Block at the working resolution."""
+def patch_block(img, seed=0):
+    """A generated patch (h, w, 3) as one core Block at the working resolution; with GREY its one grey band (a pan
+    band's response 0.3 / 0.5 / 0.2 for even seeds, the mean for odd ones) three times, as core.nets.three_bands gives
+    a 1-band raster to the network."""
+    if GREY:
+        img = np.repeat((img @ np.array([0.3, 0.5, 0.2] if seed % 2 == 0 else [1 / 3] * 3, np.float32))[..., None], 3,
+                        axis=2)
     data = np.ascontiguousarray(np.clip(img, 0, 1).transpose(2, 0, 1), dtype=np.float32)
     h, w = data.shape[1:]
     return raster.Block(0, 0, (0, 0, w, h), data, np.ones((h, w), bool), gen.WORK_GSD)
@@ -107,7 +113,7 @@ def generated(n, seed0):
     tot = {t: np.zeros(3, int) for t in THRESHOLDS}
     for seed in range(seed0, seed0 + n):
         img, lab = gen.patch(seed, SIZE)
-        block = patch_block(img)
+        block = patch_block(img, seed)
         h, w = block.valid.shape
         truth = [{'x': x, 'y': y, 'teu': 1 + int(c)} for x, y, _, c, _ in lab if inner(x, y, w, h)]
         for t, found in detected(block, gen.sun_azimuth(seed)).items():
@@ -122,7 +128,7 @@ def container_free(n, seed0):
     (reported beside the rule, not in it: the rule's F1 sees false containers only among true ones)."""
     tot = {t: 0 for t in THRESHOLDS}
     for seed in range(seed0, seed0 + n):
-        block = patch_block(gen.patch(seed, SIZE, containers=False)[0])
+        block = patch_block(gen.patch(seed, SIZE, containers=False)[0], seed)
         h, w = block.valid.shape
         for t, found in detected(block, gen.sun_azimuth(seed)).items():
             tot[t] += sum(inner(*np.mean(d['corners'], axis=0), w, h) for d in found)
@@ -142,10 +148,12 @@ def older(tmp):
     rasters = []
     for seed, gsd, skw, wkw in YARDS:
         sc = scenes.port_scene(seed=seed, gsd=gsd, size_px=int(320 / gsd), **skw)
+        wkw = dict(wkw, layout='pan') if GREY else wkw
         rasters.append((scenes.write_scene(sc, Path(tmp) / f'{seed}.tif', **wkw), scenes.truth_map_coords(sc),
                         math.degrees(sc.meta['sun'][0])))
     cv, deck, yard = scenes.loaded_ship(np.random.default_rng(12))
-    ship = scenes.write_geotiff(Path(tmp) / 'ship.tif', scenes.to_dtype(cv.img), scenes.geotransform(0.4))
+    img = scenes.to_bands(cv.img, 'pan')[0] if GREY else cv.img
+    ship = scenes.write_geotiff(Path(tmp) / 'ship.tif', scenes.to_dtype(img), scenes.geotransform(0.4))
     x0, y0 = scenes.ORIGIN
     rasters.append((ship, [{'x': x0 + c.cx, 'y': y0 - c.cy, 'teu': 2} for c in deck + yard], None))
     for path, truth, sun_az in rasters:
@@ -156,7 +164,7 @@ def older(tmp):
 
 
 def main():
-    global THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS
+    global THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS, GREY
     ap = argparse.ArgumentParser()
     ap.add_argument('--patches', type=int, default=150)
     ap.add_argument('--seed0', type=int, default=7_900_000)
@@ -177,7 +185,10 @@ def main():
                          "views, on their seeds), not as the model's threshold")
     ap.add_argument('--groups', action='store_true',
                     help='drop lone boxes at each threshold (ContainerParams.groups; the thresholds are without)')
+    ap.add_argument('--grey', action='store_true',
+                    help='every image in grey, as a 1-band raster is counted (the older renderer writes 1-band yards)')
     a = ap.parse_args()
+    GREY = a.grey
     if a.write and a.groups:
         ap.error("--write records the model's own threshold, which is without the group rule: not with --groups")
     THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS = (np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model,

@@ -359,6 +359,17 @@ def dataset(n, seed0):
     return imgs, labs, hard
 
 
+def greyed(imgs, rng):
+    """The patches (uint8 n, h, w, 3) as a 1-band sensor sees them, in place: each one's three bands replaced by one
+    grey (a pan band's response 0.3 / 0.5 / 0.2, or their mean, as the generator's pan sensor), which the plugin
+    gives the network three times (core.nets.three_bands)."""
+    pan, mean = np.array([0.3, 0.5, 0.2], np.float32), np.full(3, 1 / 3, np.float32)
+    for i in range(len(imgs)):
+        g = imgs[i].astype(np.float32) @ (pan if rng.random() < 0.5 else mean)
+        imgs[i] = np.clip(np.rint(g), 0, 255).astype(np.uint8)[..., None]
+    return imgs
+
+
 def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None, tmaps=None, mirrors=False):
     """A training batch: one random crop of the patches ``idx``, turned by one random quarter turn (``mirrors``:
     and mirrored, by a transpose, half of the time: the eight views of core.nets.VIEWS), or with
@@ -535,6 +546,7 @@ def main():
     ap.add_argument('--canonical', choices=('sun', 'estimate'), default=None,
                     help='turn every patch so that its shadows fall one way (core.sun): by the generator\'s sun '
                          '(+-20 deg, 10 %% any way) or by core.sun\'s estimate from the patch')
+    ap.add_argument('--grey', action='store_true', help='every patch in grey (a 1-band specialist)')
     ap.add_argument('--out', default=str(OUT), help='folder for containers.onnx/.json/.pt (default: the shipped ones)')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -545,6 +557,8 @@ def main():
     tg = [(*targets(lab, SIZE // 2), hd) for lab, hd in zip(labs, (hd for s in sets for hd in s[2]))]
     del sets
     vimgs, vlabs, _ = dataset(a.val, 1_000_000 * a.seed + 900_000)
+    if a.grey:
+        imgs, vimgs = greyed(imgs, rng), greyed(vimgs, rng)
     turns = vturns = None
     if a.canonical == 'sun':
         turns = canonical_turns([1_000_000 * s + i for s in [a.seed] + a.more_seeds for i in range(a.patches)], rng)
@@ -617,12 +631,12 @@ def export(net, a, sweep, threshold, seconds, step):
                                  'estimate': 'turned by core.sun\'s estimate from each patch'}[a.canonical]}
            if a.canonical else {}),
         'teacher': a.teacher, **({'teacher_views': a.teacher_views} if a.teacher_views else {}),
-        **({'mirrors': True} if a.mirrors else {}),
+        **({'mirrors': True} if a.mirrors else {}), **({'grey': True} if a.grey else {}),
         'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, '
                 f'{"each turned so that its shadows fall one way" if a.canonical else "quarter turns"}'
-                f'{", mirrored half of the time" if a.mirrors else ""}) per seed, '
+                f'{", mirrored half of the time" if a.mirrors else ""}{", in grey" if a.grey else ""}) per seed, '
                 f'seeds from {", ".join(str(1_000_000 * s) for s in [a.seed] + a.more_seeds)}; '
                 f'validation {a.val} other generated patches',
         'seed': a.seed, 'steps': step, 'planned_steps': a.steps, 'batch': a.batch, 'lr': a.lr,
