@@ -25,6 +25,14 @@ def opencv():
     return cv2
 
 
+def older_opencv():
+    """The OpenCV version when it is older than 4.7 (whose dnn runs the container networks about 1.5 times slower
+    than OpenCV 5's: docs/benchmarks.md), else None."""
+    version = opencv().__version__
+    major, minor = (int(v) for v in version.split('.')[:2])
+    return version if (major, minor) < (4, 7) else None
+
+
 def _real_file(path):
     """``path``, or where the package runs from a zip (as on Dask workers) a copy of it extracted to a temporary
     folder: OpenCV reads models from files only."""
