@@ -126,10 +126,10 @@ class CountContainers(CargoWatchAlgorithm):
             feedback.pushInfo(self.tr('Each block is seen {} times, turned and mirrored, and the views averaged '
                                       '(about {} times the time of one view), at the threshold calibrated for them: '
                                       '{:.3f}.').format(params.views, params.views, params.threshold))
-        if core_nets.older_opencv():
+        older = core_nets.older_opencv()
+        if older:
             feedback.pushInfo(self.tr('OpenCV {}: OpenCV 5 counts about 1.5 times as fast (python -m pip install '
-                                      '--no-deps opencv-python-headless, then restart QGIS).').format(
-                core_nets.older_opencv()))
+                                      '--no-deps opencv-python-headless, then restart QGIS).').format(older))
         if params.groups:
             feedback.pushInfo(self.tr('Lone boxes dropped: a box counts with at least two others within {:g} m, or '
                                       'alone at a centre probability of at least {:.3f}.').format(

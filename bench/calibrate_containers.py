@@ -97,8 +97,8 @@ def patch_block(img, seed=0):
     band's response 0.3 / 0.5 / 0.2 for even seeds, the mean for odd ones) three times, as core.nets.three_bands gives
     a 1-band raster to the network."""
     if GREY:
-        img = np.repeat((img @ np.array([0.3, 0.5, 0.2] if seed % 2 == 0 else [1 / 3] * 3, np.float32))[..., None], 3,
-                        axis=2)
+        grey = img @ gen.PAN if seed % 2 == 0 else img.mean(axis=2)
+        img = np.repeat(grey[..., None], 3, axis=2)
     data = np.ascontiguousarray(np.clip(img, 0, 1).transpose(2, 0, 1), dtype=np.float32)
     h, w = data.shape[1:]
     return raster.Block(0, 0, (0, 0, w, h), data, np.ones((h, w), bool), gen.WORK_GSD)
@@ -188,11 +188,10 @@ def main():
     ap.add_argument('--grey', action='store_true',
                     help='every image in grey, as a 1-band raster is counted (the older renderer writes 1-band yards)')
     a = ap.parse_args()
-    GREY = a.grey
     if a.write and a.groups:
         ap.error("--write records the model's own threshold, which is without the group rule: not with --groups")
-    THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS = (np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model,
-                                                  a.true_sun, a.views, a.groups)
+    THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS, GREY = (np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model,
+                                                        a.true_sun, a.views, a.groups, a.grey)
     gen_tot = generated(a.patches, a.seed0)
     free = container_free(a.patches // 3 if a.free is None else a.free, a.seed0 + 50_000)
     with tempfile.TemporaryDirectory() as tmp:

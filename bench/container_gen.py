@@ -744,6 +744,9 @@ def shadows(cv, rng, az, elev):
     return m
 
 
+PAN = np.array([0.3, 0.5, 0.2], np.float32)   # a pan band's response to red, green and blue
+
+
 def sensor(img, rng):
     """Colour balance, haze, blur, pan or colour, noise, a deep product's percentile stretch, quantisation, JPEG."""
     img = img * rng.uniform(0.6, 1.5) * rng.uniform(0.8, 1.2, 3).astype(np.float32)
@@ -755,7 +758,7 @@ def sensor(img, rng):
     if rng.random() < 0.9:     # the optics' and the atmosphere's blur (sensor pixels)
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.6))
     if rng.random() < 0.25:    # pan
-        g = img @ np.array([0.3, 0.5, 0.2], np.float32) if rng.random() < 0.5 else img.mean(-1)
+        g = img @ PAN if rng.random() < 0.5 else img.mean(-1)
         img = np.repeat(g[..., None], 3, -1)
     img = img + rng.normal(0, rng.uniform(0.002, 0.03), img.shape).astype(np.float32)
     if rng.random() < 0.35:    # an 11- or 16-bit product as the plugin reads it: stretched between percentiles

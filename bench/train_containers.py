@@ -363,9 +363,9 @@ def greyed(imgs, rng):
     """The patches (uint8 n, h, w, 3) as a 1-band sensor sees them, in place: each one's three bands replaced by one
     grey (a pan band's response 0.3 / 0.5 / 0.2, or their mean, as the generator's pan sensor), which the plugin
     gives the network three times (core.nets.three_bands)."""
-    pan, mean = np.array([0.3, 0.5, 0.2], np.float32), np.full(3, 1 / 3, np.float32)
+    mean = np.full(3, 1 / 3, np.float32)
     for i in range(len(imgs)):
-        g = imgs[i].astype(np.float32) @ (pan if rng.random() < 0.5 else mean)
+        g = imgs[i].astype(np.float32) @ (gen.PAN if rng.random() < 0.5 else mean)
         imgs[i] = np.clip(np.rint(g), 0, 255).astype(np.uint8)[..., None]
     return imgs
 
