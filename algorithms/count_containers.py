@@ -87,7 +87,8 @@ class CountContainers(CargoWatchAlgorithm):
                           'from the yards; on the project\'s own patches without containers this drops about 40 % '
                           'of the false ones for about the same F1 where there are containers, but a real '
                           'container alone (on a truck, in a field) or in a row whose neighbours were missed (coarse '
-                          'or grey imagery) is dropped too. See docs/containers.md.').format(core.GROUP_M,
+                          'or grey imagery) is dropped too. Without it, the log says how many boxes it would drop. '
+                          'See docs/containers.md.').format(core.GROUP_M,
                                                                                            core.GROUP_MARGIN))
         self.addParameter(p)
         self.add_min_confidence('containers')
@@ -141,6 +142,12 @@ class CountContainers(CargoWatchAlgorithm):
                                    self.crs_of(raster))
         count, teu = core.totals(found)
         feedback.pushInfo(self.tr('{} containers ({} TEU).').format(count, teu))
+        lone = int(found['lone'].sum())
+        if lone:
+            feedback.pushInfo(self.tr('{} of them stand alone or in pairs (not two others within {:g} m) at a centre '
+                                      'probability under {:.3f}: about half the false containers on real photos without '
+                                      'containers stand so (docs/benchmarks.md); Drop lone boxes leaves them out.').format(
+                lone, core.GROUP_M, params.threshold + core.GROUP_MARGIN))
         feedback.setProgress(100)
         return {self.OUTPUT: dest, self.COUNT: count, self.TEU: teu}
 

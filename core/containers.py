@@ -238,7 +238,8 @@ def peaks(heat, threshold):
 def detect_columns(block, params=None):
     """Detector for :func:`core.raster.scan`: the containers of one Block as columns (numpy arrays, one row per
     container): ``corners`` (n, 4, 2) block pixels, ``big`` (40 ft), ``conf``, ``deg`` (long axis, degrees
-    clockwise from east, 0-180) and ``rgb`` (mean colour 0..1). :func:`records` turns them into output dicts."""
+    clockwise from east, 0-180), ``rgb`` (mean colour 0..1) and ``lone`` (what ContainerParams.groups leaves out:
+    not :func:`grouped`). :func:`records` turns them into output dicts."""
     p = params or ContainerParams()
     rgb = nets.three_bands(block.data)
     return decode(maps(rgb, block.valid, float(block.gsd), p.model, p.sun_azimuth, p.views), rgb, block, p)
@@ -268,12 +269,13 @@ def decode(maps_f, rgb, block, params=None):
     deck = out[4, rows, cols] > 0.0           # on a ship's deck: probability > 0.5
     length = np.where(big, p.len40, p.len20) / g
     keep = same_box(x, y, ang, conf, p.width / g, length) if len(x) else np.zeros(0, int)
+    lone = ~grouped(np.column_stack([x[keep], y[keep]]) * g, conf[keep], p.threshold)
     if p.groups:
-        keep = keep[grouped(np.column_stack([x[keep], y[keep]]) * g, conf[keep], p.threshold)]
+        keep, lone = keep[~lone], lone[~lone]
     x, y, conf, ang, big, deck = x[keep], y[keep], conf[keep], ang[keep], big[keep], deck[keep]
     return {'corners': _corners(x, y, ang, big, p, g), 'big': big, 'deck': deck, 'conf': conf.astype(np.float32),
             'deg': (np.degrees(-ang.astype(float)) % 180.0).astype(np.float32),
-            'rgb': _colours(rgb, x, y, ang, big, p, g).astype(np.float32)}
+            'rgb': _colours(rgb, x, y, ang, big, p, g).astype(np.float32), 'lone': lone}
 
 
 def detect_containers(block, params=None):
