@@ -170,8 +170,9 @@ def main():
     ap.add_argument('--seed0', type=int, default=7_900_000)
     ap.add_argument('--free', type=int, default=None,
                     help='container-free patches for the false rate (default: a third of --patches)')
-    ap.add_argument('--step', type=float, default=0.05, help='threshold grid step (from --lowest to 0.55)')
+    ap.add_argument('--step', type=float, default=0.05, help='threshold grid step (from --lowest to --highest)')
     ap.add_argument('--lowest', type=float, default=0.25, help='lowest threshold of the grid')
+    ap.add_argument('--highest', type=float, default=0.55, help='highest threshold of the grid')
     ap.add_argument('--max-false-km2', type=float, default=None,
                     help='pick among the thresholds with at most this many false containers per km² only')
     ap.add_argument('--model', choices=sorted(containers.MODELS), default=MODEL)
@@ -190,7 +191,7 @@ def main():
     a = ap.parse_args()
     if a.write and a.groups:
         ap.error("--write records the model's own threshold, which is without the group rule: not with --groups")
-    THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS, GREY = (np.round(np.arange(a.lowest, 0.551, a.step), 3), a.model,
+    THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS, GREY = (np.round(np.arange(a.lowest, a.highest + 1e-3, a.step), 3), a.model,
                                                         a.true_sun, a.views, a.groups, a.grey)
     gen_tot = generated(a.patches, a.seed0)
     free = container_free(a.patches // 3 if a.free is None else a.free, a.seed0 + 50_000)
