@@ -17,6 +17,7 @@ patch so that its shadows fall one way, by the generator's sun or core.sun's est
 `bench/calibrate_containers.py --write` sets the model's threshold from both own renderers (a test checks it did).
 """
 import argparse
+import copy
 import datetime
 import json
 import math
@@ -552,6 +553,8 @@ def main():
     ap.add_argument('--neg-weight', type=float, default=1.0, help='weight of the centre loss away from centres')
     ap.add_argument('--hard-weight', type=float, default=0.0,
                     help='extra weight of the centre loss on look-alikes and stack shadows (1 + this times)')
+    ap.add_argument('--ema', type=float, default=0.0,
+                    help='export the exponential moving average of the weights with this decay (e.g. 0.999)')
     ap.add_argument('--dark-weight', type=float, default=0.0,
                     help=f'extra weight of the centre loss at the centres of dark tops (under {DARK} mean band value)')
     ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
@@ -600,6 +603,7 @@ def main():
         print(f'teacher maps over {a.teacher_views} views of {len(imgs)} patches', flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=max(1, a.steps), pct_start=0.1)
+    ema = copy.deepcopy(net) if a.ema else None
     t0 = time.time()
     if not a.steps:            # a soup as it is
         sweep_and_export(net, a, vimgs, vlabs, 0, 0, vturns)
@@ -613,10 +617,22 @@ def main():
         loss.backward()
         opt.step()
         sched.step()
+        if ema is not None:
+            average_into(ema, net, a.ema)
         if step % 100 == 0:
             print(f'step {step} loss {loss.item():.3f} parts {np.round(parts, 3)} {time.time() - t0:.0f} s', flush=True)
         if step % 500 == 0 or step == a.steps:
-            sweep_and_export(net, a, vimgs, vlabs, time.time() - t0, step, vturns)
+            sweep_and_export(net if ema is None else ema, a, vimgs, vlabs, time.time() - t0, step, vturns)
+
+
+def average_into(ema, net, decay):
+    """ema <- decay * ema + (1 - decay) * net, for the weights and the batch-norm statistics (counters copied)."""
+    with torch.no_grad():
+        for e, v in zip(list(ema.parameters()) + list(ema.buffers()), list(net.parameters()) + list(net.buffers())):
+            if e.dtype.is_floating_point:
+                e.mul_(decay).add_(v, alpha=1 - decay)
+            else:
+                e.copy_(v)
 
 
 def sweep_and_export(net, a, vimgs, vlabs, seconds, step, vturns=None):
@@ -650,6 +666,7 @@ def export(net, a, sweep, threshold, seconds, step):
         'teacher': a.teacher, **({'teacher_views': a.teacher_views} if a.teacher_views else {}),
         **({'mirrors': True} if a.mirrors else {}), **({'grey': True} if a.grey else {}),
         'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight, 'dark_weight': a.dark_weight,
+        **({'ema': a.ema} if a.ema else {}),
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, '
                 f'{"each turned so that its shadows fall one way" if a.canonical else "quarter turns"}'
