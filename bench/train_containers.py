@@ -17,7 +17,6 @@ patch so that its shadows fall one way, by the generator's sun or core.sun's est
 `bench/calibrate_containers.py --write` sets the model's threshold from both own renderers (a test checks it did).
 """
 import argparse
-import copy
 import datetime
 import json
 import math
@@ -47,7 +46,6 @@ SIZE = 160
 MEAN, SCALE = 0.4, 4.0     # input = (reflectance 0..1 - MEAN) * SCALE; the plugin does the same
 SQRT_MEAN = 0.63           # a net of 6 inputs also takes (sqrt(reflectance) - SQRT_MEAN) * SCALE: dark tones spread
 SIGMA = 0.8                # heatmap Gaussian (output px = 1 m)
-DARK = 0.2                 # a top this dark (mean band value) is a dark top (--dark-weight)
 OUTPUTS = ['centre logit', '40 ft logit', 'cos 2a', 'sin 2a (tanh)', 'on a ship\'s deck logit']
 
 
@@ -334,17 +332,6 @@ def targets(lab, n):
     return heat, cls, cs, m, deck
 
 
-def dark_tops(img, lab, n, below=DARK):
-    """255 at the output cell of each top darker than ``below`` (mean of the bands over 1.5 m at its centre), else 0."""
-    g = cv2.blur(img.astype(np.float32).mean(axis=2) / 255, (3, 3))
-    d = np.zeros((n, n), np.uint8)
-    for x, y, *_ in lab:
-        i, j = int(round(y / 2 - 0.5)), int(round(x / 2 - 0.5))
-        if 0 <= i < n and 0 <= j < n and g[min(int(y), g.shape[0] - 1), min(int(x), g.shape[1] - 1)] < below:
-            d[i, j] = 255
-    return d
-
-
 def make(seed):
     img, lab, what = gen.patch(seed, SIZE, what=True)
     hard = cv2.resize(np.isin(what, gen.HARD).astype(np.float32), (SIZE // 2, SIZE // 2),
@@ -392,7 +379,7 @@ def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None, tmaps=None, mirrors=Fa
     o = 2 * rng.integers(0, (SIZE - crop) // 2 + 1, 2)     # one random crop per batch (even: output stride 2)
     x = imgs[idx, o[0]:o[0] + crop, o[1]:o[1] + crop].astype(np.float32) / 255
     sl = np.s_[o[0] // 2:(o[0] + crop) // 2, o[1] // 2:(o[1] + crop) // 2]
-    grids = [np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3, 4, 5, 6)]      # h, c, m, dk, hd, dark
+    grids = [np.stack([tg[i][k][sl] for i in idx]) for k in (0, 1, 3, 4, 5)]      # h, c, m, dk, hd
     if tmaps is not None:
         grids.append(tmaps[idx][(slice(None),) + sl].astype(np.float32))
     cs = np.stack([tg[i][2][(slice(None),) + sl] for i in idx])
@@ -405,9 +392,8 @@ def batch(imgs, tg, idx, rng, crop, inputs=3, turns=None, tmaps=None, mirrors=Fa
         per = [[core_sun.turn(a[n], *turns[i]) for a in [x, cs] + grids] for n, i in enumerate(idx)]
         x, cs, *grids = (np.stack([p[j] for p in per]) for j in range(len(grids) + 2))
         cs = np.stack([np.stack(core_sun.turned_axes(cs[n, 0], cs[n, 1], *turns[i])) for n, i in enumerate(idx)])
-    h, c, m, dk, hd, dark, *tm = grids
-    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in [x, h, c, cs, m, dk, hd.astype(np.float32) / 255,
-                                                              dark.astype(np.float32) / 255] + tm]
+    h, c, m, dk, hd, *tm = grids
+    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in [x, h, c, cs, m, dk, hd.astype(np.float32) / 255] + tm]
     t[0] = net_input(t[0], inputs)
     return t
 
@@ -430,15 +416,14 @@ def estimated_turns(imgs):
             for im in imgs]
 
 
-def loss_fn(out, h, c, cs, m, dk, hard, dark, teacher=None, neg_weight=1.0, hard_weight=0.0, dark_weight=0.0):
+def loss_fn(out, h, c, cs, m, dk, hard, teacher=None, neg_weight=1.0, hard_weight=0.0):
     """CenterNet losses against the labels; with ``teacher`` (its centre probabilities on the same batch) the
     centre map also learns the teacher's, as much again. ``neg_weight`` scales the focal loss away from centres
-    (false containers), 1 + ``hard_weight`` times more on look-alikes and stack shadows (the ``hard`` share); the
-    centres of dark tops (``dark``) weigh 1 + ``dark_weight`` times as much as others."""
+    (false containers), 1 + ``hard_weight`` times more on look-alikes and stack shadows (the ``hard`` share)."""
     p = torch.sigmoid(out[:, 0]).clamp(1e-4, 1 - 1e-4)
     pos = (h > 0.99).float()
     neg = neg_weight * (1 + hard_weight * hard) * (1 - pos) * (1 - h) ** 4
-    focal = -(pos * (1 + dark_weight * dark) * (1 - p) ** 2 * torch.log(p) + neg * p ** 2 * torch.log(1 - p)).sum() / pos.sum().clamp(min=1)
+    focal = -(pos * (1 - p) ** 2 * torch.log(p) + neg * p ** 2 * torch.log(1 - p)).sum() / pos.sum().clamp(min=1)
     mm = m.sum().clamp(min=1)
     lc = (F.binary_cross_entropy_with_logits(out[:, 1], c, reduction='none') * m).sum() / mm
     ld = ((torch.tanh(out[:, 2:4]) - cs).abs().sum(1) * m).sum() / mm
@@ -553,10 +538,6 @@ def main():
     ap.add_argument('--neg-weight', type=float, default=1.0, help='weight of the centre loss away from centres')
     ap.add_argument('--hard-weight', type=float, default=0.0,
                     help='extra weight of the centre loss on look-alikes and stack shadows (1 + this times)')
-    ap.add_argument('--ema', type=float, default=0.0,
-                    help='export the exponential moving average of the weights with this decay (e.g. 0.999)')
-    ap.add_argument('--dark-weight', type=float, default=0.0,
-                    help=f'extra weight of the centre loss at the centres of dark tops (under {DARK} mean band value)')
     ap.add_argument('--teacher', default=None, help='an earlier containers.onnx whose centre maps are learned too')
     ap.add_argument('--teacher-views', type=int, choices=(2, 4, 8), default=None,
                     help="the teacher's maps averaged over this many turns and mirrors of each whole patch, "
@@ -573,8 +554,7 @@ def main():
     rng = np.random.default_rng(a.seed)
     sets = [dataset(a.patches, 1_000_000 * s) for s in [a.seed] + a.more_seeds]
     imgs, labs = np.concatenate([s[0] for s in sets]), [lab for s in sets for lab in s[1]]
-    tg = [(*targets(lab, SIZE // 2), hd, dark_tops(im, lab, SIZE // 2))
-          for im, lab, hd in zip(imgs, labs, (hd for s in sets for hd in s[2]))]
+    tg = [(*targets(lab, SIZE // 2), hd) for lab, hd in zip(labs, (hd for s in sets for hd in s[2]))]
     del sets
     vimgs, vlabs, _ = dataset(a.val, 1_000_000 * a.seed + 900_000)
     if a.grey:
@@ -603,7 +583,6 @@ def main():
         print(f'teacher maps over {a.teacher_views} views of {len(imgs)} patches', flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=max(1, a.steps), pct_start=0.1)
-    ema = copy.deepcopy(net) if a.ema else None
     t0 = time.time()
     if not a.steps:            # a soup as it is
         sweep_and_export(net, a, vimgs, vlabs, 0, 0, vturns)
@@ -612,27 +591,15 @@ def main():
         x, *tgt = batch(imgs, tg, idx, rng, a.crop, inputs_of(net), turns, tmaps, a.mirrors)
         taught = tgt.pop() if tmaps is not None else teacher_heat(teacher, x) if teacher else None
         loss, parts = loss_fn(maps_1m(net, x), *tgt, teacher=taught, neg_weight=a.neg_weight,
-                              hard_weight=a.hard_weight, dark_weight=a.dark_weight)
+                              hard_weight=a.hard_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        if ema is not None:
-            average_into(ema, net, a.ema)
         if step % 100 == 0:
             print(f'step {step} loss {loss.item():.3f} parts {np.round(parts, 3)} {time.time() - t0:.0f} s', flush=True)
         if step % 500 == 0 or step == a.steps:
-            sweep_and_export(net if ema is None else ema, a, vimgs, vlabs, time.time() - t0, step, vturns)
-
-
-def average_into(ema, net, decay):
-    """ema <- decay * ema + (1 - decay) * net, for the weights and the batch-norm statistics (counters copied)."""
-    with torch.no_grad():
-        for e, v in zip(list(ema.parameters()) + list(ema.buffers()), list(net.parameters()) + list(net.buffers())):
-            if e.dtype.is_floating_point:
-                e.mul_(decay).add_(v, alpha=1 - decay)
-            else:
-                e.copy_(v)
+            sweep_and_export(net, a, vimgs, vlabs, time.time() - t0, step, vturns)
 
 
 def sweep_and_export(net, a, vimgs, vlabs, seconds, step, vturns=None):
@@ -665,8 +632,7 @@ def export(net, a, sweep, threshold, seconds, step):
            if a.canonical else {}),
         'teacher': a.teacher, **({'teacher_views': a.teacher_views} if a.teacher_views else {}),
         **({'mirrors': True} if a.mirrors else {}), **({'grey': True} if a.grey else {}),
-        'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight, 'dark_weight': a.dark_weight,
-        **({'ema': a.ema} if a.ema else {}),
+        'neg_weight': a.neg_weight, 'hard_weight': a.hard_weight,
         'script': 'bench/train_containers.py', 'generator': 'bench/container_gen.py',
         'data': f'{a.patches} generated patches of {SIZE} px (random {a.crop} px crops, '
                 f'{"each turned so that its shadows fall one way" if a.canonical else "quarter turns"}'
