@@ -11,7 +11,20 @@ from ..core import nets as core_nets
 MODELS = (('standard', 'Standard (faster)'), ('wide', 'Wide (finds more, invents more; about 2 x the time)'))
 VIEWS = ((1, 'One (fastest)'), (2, 'Two: the image and its half turn (2 x the time)'),
          (4, 'Four quarter turns (4 x the time)'),
-         (8, 'Eight: the quarter turns of the image and of its mirror (8 x the time)'))
+         (8, 'Eight: the quarter turns of the image and of its mirror (8 x the time)'),
+         (0, 'Auto: four up to 25 million pixels (the raster or the area of interest), else one'))
+AUTO = len(VIEWS) - 1     # the default: appended, so that saved models and scripts keep their choices
+
+
+def chosen_views(alg, parameters, context, feedback, *rasters, aoi=None):
+    """The number of views asked for (VIEWS parameter); Auto resolved over ``rasters`` (core.auto_views), and said."""
+    views = VIEWS[alg.parameterAsEnum(parameters, alg.VIEWS, context)][0]
+    if views:
+        return views
+    views = core.auto_views(*rasters, aoi=aoi)
+    feedback.pushInfo(alg.tr('Views: Auto chose {} (four for an image or area of up to {:g} million pixels, one '
+                             'above).').format(views, core.AUTO_VIEWS_PX / 1e6))
+    return views
 FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
           ('confidence', 'double'), ('angle_deg', 'double'), ('on_ship', 'int'))
@@ -63,12 +76,14 @@ class CountContainers(CargoWatchAlgorithm):
                           'ones. See docs/benchmarks.md.'))
         self.addParameter(p)
         p = QgsProcessingParameterEnum(self.VIEWS, self.tr('Views of the image'),
-                                       options=[self.tr(t) for _, t in VIEWS], defaultValue=0)
+                                       options=[self.tr(t) for _, t in VIEWS], defaultValue=AUTO)
         p.setHelp(self.tr('The network looks at each part of the image as it is, or also turned and mirrored, and '
                           'the views are averaged: each view costs one more pass, and each model has its own '
                           'threshold for each number of views. On the project\'s own yards more views find more '
                           'containers and fewer false ones (docs/benchmarks.md); worth it for a port or a yard, less '
-                          'so for a whole scene.'))
+                          'so for a whole scene. Auto (the default) takes four views for a raster, or an area of '
+                          'interest, of up to 25 million pixels (about 10 s of work on two cores) and one above. With '
+                          'more than one view the sun\'s azimuth is not used.'))
         self.addParameter(p)
         p = QgsProcessingParameterNumber(self.SUN, self.tr("Sun's azimuth (degrees from north)"), Q.DOUBLE,
                                          optional=True, minValue=0.0, maxValue=360.0)
@@ -105,7 +120,7 @@ class CountContainers(CargoWatchAlgorithm):
         except core.RasterError as e:
             raise QgsProcessingException(str(e))
         model = MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0]
-        views = VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0]
+        views = chosen_views(self, parameters, context, feedback, raster, aoi=aoi)
         sun = self.sun_azimuth(parameters, self.SUN, context, raster, feedback)
         params = core.ContainerParams(
             len20=self.parameterAsDouble(parameters, self.LEN20, context),

@@ -5,7 +5,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 
 from ..compat import Q
 from .base import CargoWatchAlgorithm, progress_cb
-from .count_containers import MODELS, VIEWS
+from .count_containers import AUTO, MODELS, VIEWS, chosen_views
 from ..core import change as core
 from ..core import pits as core_pits
 
@@ -60,9 +60,10 @@ class DetectChanges(CargoWatchAlgorithm):
         p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
         p = QgsProcessingParameterEnum(self.VIEWS, self.tr('Views of the images'),
-                                       options=[self.tr(t) for _, t in VIEWS], defaultValue=0)
+                                       options=[self.tr(t) for _, t in VIEWS], defaultValue=AUTO)
         p.setHelp(self.tr('How many turns and mirrors of each image the container network sees, averaged, as in '
-                          'Count shipping containers (not used for pits).'))
+                          'Count shipping containers (not used for pits); Auto judges by the larger image, so that '
+                          'both dates are seen alike.'))
         p.setFlags(p.flags() | Q.ADVANCED)
         self.addParameter(p)
         for name, date in zip(self.SUNS, ('first', 'second')):
@@ -99,7 +100,7 @@ class DetectChanges(CargoWatchAlgorithm):
                 except core_containers.CargoWatchError as e:
                     raise QgsProcessingException(str(e))
             model = MODELS[self.parameterAsEnum(parameters, self.MODEL, context)][0]
-            views = VIEWS[self.parameterAsEnum(parameters, self.VIEWS, context)][0]
+            views = chosen_views(self, parameters, context, feedback, before, after)
             suns = [self.sun_azimuth(parameters, n, context, r, feedback) for n, r in zip(self.SUNS, (before, after))]
             both = None not in suns
             params, params_after = (core_containers.ContainerParams(

@@ -156,3 +156,20 @@ def test_containers_pair_misregistered(tmp_path, model, views, suns):
     assert res['SHIFT_X'] == pytest.approx(1.2, abs=0.3)
     fields = [f.name() for f in res['OUTPUT'].fields()]
     assert 'size_class' in fields and 'colour' in fields
+
+
+def test_containers_auto_views_by_the_larger_image(tmp_path, monkeypatch):
+    """VIEWS Auto (the default) counts both dates with the same views, chosen by the larger image: four for images of
+    up to core.containers.AUTO_VIEWS_PX pixels, one when either is larger."""
+    from helpers import scenes
+    from qgis.core import QgsProcessingFeedback
+    from cargowatch.core import containers as core_containers
+    b = scenes.write_scene(scenes.port_scene(seed=11, gsd=0.4, size_px=400), tmp_path / 'small.tif')
+    a = scenes.write_scene(scenes.port_scene(seed=12, gsd=0.4, size_px=500), tmp_path / 'large.tif')
+    logs = []
+    for limit in (core_containers.AUTO_VIEWS_PX, 450 * 450):     # 400² pixels under it, 500² over it
+        monkeypatch.setattr(core_containers, 'AUTO_VIEWS_PX', limit)
+        fb = QgsProcessingFeedback()
+        run({'BEFORE': b, 'AFTER': a, 'KIND': 0}, feedback=fb)
+        logs.append(fb.textLog())
+    assert 'Views: Auto chose 4' in logs[0] and 'Views: Auto chose 1' in logs[1]
