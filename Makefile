@@ -100,6 +100,7 @@ bench: deps mp cv $(SOLARIS)/pan1.tif
 	$(VPY) bench/bench_containers.py --model sun --markdown
 	$(VPY) bench/bench_containers.py --model wide_sun --markdown
 	$(VPY) bench/bench_containers.py --groups --markdown
+	$(VPY) bench/bench_containers.py --views 4 --markdown
 	$(VPY) bench/bench_views.py --markdown
 	$(VPY) bench/bench_views.py --model wide --markdown
 	$(VPY) bench/sensitivity_containers.py --markdown
