@@ -12,7 +12,7 @@ MODELS = (('standard', 'Standard (faster)'), ('wide', 'Wide (finds more, invents
 VIEWS = ((1, 'One (fastest)'), (2, 'Two: the image and its half turn (2 x the time)'),
          (4, 'Four quarter turns (4 x the time)'),
          (8, 'Eight: the quarter turns of the image and of its mirror (8 x the time)'),
-         (0, 'Auto: four up to 25 million pixels (the raster or the area of interest), else one'))
+         (0, 'Auto: four up to 25 million pixels, else one'))
 AUTO = len(VIEWS) - 1     # the default: appended, so that saved models and scripts keep their choices
 
 
