@@ -25,6 +25,8 @@ def chosen_views(alg, parameters, context, feedback, *rasters, aoi=None):
     feedback.pushInfo(alg.tr('Views: Auto chose {} (four for an image or area of up to {:g} million pixels, one '
                              'above).').format(views, core.AUTO_VIEWS_PX / 1e6))
     return views
+
+
 FIELDS = (('size_class', 'string'), ('length_m', 'double'), ('width_m', 'double'), ('containers', 'int'),
           ('teu', 'int'), ('colour', 'string'), ('r', 'int'), ('g', 'int'), ('b', 'int'),
           ('confidence', 'double'), ('angle_deg', 'double'), ('on_ship', 'int'))

@@ -422,3 +422,14 @@ def test_eight_views_find_the_same_containers_in_a_turned_or_mirrored_block(how)
 def test_views_must_be_one_of_the_known_counts(scene_tif):
     with pytest.raises(core.CargoWatchError, match='views must be one of 1, 2, 4, 8'):
         core.count_containers(core_raster.open_raster(scene_tif), core.ContainerParams(views=3))
+
+
+def test_auto_views_by_pixels_of_the_largest_raster_or_the_aoi():
+    """Four views up to AUTO_VIEWS_PX pixels, one above; the largest raster decides; an AOI's pixel window counts
+    instead of its raster's size."""
+    from types import SimpleNamespace as NS
+    side = int(core.AUTO_VIEWS_PX ** 0.5)
+    small, large = NS(width=side, height=side), NS(width=side + 1, height=side + 1)
+    assert core.auto_views(small) == 4 and core.auto_views(large) == 1 and core.auto_views(small, large) == 1
+    assert core.auto_views(large, aoi=NS(raster=large, pixel_window=(10, 10, 1010, 1010))) == 4
+    assert core.auto_views(large, aoi=NS(raster=large, pixel_window=None)) == 1      # no overlap: the raster's size
