@@ -86,9 +86,9 @@ def count_share(kind, path, k, n, params=None, progress=None, cancelled=None):
         r = open_raster(path)
         r.part = (k, n) if n > 1 else None
         out['srs_wkt'] = r.srs_wkt
-        if kind == 'containers':      # each scene's own sun, from its metadata (core.containers.with_image_sun)
-            from .containers import ContainerParams, with_image_sun
-            params = with_image_sun(r, params or ContainerParams())
+        if kind == 'containers':      # by default as countcontainers: Auto's views for the whole scene's size, and
+            from .containers import ContainerParams, auto_views, with_image_sun   # its own sun with one view
+            params = with_image_sun(r, params or ContainerParams(views=auto_views(r)))
         out['detections'] = counter(kind).count(r, params, progress=progress, cancelled=cancelled)
         out['valid'] = True
     except Cancelled:

@@ -167,9 +167,10 @@ def test_workers_get_core_without_qgis(tmp_path):
     subprocess.run([sys.executable, '-c', code, str(tmp_path / 'cargowatch.zip')], check=True, cwd=str(tmp_path))
 
 
-def test_each_scene_counted_with_the_sun_its_metadata_gives(tmp_path):
-    """A scene whose metadata gives the sun's azimuth is counted by the sun-turned network told that sun (as
-    countcontainers counts it); one without, by the model asked for."""
+def test_each_scene_counted_with_the_sun_its_metadata_gives(tmp_path, monkeypatch):
+    """By default a scene is counted as countcontainers counts it: a scene of up to AUTO_VIEWS_PX pixels with four
+    views (its sun not used); a larger one with one view, and when its metadata gives the sun's azimuth by the
+    sun-turned network told that sun; one without, by the model asked for."""
     import math
     from osgeo import gdal
     sc = scenes.port_scene(seed=11, gsd=0.4, size_px=400)
@@ -182,5 +183,8 @@ def test_each_scene_counted_with_the_sun_its_metadata_gives(tmp_path):
     def centres(path, params=None):
         share = batch.count_share('containers', path, 0, 1, params)
         return sorted(map(tuple, np.round(share['detections']['geometry'].mean(axis=1), 2)))
+    four = containers.ContainerParams(views=4)
+    assert centres(told) == centres(plain) == centres(plain, four)
+    monkeypatch.setattr(containers, 'AUTO_VIEWS_PX', 100)      # as if the scenes were larger: one view
     assert centres(told) == centres(plain, containers.ContainerParams(model='sun', sun_azimuth=round(az, 2)))
-    assert centres(plain) == centres(plain, containers.ContainerParams()) != centres(told)
+    assert centres(plain) == centres(plain, containers.ContainerParams()) != centres(told) != centres(plain, four)

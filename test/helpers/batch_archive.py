@@ -32,9 +32,12 @@ def client():
 
 
 def single_machine(kind, path, params=None):
-    """The detector's own whole-scene output dicts (not core.batch's)."""
-    count = containers.count_containers if kind == 'containers' else pits.count_pits
-    return count(raster.open_raster(path), params)
+    """The detector's own whole-scene output dicts (not core.batch's); containers by default as countcontainers
+    counts them (Views Auto for the scene's size)."""
+    r = raster.open_raster(path)
+    if kind == 'containers':
+        return containers.count_containers(r, params or containers.ContainerParams(views=containers.auto_views(r)))
+    return pits.count_pits(r, params)
 
 
 def read_layer(path, name):
