@@ -84,7 +84,7 @@ class CountContainers(CargoWatchAlgorithm):
                           'threshold for each number of views. On the project\'s own yards more views find more '
                           'containers and fewer false ones (docs/benchmarks.md); worth it for a port or a yard, less '
                           'so for a whole scene. Auto (the default) takes four views for a raster, or an area of '
-                          'interest, of up to 25 million pixels (about 10 s of work on two cores) and one above. With '
+                          'interest, of up to 25 million pixels (a port or a yard: seconds) and one above. With '
                           'more than one view the sun\'s azimuth is not used.'))
         self.addParameter(p)
         p = QgsProcessingParameterNumber(self.SUN, self.tr("Sun's azimuth (degrees from north)"), Q.DOUBLE,

@@ -14,9 +14,9 @@ sun-turned twin (core.containers.with_image_sun). ``--model sun`` or ``wide_sun`
 told its sun (the old generator's scenes their own, the validation scenes their metadata's); the real photos have
 none, so the model it twins counts them, as in that model's section. ``--groups`` drops lone boxes
 (ContainerParams.groups, off by default); ``--views 4`` counts with four views of each block (the default of the
-algorithms, Views Auto, for images of up to 25 million pixels: section "containers-auto"). ``--markdown`` writes the tables into docs/benchmarks.md (section
-"containers", "containers-wide", "containers-sun" or "containers-wide-sun"; with --groups "containers-lone"), with
-the machine and the date.
+algorithms, Views Auto, for images of up to 25 million pixels). ``--markdown`` writes the tables into
+docs/benchmarks.md (section "containers", "containers-wide", "containers-sun" or "containers-wide-sun"; with --groups
+"containers-lone", with --views 4 "containers-auto"), with the machine and the date.
 """
 import argparse
 import dataclasses
@@ -182,8 +182,8 @@ def main():
                     != PARAMS.model]
             if told:
                 twin = containers.LABELS[containers.SUN_TWINS[PARAMS.model]]
-                lines[-3:-3] = ['', f"As the algorithm does with one view, the scenes whose metadata gives the sun's azimuth "
-                                f"({', '.join(told)}) are counted by the {twin} network; the {PARAMS.model} "
+                lines[-3:-3] = ['', "As the algorithm does with one view, the scenes whose metadata gives the sun's "
+                                f"azimuth ({', '.join(told)}) are counted by the {twin} network; the {PARAMS.model} "
                                 "network's own figures on them: section \"views of each block\", one view."]
             for name in VALIDATION:
                 n, s, secs = validation(imagery / 'scenes' / f'{name}.tif', tmp, args.png)
@@ -210,7 +210,8 @@ def main():
         write_section('containers-lone', '## Containers: accuracy, lone boxes dropped\n\n' + machine() + '\n\n'
                       + '\n'.join(lines))
     elif args.markdown:
-        name, title = {'standard': ('containers', ', one view (the sun read where the image gives it)'), 'wide': ('containers-wide', ', wide model'),
+        name, title = {'standard': ('containers', ', one view (the sun read where the image gives it)'),
+                       'wide': ('containers-wide', ', wide model'),
                        'sun': ('containers-sun', ", sun-turned model told each image's sun"),
                        'wide_sun': ('containers-wide-sun', ", sun-turned wide model told each image's sun")}[args.model]
         write_section(name, '## Containers: accuracy' + title + '\n\n' + machine() + '\n\n' + '\n'.join(lines))

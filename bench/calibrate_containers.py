@@ -191,8 +191,8 @@ def main():
     a = ap.parse_args()
     if a.write and a.groups:
         ap.error("--write records the model's own threshold, which is without the group rule: not with --groups")
-    THRESHOLDS, MODEL, TRUE_SUN, VIEWS, GROUPS, GREY = (np.round(np.arange(a.lowest, a.highest + 1e-3, a.step), 3), a.model,
-                                                        a.true_sun, a.views, a.groups, a.grey)
+    THRESHOLDS = np.round(np.arange(a.lowest, a.highest + 1e-3, a.step), 3)
+    MODEL, TRUE_SUN, VIEWS, GROUPS, GREY = a.model, a.true_sun, a.views, a.groups, a.grey
     gen_tot = generated(a.patches, a.seed0)
     free = container_free(a.patches // 3 if a.free is None else a.free, a.seed0 + 50_000)
     with tempfile.TemporaryDirectory() as tmp:

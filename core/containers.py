@@ -95,7 +95,7 @@ def auto_views(*rasters, aoi=None):
     """The number of views "Auto" asks for: :data:`AUTO_VIEWS` (four) when the largest of ``rasters`` (core Rasters;
     inside ``aoi``'s pixel window when given) has at most :data:`AUTO_VIEWS_PX` pixels, else one. Four views score
     better than one on the project's own renderers (mean F1 +0.012 at fewer false containers, docs/containers.md) at
-    four times the network's work: about 10 s for 25 million pixels on two cores, while a whole 16384 x 16384 scene
+    four times the network's work (seconds for a port or a yard: docs/benchmarks.md), while a whole 16384 x 16384 scene
     keeps one view's speed. Counts that are compared (two dates) are asked for with all their rasters at once, so
     that they see the same views."""
     def pixels(r):
